@@ -1,0 +1,130 @@
+"""Settings: the bot's whole configuration, read once from the environment.
+
+This module is the only reader of ``os.environ``. Everything else receives a
+:class:`Settings` instance. Secrets are excluded from ``repr`` so that a settings
+object can be logged or shown in a traceback without leaking them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.lemondata.cc"
+DEFAULT_DATABASE_URL = "sqlite:///data/lemonbot.db"
+DEFAULT_MODEL = "gemini-2.5-flash-image"
+DEFAULT_DAILY_IMAGE_QUOTA = 25
+DEFAULT_JOB_TIMEOUT_SECONDS = 600
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line meant for a human."""
+
+
+def database_path(url: str) -> Path:
+    """Turn a ``sqlite:///relative.db`` or ``sqlite:////absolute.db`` URL into a path."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ConfigError(
+            f"DATABASE_URL must look like {DEFAULT_DATABASE_URL} or sqlite:////absolute/path.db"
+        )
+    # sqlite:///data/x.db -> data/x.db ; sqlite:////abs/x.db -> /abs/x.db
+    return Path(url[len(prefix) :])
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed configuration; build it with :meth:`from_env`."""
+
+    discord_token: str = field(repr=False)
+    lemondata_api_key: str = field(repr=False)
+    lemondata_base_url: str = DEFAULT_BASE_URL
+    database_path: Path = Path("data/lemonbot.db")
+    dev_guild_id: int | None = None
+    default_model: str = DEFAULT_MODEL
+    daily_image_quota: int = DEFAULT_DAILY_IMAGE_QUOTA
+    job_timeout_seconds: float = DEFAULT_JOB_TIMEOUT_SECONDS
+    log_level: str = "INFO"
+    poll_interval_seconds: float = 2.0
+    poll_max_interval_seconds: float = 15.0
+    max_running_jobs_per_user: int = 2
+    max_running_jobs_per_guild: int = 10
+    model_cache_seconds: float = 600.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``); raise ConfigError if invalid."""
+        env = os.environ if env is None else env
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise ConfigError(
+                    f"{name} is not set: copy .env.example to .env and fill it in "
+                    "(or set it in the environment)"
+                )
+            return value
+
+        def number(name: str, default: float, *, minimum: float = 0) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+            if value < minimum:
+                raise ConfigError(f"{name} must be at least {minimum:g}, got {raw!r}")
+            return value
+
+        def integer(name: str, default: int, *, minimum: int = 0) -> int:
+            value = number(name, default, minimum=minimum)
+            if value != int(value):
+                raise ConfigError(f"{name} must be a whole number, got {env.get(name)!r}")
+            return int(value)
+
+        token = required("DISCORD_TOKEN")
+        api_key = required("LEMONDATA_API_KEY")
+
+        guild_raw = env.get("DEV_GUILD_ID", "").strip()
+        if guild_raw and not guild_raw.isdigit():
+            raise ConfigError(f"DEV_GUILD_ID must be a numeric server id, got {guild_raw!r}")
+
+        level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+        if level not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+
+        base_url = env.get("LEMONDATA_BASE_URL", "").strip() or DEFAULT_BASE_URL
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"LEMONDATA_BASE_URL must start with https://, got {base_url!r}")
+
+        return cls(
+            discord_token=token,
+            lemondata_api_key=api_key,
+            lemondata_base_url=base_url.rstrip("/"),
+            database_path=database_path(
+                env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+            ),
+            dev_guild_id=int(guild_raw) if guild_raw else None,
+            default_model=env.get("DEFAULT_MODEL", "").strip() or DEFAULT_MODEL,
+            daily_image_quota=integer("DAILY_IMAGE_QUOTA", DEFAULT_DAILY_IMAGE_QUOTA),
+            job_timeout_seconds=number(
+                "JOB_TIMEOUT_SECONDS", DEFAULT_JOB_TIMEOUT_SECONDS, minimum=1
+            ),
+            log_level=level,
+            poll_interval_seconds=number("POLL_INTERVAL_SECONDS", 2.0, minimum=0.01),
+            poll_max_interval_seconds=number("POLL_MAX_INTERVAL_SECONDS", 15.0, minimum=0.01),
+            max_running_jobs_per_user=integer("MAX_RUNNING_JOBS_PER_USER", 2, minimum=1),
+            max_running_jobs_per_guild=integer("MAX_RUNNING_JOBS_PER_GUILD", 10, minimum=1),
+            model_cache_seconds=number("MODEL_CACHE_SECONDS", 600.0, minimum=1),
+        )
+
+    def secrets(self) -> tuple[str, ...]:
+        """Return the secret values, for the log redaction filter."""
+        return (self.discord_token, self.lemondata_api_key)

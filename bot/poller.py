@@ -1,0 +1,153 @@
+"""TaskPoller: one scheduler that polls every running generation task.
+
+Each tracked task is polled with exponential back-off and jitter (starting at the
+poll interval, capped at the maximum), with at most one poll in flight per task and
+a bounded number in flight overall. ``Retry-After`` pushes a task's next poll back.
+A task whose deadline (a wall-clock time, so it survives restarts) has passed is
+reported as timed out instead of being polled again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.lemondata import LemonDataClient, LemonDataError, NotFoundError, TaskStatus
+
+log = logging.getLogger(__name__)
+
+MAX_POLLS_IN_FLIGHT = 8
+BACKOFF_FACTOR = 1.5
+JITTER = 0.2
+
+OnDone = Callable[[int, TaskStatus], Awaitable[None]]
+OnTimeout = Callable[[int], Awaitable[None]]
+OnLost = Callable[[int, LemonDataError], Awaitable[None]]
+
+
+@dataclass
+class _Tracked:
+    job_id: int
+    task_id: str
+    poll_url: str | None
+    deadline: float
+    delay: float
+    next_at: float
+    in_flight: bool = False
+
+
+class TaskPoller:
+    """Poll tracked tasks until they end, then hand the outcome to the callbacks."""
+
+    def __init__(
+        self,
+        api: LemonDataClient,
+        *,
+        on_done: OnDone,
+        on_timeout: OnTimeout,
+        on_lost: OnLost,
+        interval: float,
+        max_interval: float,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._api = api
+        self._on_done = on_done
+        self._on_timeout = on_timeout
+        self._on_lost = on_lost
+        self._interval = interval
+        self._max_interval = max(interval, max_interval)
+        self._wall_clock = wall_clock
+        self._tracked: dict[int, _Tracked] = {}
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(MAX_POLLS_IN_FLIGHT)
+        self._runner: asyncio.Task[None] | None = None
+        self._polls: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tracked)
+
+    def track(self, job_id: int, task_id: str, poll_url: str | None, deadline: float) -> None:
+        """Start polling a task (a no-op if the job is tracked already)."""
+        if job_id in self._tracked:
+            return
+        now = time.monotonic()
+        self._tracked[job_id] = _Tracked(
+            job_id, task_id, poll_url, deadline, self._interval, now + self._interval
+        )
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the scheduling loop."""
+        if self._runner is None:
+            self._runner = asyncio.get_running_loop().create_task(self._run(), name="poller")
+
+    async def stop(self) -> None:
+        """Stop polling; tracked jobs stay resumable from the database."""
+        tasks = [t for t in (self._runner, *self._polls) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._runner = None
+        self._polls.clear()
+
+    async def _run(self) -> None:
+        while True:
+            now = time.monotonic()
+            waiting = [t for t in self._tracked.values() if not t.in_flight]
+            for tracked in waiting:
+                if tracked.next_at <= now:
+                    tracked.in_flight = True
+                    poll = asyncio.get_running_loop().create_task(
+                        self._poll(tracked), name=f"poll-{tracked.job_id}"
+                    )
+                    self._polls.add(poll)
+                    poll.add_done_callback(self._polls.discard)
+            upcoming = [t.next_at for t in self._tracked.values() if not t.in_flight]
+            timeout = max(0.0, min(upcoming) - now) if upcoming else None
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _poll(self, tracked: _Tracked) -> None:
+        try:
+            if self._wall_clock() >= tracked.deadline:
+                self._tracked.pop(tracked.job_id, None)
+                await self._on_timeout(tracked.job_id)
+                return
+            retry_after = None
+            try:
+                async with self._slots:
+                    status = await self._api.get_task(tracked.task_id, tracked.poll_url)
+            except NotFoundError as exc:
+                self._tracked.pop(tracked.job_id, None)
+                await self._on_lost(tracked.job_id, exc)
+                return
+            except LemonDataError as exc:
+                log.warning(
+                    "job %s: poll of task %s failed: %r", tracked.job_id, tracked.task_id, exc
+                )
+                retry_after = exc.retry_after
+            else:
+                if status.done:
+                    self._tracked.pop(tracked.job_id, None)
+                    await self._on_done(tracked.job_id, status)
+                    return
+            self._reschedule(tracked, retry_after)
+        except Exception:
+            log.exception("job %s: unexpected error while polling", tracked.job_id)
+            self._reschedule(tracked, None)
+        finally:
+            tracked.in_flight = False
+            self._wake.set()
+
+    def _reschedule(self, tracked: _Tracked, retry_after: float | None) -> None:
+        tracked.delay = min(self._max_interval, tracked.delay * BACKOFF_FACTOR)
+        delay = tracked.delay * random.uniform(1 - JITTER, 1 + JITTER)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        tracked.next_at = time.monotonic() + delay

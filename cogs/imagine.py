@@ -1,0 +1,134 @@
+"""/imagine: turn a prompt into images. A thin adapter over ``bot.jobs``."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.app_commands import Choice, Range
+from discord.ext import commands
+
+from bot.catalog import (
+    DALLE_QUALITIES,
+    GPT_QUALITIES,
+    MAX_COUNT,
+    MAX_PROMPT_LENGTH,
+    ImagineOptions,
+    family_of,
+)
+from bot.client import LemonBot
+from bot.jobs import JobRequest
+from bot.messages import progress_embed
+
+log = logging.getLogger(__name__)
+
+AUTOCOMPLETE_WAIT_SECONDS = 1.5
+CHOICE_NAME_LIMIT = 100
+RATIO_CHOICES = [
+    Choice(name="1:1 square", value="1:1"),
+    Choice(name="16:9 landscape", value="16:9"),
+    Choice(name="9:16 portrait", value="9:16"),
+    Choice(name="3:2 landscape", value="3:2"),
+    Choice(name="2:3 portrait", value="2:3"),
+    Choice(name="4:3 landscape", value="4:3"),
+    Choice(name="3:4 portrait", value="3:4"),
+    Choice(name="21:9 wide", value="21:9"),
+]
+RESOLUTION_CHOICES = [
+    Choice(name="1k", value="1k"),
+    Choice(name="2k", value="2k"),
+    Choice(name="4k (counts double)", value="4k"),
+]
+QUALITY_CHOICES = [Choice(name=f"{q} (GPT Image)", value=q) for q in GPT_QUALITIES] + [
+    Choice(name=f"{q} (DALL-E 3)", value=q) for q in DALLE_QUALITIES
+]
+STYLE_CHOICES = [
+    Choice(name="vivid (DALL-E 3)", value="vivid"),
+    Choice(name="natural (DALL-E 3)", value="natural"),
+]
+
+
+class Imagine(commands.Cog):
+    """Image generation commands."""
+
+    def __init__(self, bot: LemonBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="imagine")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        prompt="What the image should show",
+        model="Image model (default: the server's default model)",
+        ratio="Aspect ratio (default 1:1)",
+        resolution="Output resolution, for models that offer it (Gemini Pro, GPT Image)",
+        quality="Quality, for models that offer it (GPT Image, DALL-E 3)",
+        count="How many images to make (default 1)",
+        style="Style, for DALL-E 3",
+    )
+    @app_commands.choices(
+        ratio=RATIO_CHOICES,
+        resolution=RESOLUTION_CHOICES,
+        quality=QUALITY_CHOICES,
+        style=STYLE_CHOICES,
+    )
+    async def imagine(
+        self,
+        interaction: discord.Interaction[LemonBot],
+        prompt: Range[str, 1, MAX_PROMPT_LENGTH],
+        model: str | None = None,
+        ratio: str | None = None,
+        resolution: str | None = None,
+        quality: str | None = None,
+        count: Range[int, 1, MAX_COUNT] = 1,
+        style: str | None = None,
+    ) -> None:
+        """Generate images from a text prompt."""
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        request = JobRequest(
+            options=ImagineOptions(
+                prompt=prompt,
+                model=model or self.bot.settings.default_model,
+                ratio=ratio,
+                resolution=resolution,
+                quality=quality,
+                count=count,
+                style=style,
+            ),
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            user_id=interaction.user.id,
+            application_id=interaction.application_id,
+            interaction_id=interaction.id,
+            interaction_token=interaction.token,
+            upload_limit=interaction.filesize_limit,
+            received_at=interaction.created_at.timestamp(),
+        )
+        job = await self.bot.jobs.accept(request)  # a BotError here is answered ephemerally
+        try:
+            response = await interaction.response.send_message(embed=progress_embed(job))
+        except discord.HTTPException:
+            await self.bot.jobs.abandon(job.id)
+            raise
+        await self.bot.jobs.acknowledged(job.id, response.message_id)
+
+    @imagine.autocomplete("model")
+    async def model_autocomplete(
+        self, interaction: discord.Interaction[LemonBot], current: str
+    ) -> list[Choice[str]]:
+        """Suggest the gateway's recommended image models, from the cached list."""
+        catalog = self.bot.catalog
+        if not catalog.loaded:
+            await catalog.ensure_loaded(AUTOCOMPLETE_WAIT_SECONDS)
+        return [Choice(name=_model_label(name), value=name) for name in catalog.suggest(current)]
+
+
+def _model_label(model: str) -> str:
+    family = family_of(model)
+    label = model if family.name == "other" else f"{model} · {family.name}"
+    return label[:CHOICE_NAME_LIMIT]
+
+
+async def setup(bot: LemonBot) -> None:
+    """Load the cog (discord.py extension entry point)."""
+    await bot.add_cog(Imagine(bot))
