@@ -1,0 +1,86 @@
+"""Settings from the environment, and the entry point's one-line failures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings
+
+BASE = {"DISCORD_TOKEN": "tok-123456", "LEMONDATA_API_KEY": "sk-abcdef"}
+
+
+def test_defaults():
+    """Only the two secrets are required; the rest has documented defaults."""
+    settings = Settings.from_env(BASE)
+    assert settings.lemondata_base_url == "https://api.lemondata.cc"
+    assert settings.database_path == Path("data/lemonbot.db")
+    assert settings.dev_guild_id is None
+    assert settings.daily_image_quota == 25
+
+
+def test_absolute_database_url_and_overrides():
+    """sqlite:////absolute/path.db is an absolute path; numbers are parsed."""
+    settings = Settings.from_env(
+        BASE
+        | {
+            "DATABASE_URL": "sqlite:////var/lib/lemonbot/bot.db",
+            "DEV_GUILD_ID": "1234",
+            "DAILY_IMAGE_QUOTA": "7",
+            "JOB_TIMEOUT_SECONDS": "90",
+            "LOG_LEVEL": "debug",
+            "LEMONDATA_BASE_URL": "http://127.0.0.1:9/",
+        }
+    )
+    assert settings.database_path == Path("/var/lib/lemonbot/bot.db")
+    assert settings.dev_guild_id == 1234
+    assert settings.daily_image_quota == 7
+    assert settings.job_timeout_seconds == 90
+    assert settings.log_level == "DEBUG"
+    assert settings.lemondata_base_url == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"LEMONDATA_API_KEY": "k"}, "DISCORD_TOKEN"),
+        ({"DISCORD_TOKEN": "t"}, "LEMONDATA_API_KEY"),
+        (BASE | {"DATABASE_URL": "postgres://x"}, "DATABASE_URL"),
+        (BASE | {"DEV_GUILD_ID": "abc"}, "DEV_GUILD_ID"),
+        (BASE | {"DAILY_IMAGE_QUOTA": "lots"}, "DAILY_IMAGE_QUOTA"),
+        (BASE | {"JOB_TIMEOUT_SECONDS": "0"}, "JOB_TIMEOUT_SECONDS"),
+        (BASE | {"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ],
+)
+def test_bad_settings_name_the_variable(env, needle):
+    """Each bad setting raises ConfigError naming the variable."""
+    with pytest.raises(ConfigError, match=needle):
+        Settings.from_env(env)
+
+
+def test_secrets_are_not_in_repr():
+    """Settings can be logged without leaking the token or the key."""
+    text = repr(Settings.from_env(BASE))
+    assert "tok-123456" not in text and "sk-abcdef" not in text
+
+
+def test_missing_token_exits_with_one_line(tmp_path):
+    """`python -m bot` without a token exits non-zero with one line, no traceback."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "LEMONDATA_API_KEY")}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,  # no .env here
+        env=env | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "DISCORD_TOKEN" in lines[0] and ".env.example" in lines[0]
+    assert "Traceback" not in result.stderr
