@@ -53,8 +53,6 @@ class Settings:
     log_level: str = "INFO"
     poll_interval_seconds: float = 2.0
     poll_max_interval_seconds: float = 15.0
-    max_running_jobs_per_user: int = 2
-    max_running_jobs_per_guild: int = 10
     model_cache_seconds: float = 600.0
 
     @classmethod
@@ -120,8 +118,6 @@ class Settings:
             log_level=level,
             poll_interval_seconds=number("POLL_INTERVAL_SECONDS", 2.0, minimum=0.01),
             poll_max_interval_seconds=number("POLL_MAX_INTERVAL_SECONDS", 15.0, minimum=0.01),
-            max_running_jobs_per_user=integer("MAX_RUNNING_JOBS_PER_USER", 2, minimum=1),
-            max_running_jobs_per_guild=integer("MAX_RUNNING_JOBS_PER_GUILD", 10, minimum=1),
             model_cache_seconds=number("MODEL_CACHE_SECONDS", 600.0, minimum=1),
         )
 
