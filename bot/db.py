@@ -267,6 +267,39 @@ class Database:
         )
         return [Job.from_row(r) for r in rows]
 
+    async def list_jobs(
+        self,
+        *,
+        guild_id: int | None = None,
+        user_id: int | None = None,
+        model: str | None = None,
+        state: str | None = None,
+        since: float | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Job]:
+        """Return jobs matching every given filter, newest first."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("guild_id", guild_id),
+            ("user_id", user_id),
+            ("model", model),
+            ("state", state),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            clauses.append("created_at >= ?")
+            params.append(since)
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        rows = await self._fetchall(
+            f"SELECT * FROM jobs {where}ORDER BY id DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [Job.from_row(r) for r in rows]
+
     async def transition(
         self,
         job_id: int,

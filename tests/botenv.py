@@ -1,0 +1,103 @@
+"""An in-process LemonBot wired to the fake Discord and the LemonData emulator.
+
+The bot logs in over REST (which runs its real ``setup_hook``: cogs, resume, poller,
+command sync) but opens no gateway; tests feed it interaction payloads through
+discord.py's own ``parse_interaction_create``, exactly as the gateway would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import discord
+import httpx
+import yarl
+
+from bot.client import LemonBot
+from bot.config import Settings
+from bot.db import Database, Job
+from tests.fakes.fake_discord import FakeDiscord, FakeInteraction, FakeUser
+from tests.fakes.lemondata import LemonDataEmulator
+
+
+@dataclasses.dataclass
+class BotEnv:
+    """A logged-in bot plus the two fakes it talks to."""
+
+    bot: LemonBot
+    fake: FakeDiscord
+    lemondata: LemonDataEmulator
+    db: Database
+
+    def send(self, name: str, options: dict[str, Any] | None = None, **kw: Any) -> FakeInteraction:
+        """Deliver an INTERACTION_CREATE to the bot; return the fake's interaction record."""
+        payload = self.fake.interaction_payload(name, options, **kw)
+        self.bot._connection.parse_interaction_create(payload)
+        interaction = self.fake.get_interaction(int(payload["id"]))
+        assert interaction is not None
+        return interaction
+
+    async def imagine(self, user: FakeUser | None = None, **options: Any) -> FakeInteraction:
+        """Run /imagine and wait for its first callback."""
+        interaction = self.send("imagine", options, user=user or self.fake.alice)
+        await self.fake.wait_for_callback(interaction)
+        return interaction
+
+    async def job_for(self, interaction: FakeInteraction) -> Job:
+        """Return the stored job of an interaction."""
+        for job in await self.db.list_jobs(limit=1000):
+            if job.interaction_id == interaction.id:
+                return job
+        raise AssertionError(f"no job for interaction {interaction.id}")
+
+    async def settled(self, job_id: int, timeout: float = 10.0) -> Job:
+        """Wait until a job is terminal and its outcome delivery was attempted."""
+        return await self.bot.jobs.wait_for_job(
+            job_id, lambda j: j.terminal and j.delivery_state != "pending", timeout
+        )
+
+
+def settings_for(
+    fake: FakeDiscord, lemondata: LemonDataEmulator, db_path: Path, **overrides: Any
+) -> Settings:
+    """Settings that point the bot at the fakes, with fast polling."""
+    base = Settings(
+        discord_token=fake.bot_token,
+        lemondata_api_key=lemondata.api_key,
+        lemondata_base_url=lemondata.base_url,
+        database_path=db_path,
+        poll_interval_seconds=0.01,
+        poll_max_interval_seconds=0.05,
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+@asynccontextmanager
+async def running_bot(
+    tmp_path: Path,
+    monkeypatch: Any,
+    *,
+    fake: FakeDiscord,
+    lemondata: LemonDataEmulator,
+    **overrides: Any,
+) -> AsyncIterator[BotEnv]:
+    """Start a LemonBot against the fakes; close it on exit."""
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url)
+    )
+    settings = settings_for(fake, lemondata, tmp_path / "bot.db", **overrides)
+    async with (
+        httpx.AsyncClient(verify=False) as http,
+        Database.open(settings.database_path) as db,
+    ):
+        bot = LemonBot(settings=settings, db=db, http=http)
+        try:
+            await bot.login(settings.discord_token)
+            yield BotEnv(bot=bot, fake=fake, lemondata=lemondata, db=db)
+        finally:
+            await bot.close()

@@ -1,0 +1,180 @@
+"""Delivery fallbacks and restart recovery, with the real bot against both fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import pytest
+import time_machine
+
+from bot.catalog import ImagineOptions
+from bot.jobs import JobRequest
+from tests.botenv import running_bot
+from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.lemondata import PNG_SIGNATURE
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as server:
+        yield server
+
+
+async def held_task(env, **options):
+    """Start /imagine on a held gpt-image-2 task; return the interaction and task id."""
+    env.lemondata.hold_tasks = True
+    interaction = await env.imagine(prompt="a city", model="gpt-image-2", **options)
+    job = await env.bot.jobs.wait_for_job(
+        (await env.job_for(interaction)).id, lambda j: j.task_id is not None
+    )
+    return interaction, job
+
+
+async def test_expired_token_falls_back_to_channel_reply(tmp_path, monkeypatch, fake, lemondata):
+    """A refused edit (50027) delivers the image as a channel reply mentioning the user."""
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        interaction, job = await held_task(env)
+        fake.expire_token(interaction)
+        lemondata.complete_task(job.task_id)
+        job = await env.settled(job.id)
+        assert job.delivered_via == "channel"
+        (message,) = [
+            m for m in fake.channel_messages(fake.channel_id) if m["id"] != str(job.message_id)
+        ]
+        assert f"<@{fake.alice.id}>" in message["content"]
+        assert message["message_reference"]["message_id"] == str(job.message_id)
+        (image,) = fake.message_files(message)
+        assert image.data.startswith(PNG_SIGNATURE)
+        assert str(job.delivered_message_id) == message["id"]
+
+
+async def test_edit_after_fourteen_minutes_goes_to_channel(tmp_path, monkeypatch, fake, lemondata):
+    """Once the token is about to expire the bot does not even try the edit."""
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, job_timeout_seconds=3600
+    ) as env:
+        interaction, job = await held_task(env)
+        edits_before = len(interaction.edits)
+        later = dt.datetime.fromtimestamp(job.created_at + 14.5 * 60, dt.UTC)
+        with time_machine.travel(later, tick=False):
+            lemondata.complete_task(job.task_id)
+            job = await env.settled(job.id)
+        assert job.delivered_via == "channel"
+        assert len(interaction.edits) == edits_before
+
+
+async def test_forbidden_channel_falls_back_to_dm(tmp_path, monkeypatch, fake, lemondata):
+    """With the edit refused and the channel forbidden, the result goes by DM."""
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        interaction, job = await held_task(env)
+        fake.expire_token(interaction)
+        fake.forbid_channel(fake.channel_id)
+        lemondata.complete_task(job.task_id)
+        job = await env.settled(job.id)
+        assert job.delivered_via == "dm"
+        (dm,) = fake.dms(fake.alice)
+        assert fake.message_files(dm)[0].data.startswith(PNG_SIGNATURE)
+
+
+async def test_undeliverable_outcome_is_recorded(tmp_path, monkeypatch, fake, lemondata):
+    """When every path fails the job says so instead of retrying forever."""
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        interaction, job = await held_task(env)
+        fake.expire_token(interaction)
+        fake.forbid_channel(fake.channel_id)
+        fake.block_dms(fake.alice)
+        lemondata.complete_task(job.task_id)
+        job = await env.settled(job.id)
+        assert (job.state, job.delivery_state, job.delivered_via) == (
+            "succeeded",
+            "failed",
+            "none",
+        )
+
+
+async def test_oversized_image_is_linked_not_attached(tmp_path, monkeypatch, fake, lemondata):
+    """An image over the interaction's upload limit is shown by URL."""
+    lemondata.file_size_bytes = 4096
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        interaction = env.send(
+            "imagine",
+            {"prompt": "a cat", "model": "nano-banana"},
+            user=fake.alice,
+            attachment_size_limit=1024,
+        )
+        await fake.wait_for_callback(interaction)
+        job = await env.settled((await env.job_for(interaction)).id)
+        assert job.delivered_via == "edit"
+        assert fake.original_files(interaction) == []
+        embed = interaction.original["embeds"][0]
+        assert embed["image"]["url"] == job.result_urls[0]
+
+
+async def test_expired_result_url_fails_and_refunds(tmp_path, monkeypatch, fake, lemondata):
+    """A result URL already gone at completion is a clear, refunded failure."""
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        interaction, job = await held_task(env)
+        # Both calls run in one tick of the loop: the bot cannot poll in between.
+        lemondata.complete_task(job.task_id)
+        lemondata.expire_all_files()
+        job = await env.settled(job.id)
+        assert (job.state, job.error_code, job.quota_state) == ("failed", "expired", "released")
+        assert "link expired" in interaction.original["embeds"][0]["fields"][-1]["value"]
+
+
+async def test_running_task_resumed_after_restart(tmp_path, monkeypatch, fake, lemondata):
+    """A job with a task id is polled again after a restart, never created again."""
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        interaction, job = await held_task(env)
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        lemondata.complete_task(job.task_id)
+        job = await env.settled(job.id)
+        assert (job.state, job.quota_state, job.delivered_via) == ("succeeded", "settled", "edit")
+        assert len(lemondata.creates()) == 1
+        assert fake.original_files(interaction)
+
+
+async def test_inflight_sync_create_interrupted_and_refunded(
+    tmp_path, monkeypatch, fake, lemondata
+):
+    """A synchronous create cut off by a stop is not repeated: failed, refunded, explained."""
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        lemondata.gate = asyncio.Event()
+        interaction = await env.imagine(prompt="a cat", model="nano-banana")
+        await lemondata.wait_for(lambda: lemondata.gated == 1)
+        job_id = (await env.job_for(interaction)).id
+    lemondata.gate.set()
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        job = await env.settled(job_id)
+        assert (job.state, job.error_code, job.quota_state) == (
+            "failed",
+            "interrupted",
+            "released",
+        )
+        assert len(lemondata.creates()) == 1
+        assert "restarted" in interaction.original["embeds"][0]["fields"][-1]["value"]
+
+
+async def test_queued_job_submitted_after_restart(tmp_path, monkeypatch, fake, lemondata):
+    """A job stored but never sent is submitted on the next start."""
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        job = await env.bot.jobs.accept(
+            JobRequest(
+                options=ImagineOptions(prompt="a cat", model="nano-banana"),
+                guild_id=fake.guild_id,
+                channel_id=fake.channel_id,
+                user_id=fake.alice.id,
+                application_id=fake.application_id,
+                interaction_id=None,
+                interaction_token=None,
+                upload_limit=10_000_000,
+                received_at=0.0,
+            )
+        )
+    assert lemondata.creates() == []
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        job = await env.settled(job.id)
+        assert job.state == "succeeded" and job.delivered_via == "channel"
+        assert len(lemondata.creates()) == 1
