@@ -21,7 +21,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
@@ -313,10 +313,20 @@ def build_request(options: ImagineOptions, user: str) -> dict[str, Any]:
     return body
 
 
-def cost_units(options: ImagineOptions) -> int:
-    """Return the quota units a request costs: images x family weight x resolution weight."""
-    family = family_of(options.model)
-    return options.count * family.weight * RESOLUTION_WEIGHT.get(options.resolution or "1k", 1)
+def unit_weight(
+    model: str, resolution: str | None = None, weights: Mapping[str, int] | None = None
+) -> int:
+    """Return what one image costs: the model weight times the resolution weight.
+
+    The model weight is the configured one (``MODEL_WEIGHTS``), else its family's.
+    """
+    base = (weights or {}).get(model, family_of(model).weight)
+    return base * RESOLUTION_WEIGHT.get(resolution or "1k", 1)
+
+
+def cost_units(options: ImagineOptions, weights: Mapping[str, int] | None = None) -> int:
+    """Return the quota units a request costs: count x :func:`unit_weight`."""
+    return options.count * unit_weight(options.model, options.resolution, weights)
 
 
 def describe_shape(options: ImagineOptions) -> str:

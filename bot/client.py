@@ -19,6 +19,7 @@ from bot.delivery import Delivery
 from bot.errors import DISCORD_MESSAGE_LIMIT, BotError
 from bot.jobs import JobService
 from bot.lemondata import LemonDataClient
+from bot.moderation import Moderation
 from bot.quota import QuotaService
 
 log = logging.getLogger(__name__)
@@ -91,16 +92,16 @@ class LemonBot(commands.Bot):
             fetch=self.api.list_image_models, max_age=settings.model_cache_seconds
         )
         self.quota = QuotaService(db, daily_limit=settings.daily_image_quota)
+        self.moderation = Moderation(db)
         self.delivery = Delivery(self, db)
         self.jobs = JobService(
             db=db,
             api=self.api,
             catalog=self.catalog,
             quota=self.quota,
+            moderation=self.moderation,
             delivery=self.delivery,
-            job_timeout=settings.job_timeout_seconds,
-            poll_interval=settings.poll_interval_seconds,
-            poll_max_interval=settings.poll_max_interval_seconds,
+            settings=settings,
         )
 
     async def setup_hook(self) -> None:

@@ -38,6 +38,22 @@ def database_path(url: str) -> Path:
     return Path(url[len(prefix) :])
 
 
+def parse_weights(raw: str) -> dict[str, int]:
+    """Parse ``MODEL_WEIGHTS`` (``model=weight`` pairs separated by commas)."""
+    weights: dict[str, int] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        model, sep, value = item.partition("=")
+        if not sep or not model.strip() or not value.strip().isdigit():
+            raise ConfigError(
+                "MODEL_WEIGHTS must look like gpt-image-2=3,nano-banana-pro=2; "
+                f"got {item.strip()!r}"
+            )
+        weights[model.strip()] = int(value)
+    return weights
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed configuration; build it with :meth:`from_env`."""
@@ -54,6 +70,12 @@ class Settings:
     poll_interval_seconds: float = 2.0
     poll_max_interval_seconds: float = 15.0
     model_cache_seconds: float = 600.0
+    model_weights: dict[str, int] = field(default_factory=dict)
+    max_running_jobs_per_user: int = 2
+    max_running_jobs_per_guild: int = 8
+    max_queued_jobs_per_user: int = 5
+    max_queued_jobs_per_guild: int = 25
+    log_retention_days: int = 90
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -119,6 +141,12 @@ class Settings:
             poll_interval_seconds=number("POLL_INTERVAL_SECONDS", 2.0, minimum=0.01),
             poll_max_interval_seconds=number("POLL_MAX_INTERVAL_SECONDS", 15.0, minimum=0.01),
             model_cache_seconds=number("MODEL_CACHE_SECONDS", 600.0, minimum=1),
+            model_weights=parse_weights(env.get("MODEL_WEIGHTS", "")),
+            max_running_jobs_per_user=integer("MAX_RUNNING_JOBS_PER_USER", 2, minimum=1),
+            max_running_jobs_per_guild=integer("MAX_RUNNING_JOBS_PER_GUILD", 8, minimum=1),
+            max_queued_jobs_per_user=integer("MAX_QUEUED_JOBS_PER_USER", 5),
+            max_queued_jobs_per_guild=integer("MAX_QUEUED_JOBS_PER_GUILD", 25),
+            log_retention_days=integer("LOG_RETENTION_DAYS", 90),
         )
 
     def secrets(self) -> tuple[str, ...]:

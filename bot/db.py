@@ -64,7 +64,7 @@ class JobDraft:
     prompt: str
     request: dict[str, Any]
     quota_units: int
-    quota_window: str
+    quota_window: str = ""  # set by QuotaService when it reserves
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,8 @@ class Job:
     finished_at: float | None
     delivered_at: float | None
     updated_at: float
+    deleted_by: int | None = None
+    deleted_at: float | None = None
 
     @property
     def terminal(self) -> bool:
@@ -129,6 +131,79 @@ class StoredImage:
     url: str | None
     content_type: str
     data: bytes | None
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    """A server's own settings; None means "use the bot-wide default"."""
+
+    guild_id: int
+    daily_limit: int | None = None
+    quota_period: str = "day"
+    max_running_per_user: int | None = None
+    max_running_per_guild: int | None = None
+    log_channel_id: int | None = None
+    moderator_role_id: int | None = None
+
+
+GUILD_SETTING_FIELDS = frozenset(
+    {
+        "daily_limit",
+        "quota_period",
+        "max_running_per_user",
+        "max_running_per_guild",
+        "log_channel_id",
+        "moderator_role_id",
+    }
+)
+
+
+@dataclass(frozen=True)
+class QuotaRule:
+    """A role's or a user's quota; ``limit_units`` None means unlimited."""
+
+    guild_id: int
+    kind: str
+    target_id: int
+    limit_units: int | None
+    set_by: int
+    set_at: float
+
+
+@dataclass(frozen=True)
+class BlockedUser:
+    """A user who may not use /imagine in a server."""
+
+    guild_id: int
+    user_id: int
+    reason: str | None
+    blocked_by: int
+    blocked_at: float
+
+
+@dataclass(frozen=True)
+class PromptRule:
+    """A blocked word or regular expression of a server."""
+
+    id: int
+    guild_id: int
+    pattern: str
+    is_regex: bool
+    added_by: int
+    added_at: float
+
+
+@dataclass(frozen=True)
+class ModAction:
+    """One entry of the moderator action log."""
+
+    id: int
+    guild_id: int
+    moderator_id: int | None
+    action: str
+    target: str | None
+    detail: str | None
+    created_at: float
 
 
 class Database:
@@ -416,6 +491,219 @@ class Database:
         """Free the stored bytes of a delivered job's images (URLs are kept)."""
         await self._execute("UPDATE job_images SET data = NULL WHERE job_id = ?", (job_id,))
 
+    async def queued_jobs(self) -> list[Job]:
+        """Return every queued job, oldest first (the dispatch order)."""
+        rows = await self._fetchall("SELECT * FROM jobs WHERE state = 'queued' ORDER BY id")
+        return [Job.from_row(r) for r in rows]
+
+    async def count_queued(self, guild_id: int, user_id: int | None = None) -> int:
+        """Return how many jobs of a guild (or one of its users) wait for a slot."""
+        sql = "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND state = 'queued'"
+        params: tuple[Any, ...] = (guild_id,)
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            params += (user_id,)
+        row = await self._fetchone(sql, params)
+        return int(row[0]) if row else 0
+
+    async def queue_position(self, job_id: int) -> int:
+        """Return a queued job's 1-based place in its server's queue."""
+        row = await self._fetchone(
+            "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND id <= ? "
+            "AND guild_id = (SELECT guild_id FROM jobs WHERE id = ?)",
+            (job_id, job_id),
+        )
+        return int(row[0]) if row else 0
+
+    async def mark_deleted(self, job_id: int, moderator_id: int) -> bool:
+        """Record that a moderator deleted a job's delivered message."""
+        changed = await self._execute(
+            "UPDATE jobs SET deleted_by = ?, deleted_at = ?, updated_at = ? "
+            "WHERE id = ? AND deleted_at IS NULL",
+            (moderator_id, time.time(), time.time(), job_id),
+        )
+        return changed == 1
+
+    async def redact_jobs_before(self, cutoff: float) -> int:
+        """Strip prompts, options and image URLs from finished jobs older than ``cutoff``.
+
+        Counts, models, states and quota units stay, so usage history survives.
+        """
+        async with self.transaction():
+            await self._conn.execute(
+                "DELETE FROM job_images WHERE job_id IN (SELECT id FROM jobs "
+                "WHERE created_at < ? AND state IN ('succeeded', 'failed', 'timed_out', "
+                "'cancelled') AND delivery_state != 'pending')",
+                (cutoff,),
+            )
+            return await self._execute(
+                "UPDATE jobs SET prompt = '', options = json_set(options, '$.prompt', ''), "
+                "request = json_set(request, '$.prompt', ''), result_urls = NULL, "
+                "revised_prompt = NULL, interaction_token = NULL, error_message = NULL "
+                "WHERE created_at < ? AND prompt != '' AND state IN ('succeeded', 'failed', "
+                "'timed_out', 'cancelled') AND delivery_state != 'pending'",
+                (cutoff,),
+            )
+
+    # ------------------------------------------------------------------ servers
+
+    async def guild_settings(self, guild_id: int) -> GuildSettings:
+        """Return a server's settings (defaults when it never set any)."""
+        row = await self._fetchone(
+            "SELECT guild_id, daily_limit, quota_period, max_running_per_user, "
+            "max_running_per_guild, log_channel_id, moderator_role_id "
+            "FROM guild_settings WHERE guild_id = ?",
+            (guild_id,),
+        )
+        return GuildSettings(**dict(row)) if row else GuildSettings(guild_id)
+
+    async def update_guild_settings(self, guild_id: int, **fields: Any) -> GuildSettings:
+        """Set some of a server's settings (None resets one to the default)."""
+        unknown = set(fields) - GUILD_SETTING_FIELDS
+        if unknown:
+            raise ValueError(f"not guild settings: {sorted(unknown)}")
+        async with self.transaction():
+            await self._conn.execute(
+                "INSERT INTO guild_settings (guild_id, updated_at) VALUES (?, ?) "
+                "ON CONFLICT (guild_id) DO NOTHING",
+                (guild_id, time.time()),
+            )
+            if fields:
+                assignments = ", ".join(f"{name} = ?" for name in fields)
+                await self._conn.execute(
+                    f"UPDATE guild_settings SET {assignments}, updated_at = ? WHERE guild_id = ?",
+                    (*fields.values(), time.time(), guild_id),
+                )
+            return await self.guild_settings(guild_id)
+
+    async def set_quota_rule(
+        self, guild_id: int, kind: str, target_id: int, limit_units: int | None, set_by: int
+    ) -> None:
+        """Set a role's or user's quota (None = unlimited), replacing any earlier rule."""
+        await self._execute(
+            "INSERT INTO quota_rules (guild_id, kind, target_id, limit_units, set_by, set_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, kind, target_id) DO UPDATE SET "
+            "limit_units = excluded.limit_units, set_by = excluded.set_by, "
+            "set_at = excluded.set_at",
+            (guild_id, kind, target_id, limit_units, set_by, time.time()),
+        )
+
+    async def clear_quota_rule(self, guild_id: int, kind: str, target_id: int) -> bool:
+        """Remove a role's or user's quota rule; True if there was one."""
+        changed = await self._execute(
+            "DELETE FROM quota_rules WHERE guild_id = ? AND kind = ? AND target_id = ?",
+            (guild_id, kind, target_id),
+        )
+        return changed == 1
+
+    async def quota_rules(self, guild_id: int) -> list[QuotaRule]:
+        """Return a server's quota rules, users first."""
+        rows = await self._fetchall(
+            "SELECT guild_id, kind, target_id, limit_units, set_by, set_at FROM quota_rules "
+            "WHERE guild_id = ? ORDER BY kind DESC, target_id",
+            (guild_id,),
+        )
+        return [QuotaRule(**dict(r)) for r in rows]
+
+    async def block_user(
+        self, guild_id: int, user_id: int, reason: str | None, blocked_by: int
+    ) -> None:
+        """Block a user from /imagine in a server (updating the reason if blocked)."""
+        await self._execute(
+            "INSERT INTO blocked_users (guild_id, user_id, reason, blocked_by, blocked_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id) DO UPDATE SET "
+            "reason = excluded.reason, blocked_by = excluded.blocked_by",
+            (guild_id, user_id, reason, blocked_by, time.time()),
+        )
+
+    async def unblock_user(self, guild_id: int, user_id: int) -> bool:
+        """Unblock a user; True if they were blocked."""
+        changed = await self._execute(
+            "DELETE FROM blocked_users WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+        )
+        return changed == 1
+
+    async def blocked_user(self, guild_id: int, user_id: int) -> BlockedUser | None:
+        """Return the block on a user, or None."""
+        row = await self._fetchone(
+            "SELECT guild_id, user_id, reason, blocked_by, blocked_at FROM blocked_users "
+            "WHERE guild_id = ? AND user_id = ?",
+            (guild_id, user_id),
+        )
+        return BlockedUser(**dict(row)) if row else None
+
+    async def blocked_users(self, guild_id: int) -> list[BlockedUser]:
+        """Return a server's blocked users, most recent first."""
+        rows = await self._fetchall(
+            "SELECT guild_id, user_id, reason, blocked_by, blocked_at FROM blocked_users "
+            "WHERE guild_id = ? ORDER BY blocked_at DESC",
+            (guild_id,),
+        )
+        return [BlockedUser(**dict(r)) for r in rows]
+
+    async def add_prompt_rule(
+        self, guild_id: int, pattern: str, is_regex: bool, added_by: int
+    ) -> PromptRule:
+        """Add a blocked word or regex to a server's blocklist (idempotent)."""
+        async with self.transaction():
+            await self._conn.execute(
+                "INSERT INTO prompt_rules (guild_id, pattern, is_regex, added_by, added_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, pattern, is_regex) DO NOTHING",
+                (guild_id, pattern, int(is_regex), added_by, time.time()),
+            )
+            row = await self._fetchone(
+                "SELECT id, guild_id, pattern, is_regex, added_by, added_at FROM prompt_rules "
+                "WHERE guild_id = ? AND pattern = ? AND is_regex = ?",
+                (guild_id, pattern, int(is_regex)),
+            )
+        assert row is not None
+        return _prompt_rule(row)
+
+    async def remove_prompt_rule(self, guild_id: int, rule_id: int) -> bool:
+        """Remove a blocklist entry; True if it existed."""
+        changed = await self._execute(
+            "DELETE FROM prompt_rules WHERE guild_id = ? AND id = ?", (guild_id, rule_id)
+        )
+        return changed == 1
+
+    async def prompt_rules(self, guild_id: int) -> list[PromptRule]:
+        """Return a server's blocklist, oldest first."""
+        rows = await self._fetchall(
+            "SELECT id, guild_id, pattern, is_regex, added_by, added_at FROM prompt_rules "
+            "WHERE guild_id = ? ORDER BY id",
+            (guild_id,),
+        )
+        return [_prompt_rule(r) for r in rows]
+
+    async def record_action(
+        self,
+        guild_id: int,
+        moderator_id: int | None,
+        action: str,
+        target: str | None = None,
+        detail: str | None = None,
+    ) -> int:
+        """Append to the moderator action log; return the entry id."""
+        async with self.transaction():
+            cursor = await self._conn.execute(
+                "INSERT INTO mod_actions (guild_id, moderator_id, action, target, detail, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (guild_id, moderator_id, action, target, detail, time.time()),
+            )
+            action_id = cursor.lastrowid
+            await cursor.close()
+        assert action_id is not None
+        return action_id
+
+    async def actions(self, guild_id: int, limit: int = 50) -> list[ModAction]:
+        """Return a server's latest moderator actions, newest first."""
+        rows = await self._fetchall(
+            "SELECT id, guild_id, moderator_id, action, target, detail, created_at "
+            "FROM mod_actions WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
+            (guild_id, limit),
+        )
+        return [ModAction(**dict(r)) for r in rows]
+
     # ------------------------------------------------------------------ key/value
 
     async def get_state(self, key: str) -> str | None:
@@ -430,6 +718,12 @@ class Database:
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+
+def _prompt_rule(row: aiosqlite.Row) -> PromptRule:
+    data = dict(row)
+    data["is_regex"] = bool(data["is_regex"])
+    return PromptRule(**data)
 
 
 def _migrations() -> list[tuple[int, str, str]]:

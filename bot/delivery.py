@@ -71,8 +71,12 @@ class Delivery:
 
     # ------------------------------------------------------------------ progress
 
-    async def progress(self, job: Job) -> None:
-        """Show the job's current state on its progress message, at most every few seconds."""
+    async def progress(self, job: Job, position: int | None = None) -> None:
+        """Show the job's state (and queue position) on its progress message.
+
+        Edits are throttled to one every few seconds per job: a change arriving sooner
+        is shown when the interval has passed, with the job's state at that time.
+        """
         if job.terminal or not self.token_usable(job) or job.id in self._pending_progress:
             return
         wait = self._last_progress.get(job.id, -PROGRESS_MIN_INTERVAL) + PROGRESS_MIN_INTERVAL
@@ -82,21 +86,22 @@ class Delivery:
                 self._progress_later(job.id, wait), name=f"progress-{job.id}"
             )
             return
-        await self._edit_progress(job)
+        await self._edit_progress(job, position)
 
     async def _progress_later(self, job_id: int, wait: float) -> None:
         await asyncio.sleep(wait)
         self._pending_progress.pop(job_id, None)
         job = await self._db.get_job(job_id)
         if job is not None and not job.terminal:
-            await self._edit_progress(job)
+            position = await self._db.queue_position(job_id) if job.state == "queued" else None
+            await self._edit_progress(job, position)
 
-    async def _edit_progress(self, job: Job) -> None:
+    async def _edit_progress(self, job: Job, position: int | None) -> None:
         async with self._lock(job.id):
             self._last_progress[job.id] = time.monotonic()
             try:
                 await self._webhook(job).edit_message(
-                    self._original(job), embed=progress_embed(job)
+                    self._original(job), embed=progress_embed(job, position)
                 )
             except (discord.HTTPException, ValueError) as exc:
                 log.info("job %s: progress edit failed: %s", job.id, _describe(exc))

@@ -26,6 +26,10 @@ class QuotaExceeded(BotError):
     """The user has no images left in the current window."""
 
 
+class QueueFull(BotError):
+    """Too many requests are already waiting for a free slot."""
+
+
 class ServiceUnavailable(BotError):
     """A dependency needed to accept the request is down right now."""
 

@@ -26,14 +26,15 @@ import base64
 import binascii
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from bot.catalog import ImagineOptions, ModelCatalog, build_request, cost_units, validate
+from bot.config import Settings
 from bot.db import ACTIVE_STATES, Database, Job, JobDraft, StoredImage
 from bot.delivery import Delivery
-from bot.errors import ServiceUnavailable
+from bot.errors import QueueFull, ServiceUnavailable
 from bot.lemondata import (
     CONTENT_POLICY_MARKERS,
     AuthenticationError,
@@ -48,6 +49,7 @@ from bot.lemondata import (
     RateLimitError,
     TaskStatus,
 )
+from bot.moderation import Moderation
 from bot.poller import TaskPoller
 from bot.quota import QuotaService, api_user
 
@@ -70,6 +72,15 @@ class JobRequest:
     interaction_token: str | None
     upload_limit: int
     received_at: float
+    role_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An accepted job, and its place in the server's queue if it has to wait."""
+
+    job: Job
+    position: int | None
 
 
 def classify(exc: LemonDataError) -> str:
@@ -110,36 +121,44 @@ class JobService:
         api: LemonDataClient,
         catalog: ModelCatalog,
         quota: QuotaService,
+        moderation: Moderation,
         delivery: Delivery,
-        job_timeout: float,
-        poll_interval: float,
-        poll_max_interval: float,
+        settings: Settings,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = db
         self._api = api
         self._catalog = catalog
         self._quota = quota
+        self._moderation = moderation
         self._delivery = delivery
-        self._job_timeout = job_timeout
+        self._settings = settings
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Condition()
         self._closing = False
+        self._dispatch_lock = asyncio.Lock()
+        self._unacknowledged: set[int] = set()
+        self._positions: dict[int, int] = {}
+        self.finished_listeners: list[Callable[[Job], Awaitable[None]]] = []
         self.poller = TaskPoller(
             api,
             on_done=self._task_done,
             on_timeout=self._task_timed_out,
             on_lost=self._task_lost,
-            interval=poll_interval,
-            max_interval=poll_max_interval,
+            interval=settings.poll_interval_seconds,
+            max_interval=settings.poll_max_interval_seconds,
             wall_clock=clock,
         )
 
     # ------------------------------------------------------------------ intake
 
-    async def accept(self, request: JobRequest) -> Job:
-        """Validate, reserve quota and store a job; raise a BotError to refuse it."""
+    async def accept(self, request: JobRequest) -> Accepted:
+        """Validate, check server rules, reserve quota and store a job.
+
+        Raises a BotError (answered ephemerally) to refuse it; nothing is reserved or
+        sent in that case.
+        """
         if self._closing:
             raise ServiceUnavailable("The bot is restarting. Please try again in a moment.")
         if not await self._catalog.ensure_loaded(CATALOG_WAIT_SECONDS):
@@ -147,6 +166,7 @@ class JobService:
                 "The list of image models can't be loaded right now. Please try again soon."
             )
         options = validate(request.options, self._catalog.is_listed)
+        await self._moderation.check_request(request.guild_id, request.user_id, options.prompt)
         user = api_user(request.guild_id, request.user_id)
         draft = JobDraft(
             guild_id=request.guild_id,
@@ -166,21 +186,56 @@ class JobService:
             options=asdict(options),
             prompt=options.prompt,
             request=build_request(options, user),
-            quota_units=cost_units(options),
-            quota_window=self._quota.window(),
+            quota_units=cost_units(options, self._settings.model_weights),
         )
-        job_id = await self._quota.reserve_and_insert(draft)
+        async with self._db.transaction():
+            position = await self._queue_position_for(request.guild_id, request.user_id)
+            job_id = await self._quota.reserve_and_insert(draft, request.role_ids)
+            self._unacknowledged.add(job_id)
         job = await self._db.get_job(job_id)
         assert job is not None
         log.info(
-            "job %s accepted: guild %s user %s model %s units %s",
+            "job %s accepted: guild %s user %s model %s units %s position %s",
             job.id,
             job.guild_id,
             job.user_id,
             job.model,
             job.quota_units,
+            position,
         )
-        return job
+        return Accepted(job, position)
+
+    async def _caps(self, guild_id: int) -> tuple[int, int]:
+        """Return the (per user, per server) running-job caps of a server."""
+        guild = await self._db.guild_settings(guild_id)
+        return (
+            guild.max_running_per_user or self._settings.max_running_jobs_per_user,
+            guild.max_running_per_guild or self._settings.max_running_jobs_per_guild,
+        )
+
+    async def _queue_position_for(self, guild_id: int, user_id: int) -> int | None:
+        """Return where a new request would wait (None: it runs now); refuse a full queue."""
+        user_cap, guild_cap = await self._caps(guild_id)
+        queued_guild = await self._db.count_queued(guild_id)
+        must_wait = (
+            queued_guild > 0
+            or await self._db.count_active(guild_id, user_id) >= user_cap
+            or await self._db.count_active(guild_id) >= guild_cap
+        )
+        if not must_wait:
+            return None
+        queued_user = await self._db.count_queued(guild_id, user_id)
+        if queued_user >= self._settings.max_queued_jobs_per_user:
+            raise QueueFull(
+                f"You already have {queued_user} requests waiting. "
+                "Please wait for one of them to finish."
+            )
+        if queued_guild >= self._settings.max_queued_jobs_per_guild:
+            raise QueueFull(
+                f"This server's image queue is full ({queued_guild} waiting). "
+                "Please try again in a few minutes."
+            )
+        return queued_guild + 1
 
     async def acknowledged(self, job_id: int, message_id: int | None) -> None:
         """Record the progress message and start the job (call after responding)."""
@@ -198,20 +253,51 @@ class JobService:
                 await self._db.mark_delivered(
                     job_id, via="none", channel_id=None, message_id=None, delivered=False
                 )
+        self._unacknowledged.discard(job_id)
         await self._notify()
+        self._kick()
 
     def start(self, job_id: int) -> None:
-        """Submit a queued job in the background."""
-        self._spawn(self._submit(job_id), f"submit-{job_id}")
+        """Let a queued job run as soon as its server and user have a free slot."""
+        self._unacknowledged.discard(job_id)
+        self._kick()
+
+    def _kick(self) -> None:
+        if not self._closing:
+            self._spawn(self._dispatch(), "dispatch")
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def _submit(self, job_id: int) -> None:
-        if not await self._db.transition(
-            job_id, ["queued"], "submitted", submitted_at=self._clock()
-        ):
-            return
-        await self._notify()
+    async def _dispatch(self) -> None:
+        """Submit queued jobs, oldest first, while their caps allow; update positions."""
+        async with self._dispatch_lock:
+            waiting: dict[int, list[Job]] = {}
+            for job in await self._db.queued_jobs():
+                if self._closing:
+                    return
+                if job.id in self._unacknowledged:
+                    waiting.setdefault(job.guild_id, []).append(job)
+                    continue
+                user_cap, guild_cap = await self._caps(job.guild_id)
+                if (
+                    await self._db.count_active(job.guild_id, job.user_id) >= user_cap
+                    or await self._db.count_active(job.guild_id) >= guild_cap
+                ):
+                    waiting.setdefault(job.guild_id, []).append(job)
+                    continue
+                if await self._db.transition(
+                    job.id, ["queued"], "submitted", submitted_at=self._clock()
+                ):
+                    self._positions.pop(job.id, None)
+                    self._spawn(self._create(job.id), f"create-{job.id}")
+            await self._notify()
+        for jobs in waiting.values():
+            for position, job in enumerate(jobs, start=1):
+                if job.id not in self._unacknowledged and self._positions.get(job.id) != position:
+                    self._positions[job.id] = position
+                    await self._delivery.progress(job, position=position)
+
+    async def _create(self, job_id: int) -> None:
         job = await self._db.get_job(job_id)
         assert job is not None
         try:
@@ -239,7 +325,7 @@ class JobService:
             await self._delivery.progress(running)
 
     def _deadline(self, job: Job) -> float:
-        return job.created_at + self._job_timeout
+        return job.created_at + self._settings.job_timeout_seconds
 
     async def _task_done(self, job_id: int, status: TaskStatus) -> None:
         if status.status == "completed":
@@ -290,6 +376,7 @@ class JobService:
             await self._db.save_images(job_id, complete)
             await self._quota.settle(job_id)
         await self._notify()
+        self._kick()
         await self._deliver(job_id)
 
     async def _fetch(self, image: StoredImage) -> StoredImage:
@@ -315,6 +402,7 @@ class JobService:
             await self._quota.release(job_id)
         log.info("job %s: %s (%s)", job_id, state, code)
         await self._notify()
+        self._kick()
         await self._deliver(job_id)
 
     async def _deliver(self, job_id: int) -> None:
@@ -326,16 +414,21 @@ class JobService:
         except Exception:
             log.exception("job %s: delivery crashed; it will be retried at the next start", job_id)
         await self._notify()
+        finished = await self._db.get_job(job_id)
+        for listener in self.finished_listeners:
+            try:
+                await listener(finished or job)
+            except Exception:
+                log.exception("job %s: a finished-job listener failed", job_id)
 
     # ------------------------------------------------------------------ recovery
 
     async def resume(self) -> dict[str, int]:
         """Pick up every unfinished job after a start; return counts by action."""
-        counts = {"submitted": 0, "polling": 0, "finishing": 0, "interrupted": 0, "delivering": 0}
+        counts = {"queued": 0, "polling": 0, "finishing": 0, "interrupted": 0, "delivering": 0}
         for job in await self._db.open_jobs():
             if job.state == "queued":
-                counts["submitted"] += 1
-                self.start(job.id)
+                counts["queued"] += 1
             elif job.state == "submitted":
                 if await self._db.load_images(job.id):
                     counts["finishing"] += 1
@@ -349,6 +442,7 @@ class JobService:
             elif job.terminal:
                 counts["delivering"] += 1
                 self._spawn(self._deliver(job.id), f"deliver-{job.id}")
+        self._kick()
         log.info("resumed jobs: %s", counts)
         return counts
 

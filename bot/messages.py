@@ -92,10 +92,19 @@ def _base_embed(job: Job, title: str, colour: discord.Colour) -> discord.Embed:
     return embed
 
 
-def progress_embed(job: Job) -> discord.Embed:
-    """Return the embed shown while a job is generating."""
+def state_label(job: Job, position: int | None = None) -> str:
+    """Return the progress state line, with the queue position of a waiting job."""
+    if job.state == "queued":
+        if position is None:
+            return "Starting"
+        return f"Waiting for a free slot: #{position} in this server's queue"
+    return STATE_LABELS.get(job.state, job.state)
+
+
+def progress_embed(job: Job, position: int | None = None) -> discord.Embed:
+    """Return the embed shown while a job waits or generates."""
     embed = _base_embed(job, "Generating your image…", COLOUR_PROGRESS)
-    embed.add_field(name="State", value=STATE_LABELS.get(job.state, job.state))
+    embed.add_field(name="State", value=state_label(job, position))
     embed.add_field(name="Started", value=f"<t:{int(job.created_at)}:R>")
     embed.set_footer(text=f"Job {job.id}")
     return embed

@@ -6,7 +6,18 @@ reservation lives on the job row itself, so a restart can never lose or double i
 and each of settle/release happens at most once (a conditional update).
 
 Quotas are keyed by the same identity the bot sends as the API's ``user`` field:
-the Discord server and the user (see :func:`api_user`). The window is the UTC day.
+the Discord server and the user (see :func:`api_user`).
+
+Which limit applies to a member, first match wins:
+
+1. a per-user override set by a moderator (a number, or unlimited);
+2. otherwise, if any of the member's roles has a rule: the most generous of those
+   role rules (unlimited beats any number), so a role can raise *or* lower the limit;
+3. otherwise the server's default (``/imagemod quota default``), else
+   ``DAILY_IMAGE_QUOTA``.
+
+The window is the UTC calendar day, or per server the ISO week (from Monday) or the
+calendar month. Changing a server's period starts a fresh window.
 """
 
 from __future__ import annotations
@@ -14,13 +25,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 
-from bot.db import Database, JobDraft
+from bot.db import Database, GuildSettings, JobDraft, QuotaRule
 from bot.errors import QuotaExceeded
 
 log = logging.getLogger(__name__)
+
+PERIODS = ("day", "week", "month")
+PERIOD_NOUNS = {"day": "today", "week": "this week", "month": "this month"}
 
 
 def api_user(guild_id: int, user_id: int) -> str:
@@ -28,29 +42,61 @@ def api_user(guild_id: int, user_id: int) -> str:
     return f"discord:{guild_id}:{user_id}"
 
 
-def window_of(now: float) -> str:
-    """Return the quota window (UTC calendar day) containing the unix time ``now``."""
-    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d")
+def _utc(now: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(now, dt.UTC)
 
 
-def window_reset(now: float) -> int:
+def window_of(now: float, period: str = "day") -> str:
+    """Return the key of the quota window containing the unix time ``now``."""
+    moment = _utc(now)
+    if period == "week":
+        year, week, _ = moment.isocalendar()
+        return f"{year}-W{week:02d}"
+    if period == "month":
+        return moment.strftime("%Y-%m")
+    return moment.strftime("%Y-%m-%d")
+
+
+def window_reset(now: float, period: str = "day") -> int:
     """Return the unix time at which the window containing ``now`` ends."""
-    day = dt.datetime.fromtimestamp(now, dt.UTC).date() + dt.timedelta(days=1)
-    return int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
+    day = _utc(now).date()
+    if period == "week":
+        end = day + dt.timedelta(days=7 - day.weekday())
+    elif period == "month":
+        end = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    else:
+        end = day + dt.timedelta(days=1)
+    return int(dt.datetime.combine(end, dt.time(), dt.UTC).timestamp())
+
+
+def effective_limit(
+    rules: Sequence[QuotaRule], user_id: int, role_ids: Collection[int], default: int
+) -> int | None:
+    """Return the limit for a member (None = unlimited) by the precedence above."""
+    for rule in rules:
+        if rule.kind == "user" and rule.target_id == user_id:
+            return rule.limit_units
+    role_limits = [r.limit_units for r in rules if r.kind == "role" and r.target_id in role_ids]
+    if role_limits:
+        if any(limit is None for limit in role_limits):
+            return None
+        return max(limit for limit in role_limits if limit is not None)
+    return default
 
 
 @dataclass(frozen=True)
 class QuotaStatus:
-    """A user's standing in the current window."""
+    """A member's standing in the current window."""
 
     used: int
-    limit: int
+    limit: int | None
     resets_at: int
+    period: str
 
     @property
-    def remaining(self) -> int:
-        """Units left in this window."""
-        return max(0, self.limit - self.used)
+    def remaining(self) -> int | None:
+        """Units left in this window (None when unlimited)."""
+        return None if self.limit is None else max(0, self.limit - self.used)
 
 
 class QuotaService:
@@ -63,32 +109,40 @@ class QuotaService:
         self._daily_limit = daily_limit
         self._clock = clock
 
-    def limit_for(self, guild_id: int, user_id: int) -> int:
-        """Return the user's limit for the current window."""
-        return self._daily_limit
+    async def limit_for(
+        self, guild_id: int, user_id: int, role_ids: Collection[int] = ()
+    ) -> tuple[int | None, GuildSettings]:
+        """Return the member's limit (None = unlimited) and the server's settings."""
+        settings = await self._db.guild_settings(guild_id)
+        default = self._daily_limit if settings.daily_limit is None else settings.daily_limit
+        rules = await self._db.quota_rules(guild_id)
+        return effective_limit(rules, user_id, role_ids, default), settings
 
-    async def status(self, guild_id: int, user_id: int) -> QuotaStatus:
-        """Return what the user has used of the current window."""
+    async def status(
+        self, guild_id: int, user_id: int, role_ids: Collection[int] = ()
+    ) -> QuotaStatus:
+        """Return what the member has used of the current window."""
         now = self._clock()
-        used = await self._db.quota_used(guild_id, user_id, window_of(now))
-        return QuotaStatus(used, self.limit_for(guild_id, user_id), window_reset(now))
+        limit, settings = await self.limit_for(guild_id, user_id, role_ids)
+        period = settings.quota_period
+        used = await self._db.quota_used(guild_id, user_id, window_of(now, period))
+        return QuotaStatus(used, limit, window_reset(now, period), period)
 
-    def window(self) -> str:
-        """Return the current window key."""
-        return window_of(self._clock())
-
-    async def reserve_and_insert(self, draft: JobDraft) -> int:
+    async def reserve_and_insert(self, draft: JobDraft, role_ids: Collection[int] = ()) -> int:
         """Reserve ``draft.quota_units`` and store the job, atomically; return the job id.
 
         Raises QuotaExceeded (and stores nothing) when the units do not fit.
         """
         now = self._clock()
         async with self._db.transaction():
-            used = await self._db.quota_used(draft.guild_id, draft.user_id, draft.quota_window)
-            limit = self.limit_for(draft.guild_id, draft.user_id)
-            if used + draft.quota_units > limit:
-                raise QuotaExceeded(quota_refusal(used, limit, draft.quota_units, now))
-            return await self._db.insert_job(draft, now=now)
+            limit, settings = await self.limit_for(draft.guild_id, draft.user_id, role_ids)
+            window = window_of(now, settings.quota_period)
+            used = await self._db.quota_used(draft.guild_id, draft.user_id, window)
+            if limit is not None and used + draft.quota_units > limit:
+                raise QuotaExceeded(
+                    quota_refusal(used, limit, draft.quota_units, now, settings.quota_period)
+                )
+            return await self._db.insert_job(replace(draft, quota_window=window), now=now)
 
     async def settle(self, job_id: int) -> bool:
         """Charge a reservation for good (the images were made); True the first time."""
@@ -99,15 +153,16 @@ class QuotaService:
         return await self._db.set_quota_state(job_id, "released")
 
 
-def quota_refusal(used: int, limit: int, cost: int, now: float) -> str:
+def quota_refusal(used: int, limit: int, cost: int, now: float, period: str = "day") -> str:
     """Return the short message shown when a request does not fit the quota."""
-    reset = f"<t:{window_reset(now)}:R>"
+    reset = f"<t:{window_reset(now, period)}:R>"
+    noun = PERIOD_NOUNS.get(period, "today")
     if limit == 0:
-        return "Image generation is turned off on this server."
+        return "Image generation is turned off for you on this server."
     left = max(0, limit - used)
     if left == 0:
-        return f"You've used all {limit} of today's images. Your quota resets {reset}."
+        return f"You've used all {limit} of your images for {noun}. Your quota resets {reset}."
     return (
-        f"This request costs {cost} images but you have {left} of {limit} left today. "
+        f"This request costs {cost} but you have {left} of {limit} left for {noun}. "
         f"Your quota resets {reset}."
     )

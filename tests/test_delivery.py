@@ -160,7 +160,7 @@ async def test_inflight_sync_create_interrupted_and_refunded(
 async def test_queued_job_submitted_after_restart(tmp_path, monkeypatch, fake, lemondata):
     """A job stored but never sent is submitted on the next start."""
     async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
-        job = await env.bot.jobs.accept(
+        accepted = await env.bot.jobs.accept(
             JobRequest(
                 options=ImagineOptions(prompt="a cat", model="nano-banana"),
                 guild_id=fake.guild_id,
@@ -174,6 +174,7 @@ async def test_queued_job_submitted_after_restart(tmp_path, monkeypatch, fake, l
             )
         )
     assert lemondata.creates() == []
+    job = accepted.job
     async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
         job = await env.settled(job.id)
         assert job.state == "succeeded" and job.delivered_via == "channel"

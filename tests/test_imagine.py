@@ -156,7 +156,7 @@ async def test_quota_refusal_is_ephemeral_and_sends_nothing(tmp_path, monkeypatc
         second = await env.imagine(prompt="a dog", model="nano-banana")
         kind, data = second.callbacks[0]
         assert kind == 4 and data["flags"] & EPHEMERAL
-        assert "used all 1 of today's images" in data["content"]
+        assert "used all 1 of your images for today" in data["content"]
         assert "<t:" in data["content"]
         assert len(env.lemondata.creates()) == 1
 

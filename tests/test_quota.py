@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -21,11 +22,11 @@ from tests.test_db import draft
 async def _race(path: Path, limit: int, costs: list[int]) -> tuple[int, int, int]:
     async with Database.open(path) as db:
         quota = QuotaService(db, daily_limit=limit)
-        window = quota.window()
+        window = window_of(time.time())
 
         async def attempt(cost: int) -> bool:
             try:
-                await quota.reserve_and_insert(draft(quota_units=cost, quota_window=window))
+                await quota.reserve_and_insert(draft(quota_units=cost, quota_window=""))
             except QuotaExceeded:
                 return False
             return True
@@ -64,21 +65,20 @@ def test_reservations_never_exceed_the_limit(limit, costs):
 async def test_release_gives_units_back(db):
     """A released reservation no longer counts."""
     quota = QuotaService(db, daily_limit=1)
-    job_id = await quota.reserve_and_insert(draft(quota_window=quota.window()))
-    with pytest.raises(QuotaExceeded, match="used all 1"):
-        await quota.reserve_and_insert(draft(quota_window=quota.window()))
+    job_id = await quota.reserve_and_insert(draft(quota_window=""))
+    with pytest.raises(QuotaExceeded, match="used all 1 of your images for today"):
+        await quota.reserve_and_insert(draft(quota_window=""))
     assert await quota.release(job_id)
     assert not await quota.release(job_id)  # exactly once
-    await quota.reserve_and_insert(draft(quota_window=quota.window()))
+    await quota.reserve_and_insert(draft(quota_window=""))
 
 
 async def test_quota_is_per_server_and_user(db):
     """Another user, or the same user in another server, has their own quota."""
     quota = QuotaService(db, daily_limit=1)
-    window = quota.window()
-    await quota.reserve_and_insert(draft(quota_window=window))
-    await quota.reserve_and_insert(draft(user_id=99, quota_window=window))
-    await quota.reserve_and_insert(draft(guild_id=77, quota_window=window))
+    await quota.reserve_and_insert(draft(quota_window=""))
+    await quota.reserve_and_insert(draft(user_id=99, quota_window=""))
+    await quota.reserve_and_insert(draft(guild_id=77, quota_window=""))
     assert api_user(1, 3) == "discord:1:3"
 
 
@@ -86,15 +86,15 @@ async def test_window_resets_at_utc_midnight(db):
     """Usage counts per UTC day; the refusal names the reset time."""
     with time_machine.travel(dt.datetime(2026, 11, 24, 23, 59, tzinfo=dt.UTC), tick=False):
         quota = QuotaService(db, daily_limit=1)
-        await quota.reserve_and_insert(draft(quota_window=quota.window()))
+        await quota.reserve_and_insert(draft(quota_window=""))
         midnight = int(dt.datetime(2026, 11, 25, tzinfo=dt.UTC).timestamp())
         with pytest.raises(QuotaExceeded, match=f"<t:{midnight}:R>"):
-            await quota.reserve_and_insert(draft(quota_window=quota.window()))
+            await quota.reserve_and_insert(draft(quota_window=""))
         status = await quota.status(1, 3)
         assert (status.used, status.remaining, status.resets_at) == (1, 0, midnight)
     with time_machine.travel(dt.datetime(2026, 11, 25, 0, 1, tzinfo=dt.UTC), tick=False):
-        assert quota.window() == "2026-11-25"
-        await quota.reserve_and_insert(draft(quota_window=quota.window()))
+        assert window_of(time.time()) == "2026-11-25"
+        await quota.reserve_and_insert(draft(quota_window=""))
 
 
 def test_window_helpers():
@@ -102,3 +102,76 @@ def test_window_helpers():
     noon = dt.datetime(2026, 1, 31, 12, tzinfo=dt.UTC).timestamp()
     assert window_of(noon) == "2026-01-31"
     assert window_reset(noon) == dt.datetime(2026, 2, 1, tzinfo=dt.UTC).timestamp()
+
+
+async def test_user_override_beats_roles_and_default(db):
+    """A per-user override wins over role rules and the server default."""
+    quota = QuotaService(db, daily_limit=5)
+    await db.set_quota_rule(1, "role", 100, 50, set_by=9)
+    await db.set_quota_rule(1, "user", 3, 2, set_by=9)
+    limit, _ = await quota.limit_for(1, 3, role_ids=[100])
+    assert limit == 2
+    await db.set_quota_rule(1, "user", 3, None, set_by=9)
+    assert (await quota.limit_for(1, 3, role_ids=[100]))[0] is None  # unlimited
+
+
+@pytest.mark.parametrize(
+    ("role_limits", "member_roles", "expected"),
+    [
+        ({100: 10, 200: 30}, [100, 200], 30),  # the most generous role applies
+        ({100: 10, 200: None}, [100, 200], None),  # unlimited beats any number
+        ({100: 1}, [100], 1),  # a role may also lower the default
+        ({100: 10}, [300], 5),  # no matching role: the server default
+        ({}, [], 5),
+    ],
+)
+async def test_role_precedence(db, role_limits, member_roles, expected):
+    """Role rules: the most generous matching one, else the default."""
+    quota = QuotaService(db, daily_limit=5)
+    for role, limit in role_limits.items():
+        await db.set_quota_rule(1, "role", role, limit, set_by=9)
+    assert (await quota.limit_for(1, 3, role_ids=member_roles))[0] == expected
+
+
+async def test_server_default_and_unlimited_reservations(db):
+    """A server default replaces DAILY_IMAGE_QUOTA; unlimited members are never refused."""
+    quota = QuotaService(db, daily_limit=5)
+    await db.update_guild_settings(1, daily_limit=1)
+    await quota.reserve_and_insert(draft())
+    with pytest.raises(QuotaExceeded):
+        await quota.reserve_and_insert(draft())
+    await db.set_quota_rule(1, "user", 3, None, set_by=9)
+    for _ in range(20):
+        await quota.reserve_and_insert(draft(quota_units=4))
+    status = await quota.status(1, 3)
+    assert status.limit is None and status.remaining is None and status.used == 81
+
+
+@pytest.mark.parametrize(
+    ("period", "moment", "key", "reset"),
+    [
+        ("day", dt.datetime(2026, 11, 24, 15, tzinfo=dt.UTC), "2026-11-24", (2026, 11, 25)),
+        ("week", dt.datetime(2026, 11, 24, 15, tzinfo=dt.UTC), "2026-W48", (2026, 11, 30)),
+        ("week", dt.datetime(2026, 11, 29, 23, tzinfo=dt.UTC), "2026-W48", (2026, 11, 30)),
+        ("month", dt.datetime(2026, 11, 24, 15, tzinfo=dt.UTC), "2026-11", (2026, 12, 1)),
+        ("month", dt.datetime(2026, 12, 31, 23, tzinfo=dt.UTC), "2026-12", (2027, 1, 1)),
+    ],
+)
+def test_periods(period, moment, key, reset):
+    """Day, ISO week and calendar month windows, in UTC."""
+    now = moment.timestamp()
+    assert window_of(now, period) == key
+    assert window_reset(now, period) == dt.datetime(*reset, tzinfo=dt.UTC).timestamp()
+
+
+async def test_weekly_window_spans_days(db):
+    """With a weekly period, usage on Monday still counts on Friday."""
+    await db.update_guild_settings(1, quota_period="week")
+    quota = QuotaService(db, daily_limit=1)
+    with time_machine.travel(dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC), tick=False):
+        await quota.reserve_and_insert(draft())
+    with time_machine.travel(dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC), tick=False):
+        with pytest.raises(QuotaExceeded, match="this week"):
+            await quota.reserve_and_insert(draft())
+    with time_machine.travel(dt.datetime(2026, 11, 30, 0, 1, tzinfo=dt.UTC), tick=False):
+        await quota.reserve_and_insert(draft())
