@@ -192,6 +192,8 @@ class JobService:
             position = await self._queue_position_for(request.guild_id, request.user_id)
             job_id = await self._quota.reserve_and_insert(draft, request.role_ids)
             self._unacknowledged.add(job_id)
+            if position is not None:
+                self._positions[job_id] = position  # the first response shows it
         job = await self._db.get_job(job_id)
         assert job is not None
         log.info(
@@ -226,9 +228,10 @@ class JobService:
             return None
         queued_user = await self._db.count_queued(guild_id, user_id)
         if queued_user >= self._settings.max_queued_jobs_per_user:
+            plural = "s" if queued_user != 1 else ""
             raise QueueFull(
-                f"You already have {queued_user} requests waiting. "
-                "Please wait for one of them to finish."
+                f"You already have {queued_user} request{plural} waiting for a free slot. "
+                "Please wait for one to start."
             )
         if queued_guild >= self._settings.max_queued_jobs_per_guild:
             raise QueueFull(
@@ -256,6 +259,13 @@ class JobService:
         self._unacknowledged.discard(job_id)
         await self._notify()
         self._kick()
+
+    async def activity(self, guild_id: int, user_id: int) -> tuple[int, int]:
+        """Return a member's (running, waiting) job counts."""
+        return (
+            await self._db.count_active(guild_id, user_id),
+            await self._db.count_queued(guild_id, user_id),
+        )
 
     def start(self, job_id: int) -> None:
         """Let a queued job run as soon as its server and user have a free slot."""

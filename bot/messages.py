@@ -13,6 +13,7 @@ import discord
 
 from bot.catalog import ImagineOptions, describe_shape
 from bot.db import Job
+from bot.quota import PERIOD_NOUNS, QuotaStatus
 
 PROMPT_PREVIEW = 300
 DETAIL_LIMIT = 160
@@ -133,4 +134,27 @@ def failure_embed(job: Job) -> discord.Embed:
     embed = _base_embed(job, "No image this time", COLOUR_FAILED)
     embed.add_field(name="What happened", value=failure_text(job), inline=False)
     embed.set_footer(text=f"Job {job.id}")
+    return embed
+
+
+def quota_embed(
+    status: QuotaStatus, running: int, queued: int, costs: list[tuple[str, int]]
+) -> discord.Embed:
+    """Return the /quota card: usage, reset time, jobs in flight and per-model costs."""
+    noun = PERIOD_NOUNS.get(status.period, "today")
+    if status.limit is None:
+        usage = f"{status.used} used {noun} (no limit)"
+    else:
+        usage = f"{status.used} of {status.limit} used {noun}, {status.remaining} left"
+    embed = discord.Embed(title="Your image quota", colour=COLOUR_PROGRESS)
+    embed.add_field(name="Usage", value=usage, inline=False)
+    embed.add_field(name="Resets", value=f"<t:{status.resets_at}:R> (<t:{status.resets_at}:f>)")
+    embed.add_field(name="Jobs", value=f"{running} running, {queued} waiting")
+    if costs:
+        lines = [f"`{model}`: {cost}" for model, cost in costs[:20]]
+        embed.add_field(
+            name="Cost of one image (4k counts double)",
+            value="\n".join(lines)[:1024],
+            inline=False,
+        )
     return embed

@@ -16,10 +16,11 @@ from bot.catalog import (
     MAX_PROMPT_LENGTH,
     ImagineOptions,
     family_of,
+    unit_weight,
 )
 from bot.client import LemonBot
 from bot.jobs import JobRequest
-from bot.messages import progress_embed
+from bot.messages import progress_embed, quota_embed
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +104,32 @@ class Imagine(commands.Cog):
             interaction_token=interaction.token,
             upload_limit=interaction.filesize_limit,
             received_at=interaction.created_at.timestamp(),
+            role_ids=role_ids(interaction),
         )
-        job = await self.bot.jobs.accept(request)  # a BotError here is answered ephemerally
+        accepted = await self.bot.jobs.accept(request)  # a BotError is answered ephemerally
+        job = accepted.job
         try:
-            response = await interaction.response.send_message(embed=progress_embed(job))
+            response = await interaction.response.send_message(
+                embed=progress_embed(job, accepted.position)
+            )
         except discord.HTTPException:
             await self.bot.jobs.abandon(job.id)
             raise
         await self.bot.jobs.acknowledged(job.id, response.message_id)
+
+    @app_commands.command(name="quota")
+    @app_commands.guild_only()
+    async def quota(self, interaction: discord.Interaction[LemonBot]) -> None:
+        """Show your image quota, when it resets, and what each model costs."""
+        assert interaction.guild_id is not None
+        guild_id, user_id = interaction.guild_id, interaction.user.id
+        status = await self.bot.quota.status(guild_id, user_id, role_ids(interaction))
+        running, queued = await self.bot.jobs.activity(guild_id, user_id)
+        weights = self.bot.settings.model_weights
+        costs = [(name, unit_weight(name, None, weights)) for name in self.bot.catalog.names()]
+        await interaction.response.send_message(
+            embed=quota_embed(status, running, queued, costs), ephemeral=True
+        )
 
     @imagine.autocomplete("model")
     async def model_autocomplete(
@@ -121,6 +140,12 @@ class Imagine(commands.Cog):
         if not catalog.loaded:
             await catalog.ensure_loaded(AUTOCOMPLETE_WAIT_SECONDS)
         return [Choice(name=_model_label(name), value=name) for name in catalog.suggest(current)]
+
+
+def role_ids(interaction: discord.Interaction[LemonBot]) -> tuple[int, ...]:
+    """Return the ids of the invoking member's roles (none outside a server)."""
+    user = interaction.user
+    return tuple(role.id for role in user.roles) if isinstance(user, discord.Member) else ()
 
 
 def _model_label(model: str) -> str:

@@ -170,8 +170,11 @@ async def test_weekly_window_spans_days(db):
     quota = QuotaService(db, daily_limit=1)
     with time_machine.travel(dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC), tick=False):
         await quota.reserve_and_insert(draft())
-    with time_machine.travel(dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC), tick=False):
-        with pytest.raises(QuotaExceeded, match="this week"):
-            await quota.reserve_and_insert(draft())
+    friday = dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
+    with (
+        time_machine.travel(friday, tick=False),
+        pytest.raises(QuotaExceeded, match="this week"),
+    ):
+        await quota.reserve_and_insert(draft())
     with time_machine.travel(dt.datetime(2026, 11, 30, 0, 1, tzinfo=dt.UTC), tick=False):
         await quota.reserve_and_insert(draft())

@@ -1,0 +1,206 @@
+"""Running caps and the queue, /quota, and the refund on every failure path."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.messages import FAILURE_TEXT, REFUND_NOTE
+from tests.botenv import running_bot
+from tests.fakes.fake_discord import FakeDiscord
+
+EPHEMERAL = 64
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as server:
+        yield server
+
+
+def state_of(message: dict) -> str:
+    return {f["name"]: f["value"] for f in message["embeds"][0]["fields"]}["State"]
+
+
+async def test_user_cap_queues_then_runs(tmp_path, monkeypatch, fake, lemondata):
+    """Over the per-user cap a request waits with its position, then runs in turn."""
+    lemondata.hold_tasks = True
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, max_running_jobs_per_user=1
+    ) as env:
+        first = await env.imagine(prompt="one", model="gpt-image-2")
+        await lemondata.wait_for(lambda: len(lemondata.tasks) == 1)
+        second = await env.imagine(prompt="two", model="gpt-image-2")
+        assert (
+            state_of(second.callbacks[0][1]) == "Waiting for a free slot: #1 in this server's queue"
+        )
+        first_job = await env.job_for(first)
+        second_job = await env.job_for(second)
+        assert second_job.state == "queued" and len(lemondata.creates()) == 1
+
+        (task_id,) = lemondata.tasks
+        lemondata.complete_task(task_id)
+        await env.settled(first_job.id)
+        await lemondata.wait_for(lambda: len(lemondata.tasks) == 2)
+        (second_task,) = [t for t in lemondata.tasks if t != task_id]
+        lemondata.complete_task(second_task)
+        second_job = await env.settled(second_job.id)
+        assert second_job.state == "succeeded" and second_job.delivered_via == "edit"
+        assert [c["prompt"] for c in lemondata.creates()] == ["one", "two"]
+
+
+async def test_queue_positions_update(tmp_path, monkeypatch, fake, lemondata):
+    """Waiting requests see their place in the server's queue move up."""
+    lemondata.hold_tasks = True
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, max_running_jobs_per_guild=1
+    ) as env:
+        await env.imagine(user=fake.alice, prompt="a", model="gpt-image-2")
+        await lemondata.wait_for(lambda: len(lemondata.tasks) == 1)
+        second = await env.imagine(user=fake.bob, prompt="b", model="gpt-image-2")
+        third = await env.imagine(user=fake.owner, prompt="c", model="gpt-image-2")
+        assert state_of(second.callbacks[0][1]).endswith("#1 in this server's queue")
+        assert state_of(third.callbacks[0][1]).endswith("#2 in this server's queue")
+        lemondata.complete_task(next(iter(lemondata.tasks)))
+        edits = await fake.wait_for_edits(third)
+        assert state_of(edits[-1].payload).endswith("#1 in this server's queue")
+
+
+async def test_full_queue_is_refused(tmp_path, monkeypatch, fake, lemondata):
+    """A full personal queue is refused ephemerally, before anything is reserved."""
+    lemondata.hold_tasks = True
+    async with running_bot(
+        tmp_path,
+        monkeypatch,
+        fake=fake,
+        lemondata=lemondata,
+        max_running_jobs_per_user=1,
+        max_queued_jobs_per_user=1,
+    ) as env:
+        await env.imagine(prompt="a", model="gpt-image-2")
+        await lemondata.wait_for(lambda: len(lemondata.tasks) == 1)
+        await env.imagine(prompt="b", model="gpt-image-2")
+        third = await env.imagine(prompt="c", model="gpt-image-2")
+        kind, data = third.callbacks[0]
+        assert kind == 4 and data["flags"] & EPHEMERAL
+        assert "1 request waiting" in data["content"]
+        status = await env.bot.quota.status(fake.guild_id, fake.alice.id)
+        assert status.used == 4  # two gpt-image-2 jobs of 2 units; the third reserved nothing
+        assert len(await env.db.list_jobs()) == 2
+
+
+async def test_quota_command(tmp_path, monkeypatch, fake, lemondata):
+    """/quota shows usage, the reset time, jobs in flight and per-model costs, privately."""
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        done = await env.imagine(prompt="a", model="gemini-3-pro-image-preview")
+        await env.settled((await env.job_for(done)).id)
+        interaction = env.send("quota", {}, user=fake.alice)
+        kind, data = await fake.wait_for_callback(interaction)
+        assert kind == 4 and data["flags"] & EPHEMERAL
+        fields = {f["name"]: f["value"] for f in data["embeds"][0]["fields"]}
+        assert fields["Usage"] == "2 of 25 used today, 23 left"
+        assert fields["Resets"].startswith("<t:") and fields["Resets"].endswith(":f>)")
+        assert fields["Jobs"] == "0 running, 0 waiting"
+        costs = fields["Cost of one image (4k counts double)"]
+        assert "`gpt-image-2`: 2" in costs and "`nano-banana`: 1" in costs
+
+
+async def test_configured_model_weight(tmp_path, monkeypatch, fake, lemondata):
+    """MODEL_WEIGHTS overrides a family's weight."""
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, model_weights={"nano-banana": 5}
+    ) as env:
+        interaction = await env.imagine(prompt="a", model="nano-banana", count=2)
+        assert (await env.job_for(interaction)).quota_units == 10
+
+
+def _fault(name):
+    """Return a function that arms the emulator for one failure path."""
+
+    def arm(lemondata):
+        if name == "bad_request":
+            lemondata.fail_next(400, body={"error": {"message": "bad size", "type": "x"}})
+        elif name in ("401", "403"):
+            lemondata.fail_next(int(name))
+        elif name == "402":
+            lemondata.fail_next(402)
+        elif name == "429":
+            lemondata.fail_next(429, count=10, retry_after=0.01)
+        elif name in ("500", "502", "503", "504"):
+            lemondata.fail_next(int(name))
+        elif name == "dropped":
+            lemondata.drop_next_connection()
+        elif name == "malformed":
+            lemondata.fail_next(200, body="<html>oops</html>")
+        elif name == "task_failed":
+            lemondata.fail_task_models["gpt-image-2"] = "upstream exploded"
+        elif name == "task_lost":
+            lemondata.fail_next(404, path_prefix="/v1/tasks", count=10)
+        elif name == "expired":
+            lemondata.hold_tasks = True
+
+    return arm
+
+
+@pytest.mark.parametrize(
+    ("fault", "model", "state", "code"),
+    [
+        ("bad_request", "nano-banana", "failed", "bad_request"),
+        ("401", "nano-banana", "failed", "auth"),
+        ("402", "nano-banana", "failed", "insufficient_balance"),
+        ("403", "nano-banana", "failed", "auth"),
+        ("429", "nano-banana", "failed", "rate_limited"),
+        ("500", "nano-banana", "failed", "unavailable"),
+        ("502", "nano-banana", "failed", "unavailable"),
+        ("503", "nano-banana", "failed", "unavailable"),
+        ("504", "nano-banana", "failed", "unavailable"),
+        ("dropped", "nano-banana", "failed", "unavailable"),
+        ("malformed", "nano-banana", "failed", "malformed"),
+        ("content_policy", "nano-banana", "failed", "content_policy"),
+        ("task_failed", "gpt-image-2", "failed", "task_failed"),
+        ("task_lost", "gpt-image-2", "failed", "task_failed"),
+        ("timeout", "gpt-image-2", "timed_out", "timeout"),
+        ("expired", "gpt-image-2", "failed", "expired"),
+    ],
+)
+async def test_every_failure_is_refunded_and_explained(
+    tmp_path, monkeypatch, fake, lemondata, fault, model, state, code
+):
+    """Each failure path releases the quota once and tells the user why, briefly."""
+    _fault(fault)(lemondata)
+    timeout = 0.01 if fault == "timeout" else 600
+    lemondata.hold_tasks = lemondata.hold_tasks or fault == "timeout"
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, job_timeout_seconds=timeout
+    ) as env:
+        prompt = "a forbidden cat" if fault == "content_policy" else "a cat"
+        interaction = await env.imagine(prompt=prompt, model=model)
+        job = await env.job_for(interaction)
+        if fault == "expired":
+            job = await env.bot.jobs.wait_for_job(job.id, lambda j: j.task_id is not None)
+            lemondata.complete_task(job.task_id)
+            lemondata.expire_all_files()
+        job = await env.settled(job.id)
+        assert (job.state, job.error_code, job.quota_state) == (state, code, "released")
+        assert (await env.bot.quota.status(fake.guild_id, fake.alice.id)).used == 0
+        text = interaction.original["embeds"][0]["fields"][-1]["value"]
+        assert text.startswith(FAILURE_TEXT[code].split("{")[0])
+        assert text.endswith(REFUND_NOTE)
+        assert "{" not in text and "sk-" not in text and len(text) < 400
+        creates = [c for c in lemondata.creates()]
+        assert len(creates) == (4 if fault == "429" else 1)
+
+
+async def test_progress_edits_are_throttled(tmp_path, monkeypatch, fake, lemondata):
+    """However many state changes, progress edits come at most once per interval."""
+    lemondata.hold_tasks = True
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        interaction = await env.imagine(prompt="a", model="gpt-image-2")
+        job = await env.bot.jobs.wait_for_job(
+            (await env.job_for(interaction)).id, lambda j: j.state == "running"
+        )
+        await fake.wait_for_edits(interaction)  # the "Generating" edit
+        for _ in range(5):
+            await env.bot.delivery.progress(job)  # an immediate edit would be awaited here
+        assert len(interaction.edits) == 1
