@@ -14,6 +14,9 @@ from bot.config import ConfigError, Settings
 
 log = logging.getLogger("bot")
 
+# docker stop waits 10 s before SIGKILL: in-flight work gets most of that.
+SHUTDOWN_GRACE_SECONDS = 7.0
+
 
 async def main(settings: Settings) -> int:
     """Open the HTTP client and the database, run the bot until it stops or is signalled."""
@@ -39,7 +42,10 @@ async def main(settings: Settings) -> int:
             stopper = asyncio.create_task(stop.wait(), name="signals")
             done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
-                log.info("shutdown requested; stopping")
+                log.info("shutdown requested; finishing work in flight, then stopping")
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)  # a second signal stops at once
+                bot.shutdown_grace = SHUTDOWN_GRACE_SECONDS
                 await bot.close()
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner

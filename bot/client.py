@@ -85,6 +85,7 @@ class LemonBot(commands.Bot):
         )
         self.settings = settings
         self.db = db
+        self.shutdown_grace = 0.0  # set by the composition root on a signal
         self.api = LemonDataClient(
             http, base_url=settings.lemondata_base_url, api_key=settings.lemondata_api_key
         )
@@ -136,5 +137,5 @@ class LemonBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop background work (jobs stay resumable), then disconnect."""
-        await self.jobs.close()
+        await self.jobs.close(grace=self.shutdown_grace)
         await super().close()

@@ -488,11 +488,20 @@ class JobService:
         """Start the poller."""
         self.poller.start()
 
-    async def close(self) -> None:
-        """Stop taking work and cancel background work; every job stays resumable."""
+    async def close(self, grace: float = 0.0) -> None:
+        """Stop taking work; let in-flight work finish for up to ``grace`` seconds.
+
+        Polls stop at once (a task id is already stored, so polling resumes after a
+        restart). Creates and deliveries in flight get the grace period, so that a
+        synchronous image that is about to arrive is not lost; whatever is still
+        running then is cancelled and stays resumable from its row.
+        """
         self._closing = True
         await self.poller.stop()
-        tasks = list(self._tasks)
+        tasks = [t for t in self._tasks if not t.done()]
+        if tasks and grace > 0:
+            log.info("waiting up to %.0fs for %d jobs in flight", grace, len(tasks))
+            await asyncio.wait(tasks, timeout=grace)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

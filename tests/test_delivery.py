@@ -179,3 +179,19 @@ async def test_queued_job_submitted_after_restart(tmp_path, monkeypatch, fake, l
         job = await env.settled(job.id)
         assert job.state == "succeeded" and job.delivered_via == "channel"
         assert len(lemondata.creates()) == 1
+
+
+async def test_graceful_close_lets_inflight_create_finish(tmp_path, monkeypatch, fake, lemondata):
+    """A stop with a grace period lets a synchronous create finish and be delivered."""
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        lemondata.gate = asyncio.Event()
+        interaction = await env.imagine(prompt="a cat", model="nano-banana")
+        await lemondata.wait_for(lambda: lemondata.gated == 1)
+        closing = asyncio.create_task(env.bot.jobs.close(grace=30))
+        refused = await env.imagine(prompt="another", model="nano-banana")
+        assert "restarting" in refused.callbacks[0][1]["content"]
+        lemondata.gate.set()
+        await closing
+        job = await env.db.get_job((await env.job_for(interaction)).id)
+        assert (job.state, job.delivered_via) == ("succeeded", "edit")
+        assert len(lemondata.creates()) == 1
