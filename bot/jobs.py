@@ -219,14 +219,14 @@ class JobService:
         """Return where a new request would wait (None: it runs now); refuse a full queue."""
         user_cap, guild_cap = await self._caps(guild_id)
         queued_guild = await self._db.count_queued(guild_id)
+        queued_user = await self._db.count_queued(guild_id, user_id)
+        # Jobs queued ahead take the free slots first (FIFO), so they count as running.
         must_wait = (
-            queued_guild > 0
-            or await self._db.count_active(guild_id, user_id) >= user_cap
-            or await self._db.count_active(guild_id) >= guild_cap
+            await self._db.count_active(guild_id, user_id) + queued_user >= user_cap
+            or await self._db.count_active(guild_id) + queued_guild >= guild_cap
         )
         if not must_wait:
             return None
-        queued_user = await self._db.count_queued(guild_id, user_id)
         if queued_user >= self._settings.max_queued_jobs_per_user:
             plural = "s" if queued_user != 1 else ""
             raise QueueFull(
@@ -280,6 +280,7 @@ class JobService:
 
     async def _dispatch(self) -> None:
         """Submit queued jobs, oldest first, while their caps allow; update positions."""
+        started: list[int] = []
         async with self._dispatch_lock:
             waiting: dict[int, list[Job]] = {}
             for job in await self._db.queued_jobs():
@@ -298,9 +299,13 @@ class JobService:
                 if await self._db.transition(
                     job.id, ["queued"], "submitted", submitted_at=self._clock()
                 ):
-                    self._positions.pop(job.id, None)
                     self._spawn(self._create(job.id), f"create-{job.id}")
+                    if self._positions.pop(job.id, None) is not None:
+                        started.append(job.id)  # its card still says "waiting"
             await self._notify()
+        for job_id in started:
+            if (started_job := await self._db.get_job(job_id)) is not None:
+                await self._delivery.progress(started_job)
         for jobs in waiting.values():
             for position, job in enumerate(jobs, start=1):
                 if job.id not in self._unacknowledged and self._positions.get(job.id) != position:

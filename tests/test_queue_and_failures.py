@@ -43,6 +43,8 @@ async def test_user_cap_queues_then_runs(tmp_path, monkeypatch, fake, lemondata)
         lemondata.complete_task(task_id)
         await env.settled(first_job.id)
         await lemondata.wait_for(lambda: len(lemondata.tasks) == 2)
+        (started,) = await fake.wait_for_edits(second)
+        assert state_of(started.payload) == "Sent to the image service"
         (second_task,) = [t for t in lemondata.tasks if t != task_id]
         lemondata.complete_task(second_task)
         second_job = await env.settled(second_job.id)
