@@ -24,7 +24,7 @@ from bot.quota import QuotaService
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine",)
+EXTENSIONS = ("cogs.imagine", "cogs.moderation")
 COMMANDS_HASH_KEY = "commands_hash"
 CHECK_FAILURE_TEXT = {
     app_commands.NoPrivateMessage: "This command works only in a server.",
@@ -56,6 +56,17 @@ class LemonTree(app_commands.CommandTree["LemonBot"]):
             )
             text = f"Something went wrong (ref {ref}). Please try again."
         await send_ephemeral(interaction, text)
+
+
+def member_role_ids(user: discord.User | discord.Member) -> tuple[int, ...]:
+    """Return the ids of a member's roles, as sent with the interaction.
+
+    The raw ids are used rather than ``Member.roles``, which drops roles missing from
+    the guild cache (for instance right after a reconnect).
+    """
+    if not isinstance(user, discord.Member):
+        return ()
+    return tuple(user._roles)
 
 
 async def send_ephemeral(interaction: discord.Interaction[LemonBot], text: str) -> None:

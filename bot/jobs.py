@@ -166,7 +166,9 @@ class JobService:
                 "The list of image models can't be loaded right now. Please try again soon."
             )
         options = validate(request.options, self._catalog.is_listed)
-        await self._moderation.check_request(request.guild_id, request.user_id, options.prompt)
+        await self._moderation.check_request(
+            request.guild_id, request.user_id, options.prompt, request.channel_id
+        )
         user = api_user(request.guild_id, request.user_id)
         draft = JobDraft(
             guild_id=request.guild_id,

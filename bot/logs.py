@@ -3,27 +3,40 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 REDACTED = "[redacted]"
-QUIET_LOGGERS = ("httpx", "httpcore", "discord.gateway", "discord.http")
+QUIET_LOGGERS = ("httpx", "httpcore", "discord.gateway", "discord.http", "discord.webhook")
+# Interaction tokens travel in webhook and callback URLs; API keys in bearer headers.
+TOKEN_PATTERNS = (
+    re.compile(r"(/(?:webhooks|interactions)/\d+/)[\w.-]{16,}"),
+    re.compile(r"(Bearer\s+)\S+", re.IGNORECASE),
+)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Return ``text`` with known secrets and token-shaped URL parts replaced."""
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    for pattern in TOKEN_PATTERNS:
+        text = pattern.sub(rf"\g<1>{REDACTED}", text)
+    return text
 
 
 class RedactingFormatter(logging.Formatter):
-    """A formatter that replaces each secret with ``[redacted]`` in the final line."""
+    """A formatter that redacts secrets from the final line (tracebacks included)."""
 
     def __init__(self, fmt: str, secrets: Iterable[str]) -> None:
         super().__init__(fmt)
-        self._secrets = tuple(s for s in secrets if len(s) >= 4)
+        self._secrets = tuple(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         """Format the record, then redact."""
-        text = super().format(record)
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        return redact(super().format(record), self._secrets)
 
 
 def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:

@@ -18,7 +18,7 @@ from bot.catalog import (
     family_of,
     unit_weight,
 )
-from bot.client import LemonBot
+from bot.client import LemonBot, member_role_ids
 from bot.jobs import JobRequest
 from bot.messages import progress_embed, quota_embed
 
@@ -104,7 +104,7 @@ class Imagine(commands.Cog):
             interaction_token=interaction.token,
             upload_limit=interaction.filesize_limit,
             received_at=interaction.created_at.timestamp(),
-            role_ids=role_ids(interaction),
+            role_ids=member_role_ids(interaction.user),
         )
         accepted = await self.bot.jobs.accept(request)  # a BotError is answered ephemerally
         job = accepted.job
@@ -123,7 +123,7 @@ class Imagine(commands.Cog):
         """Show your image quota, when it resets, and what each model costs."""
         assert interaction.guild_id is not None
         guild_id, user_id = interaction.guild_id, interaction.user.id
-        status = await self.bot.quota.status(guild_id, user_id, role_ids(interaction))
+        status = await self.bot.quota.status(guild_id, user_id, member_role_ids(interaction.user))
         running, queued = await self.bot.jobs.activity(guild_id, user_id)
         weights = self.bot.settings.model_weights
         costs = [(name, unit_weight(name, None, weights)) for name in self.bot.catalog.names()]
@@ -140,12 +140,6 @@ class Imagine(commands.Cog):
         if not catalog.loaded:
             await catalog.ensure_loaded(AUTOCOMPLETE_WAIT_SECONDS)
         return [Choice(name=_model_label(name), value=name) for name in catalog.suggest(current)]
-
-
-def role_ids(interaction: discord.Interaction[LemonBot]) -> tuple[int, ...]:
-    """Return the ids of the invoking member's roles (none outside a server)."""
-    user = interaction.user
-    return tuple(role.id for role in user.roles) if isinstance(user, discord.Member) else ()
 
 
 def _model_label(model: str) -> str:

@@ -98,6 +98,8 @@ async def running_bot(
         bot = LemonBot(settings=settings, db=db, http=http)
         try:
             await bot.login(settings.discord_token)
+            # No gateway here: hand the bot the guild as GUILD_CREATE would.
+            bot._connection.parse_guild_create(fake.guild_payload())
             yield BotEnv(bot=bot, fake=fake, lemondata=lemondata, db=db)
         finally:
             await bot.close()

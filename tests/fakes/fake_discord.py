@@ -1942,9 +1942,15 @@ class FakeDiscord:
         return message
 
     def _edit_message(
-        self, rec: RecordedRequest, message: dict[str, Any], *, size_limit: int | None = None
+        self,
+        rec: RecordedRequest,
+        message: dict[str, Any],
+        *,
+        size_limit: int | None = None,
+        payload: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        payload = rec.json if isinstance(rec.json, dict) else {}
+        if payload is None:
+            payload = rec.json if isinstance(rec.json, dict) else {}
         edited = copy.deepcopy(message)
         if "content" in payload:
             edited["content"] = payload["content"] or ""
@@ -2044,7 +2050,7 @@ class FakeDiscord:
             target_id = int(interaction.payload.get("message", {}).get("id", 0) or 0)
             target = self.messages.get(target_id)
             if target is not None:
-                message = self._edit_message(rec, target)
+                message = self._edit_message(rec, target, payload=data_dict)
         interaction.callbacks.append((cb_type, copy.deepcopy(data)))
         self._changed()
 
