@@ -1,0 +1,28 @@
+"""The documentation lists exactly the settings the code reads."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import bot.config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def settings_read() -> set[str]:
+    source = Path(bot.config.__file__).read_text()
+    return set(re.findall(r'(?:env\.get|required|number|integer)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+
+
+def test_env_example_lists_every_setting():
+    """.env.example has a line for each variable Settings.from_env reads, and no other."""
+    keys = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert keys == settings_read()
+
+
+def test_readme_table_lists_every_setting():
+    """The README's configuration table has a row for each variable."""
+    readme = (ROOT / "README.md").read_text()
+    rows = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", readme, re.M))
+    assert rows == settings_read()
