@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -176,6 +177,7 @@ def _ratio_value(ratio: str) -> float:
     return int(width) / int(height)
 
 
+@functools.cache
 def gpt_image_size(ratio: str, resolution: str | None = None) -> tuple[int, int]:
     """Return the gpt-image-2 ``(width, height)`` closest to ``ratio`` at ``resolution``.
 

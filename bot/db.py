@@ -257,9 +257,7 @@ class Database:
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
         async with self.transaction():
-            cursor = await self._conn.execute(sql, params)
-            rows = await cursor.fetchall()
-            await cursor.close()
+            rows = await self._conn.execute_fetchall(sql, params)  # one thread hop
             return list(rows)
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:

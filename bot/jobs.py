@@ -166,9 +166,6 @@ class JobService:
                 "The list of image models can't be loaded right now. Please try again soon."
             )
         options = validate(request.options, self._catalog.is_listed)
-        await self._moderation.check_request(
-            request.guild_id, request.user_id, options.prompt, request.channel_id
-        )
         user = api_user(request.guild_id, request.user_id)
         draft = JobDraft(
             guild_id=request.guild_id,
@@ -190,14 +187,19 @@ class JobService:
             request=build_request(options, user),
             quota_units=cost_units(options, self._settings.model_weights),
         )
+        # Its own step: a blocked prompt is recorded, and that record must not roll back.
+        await self._moderation.check_request(
+            request.guild_id, request.user_id, options.prompt, request.channel_id
+        )
+        # One transaction: queue room, quota and the insert see one state.
         async with self._db.transaction():
             position = await self._queue_position_for(request.guild_id, request.user_id)
             job_id = await self._quota.reserve_and_insert(draft, request.role_ids)
-            self._unacknowledged.add(job_id)
-            if position is not None:
-                self._positions[job_id] = position  # the first response shows it
-        job = await self._db.get_job(job_id)
-        assert job is not None
+            job = await self._db.get_job(job_id)
+            assert job is not None
+        self._unacknowledged.add(job_id)
+        if position is not None:
+            self._positions[job_id] = position  # the first response shows it
         log.info(
             "job %s accepted: guild %s user %s model %s units %s position %s",
             job.id,

@@ -1,0 +1,1 @@
+"""Performance benchmarks for lemonbot (see bench/README.md)."""
