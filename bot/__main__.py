@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 from bot.config import ConfigError, Settings
 
@@ -64,7 +64,7 @@ async def main(settings: Settings) -> int:
 
 def run() -> None:
     """Entry point: exit with a one-line message on bad configuration."""
-    load_dotenv()
+    load_dotenv(find_dotenv(usecwd=True))  # ./.env of the working directory, or a parent's
     try:
         settings = Settings.from_env()
     except ConfigError as exc:

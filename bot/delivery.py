@@ -98,6 +98,11 @@ class Delivery:
 
     async def _edit_progress(self, job: Job, position: int | None) -> None:
         async with self._lock(job.id):
+            # Re-read under the lock: a result delivered meanwhile must not be replaced.
+            current = await self._db.get_job(job.id)
+            if current is None or current.terminal:
+                return
+            job = current
             self._last_progress[job.id] = time.monotonic()
             try:
                 await self._webhook(job).edit_message(

@@ -143,9 +143,9 @@ class JobService:
         self.finished_listeners: list[Callable[[Job], Awaitable[None]]] = []
         self.poller = TaskPoller(
             api,
-            on_done=self._task_done,
-            on_timeout=self._task_timed_out,
-            on_lost=self._task_lost,
+            on_done=self._on_task_done,
+            on_timeout=self._on_task_timed_out,
+            on_lost=self._on_task_lost,
             interval=settings.poll_interval_seconds,
             max_interval=settings.poll_max_interval_seconds,
             wall_clock=clock,
@@ -285,19 +285,27 @@ class JobService:
     async def _dispatch(self) -> None:
         """Submit queued jobs, oldest first, while their caps allow; update positions."""
         started: list[int] = []
-        async with self._dispatch_lock:
+        # One transaction: every check of the pass sees the same jobs (none finishing
+        # half-way through), so a later job can never overtake an earlier one.
+        async with self._dispatch_lock, self._db.transaction():
             waiting: dict[int, list[Job]] = {}
+            held: set[int] = set()  # servers where an earlier job keeps its turn
             for job in await self._db.queued_jobs():
                 if self._closing:
                     return
-                if job.id in self._unacknowledged:
+                user_cap, guild_cap = await self._caps(job.guild_id)
+                if job.guild_id in held or await self._db.count_active(job.guild_id) >= guild_cap:
+                    held.add(job.guild_id)
                     waiting.setdefault(job.guild_id, []).append(job)
                     continue
-                user_cap, guild_cap = await self._caps(job.guild_id)
-                if (
-                    await self._db.count_active(job.guild_id, job.user_id) >= user_cap
-                    or await self._db.count_active(job.guild_id) >= guild_cap
-                ):
+                if await self._db.count_active(job.guild_id, job.user_id) >= user_cap:
+                    waiting.setdefault(job.guild_id, []).append(job)  # others may go first
+                    continue
+                if job.id in self._unacknowledged:
+                    # It could start but its interaction is not answered yet: it keeps its
+                    # turn (it is dispatched once acknowledged), so no later job of the
+                    # server may take the slot meanwhile.
+                    held.add(job.guild_id)
                     waiting.setdefault(job.guild_id, []).append(job)
                     continue
                 if await self._db.transition(
@@ -306,7 +314,7 @@ class JobService:
                     self._spawn(self._create(job.id), f"create-{job.id}")
                     if self._positions.pop(job.id, None) is not None:
                         started.append(job.id)  # its card still says "waiting"
-            await self._notify()
+        await self._notify()  # outside the transaction: waiters read the database
         for job_id in started:
             if (started_job := await self._db.get_job(job_id)) is not None:
                 await self._delivery.progress(started_job)
@@ -345,6 +353,18 @@ class JobService:
 
     def _deadline(self, job: Job) -> float:
         return job.created_at + self._settings.job_timeout_seconds
+
+    # The poller's callbacks hand the outcome to a job task of their own, so that the
+    # download and delivery get the shutdown grace period (polls are cancelled at once).
+
+    async def _on_task_done(self, job_id: int, status: TaskStatus) -> None:
+        self._spawn(self._task_done(job_id, status), f"finish-{job_id}")
+
+    async def _on_task_timed_out(self, job_id: int) -> None:
+        self._spawn(self._task_timed_out(job_id), f"timeout-{job_id}")
+
+    async def _on_task_lost(self, job_id: int, exc: LemonDataError) -> None:
+        self._spawn(self._task_lost(job_id, exc), f"lost-{job_id}")
 
     async def _task_done(self, job_id: int, status: TaskStatus) -> None:
         if status.status == "completed":

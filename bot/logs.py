@@ -9,7 +9,15 @@ from collections.abc import Iterable
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 REDACTED = "[redacted]"
-QUIET_LOGGERS = ("httpx", "httpcore", "discord.gateway", "discord.http", "discord.webhook")
+# At DEBUG these log request URLs or SQL parameters, which carry interaction tokens.
+QUIET_LOGGERS = (
+    "aiosqlite",
+    "discord.gateway",
+    "discord.http",
+    "discord.webhook",
+    "httpcore",
+    "httpx",
+)
 # Interaction tokens travel in webhook and callback URLs; API keys in bearer headers.
 TOKEN_PATTERNS = (
     re.compile(r"(/(?:webhooks|interactions)/\d+/)[\w.-]{16,}"),

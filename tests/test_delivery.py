@@ -56,6 +56,7 @@ async def test_edit_after_fourteen_minutes_goes_to_channel(tmp_path, monkeypatch
         tmp_path, monkeypatch, fake=fake, lemondata=lemondata, job_timeout_seconds=3600
     ) as env:
         interaction, job = await held_task(env)
+        await fake.wait_for_edits(interaction)  # the "Generating" progress edit
         edits_before = len(interaction.edits)
         later = dt.datetime.fromtimestamp(job.created_at + 14.5 * 60, dt.UTC)
         with time_machine.travel(later, tick=False):
@@ -195,3 +196,15 @@ async def test_graceful_close_lets_inflight_create_finish(tmp_path, monkeypatch,
         job = await env.db.get_job((await env.job_for(interaction)).id)
         assert (job.state, job.delivered_via) == ("succeeded", "edit")
         assert len(lemondata.creates()) == 1
+
+
+async def test_late_progress_edit_never_replaces_the_result(tmp_path, monkeypatch, fake, lemondata):
+    """A progress update computed before delivery does not overwrite the result card."""
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        interaction, stale = await held_task(env)  # `stale` is the row while running
+        lemondata.complete_task(stale.task_id)
+        await env.settled(stale.id)
+        edits = len(interaction.edits)
+        await env.bot.delivery.progress(stale)
+        assert len(interaction.edits) == edits
+        assert interaction.original["embeds"][0]["title"] == "Here is your image"

@@ -1,0 +1,125 @@
+"""/imagemod through the real bot process: permissions, blocks, blocklist, audit, delete.
+
+Here the bot gets the guild (roles and members) from the fake gateway's GUILD_CREATE,
+so the moderator-role check and role lookups run exactly as in production.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from bot.client import EXTENSIONS
+from tests.e2e.harness import BotProcess, field_value, wait_for_outcome
+from tests.fakes.fake_discord import FakeDiscord, FakeInteraction, FakeUser, snowflake
+from tests.fakes.lemondata import LemonDataEmulator
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(60),
+    pytest.mark.skipif(
+        "cogs.moderation" not in EXTENSIONS, reason="cogs.moderation is not in EXTENSIONS yet"
+    ),
+]
+
+EPHEMERAL = 1 << 6
+NOT_MODERATOR = "Only moderators can use /imagemod."
+
+
+def add_role(fake: FakeDiscord, name: str) -> int:
+    """Add a role without permissions to the fake guild (before the bot connects)."""
+    role = copy.deepcopy(fake.roles[fake.everyone_role_id])
+    role_id = snowflake()
+    role.update(id=str(role_id), name=name, position=1, permissions="0")
+    fake.roles[role_id] = role
+    return role_id
+
+
+async def ephemeral_answer(fake: FakeDiscord, interaction: FakeInteraction) -> dict[str, Any]:
+    """The interaction's final ephemeral answer (the edit after a defer)."""
+    kind, _ = await fake.wait_for_callback(interaction)
+    if kind == 5:
+        await fake.wait_for(lambda: interaction.edits or interaction.followup_ids)
+        if interaction.followup_ids:
+            return interaction.followups[-1]
+    message = interaction.original
+    assert message is not None and message["flags"] & EPHEMERAL, message
+    return message
+
+
+async def run(
+    fake: FakeDiscord, name: str, options: dict[str, Any], user: FakeUser
+) -> dict[str, Any]:
+    return await ephemeral_answer(fake, await fake.invoke(name, options, user))
+
+
+async def audit_post(fake: FakeDiscord, title: str) -> dict[str, Any]:
+    def find() -> dict[str, Any] | None:
+        for message in fake.channel_messages(fake.channel2_id):
+            embed = message["embeds"][0]
+            if embed.get("title", "").startswith(title):
+                return embed
+        return None
+
+    found = await fake.wait_for(find, what=f"audit post {title!r}")
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+async def helper(fake: FakeDiscord) -> FakeUser:
+    """A member whose only role is a plain "Helpers" role (no Manage Messages)."""
+    role_id = add_role(fake, "Helpers")
+    return fake.add_user("helper", roles=[role_id])
+
+
+async def test_moderation_in_the_real_process(
+    fake: FakeDiscord, emulator: LemonDataEmulator, helper: FakeUser, make_bot: Any
+) -> None:
+    bot: BotProcess = make_bot()
+    await bot.start()
+    (group,) = [c for c in fake.global_commands if c["name"] == "imagemod"]
+    assert str(group["default_member_permissions"]) == "8192"
+
+    # Permissions both ways: no Manage Messages -> refused; the moderator role qualifies.
+    for user in (fake.alice, helper):
+        refused = await run(fake, "imagemod blocked", {}, user)
+        assert refused["content"] == NOT_MODERATOR
+    helper_role = helper.roles[0]
+    await run(
+        fake,
+        "imagemod config",
+        {"moderator_role": helper_role, "log_channel": fake.channel2_id},
+        fake.mod,
+    )
+    await audit_post(fake, "Moderator action")
+    done = await run(fake, "imagemod block", {"user": fake.bob, "reason": "spam"}, helper)
+    assert done["content"] == f"<@{fake.bob.id}> can no longer generate images here."
+
+    # Blocked member and blocklisted prompt: refused privately, nothing sent.
+    blocked = await fake.invoke("imagine", {"prompt": "a lemon"}, fake.bob)
+    _, data = await fake.wait_for_callback(blocked)
+    assert data["flags"] & EPHEMERAL
+    assert data["content"] == "You're blocked from generating images on this server."
+    await run(fake, "imagemod blocklist add", {"pattern": "storm"}, fake.mod)
+    stormy = await fake.invoke("imagine", {"prompt": "a storm at sea"}, fake.alice)
+    _, data = await fake.wait_for_callback(stormy)
+    assert data["content"] == "Your prompt was blocked by a rule of this server."
+    assert "storm" not in data["content"]
+    blocked_post = await audit_post(fake, "Prompt blocked")
+    assert field_value(blocked_post, "User") == fake.alice.mention
+    assert emulator.creates() == []
+
+    # A finished job is audited with its thumbnail; a moderator deletes its image.
+    interaction = await fake.invoke("imagine", {"prompt": "a lemon tree"}, fake.alice)
+    await wait_for_outcome(fake, interaction)
+    row = await bot.wait_for_job(lambda r: r["delivery_state"] == "delivered")
+    finished = await audit_post(fake, f"Job {row['id']}")
+    assert finished["thumbnail"]["url"].startswith(emulator.base_url)
+    deleted = await run(fake, "imagemod delete", {"job_id": row["id"]}, fake.mod)
+    assert deleted["content"] == f"Deleted the image of job {row['id']}."
+    assert interaction.original_id in fake.deleted_messages
+    row = await bot.wait_for_job(lambda r: r["deleted_by"] is not None)
+    assert row["deleted_by"] == fake.mod.id
