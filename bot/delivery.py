@@ -104,9 +104,11 @@ class Delivery:
                 return
             job = current
             self._last_progress[job.id] = time.monotonic()
+            # A waiting card keeps its Cancel button; once the job has started it goes.
+            view: Any = discord.utils.MISSING if job.state == "queued" else None
             try:
                 await self._webhook(job).edit_message(
-                    self._original(job), embed=progress_embed(job, position)
+                    self._original(job), embed=progress_embed(job, position), view=view
                 )
             except (discord.HTTPException, ValueError) as exc:
                 log.info("job %s: progress edit failed: %s", job.id, _describe(exc))
@@ -157,6 +159,7 @@ class Delivery:
                     embed=outcome.embed,
                     attachments=outcome.files(),
                     allowed_mentions=mention,
+                    view=None,  # removes a Cancel button left on a waiting card
                 )
                 return "edit", message
             except (discord.HTTPException, ValueError) as exc:

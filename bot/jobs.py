@@ -34,7 +34,7 @@ from bot.catalog import ImagineOptions, ModelCatalog, build_request, cost_units,
 from bot.config import Settings
 from bot.db import ACTIVE_STATES, Database, Job, JobDraft, StoredImage
 from bot.delivery import Delivery
-from bot.errors import QueueFull, ServiceUnavailable
+from bot.errors import InvalidRequest, NotAllowed, QueueFull, ServiceUnavailable
 from bot.lemondata import (
     CONTENT_POLICY_MARKERS,
     AuthenticationError,
@@ -263,6 +263,34 @@ class JobService:
         self._unacknowledged.discard(job_id)
         await self._notify()
         self._kick()
+
+    async def cancel(self, job_id: int, *, by_user_id: int, moderator: bool = False) -> Job:
+        """Cancel a job still waiting for a slot (nothing was sent, so nothing is billed).
+
+        Only the requester or a moderator may; the quota is released and the card says so.
+        """
+        async with self._db.transaction():
+            job = await self._db.get_job(job_id)
+            if job is None:
+                raise InvalidRequest("That request no longer exists.")
+            if job.user_id != by_user_id and not moderator:
+                raise NotAllowed("Only the member who asked for this image can cancel it.")
+            if not await self._db.transition(
+                job_id, ["queued"], "cancelled", error_code="cancelled", finished_at=self._clock()
+            ):
+                raise InvalidRequest(
+                    "It has already been sent to the image service, so it can't be cancelled."
+                )
+            await self._quota.release(job_id)
+        self._unacknowledged.discard(job_id)
+        self._positions.pop(job_id, None)
+        log.info("job %s cancelled by %s", job_id, by_user_id)
+        await self._notify()
+        self._kick()
+        await self._deliver(job_id)
+        cancelled = await self._db.get_job(job_id)
+        assert cancelled is not None
+        return cancelled
 
     async def activity(self, guild_id: int, user_id: int) -> tuple[int, int]:
         """Return a member's (running, waiting) job counts."""

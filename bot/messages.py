@@ -50,6 +50,7 @@ FAILURE_TEXT = {
     "expired": "The image was made, but its link expired before the bot could fetch it.",
     "malformed": "The image service sent an answer the bot could not read.",
     "not_delivered": "The image could not be posted.",
+    "cancelled": "This request was cancelled before it was sent to the image service.",
 }
 REFUND_NOTE = "It did not count against your quota."
 

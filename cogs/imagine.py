@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -19,6 +21,7 @@ from bot.catalog import (
     unit_weight,
 )
 from bot.client import LemonBot, member_role_ids
+from bot.errors import BotError
 from bot.jobs import JobRequest
 from bot.messages import progress_embed, quota_embed
 
@@ -50,11 +53,72 @@ STYLE_CHOICES = [
 ]
 
 
+class CancelButton(
+    discord.ui.DynamicItem[discord.ui.Button["CancelView"]],
+    template=r"lemonbot:cancel:(?P<job_id>[0-9]+)",
+):
+    """The Cancel button of a waiting request; its custom_id carries the job id.
+
+    A dynamic item is matched by custom_id, so the button keeps working after a restart.
+    """
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Cancel",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"lemonbot:cancel:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+    ) -> CancelButton:
+        """Rebuild the button from a click on any message."""
+        return cls(int(match["job_id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Cancel the job; the card is then edited like any other outcome."""
+        bot: LemonBot = interaction.client
+        assert interaction.guild_id is not None
+        moderator = await bot.moderation.is_moderator(
+            interaction.guild_id, interaction.permissions, member_role_ids(interaction.user)
+        )
+        try:
+            await bot.jobs.cancel(self.job_id, by_user_id=interaction.user.id, moderator=moderator)
+        except BotError as exc:
+            await interaction.response.send_message(exc.message, ephemeral=True)
+            return
+        if not interaction.response.is_done():
+            await interaction.response.defer()  # the delivery already edited the card
+
+
+class CancelView(discord.ui.View):
+    """The view of a waiting card: one Cancel button."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(timeout=None)
+        self.add_item(CancelButton(job_id))
+
+
 class Imagine(commands.Cog):
     """Image generation commands."""
 
     def __init__(self, bot: LemonBot) -> None:
         self.bot = bot
+
+    async def cog_load(self) -> None:
+        """Route Cancel clicks (also on cards sent before a restart)."""
+        self.bot.add_dynamic_items(CancelButton)
+
+    async def cog_unload(self) -> None:
+        """Stop routing Cancel clicks."""
+        self.bot.remove_dynamic_items(CancelButton)
 
     @app_commands.command(name="imagine")
     @app_commands.guild_only()
@@ -109,8 +173,10 @@ class Imagine(commands.Cog):
         accepted = await self.bot.jobs.accept(request)  # a BotError is answered ephemerally
         job = accepted.job
         try:
+            waiting = accepted.position is not None
             response = await interaction.response.send_message(
-                embed=progress_embed(job, accepted.position)
+                embed=progress_embed(job, accepted.position),
+                view=CancelView(job.id) if waiting else discord.utils.MISSING,
             )
         except discord.HTTPException:
             await self.bot.jobs.abandon(job.id)

@@ -458,26 +458,8 @@ async def test_logs_without_matches_and_bad_since(env):
 
 
 def click(env: BotEnv, shown: FakeInteraction, label: str, user: FakeUser) -> FakeInteraction:
-    """Press a button of the message ``shown`` answered with (a MESSAGE_COMPONENT interaction).
-
-    The fake builds only command payloads, so a registered command payload is turned into
-    a type-3 payload carrying the button's custom_id and the message, then dispatched
-    through discord.py's own parse_interaction_create (which routes it to the view).
-    """
-    message = shown.original
-    assert message is not None
-    button = next(
-        c for row in message["components"] for c in row["components"] if c["label"] == label
-    )
-    payload = env.fake.interaction_payload("imagemod logs", {}, user=user)
-    payload["type"] = 3
-    payload["data"] = {"custom_id": button["custom_id"], "component_type": 2}
-    payload["message"] = copy.deepcopy(message)
-    record = env.fake.get_interaction(payload["id"])
-    record.type = 3
-    record.payload = copy.deepcopy(payload)
-    env.bot._connection.parse_interaction_create(payload)
-    return record
+    """Press a button of the message ``shown`` answered with."""
+    return env.click(shown, label, user)
 
 
 def buttons(message: dict[str, Any]) -> dict[str, bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 
 import pytest
@@ -214,3 +215,67 @@ async def test_progress_edits_are_throttled(tmp_path, monkeypatch, fake, lemonda
         for _ in range(5):
             await env.bot.delivery.progress(job)  # an immediate edit would be awaited here
         assert len(interaction.edits) == 1
+
+
+async def waiting_card(env, lemondata, fake, user):
+    """Fill the one running slot, then ask again as ``user``: a waiting card."""
+    lemondata.hold_tasks = True
+    await env.imagine(user=fake.alice, prompt="first", model="gpt-image-2")
+    await lemondata.wait_for(lambda: len(lemondata.tasks) == 1)
+    return await env.imagine(user=user, prompt="second", model="gpt-image-2")
+
+
+async def test_requester_cancels_a_waiting_request(tmp_path, monkeypatch, fake, lemondata):
+    """Cancel on a waiting card: nothing sent, quota released, the card says so."""
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, max_running_jobs_per_guild=1
+    ) as env:
+        card = await waiting_card(env, lemondata, fake, fake.bob)
+        assert [c["label"] for c in card.original["components"][0]["components"]] == ["Cancel"]
+        click = env.click(card, "Cancel", fake.bob)
+        job = await env.settled((await env.job_for(card)).id)
+        assert (job.state, job.error_code, job.quota_state) == (
+            "cancelled",
+            "cancelled",
+            "released",
+        )
+        assert (await env.bot.quota.status(fake.guild_id, fake.bob.id)).used == 0
+        await fake.wait_for_callback(click)
+        assert click.callbacks[0][0] == 6  # acknowledged; the card itself was edited
+        text = card.original["embeds"][0]["fields"][-1]["value"]
+        assert "cancelled before it was sent" in text
+        assert card.original["components"] == []
+        assert [c["prompt"] for c in lemondata.creates()] == ["first"]
+
+
+async def test_only_requester_or_moderator_may_cancel(tmp_path, monkeypatch, fake, lemondata):
+    """Another member is refused privately; a moderator may cancel."""
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, max_running_jobs_per_guild=1
+    ) as env:
+        card = await waiting_card(env, lemondata, fake, fake.bob)
+        other = env.click(card, "Cancel", fake.alice)
+        kind, data = await fake.wait_for_callback(other)
+        assert kind == 4 and data["flags"] & EPHEMERAL
+        assert "Only the member who asked" in data["content"]
+        assert (await env.job_for(card)).state == "queued"
+        by_mod = env.click(card, "Cancel", fake.mod)
+        await fake.wait_for_callback(by_mod)
+        assert (await env.settled((await env.job_for(card)).id)).state == "cancelled"
+
+
+async def test_started_request_cannot_be_cancelled(tmp_path, monkeypatch, fake, lemondata):
+    """Once sent to the image service, a request is billed: Cancel says so."""
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, max_running_jobs_per_guild=1
+    ) as env:
+        card = await waiting_card(env, lemondata, fake, fake.bob)
+        waiting = copy.deepcopy(card.original)  # the card as a slow client still shows it
+        lemondata.complete_task(next(iter(lemondata.tasks)))
+        job = await env.bot.jobs.wait_for_job(
+            (await env.job_for(card)).id, lambda j: j.state != "queued"
+        )
+        late = env.click(card, "Cancel", fake.bob, message=waiting)
+        kind, data = await fake.wait_for_callback(late)
+        assert kind == 4 and "already been sent" in data["content"]
+        assert (await env.db.get_job(job.id)).quota_state == "reserved"
