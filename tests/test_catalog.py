@@ -236,3 +236,42 @@ async def test_catalog_keeps_old_list_when_gateway_fails():
     await catalog.refresh()
     await catalog.refresh()
     assert catalog.names() == ["a"]
+
+
+async def test_catalog_never_waits_on_a_hung_gateway():
+    """A hung model-list fetch costs at most the bounded wait, and never once loaded."""
+    release = asyncio.Event()
+    refreshing = asyncio.Event()
+    calls = 0
+    now = [0.0]
+
+    async def fetch():
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            refreshing.set()
+            await release.wait()  # the gateway stops answering
+        return [ModelInfo("nano-banana")]
+
+    catalog = ModelCatalog(fetch=fetch, max_age=60, clock=lambda: now[0])
+    assert await catalog.ensure_loaded(1.0)
+    now[0] = 120  # stale: the next read starts a refresh that hangs
+    assert catalog.suggest("") == ["nano-banana"]  # served from cache at once
+    await refreshing.wait()  # the refresh is now hanging on the gateway
+    assert catalog.suggest("nano") == ["nano-banana"]
+    assert await catalog.ensure_loaded(0.01)  # loaded: no wait on the hung refresh
+    release.set()
+
+
+async def test_first_load_wait_is_bounded():
+    """Before any list exists, a hung gateway is waited on only for the given bound."""
+    never = asyncio.Event()
+
+    async def fetch():
+        await never.wait()
+        return []
+
+    catalog = ModelCatalog(fetch=fetch)
+    assert not await catalog.ensure_loaded(0.01)
+    assert catalog.names() == []
+    never.set()
