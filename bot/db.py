@@ -158,6 +158,11 @@ GUILD_SETTING_FIELDS = frozenset(
 )
 
 
+QUOTA_RULE_COLUMNS = "guild_id, kind, target_id, limit_units, set_by, set_at"
+BLOCKED_USER_COLUMNS = "guild_id, user_id, reason, blocked_by, blocked_at"
+PROMPT_RULE_COLUMNS = "id, guild_id, pattern, is_regex, added_by, added_at"
+
+
 @dataclass(frozen=True)
 class QuotaRule:
     """A role's or a user's quota; ``limit_units`` None means unlimited."""
@@ -597,7 +602,7 @@ class Database:
     async def quota_rules(self, guild_id: int) -> list[QuotaRule]:
         """Return a server's quota rules, users first."""
         rows = await self._fetchall(
-            "SELECT guild_id, kind, target_id, limit_units, set_by, set_at FROM quota_rules "
+            f"SELECT {QUOTA_RULE_COLUMNS} FROM quota_rules "
             "WHERE guild_id = ? ORDER BY kind DESC, target_id",
             (guild_id,),
         )
@@ -624,8 +629,7 @@ class Database:
     async def blocked_user(self, guild_id: int, user_id: int) -> BlockedUser | None:
         """Return the block on a user, or None."""
         row = await self._fetchone(
-            "SELECT guild_id, user_id, reason, blocked_by, blocked_at FROM blocked_users "
-            "WHERE guild_id = ? AND user_id = ?",
+            f"SELECT {BLOCKED_USER_COLUMNS} FROM blocked_users WHERE guild_id = ? AND user_id = ?",
             (guild_id, user_id),
         )
         return BlockedUser(**dict(row)) if row else None
@@ -633,7 +637,7 @@ class Database:
     async def blocked_users(self, guild_id: int) -> list[BlockedUser]:
         """Return a server's blocked users, most recent first."""
         rows = await self._fetchall(
-            "SELECT guild_id, user_id, reason, blocked_by, blocked_at FROM blocked_users "
+            f"SELECT {BLOCKED_USER_COLUMNS} FROM blocked_users "
             "WHERE guild_id = ? ORDER BY blocked_at DESC",
             (guild_id,),
         )
@@ -650,7 +654,7 @@ class Database:
                 (guild_id, pattern, int(is_regex), added_by, time.time()),
             )
             row = await self._fetchone(
-                "SELECT id, guild_id, pattern, is_regex, added_by, added_at FROM prompt_rules "
+                f"SELECT {PROMPT_RULE_COLUMNS} FROM prompt_rules "
                 "WHERE guild_id = ? AND pattern = ? AND is_regex = ?",
                 (guild_id, pattern, int(is_regex)),
             )
@@ -667,8 +671,7 @@ class Database:
     async def prompt_rules(self, guild_id: int) -> list[PromptRule]:
         """Return a server's blocklist, oldest first."""
         rows = await self._fetchall(
-            "SELECT id, guild_id, pattern, is_regex, added_by, added_at FROM prompt_rules "
-            "WHERE guild_id = ? ORDER BY id",
+            f"SELECT {PROMPT_RULE_COLUMNS} FROM prompt_rules WHERE guild_id = ? ORDER BY id",
             (guild_id,),
         )
         return [_prompt_rule(r) for r in rows]

@@ -276,14 +276,19 @@ def job_summary_embed(job: Job) -> discord.Embed:
     return embed
 
 
-def job_detail_embed(job: Job) -> discord.Embed:
-    """Return everything stored about one job, within Discord's embed limits."""
-    embed = discord.Embed(
+def _job_embed(job: Job, prompt_limit: int) -> discord.Embed:
+    """Return an embed headed with the job's number, state, prompt and jump link."""
+    return discord.Embed(
         title=f"Job {job.id} · {STATE_LABELS.get(job.state, job.state)}",
-        description=_prompt_text(job, DETAIL_PROMPT),
+        description=_prompt_text(job, prompt_limit),
         colour=_colour(job),
         url=jump_link(job),
     )
+
+
+def job_detail_embed(job: Job) -> discord.Embed:
+    """Return everything stored about one job, within Discord's embed limits."""
+    embed = _job_embed(job, DETAIL_PROMPT)
     embed.add_field(name="Requester", value=f"<@{job.user_id}> (`{job.user_id}`)")
     embed.add_field(name="Channel", value=f"<#{job.channel_id}>")
     embed.add_field(name="Model", value=f"`{job.model}`")
@@ -337,12 +342,7 @@ def job_detail_embed(job: Job) -> discord.Embed:
 
 def finished_audit_embed(job: Job) -> discord.Embed:
     """Return the audit-channel post for a finished job."""
-    embed = discord.Embed(
-        title=f"Job {job.id} · {STATE_LABELS.get(job.state, job.state)}",
-        description=_prompt_text(job, AUDIT_PROMPT),
-        colour=_colour(job),
-        url=jump_link(job),
-    )
+    embed = _job_embed(job, AUDIT_PROMPT)
     embed.add_field(name="User", value=f"<@{job.user_id}>")
     embed.add_field(name="Channel", value=f"<#{job.channel_id}>")
     embed.add_field(name="Model", value=f"`{job.model}`")

@@ -44,6 +44,13 @@ from bot.quota import PERIODS
 
 log = logging.getLogger(__name__)
 
+FILTER_DESCRIPTIONS = {
+    "user": "Only jobs of this member",
+    "model": "Only jobs of this model",
+    "state": "Only jobs in this state",
+    "since": "Only jobs newer than this: 30m, 24h, 7d, 2w, or a date such as 2026-01-31",
+}
+
 NOT_MODERATOR_TEXT = "Only moderators can use /imagemod."
 NOT_OWNER_TEXT = "These buttons belong to the moderator who ran the command."
 PAGE_SIZE = 5
@@ -220,12 +227,7 @@ class Moderation(commands.Cog):
     # ------------------------------------------------------------------ review
 
     @imagemod.command(name="logs")
-    @app_commands.describe(
-        user="Only jobs of this member",
-        model="Only jobs of this model",
-        state="Only jobs in this state",
-        since="Only jobs newer than this: 30m, 24h, 7d, 2w, or a date such as 2026-01-31",
-    )
+    @app_commands.describe(**FILTER_DESCRIPTIONS)
     @app_commands.choices(state=STATE_CHOICES)
     async def logs(
         self,
@@ -269,12 +271,7 @@ class Moderation(commands.Cog):
         await interaction.response.send_message(embed=job_detail_embed(job), ephemeral=True)
 
     @imagemod.command(name="export")
-    @app_commands.describe(
-        user="Only jobs of this member",
-        model="Only jobs of this model",
-        state="Only jobs in this state",
-        since="Only jobs newer than this: 30m, 24h, 7d, 2w, or a date such as 2026-01-31",
-    )
+    @app_commands.describe(**FILTER_DESCRIPTIONS)
     @app_commands.choices(state=STATE_CHOICES)
     async def export(
         self,
