@@ -187,3 +187,13 @@ async def test_unanswerable_interaction_releases_quota(env):
     assert (job.state, job.quota_state) == ("cancelled", "released")
     assert env.lemondata.creates() == []
     assert interaction.callbacks == []
+
+
+async def test_dev_guild_sync(tmp_path, monkeypatch, fake, lemondata):
+    """With DEV_GUILD_ID the commands go to that server at start, not globally."""
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, dev_guild_id=fake.guild_id
+    ):
+        names = {c["name"] for c in fake.guild_commands[fake.guild_id]}
+        assert {"imagine", "quota", "imagemod"} <= names
+        assert fake.global_commands == []
