@@ -361,6 +361,10 @@ class JobService:
             log.warning("job %s: create failed: %r", job_id, exc)
             await self._fail(job_id, classify(exc), exc.message)
             return
+        except Exception:
+            log.exception("job %s: unexpected error during create", job_id)
+            await self._fail(job_id, "unavailable", None)
+            return
         if result.task is None:
             await self._finish(job_id, result.images)
             return
@@ -413,7 +417,10 @@ class JobService:
         await self._fail(job_id, "timeout", None, state="timed_out")
 
     async def _task_lost(self, job_id: int, exc: LemonDataError) -> None:
-        await self._fail(job_id, "task_failed", "the image service lost track of the task")
+        if isinstance(exc, NotFoundError):
+            await self._fail(job_id, "task_failed", "the image service lost track of the task")
+        else:  # a rejected key or an empty balance will not fix itself while we poll
+            await self._fail(job_id, classify(exc), exc.message)
 
     async def _finish(self, job_id: int, images: Sequence[ImageResult]) -> None:
         """Store the answer's images, download what is only a URL, then succeed."""
@@ -428,6 +435,10 @@ class JobService:
             return
         except LemonDataError as exc:
             await self._fail(job_id, classify(exc), exc.message)
+            return
+        except Exception:
+            log.exception("job %s: unexpected error while collecting the images", job_id)
+            await self._fail(job_id, "unavailable", None)
             return
         revised = next((i.revised_prompt for i in images if i.revised_prompt), None)
         async with self._db.transaction():

@@ -62,7 +62,7 @@ class LemonDataError(Exception):
     @property
     def retryable(self) -> bool:
         """Whether repeating a *read* may succeed."""
-        return self.status is None or self.status in RETRYABLE_STATUSES
+        return isinstance(self, TransportError) or self.status in RETRYABLE_STATUSES
 
     def __repr__(self) -> str:
         return (
@@ -342,8 +342,14 @@ class LemonDataClient:
         return parse_create(answer)
 
     async def get_task(self, task_id: str, poll_url: str | None = None) -> TaskStatus:
-        """Return a task's current state, following ``poll_url`` when given."""
-        path = poll_url or f"/v1/tasks/{task_id}"
+        """Return a task's current state, following ``poll_url`` when given.
+
+        An absolute ``poll_url`` is followed only on the base URL's own origin: the API
+        key is never sent anywhere else.
+        """
+        path = f"/v1/tasks/{task_id}"
+        if poll_url and (poll_url.startswith("/") or _same_origin(poll_url, self._base_url)):
+            path = poll_url
         body = await self._request("GET", path, idempotent=True)
         return parse_task(body, fallback_id=task_id)
 
@@ -358,6 +364,10 @@ class LemonDataClient:
                 except httpx.TransportError as exc:
                     raise TransportError(
                         f"image download failed ({type(exc).__name__})", sent=True
+                    ) from None
+                except (httpx.HTTPError, httpx.InvalidURL) as exc:  # redirects, bad URL, ...
+                    raise MalformedResponseError(
+                        f"the image link could not be fetched ({type(exc).__name__})"
                     ) from None
                 if response.status_code in (403, 404, 410):
                     raise NotFoundError(
@@ -418,6 +428,10 @@ class LemonDataClient:
             raise TransportError(
                 f"LemonData did not answer ({type(exc).__name__})", sent=True
             ) from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # redirect loops, decoding, ...
+            raise MalformedResponseError(
+                f"LemonData's answer could not be read ({type(exc).__name__})"
+            ) from None
         if response.status_code >= 400:
             raise _error_from_response(response)
         try:
@@ -441,6 +455,11 @@ def _retry_create(exc: Exception) -> bool | float:
     if not isinstance(exc, LemonDataError) or not _safe_to_repeat_create(exc):
         return False
     return min(exc.retry_after, MAX_RETRY_AFTER) if exc.retry_after is not None else True
+
+
+def _same_origin(url: str, base_url: str) -> bool:
+    a, b = httpx.URL(url), httpx.URL(base_url)
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
 def _safe_to_repeat_create(error: LemonDataError) -> bool:

@@ -17,7 +17,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.lemondata import LemonDataClient, LemonDataError, NotFoundError, TaskStatus
+from bot.lemondata import (
+    AuthenticationError,
+    InsufficientBalanceError,
+    LemonDataClient,
+    LemonDataError,
+    NotFoundError,
+    TaskStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +130,8 @@ class TaskPoller:
             try:
                 async with self._slots:
                     status = await self._api.get_task(tracked.task_id, tracked.poll_url)
-            except NotFoundError as exc:
+            except (NotFoundError, AuthenticationError, InsufficientBalanceError) as exc:
+                # Final answers: polling again cannot succeed.
                 self._tracked.pop(tracked.job_id, None)
                 await self._on_lost(tracked.job_id, exc)
                 return

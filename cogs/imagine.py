@@ -89,13 +89,11 @@ class CancelButton(
         moderator = await bot.moderation.is_moderator(
             interaction.guild_id, interaction.permissions, member_role_ids(interaction.user)
         )
+        await interaction.response.defer()  # answer within 3 s; the card is edited below
         try:
             await bot.jobs.cancel(self.job_id, by_user_id=interaction.user.id, moderator=moderator)
         except BotError as exc:
-            await interaction.response.send_message(exc.message, ephemeral=True)
-            return
-        if not interaction.response.is_done():
-            await interaction.response.defer()  # the delivery already edited the card
+            await interaction.followup.send(exc.message, ephemeral=True)
 
 
 class CancelView(discord.ui.View):
@@ -178,7 +176,7 @@ class Imagine(commands.Cog):
                 embed=progress_embed(job, accepted.position),
                 view=CancelView(job.id) if waiting else discord.utils.MISSING,
             )
-        except discord.HTTPException:
+        except BaseException:  # HTTP error, dropped connection, cancellation: nobody saw it
             await self.bot.jobs.abandon(job.id)
             raise
         await self.bot.jobs.acknowledged(job.id, response.message_id)
@@ -205,7 +203,11 @@ class Imagine(commands.Cog):
         catalog = self.bot.catalog
         if not catalog.loaded:
             await catalog.ensure_loaded(AUTOCOMPLETE_WAIT_SECONDS)
-        return [Choice(name=_model_label(name), value=name) for name in catalog.suggest(current)]
+        return [
+            Choice(name=_model_label(name), value=name)
+            for name in catalog.suggest(current)
+            if len(name) <= CHOICE_NAME_LIMIT  # Discord refuses longer choice values
+        ]
 
 
 def _model_label(model: str) -> str:

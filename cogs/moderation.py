@@ -305,7 +305,8 @@ class Moderation(commands.Cog):
         self, interaction: discord.Interaction[LemonBot], current: str
     ) -> list[Choice[str]]:
         """Suggest model ids from the cached model list."""
-        return [Choice(name=name[:100], value=name) for name in self.bot.catalog.suggest(current)]
+        names = self.bot.catalog.suggest(current)
+        return [Choice(name=name, value=name) for name in names if len(name) <= 100]
 
     # ------------------------------------------------------------------ settings
 

@@ -214,3 +214,36 @@ def test_read_retry_hook():
     assert _retry_read(TransportError("dropped", sent=True)) is True
     assert _retry_read(BadRequestError("bad", status=400)) is False
     assert _retry_read(ValueError()) is False
+
+
+async def test_redirect_loop_is_a_clear_error_not_a_crash():
+    """Any httpx failure (here a redirect loop) becomes a LemonDataError, and is final."""
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(302, headers={"Location": str(request.url)})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        client = LemonDataClient(http, base_url="http://gw.test", api_key="sk-x")
+        with pytest.raises(MalformedResponseError, match="could not be fetched"):
+            await client.download("http://cdn.test/a.png")
+    assert calls == 21  # one request plus httpx's 20 redirects, not retried
+
+
+async def test_foreign_poll_url_is_not_followed_with_the_key():
+    """An absolute poll_url on another host is ignored: the key stays on the gateway."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"task_id": "t1", "status": "processing"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        client = LemonDataClient(http, base_url="https://gw.test", api_key="sk-x")
+        await client.get_task("t1", "https://evil.test/v1/tasks/t1")
+        await client.get_task("t1", "https://gw.test/v1/tasks/t1?x=1")
+    assert [r.url.host for r in seen] == ["gw.test", "gw.test"]
+    assert seen[0].url.path == "/v1/tasks/t1"
+    assert seen[1].url.query == b"x=1"

@@ -255,9 +255,10 @@ async def test_only_requester_or_moderator_may_cancel(tmp_path, monkeypatch, fak
     ) as env:
         card = await waiting_card(env, lemondata, fake, fake.bob)
         other = env.click(card, "Cancel", fake.alice)
-        kind, data = await fake.wait_for_callback(other)
-        assert kind == 4 and data["flags"] & EPHEMERAL
-        assert "Only the member who asked" in data["content"]
+        (refusal,) = await fake.wait_for_followups(other)
+        assert other.callbacks[0][0] == 6  # acknowledged at once
+        assert refusal["flags"] & EPHEMERAL
+        assert "Only the member who asked" in refusal["content"]
         assert (await env.job_for(card)).state == "queued"
         by_mod = env.click(card, "Cancel", fake.mod)
         await fake.wait_for_callback(by_mod)
@@ -276,6 +277,36 @@ async def test_started_request_cannot_be_cancelled(tmp_path, monkeypatch, fake, 
             (await env.job_for(card)).id, lambda j: j.state != "queued"
         )
         late = env.click(card, "Cancel", fake.bob, message=waiting)
-        kind, data = await fake.wait_for_callback(late)
-        assert kind == 4 and "already been sent" in data["content"]
+        (refusal,) = await fake.wait_for_followups(late)
+        assert refusal["flags"] & EPHEMERAL and "already been sent" in refusal["content"]
         assert (await env.db.get_job(job.id)).quota_state == "reserved"
+
+
+@pytest.mark.parametrize(("status", "code"), [(401, "auth"), (402, "insufficient_balance")])
+async def test_final_errors_while_polling_end_the_job(
+    tmp_path, monkeypatch, fake, lemondata, status, code
+):
+    """A rejected key or an empty balance during polling ends the job at once, refunded."""
+    lemondata.hold_tasks = True
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        interaction = await env.imagine(prompt="a", model="gpt-image-2")
+        job = await env.bot.jobs.wait_for_job(
+            (await env.job_for(interaction)).id, lambda j: j.task_id is not None
+        )
+        lemondata.fail_next(status, path_prefix="/v1/tasks", count=100)
+        job = await env.settled(job.id)
+        assert (job.state, job.error_code, job.quota_state) == ("failed", code, "released")
+        assert len(lemondata.polls(job.task_id)) <= 2
+
+
+async def test_unexpected_error_in_create_fails_the_job(tmp_path, monkeypatch, fake, lemondata):
+    """A bug-shaped exception during create fails and refunds the job instead of hanging it."""
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+
+        async def broken(body):
+            raise RuntimeError("unexpected")
+
+        monkeypatch.setattr(env.bot.api, "create_image", broken)
+        interaction = await env.imagine(prompt="a", model="nano-banana")
+        job = await env.settled((await env.job_for(interaction)).id)
+        assert (job.state, job.error_code, job.quota_state) == ("failed", "unavailable", "released")
