@@ -449,6 +449,14 @@ class Database:
         )
         return changed == 1
 
+    async def refund_settled(self, job_id: int) -> bool:
+        """Give back a settled charge (the result could never be delivered); True once."""
+        changed = await self._execute(
+            "UPDATE jobs SET quota_state = 'released' WHERE id = ? AND quota_state = 'settled'",
+            (job_id,),
+        )
+        return changed == 1
+
     async def quota_used(self, guild_id: int, user_id: int, window: str) -> int:
         """Return the units reserved or settled by a user in a quota window."""
         row = await self._fetchone(

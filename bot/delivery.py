@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import discord
 
 from bot.db import Database, Job, StoredImage
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 TOKEN_SAFETY_MARGIN = 60.0
 PROGRESS_MIN_INTERVAL = 5.0
+# What one delivery path may fail with; the next path (or a later attempt) is tried.
+DELIVERY_ERRORS = (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError, ValueError)
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 
 
@@ -115,14 +118,20 @@ class Delivery:
 
     # ------------------------------------------------------------------ outcome
 
-    async def deliver(self, job: Job) -> str | None:
-        """Deliver a terminal job's outcome; return the path used, or None if none worked."""
+    async def deliver(self, job: Job, *, final: bool = True) -> str | None:
+        """Deliver a terminal job's outcome; return the path used, or None if none worked.
+
+        A success is recorded on the job. A failure is recorded only when ``final``;
+        otherwise the job stays pending for another attempt.
+        """
         pending = self._pending_progress.pop(job.id, None)
         if pending is not None:
             pending.cancel()
         outcome = await self._outcome(job)
         async with self._lock(job.id):
             via, message = await self._send(job, outcome)
+        if via is None and not final:
+            return None
         self._locks.pop(job.id, None)
         self._last_progress.pop(job.id, None)
         await self._db.mark_delivered(
@@ -188,7 +197,7 @@ class Delivery:
                 allowed_mentions=mention,
             )
             return "channel", posted
-        except discord.HTTPException as exc:
+        except DELIVERY_ERRORS as exc:
             log.warning("job %s: channel post failed: %s", job.id, _describe(exc))
         try:
             dm = await self._client.create_dm(discord.Object(job.user_id))
@@ -198,8 +207,8 @@ class Delivery:
                 files=outcome.files(),
             )
             return "dm", sent
-        except discord.HTTPException as exc:
-            log.error("job %s: could not deliver the outcome at all: %s", job.id, _describe(exc))
+        except DELIVERY_ERRORS as exc:
+            log.warning("job %s: could not deliver the outcome at all: %s", job.id, _describe(exc))
         return None, None
 
     # ------------------------------------------------------------------ helpers

@@ -56,6 +56,8 @@ from bot.quota import QuotaService, api_user
 log = logging.getLogger(__name__)
 
 CATALOG_WAIT_SECONDS = 1.5
+# Waits before the 2nd, 3rd, ... delivery attempt when every path failed (Discord down).
+DELIVERY_RETRY_DELAYS = (5.0, 20.0, 60.0, 300.0)
 INTERACTION_TOKEN_LIFETIME = 15 * 60
 
 
@@ -484,18 +486,36 @@ class JobService:
         await self._deliver(job_id)
 
     async def _deliver(self, job_id: int) -> None:
-        job = await self._db.get_job(job_id)
-        if job is None or job.delivery_state != "pending":
-            return
-        try:
-            await self._delivery.deliver(job)
-        except Exception:
-            log.exception("job %s: delivery crashed; it will be retried at the next start", job_id)
+        """Deliver the outcome, retrying with back-off; refund if it never gets through.
+
+        Every path (edit, channel, DM) is tried on each attempt. After the last attempt
+        the delivery is recorded as failed and, as the member got nothing, a settled
+        quota is refunded.
+        """
+        attempts = (0.0, *DELIVERY_RETRY_DELAYS)
+        for attempt, delay in enumerate(attempts, start=1):
+            if delay:
+                await asyncio.sleep(delay)
+            job = await self._db.get_job(job_id)
+            if job is None or job.delivery_state != "pending":
+                return
+            final = attempt == len(attempts)
+            try:
+                if await self._delivery.deliver(job, final=final) is not None:
+                    break
+            except Exception:
+                log.exception("job %s: delivery attempt %d crashed", job_id, attempt)
+                if final:
+                    return  # still pending: tried again at the next start
+            if final and await self._db.refund_settled(job_id):
+                log.warning("job %s: outcome undeliverable; quota refunded", job_id)
         await self._notify()
         finished = await self._db.get_job(job_id)
+        if finished is None:
+            return
         for listener in self.finished_listeners:
             try:
-                await listener(finished or job)
+                await listener(finished)
             except Exception:
                 log.exception("job %s: a finished-job listener failed", job_id)
 

@@ -79,8 +79,9 @@ async def test_forbidden_channel_falls_back_to_dm(tmp_path, monkeypatch, fake, l
         assert fake.message_files(dm)[0].data.startswith(PNG_SIGNATURE)
 
 
-async def test_undeliverable_outcome_is_recorded(tmp_path, monkeypatch, fake, lemondata):
-    """When every path fails the job says so instead of retrying forever."""
+async def test_undeliverable_outcome_is_refunded(tmp_path, monkeypatch, fake, lemondata):
+    """When every path keeps failing, delivery gives up after its retries and refunds."""
+    monkeypatch.setattr("bot.jobs.DELIVERY_RETRY_DELAYS", (0.0, 0.0))
     async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
         interaction, job = await held_task(env)
         fake.expire_token(interaction)
@@ -88,11 +89,29 @@ async def test_undeliverable_outcome_is_recorded(tmp_path, monkeypatch, fake, le
         fake.block_dms(fake.alice)
         lemondata.complete_task(job.task_id)
         job = await env.settled(job.id)
-        assert (job.state, job.delivery_state, job.delivered_via) == (
+        assert (job.state, job.delivery_state, job.delivered_via, job.quota_state) == (
             "succeeded",
             "failed",
             "none",
+            "released",
         )
+        posts = fake.requests_to("POST", rf"^/channels/{fake.channel_id}/messages$")
+        assert len(posts) == 3  # one channel post per attempt
+
+
+async def test_delivery_is_retried_until_it_gets_through(tmp_path, monkeypatch, fake, lemondata):
+    """A Discord hiccup on every path at once is survived by a later attempt."""
+    monkeypatch.setattr("bot.jobs.DELIVERY_RETRY_DELAYS", (0.0, 0.0))
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        interaction, job = await held_task(env)
+        await fake.wait_for_edits(interaction)  # the "Generating" progress edit
+        fake.fail_next("PATCH", r"^/webhooks/", 403, code=50013)
+        fake.fail_next("POST", r"^/channels/\d+/messages$", 403, code=50013)
+        fake.fail_next("POST", r"^/users/@me/channels$", 403, code=50007)
+        lemondata.complete_task(job.task_id)
+        job = await env.settled(job.id)
+        assert (job.delivered_via, job.quota_state) == ("edit", "settled")
+        assert fake.original_files(interaction)
 
 
 async def test_oversized_image_is_linked_not_attached(tmp_path, monkeypatch, fake, lemondata):
