@@ -9,7 +9,10 @@ Blocklist entries are words (matched case-insensitively as whole words) or regul
 expressions (``re.search``, case-insensitive). Regular expressions are compiled when
 added, so a broken one is refused then; they are limited in length, and patterns with
 nested quantifiers (the classic catastrophic-backtracking shape) are refused because
-every prompt of the server is matched against them on the event loop.
+every prompt of the server is matched against them on the event loop; a new regex is
+also tried on adversarial inputs and refused if it is slow, and every match runs with a
+timeout (a timed-out match counts as a match, so a slow rule cannot be used to slip a
+prompt past it).
 
 Every moderator action is appended to ``mod_actions`` and posted to the server's
 audit channel (``/imagemod config log_channel``) by :class:`AuditLog`, which never
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import discord
+import regex
 
 from bot.db import TERMINAL_STATES, BlockedUser, Database, GuildSettings, Job, PromptRule, QuotaRule
 from bot.errors import InvalidRequest, NotAllowed
@@ -43,6 +47,13 @@ from bot.quota import PERIOD_NOUNS, QuotaStatus
 log = logging.getLogger(__name__)
 
 MAX_PATTERN_LENGTH = 200
+REGEX_TIMEOUT_SECONDS = 0.05
+# Inputs that make badly written patterns backtrack; a new regex must pass them quickly.
+SLOW_PROBES = tuple(
+    body * 2000 + tail
+    for body in ("a", "ab", " ", "aa ", "1", "a1 ", "\u00e9")
+    for tail in ("", "!", "\n")
+)
 MAX_RULES_PER_GUILD = 200
 BLOCKED_PROMPT_TEXT = "Your prompt was blocked by a rule of this server."
 BLOCKED_USER_TEXT = "You're blocked from generating images on this server."
@@ -98,8 +109,12 @@ class PromptBlocked(NotAllowed):
 # ---------------------------------------------------------------------- rules
 
 
-def compile_rule(pattern: str, is_regex: bool) -> re.Pattern[str]:
-    """Compile a blocklist entry; raise InvalidRequest when it is not usable."""
+def compile_rule(pattern: str, is_regex: bool) -> re.Pattern[str] | regex.Pattern[str]:
+    """Compile a blocklist entry; raise InvalidRequest when it is not usable.
+
+    Words compile with ``re`` (escaped, so matching is linear); regular expressions
+    with the ``regex`` package, whose matching takes a timeout (see :func:`rule_matches`).
+    """
     pattern = pattern.strip()
     if not pattern:
         raise InvalidRequest("The pattern is empty.")
@@ -108,19 +123,42 @@ def compile_rule(pattern: str, is_regex: bool) -> re.Pattern[str]:
     if not is_regex:
         return re.compile(rf"(?<!\w){re.escape(pattern)}(?!\w)", re.IGNORECASE)
     try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
+        return regex.compile(pattern, regex.IGNORECASE | regex.VERSION0)
+    except regex.error as exc:
         raise InvalidRequest(f"That regular expression does not compile: {exc}.") from None
+
+
+def rule_matches(rule: PromptRule, prompt: str) -> bool:
+    """Whether ``rule`` matches ``prompt``; a match that takes too long counts as one.
+
+    Failing closed keeps a slow rule from freezing the bot (matching runs on the event
+    loop) without letting a crafted prompt slip past it.
+    """
+    compiled = compile_rule(rule.pattern, rule.is_regex)
+    if isinstance(compiled, re.Pattern):
+        return compiled.search(prompt) is not None
+    try:
+        return compiled.search(prompt, timeout=REGEX_TIMEOUT_SECONDS) is not None
+    except TimeoutError:
+        log.warning("blocklist rule %s timed out on a prompt; treated as a match", rule.id)
+        return True
 
 
 def check_new_rule(pattern: str, is_regex: bool) -> str:
     """Validate a blocklist entry before it is stored; return it stripped."""
-    compile_rule(pattern, is_regex)
+    compiled = compile_rule(pattern, is_regex)
     pattern = pattern.strip()
-    if is_regex and (nested_quantifier(pattern) or BACKREFERENCE.search(pattern)):
+    slow = is_regex and (nested_quantifier(pattern) or BACKREFERENCE.search(pattern) is not None)
+    if is_regex and not slow and isinstance(compiled, regex.Pattern):
+        try:
+            for probe in SLOW_PROBES:
+                compiled.search(probe, timeout=REGEX_TIMEOUT_SECONDS)
+        except TimeoutError:
+            slow = True
+    if slow:
         raise InvalidRequest(
-            "That regular expression could be very slow to match (nested repetition or a "
-            "back-reference). Please write it without them."
+            "That regular expression could be very slow to match (nested or adjacent "
+            "repetition, or a back-reference). Please write it more simply."
         )
     return pattern
 
@@ -157,7 +195,7 @@ def nested_quantifier(pattern: str) -> bool:
 def first_match(rules: Sequence[PromptRule], prompt: str) -> PromptRule | None:
     """Return the first rule that matches ``prompt``, or None."""
     for rule in rules:
-        if compile_rule(rule.pattern, rule.is_regex).search(prompt):
+        if rule_matches(rule, prompt):
             return rule
     return None
 

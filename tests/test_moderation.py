@@ -17,13 +17,14 @@ from typing import Any
 import discord
 import pytest
 
-from bot.db import Job, JobDraft
+from bot.db import Job, JobDraft, PromptRule
 from bot.errors import InvalidRequest
 from bot.moderation import (
     BLOCKED_PROMPT_TEXT,
     CSV_COLUMNS,
     JobFilter,
     check_new_rule,
+    first_match,
     is_moderator,
     jobs_csv,
     jump_link,
@@ -841,6 +842,7 @@ def test_parse_since_refuses(text):
         (r"(a)\1", False),
         ("(", False),
         ("x" * 201, False),
+        ("(a|aa)+$", False),  # no nesting, but exponential: caught by the slow probes
     ],
 )
 def test_check_new_rule(pattern, ok):
@@ -933,3 +935,11 @@ def _job(**overrides: Any) -> Job:
 def test_jump_link(overrides, expected):
     """The link points at the delivered message, else the progress message."""
     assert jump_link(_job(**overrides)) == expected
+
+
+def test_slow_rule_fails_closed():
+    """A rule that times out on a prompt counts as a match: bounded cost, no bypass."""
+    slow = PromptRule(1, 1, r"(\w+\s?)*\d$", True, 1, 0.0)  # stored before the checks
+    assert first_match([slow], "a short prompt") is None  # quick, no match
+    crafted = "word " * 800 + "#"  # no match either, but catastrophic backtracking
+    assert first_match([slow], crafted) is slow  # timed out, so treated as a match
