@@ -386,7 +386,8 @@ class JobService:
             await self._delivery.progress(running)
 
     def _deadline(self, job: Job) -> float:
-        return job.created_at + self._settings.job_timeout_seconds
+        """Give up on a task JOB_TIMEOUT_SECONDS after it was sent (queue time is free)."""
+        return (job.submitted_at or job.created_at) + self._settings.job_timeout_seconds
 
     # The poller's callbacks hand the outcome to a job task of their own, so that the
     # download and delivery get the shutdown grace period (polls are cancelled at once).

@@ -3,8 +3,9 @@
 Each tracked task is polled with exponential back-off and jitter (starting at the
 poll interval, capped at the maximum), with at most one poll in flight per task and
 a bounded number in flight overall. ``Retry-After`` pushes a task's next poll back.
-A task whose deadline (a wall-clock time, so it survives restarts) has passed is
-reported as timed out instead of being polled again.
+A task whose deadline (a wall-clock time, so it survives restarts) has passed gets
+one final poll, which reports it done if it ended meanwhile (say while the bot was
+down), and timed out otherwise.
 """
 
 from __future__ import annotations
@@ -123,8 +124,7 @@ class TaskPoller:
     async def _poll(self, tracked: _Tracked) -> None:
         try:
             if self._wall_clock() >= tracked.deadline:
-                self._tracked.pop(tracked.job_id, None)
-                await self._on_timeout(tracked.job_id)
+                await self._final_poll(tracked)
                 return
             retry_after = None
             try:
@@ -152,6 +152,20 @@ class TaskPoller:
         finally:
             tracked.in_flight = False
             self._wake.set()
+
+    async def _final_poll(self, tracked: _Tracked) -> None:
+        """Past the deadline: one last look (the task may have ended while we were down)."""
+        self._tracked.pop(tracked.job_id, None)
+        try:
+            async with self._slots:
+                status = await self._api.get_task(tracked.task_id, tracked.poll_url)
+        except LemonDataError as exc:
+            log.warning("job %s: final poll failed: %r", tracked.job_id, exc)
+        else:
+            if status.done:
+                await self._on_done(tracked.job_id, status)
+                return
+        await self._on_timeout(tracked.job_id)
 
     def _reschedule(self, tracked: _Tracked, retry_after: float | None) -> None:
         tracked.delay = min(self._max_interval, tracked.delay * BACKOFF_FACTOR)

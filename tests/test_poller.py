@@ -86,14 +86,23 @@ async def test_polls_until_done_with_back_off(polls):
     assert len(poller) == 0
 
 
-async def test_deadline_reports_timeout_without_polling():
-    """A task past its deadline is reported timed out and not polled."""
-    api = ScriptedApi([])
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [
+        (TaskStatus(task_id="t3", status="processing", poll_url="/p"), ("timeout", 3, None)),
+        (TaskStatus(task_id="t3", status="completed", poll_url="/p"), ("done", 3, "completed")),
+        (RateLimitError("slow", status=429), ("timeout", 3, None)),
+    ],
+)
+async def test_deadline_gets_one_final_poll(answer, outcome):
+    """Past its deadline a task is polled once more: done if it ended, else timed out."""
+    api = ScriptedApi([answer])
     done: list = []
     poller = poller_for(api, done)
     poller.track(3, "t3", None, deadline=time.time() - 1)
     await poller._poll(poller._tracked[3])
-    assert done == [("timeout", 3, None)] and api.calls == 0
+    assert done == [outcome] and api.calls == 1
+    assert len(poller) == 0
 
 
 async def test_scheduler_loop_runs_every_task_to_the_end():
