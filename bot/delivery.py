@@ -21,7 +21,7 @@ import asyncio
 import io
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,8 @@ TOKEN_SAFETY_MARGIN = 60.0
 PROGRESS_MIN_INTERVAL = 5.0
 # What one delivery path may fail with; the next path (or a later attempt) is tried.
 DELIVERY_ERRORS = (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError, ValueError)
+# Room for links in a message's content (2,000 characters), leaving space for a headline.
+LINKS_CONTENT_LIMIT = 1600
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 
 
@@ -154,7 +156,13 @@ class Delivery:
         ref = f"attachment://{images[0][0]}" if images else (links[0] if links else None)
         embed = result_embed(job, image_ref=ref)
         if links and not images:
-            embed.add_field(name="Too large to attach", value="\n".join(links)[:1024])
+            embed.add_field(name="Too large to attach", value=join_links(links, 1024))
+        unshown = len(stored) - len(images) - len(links)
+        if unshown:
+            embed.add_field(
+                name="Not shown",
+                value=f"{unshown} image(s) too large to post here (no link was given).",
+            )
         return Outcome(embed, tuple(images), tuple(links))
 
     async def _send(self, job: Job, outcome: Outcome) -> tuple[str | None, discord.Message | None]:
@@ -171,7 +179,7 @@ class Delivery:
                     view=None,  # removes a Cancel button left on a waiting card
                 )
                 return "edit", message
-            except (discord.HTTPException, ValueError) as exc:
+            except DELIVERY_ERRORS as exc:
                 log.warning(
                     "job %s: edit of the original response failed: %s", job.id, _describe(exc)
                 )
@@ -250,10 +258,24 @@ def _split_by_limit(
     return images, links
 
 
+def join_links(links: Sequence[str], limit: int) -> str:
+    """Join whole links, one per line, within ``limit`` characters ("+N more" after)."""
+    shown: list[str] = []
+    used = 0
+    for index, link in enumerate(links):
+        more = f"(+{len(links) - index} more)"
+        if used + len(link) + 1 > limit - len(more) - 1:
+            shown.append(more)
+            break
+        shown.append(link)
+        used += len(link) + 1
+    return "\n".join(shown)
+
+
 def _link_text(outcome: Outcome) -> str | None:
     if not outcome.links or not outcome.images:
         return None
-    return "Too large to attach: " + " ".join(outcome.links)
+    return "Too large to attach:\n" + join_links(outcome.links, LINKS_CONTENT_LIMIT)
 
 
 def _describe(exc: Exception) -> str:

@@ -10,6 +10,7 @@ import pytest
 import time_machine
 
 from bot.catalog import ImagineOptions
+from bot.delivery import join_links
 from bot.jobs import JobRequest
 from tests.botenv import running_bot
 from tests.fakes.fake_discord import FakeDiscord
@@ -227,3 +228,18 @@ async def test_late_progress_edit_never_replaces_the_result(tmp_path, monkeypatc
         await env.bot.delivery.progress(stale)
         assert len(interaction.edits) == edits
         assert interaction.original["embeds"][0]["title"] == "Here is your image"
+
+
+@pytest.mark.parametrize(
+    ("links", "limit", "expected"),
+    [
+        (["https://a/1", "https://a/2"], 100, "https://a/1\nhttps://a/2"),
+        (["x" * 60, "y" * 60], 100, "x" * 60 + "\n(+1 more)"),
+        (["z" * 3000], 1024, "(+1 more)"),
+        ([], 100, ""),
+    ],
+)
+def test_join_links_keeps_whole_links_within_limits(links, limit, expected):
+    """Links are never cut in the middle and the text fits Discord's limits."""
+    text = join_links(links, limit)
+    assert text == expected and len(text) <= limit
