@@ -354,32 +354,42 @@ class LemonDataClient:
         return parse_task(body, fallback_id=task_id)
 
     async def download(self, url: str) -> bytes:
-        """Download an image URL (no API key is sent); raise NotFoundError when gone."""
+        """Download an image URL (no API key is sent); raise NotFoundError when gone.
+
+        The body is streamed and abandoned past ``MAX_DOWNLOAD_BYTES``.
+        """
         async for attempt in self._retrying(_retry_read):
             with attempt:
-                try:
-                    response = await self._http.get(
-                        url, timeout=DOWNLOAD_TIMEOUT, follow_redirects=True
-                    )
-                except httpx.TransportError as exc:
-                    raise TransportError(
-                        f"image download failed ({type(exc).__name__})", sent=True
-                    ) from None
-                except (httpx.HTTPError, httpx.InvalidURL) as exc:  # redirects, bad URL, ...
-                    raise MalformedResponseError(
-                        f"the image link could not be fetched ({type(exc).__name__})"
-                    ) from None
+                return await self._download_once(url)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _download_once(self, url: str) -> bytes:
+        try:
+            async with self._http.stream(
+                "GET", url, timeout=DOWNLOAD_TIMEOUT, follow_redirects=True
+            ) as response:
                 if response.status_code in (403, 404, 410):
                     raise NotFoundError(
                         "the image link expired before it could be downloaded",
                         status=response.status_code,
                     )
                 if response.status_code != 200:
+                    await response.aread()
                     raise _error_from_response(response)
-                if len(response.content) > MAX_DOWNLOAD_BYTES:
-                    raise MalformedResponseError("the image is larger than the bot accepts")
-                return response.content
-        raise AssertionError("unreachable")  # pragma: no cover
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_DOWNLOAD_BYTES:
+                        raise MalformedResponseError("the image is larger than the bot accepts")
+                return bytes(body)
+        except httpx.TransportError as exc:
+            raise TransportError(
+                f"image download failed ({type(exc).__name__})", sent=True
+            ) from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # redirect loops, bad URL, ...
+            raise MalformedResponseError(
+                f"the image link could not be fetched ({type(exc).__name__})"
+            ) from None
 
     def _retrying(self, hook: Callable[[Exception], bool | float]) -> Any:
         return stamina.retry_context(

@@ -247,3 +247,20 @@ async def test_foreign_poll_url_is_not_followed_with_the_key():
     assert [r.url.host for r in seen] == ["gw.test", "gw.test"]
     assert seen[0].url.path == "/v1/tasks/t1"
     assert seen[1].url.query == b"x=1"
+
+
+async def test_oversized_download_is_refused_once(monkeypatch):
+    """A body over the cap is abandoned while streaming and not fetched again."""
+    monkeypatch.setattr("bot.lemondata.MAX_DOWNLOAD_BYTES", 1000)
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(200, content=b"x" * 5000)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        client = LemonDataClient(http, base_url="http://gw.test", api_key="sk-x")
+        with pytest.raises(MalformedResponseError, match="larger than the bot accepts"):
+            await client.download("http://cdn.test/big.png")
+    assert calls == 1

@@ -1,6 +1,6 @@
 -- Reason: per-server settings (quota window and default, concurrency caps, audit channel,
 -- moderator role), quota rules for roles and users, blocked users, the prompt blocklist,
--- the moderator action log, and the role ids a job was accepted with.
+-- the moderator action log, and who deleted a job's image.
 
 CREATE TABLE guild_settings (
     guild_id              INTEGER PRIMARY KEY,

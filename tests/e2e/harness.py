@@ -8,12 +8,10 @@ which discord.py sends only after ``setup_hook``: cogs loaded, jobs resumed, com
 synced), raced against the process exiting, so there are no fixed sleeps.
 
 Configuration reaches the child through its environment only. ``bot/__main__.py``
-calls ``load_dotenv()`` without arguments: python-dotenv then looks for ``.env``
-starting from the *calling file's* folder (``bot/``) and walking up, so a developer's
-``<repo>/.env`` would be found whatever the working directory. Environment values win
-over ``.env`` (``override=False``), even empty ones, so :func:`bot_env` pins every key
-listed in ``.env.example`` or named in ``bot/config.py`` (empty = the default), and
-nothing leaks in.
+reads ``.env`` from the working directory (or a parent of it), and environment values
+win over ``.env`` (``override=False``), even empty ones, so :func:`bot_env` pins every
+key listed in ``.env.example`` or named in ``bot/config.py`` (empty = the default):
+nothing from a developer's ``.env`` leaks in.
 """
 
 from __future__ import annotations

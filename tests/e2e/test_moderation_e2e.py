@@ -11,18 +11,11 @@ from typing import Any
 
 import pytest
 
-from bot.client import EXTENSIONS
 from tests.e2e.harness import BotProcess, field_value, wait_for_outcome
 from tests.fakes.fake_discord import FakeDiscord, FakeInteraction, FakeUser, snowflake
 from tests.fakes.lemondata import LemonDataEmulator
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.timeout(60),
-    pytest.mark.skipif(
-        "cogs.moderation" not in EXTENSIONS, reason="cogs.moderation is not in EXTENSIONS yet"
-    ),
-]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 EPHEMERAL = 1 << 6
 NOT_MODERATOR = "Only moderators can use /imagemod."
