@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.catalog import ImagineOptions
+from bot.errors import QuotaExceeded
+from bot.jobs import Accepted, JobRequest
 from bot.messages import FAILURE_TEXT, REFUND_NOTE
 from tests.botenv import running_bot
 from tests.fakes.fake_discord import FakeDiscord
@@ -310,3 +314,35 @@ async def test_unexpected_error_in_create_fails_the_job(tmp_path, monkeypatch, f
         interaction = await env.imagine(prompt="a", model="nano-banana")
         job = await env.settled((await env.job_for(interaction)).id)
         assert (job.state, job.error_code, job.quota_state) == ("failed", "unavailable", "released")
+
+
+async def test_fifty_concurrent_requests_through_the_service(
+    tmp_path, monkeypatch, fake, lemondata
+):
+    """With 2 images left, 50 simultaneous /imagine requests give exactly 2 accepted."""
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, daily_image_quota=2
+    ) as env:
+        await env.bot.catalog.ensure_loaded(5)
+
+        def request(index: int) -> JobRequest:
+            return JobRequest(
+                options=ImagineOptions(prompt=f"cat {index}", model="nano-banana"),
+                guild_id=fake.guild_id,
+                channel_id=fake.channel_id,
+                user_id=fake.alice.id,
+                application_id=fake.application_id,
+                interaction_id=index,
+                interaction_token=None,
+                upload_limit=10_000_000,
+                received_at=0.0,
+            )
+
+        results = await asyncio.gather(
+            *(env.bot.jobs.accept(request(i)) for i in range(50)), return_exceptions=True
+        )
+        accepted = [r for r in results if isinstance(r, Accepted)]
+        refused = [r for r in results if isinstance(r, QuotaExceeded)]
+        assert (len(accepted), len(refused)) == (2, 48)
+        assert len(await env.db.list_jobs()) == 2
+        assert (await env.bot.quota.status(fake.guild_id, fake.alice.id)).used == 2
