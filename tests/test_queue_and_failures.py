@@ -208,7 +208,8 @@ async def test_every_failure_is_refunded_and_explained(
 
 
 async def test_progress_edits_are_throttled(tmp_path, monkeypatch, fake, lemondata):
-    """However many state changes, progress edits come at most once per interval."""
+    """Updates within the interval are coalesced into one later edit, none are lost."""
+    monkeypatch.setattr("bot.delivery.PROGRESS_MIN_INTERVAL", 0.2)
     lemondata.hold_tasks = True
     async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
         interaction = await env.imagine(prompt="a", model="gpt-image-2")
@@ -219,6 +220,8 @@ async def test_progress_edits_are_throttled(tmp_path, monkeypatch, fake, lemonda
         for _ in range(5):
             await env.bot.delivery.progress(job)  # an immediate edit would be awaited here
         assert len(interaction.edits) == 1
+        edits = await fake.wait_for_edits(interaction, count=2)  # the coalesced one
+        assert len(edits) == 2 and state_of(edits[-1].payload) == "Generating"
 
 
 async def waiting_card(env, lemondata, fake, user):

@@ -391,3 +391,35 @@ async def test_sigterm_lets_a_delivery_in_flight_finish_within_the_grace(
     # ... so the next start has nothing left to deliver.
     await bot.start()
     assert "'delivering': 0" in bot.log_of_start(2)
+
+
+async def test_sigkill_with_the_image_stored_but_not_delivered_delivers_after_restart(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """SIGKILL between "image downloaded and stored" and "delivered": the restarted bot
+    delivers it from the database, without polling or creating again."""
+    interaction, task_id = await _task_in_flight(fake, emulator, bot)
+    await fake.wait_for_edits(interaction)  # the "Generating" progress edit
+    # Hold the result edit: discord.py waits out a 30 s rate limit before retrying it.
+    fake.rate_limit_next("PATCH", r"^/webhooks/", retry_after=30)
+    emulator.complete_task(task_id)
+    await bot.race(
+        fake.wait_for(
+            lambda: any(r.status == 429 for r in fake.requests_to("PATCH", r"^/webhooks/")),
+            what="the result edit rate-limited",
+        )
+    )
+    job = await bot.wait_for_job(lambda j: j["state"] == "succeeded")
+    assert (job["delivery_state"], job["quota_state"]) == ("pending", "settled")
+    polls = len(emulator.polls(task_id))
+
+    assert await bot.kill() == -signal.SIGKILL
+    await bot.start()
+    assert "'delivering': 1" in bot.log_of_start(2)
+    edit = await bot.race(wait_for_outcome(fake, interaction))
+    [upload] = edit.files
+    assert upload.data == _expected_png(emulator, task_id)
+    job = await bot.wait_for_job(lambda j: j["delivery_state"] != "pending")
+    assert (job["delivered_via"], job["quota_state"]) == ("edit", "settled")
+    assert len(emulator.creates()) == 1 and len(emulator.polls(task_id)) == polls
+    bot.assert_log_clean()
