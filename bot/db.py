@@ -467,6 +467,14 @@ class Database:
         )
         return int(row[0]) if row else 0
 
+    async def active_counts(self) -> dict[tuple[int, int], int]:
+        """Return the number of generating jobs per (guild, user), in one query."""
+        rows = await self._fetchall(
+            "SELECT guild_id, user_id, COUNT(*) FROM jobs "
+            "WHERE state IN ('submitted', 'running') GROUP BY guild_id, user_id"
+        )
+        return {(int(r[0]), int(r[1])): int(r[2]) for r in rows}
+
     async def count_active(self, guild_id: int, user_id: int | None = None) -> int:
         """Return how many jobs of a guild (or one of its users) are still generating."""
         sql = "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND state IN ('submitted', 'running')"

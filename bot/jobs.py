@@ -320,15 +320,22 @@ class JobService:
         async with self._dispatch_lock, self._db.transaction():
             waiting: dict[int, list[Job]] = {}
             held: set[int] = set()  # servers where an earlier job keeps its turn
+            per_user = await self._db.active_counts()  # kept up to date as jobs start
+            per_guild: dict[int, int] = {}
+            for (guild_id, _), count in per_user.items():
+                per_guild[guild_id] = per_guild.get(guild_id, 0) + count
+            caps: dict[int, tuple[int, int]] = {}
             for job in await self._db.queued_jobs():
                 if self._closing:
                     return
-                user_cap, guild_cap = await self._caps(job.guild_id)
-                if job.guild_id in held or await self._db.count_active(job.guild_id) >= guild_cap:
+                if job.guild_id not in caps:
+                    caps[job.guild_id] = await self._caps(job.guild_id)
+                user_cap, guild_cap = caps[job.guild_id]
+                if job.guild_id in held or per_guild.get(job.guild_id, 0) >= guild_cap:
                     held.add(job.guild_id)
                     waiting.setdefault(job.guild_id, []).append(job)
                     continue
-                if await self._db.count_active(job.guild_id, job.user_id) >= user_cap:
+                if per_user.get((job.guild_id, job.user_id), 0) >= user_cap:
                     waiting.setdefault(job.guild_id, []).append(job)  # others may go first
                     continue
                 if job.id in self._unacknowledged:
@@ -341,6 +348,9 @@ class JobService:
                 if await self._db.transition(
                     job.id, ["queued"], "submitted", submitted_at=self._clock()
                 ):
+                    key = (job.guild_id, job.user_id)
+                    per_user[key] = per_user.get(key, 0) + 1
+                    per_guild[job.guild_id] = per_guild.get(job.guild_id, 0) + 1
                     self._spawn(self._create(job.id), f"create-{job.id}")
                     if self._positions.pop(job.id, None) is not None:
                         started.append(job.id)  # its card still says "waiting"
