@@ -402,10 +402,14 @@ class Moderation(commands.Cog):
             raise InvalidRequest("Bots can't use /imagine anyway.")
         await self.bot.db.block_user(guild_id, user.id, reason, interaction.user.id)
         text = f"blocked <@{user.id}> from generating images" + (f": {reason}" if reason else ".")
-        await self.bot.moderation.record(
-            guild_id, interaction.user.id, "block", text, target=f"user:{user.id}", detail=reason
+        await self._done(
+            interaction,
+            "block",
+            text,
+            target=f"user:{user.id}",
+            detail=reason,
+            reply=f"<@{user.id}> can no longer generate images here.",
         )
-        await _reply(interaction, f"<@{user.id}> can no longer generate images here.")
 
     @imagemod.command(name="unblock")
     @app_commands.describe(user="The member to allow again")
@@ -414,14 +418,13 @@ class Moderation(commands.Cog):
         guild_id = _guild(interaction)
         if not await self.bot.db.unblock_user(guild_id, user.id):
             raise InvalidRequest(f"<@{user.id}> is not blocked.")
-        await self.bot.moderation.record(
-            guild_id,
-            interaction.user.id,
+        await self._done(
+            interaction,
             "unblock",
             f"unblocked <@{user.id}>.",
             target=f"user:{user.id}",
+            reply=f"<@{user.id}> can generate images again.",
         )
-        await _reply(interaction, f"<@{user.id}> can generate images again.")
 
     @imagemod.command(name="blocked")
     async def blocked(self, interaction: discord.Interaction[LemonBot]) -> None:
@@ -508,14 +511,13 @@ class Moderation(commands.Cog):
         guild_id = _guild(interaction)
         if not await self.bot.db.remove_prompt_rule(guild_id, entry):
             raise InvalidRequest(f"There is no blocklist entry #{entry} in this server.")
-        await self.bot.moderation.record(
-            guild_id,
-            interaction.user.id,
+        await self._done(
+            interaction,
             "blocklist_remove",
             f"removed blocklist entry #{entry}.",
             target=f"rule:{entry}",
+            reply=f"Removed blocklist entry #{entry}.",
         )
-        await _reply(interaction, f"Removed blocklist entry #{entry}.")
 
     @blocklist.command(name="list")
     async def blocklist_list(self, interaction: discord.Interaction[LemonBot]) -> None:
@@ -600,14 +602,13 @@ class Moderation(commands.Cog):
         text = f"set the default quota to {limit_text(shown)} per {settings.quota_period}" + (
             " (the bot's default)." if settings.daily_limit is None else "."
         )
-        await self.bot.moderation.record(
-            guild_id,
-            interaction.user.id,
+        await self._done(
+            interaction,
             "quota_default",
             text,
             detail=", ".join(f"{k}={v}" for k, v in changes.items()),
+            reply=f"Done: {text}",
         )
-        await _reply(interaction, f"Done: {text}")
 
     @quota.command(name="show")
     @app_commands.describe(user="Also show this member's limit and usage")
@@ -640,15 +641,14 @@ class Moderation(commands.Cog):
         units = None if unlimited else limit
         await self.bot.db.set_quota_rule(guild_id, kind, target_id, units, interaction.user.id)
         text = f"set the quota of {mention} to {limit_text(units)}."
-        await self.bot.moderation.record(
-            guild_id,
-            interaction.user.id,
+        await self._done(
+            interaction,
             f"quota_{kind}",
             text,
             target=f"{kind}:{target_id}",
             detail=limit_text(units),
+            reply=f"Done: {text}",
         )
-        await _reply(interaction, f"Done: {text}")
 
     async def _clear_rule(
         self, interaction: discord.Interaction[LemonBot], kind: str, target_id: int, mention: str
@@ -657,12 +657,30 @@ class Moderation(commands.Cog):
         if not await self.bot.db.clear_quota_rule(guild_id, kind, target_id):
             raise InvalidRequest(f"{mention} has no quota of their own.")
         text = f"removed the quota of {mention}."
-        await self.bot.moderation.record(
-            guild_id, interaction.user.id, f"quota_clear_{kind}", text, target=f"{kind}:{target_id}"
+        await self._done(
+            interaction,
+            f"quota_clear_{kind}",
+            text,
+            target=f"{kind}:{target_id}",
+            reply=f"Done: {text}",
         )
-        await _reply(interaction, f"Done: {text}")
 
     # ------------------------------------------------------------------ helpers
+
+    async def _done(
+        self,
+        interaction: discord.Interaction[LemonBot],
+        action: str,
+        text: str,
+        *,
+        reply: str,
+        **extra: Any,
+    ) -> None:
+        """Record a moderator action (log and audit channel), then confirm it privately."""
+        await self.bot.moderation.record(
+            _guild(interaction), interaction.user.id, action, text, **extra
+        )
+        await _reply(interaction, reply)
 
     def _filters(
         self,
