@@ -38,7 +38,6 @@ DEFAULT_RATIO = "1:1"
 RESOLUTIONS = ("1k", "2k", "4k")
 GPT_QUALITIES = ("auto", "low", "medium", "high")
 DALLE_QUALITIES = ("standard", "hd")
-QUALITIES = DALLE_QUALITIES + GPT_QUALITIES
 STYLES = ("vivid", "natural")
 MAX_COUNT = 4
 RESOLUTION_WEIGHT = {"1k": 1, "2k": 1, "4k": 2}

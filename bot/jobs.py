@@ -1,7 +1,9 @@
 """JobService: a generation's whole way from accepted request to delivered outcome.
 
 ``accept`` validates (before anything is reserved or sent), reserves quota and writes
-the job row, atomically. ``start`` runs the rest in the background:
+the job row, atomically. ``start`` hands it to the dispatcher, which submits queued
+jobs oldest first within the per-member and per-server running caps, and the rest
+runs in the background:
 ``queued -> submitted`` is stored before the create request, ``-> running`` with the
 task id the moment the create answers with a task; inline images and completed
 tasks are downloaded, stored and marked ``succeeded`` (quota settled) in one
@@ -10,7 +12,7 @@ released in the same transaction. Delivery follows each terminal state.
 
 Restart recovery (:meth:`resume`) rebuilds everything from the rows:
 
-* ``queued``: never sent, so it is submitted now;
+* ``queued``: never sent, so the dispatcher submits it when a slot is free;
 * ``submitted`` with images already stored: the create answered, so it is finished;
 * ``submitted`` without images: a create was in flight when the process died. The
   bot cannot tell whether the gateway made (and billed) the image, so it does not
@@ -574,7 +576,7 @@ class JobService:
     async def wait_for_job(
         self, job_id: int, predicate: Callable[[Job], bool], timeout: float = 10.0
     ) -> Job:
-        """Wait until the stored job satisfies ``predicate`` (for tests and shutdown)."""
+        """Wait until the stored job satisfies ``predicate`` (woken by every job change)."""
         async with asyncio.timeout(timeout):
             while True:
                 async with self._changed:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -156,7 +156,6 @@ class CreateResult:
 
     images: tuple[ImageResult, ...] = ()
     task: TaskStatus | None = None
-    raw_keys: frozenset[str] = field(default_factory=frozenset)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -270,11 +269,11 @@ def parse_create(body: Any) -> CreateResult:
     if not isinstance(body, dict):
         raise MalformedResponseError("create answer is not an object")
     if body.get("task_id") or body.get("poll_url") or body.get("status") in ("pending", "queued"):
-        return CreateResult(task=parse_task(body), raw_keys=frozenset(body))
+        return CreateResult(task=parse_task(body))
     images = _images(body.get("data"))
     if not images:
         raise MalformedResponseError("create answer has neither images nor a task")
-    return CreateResult(images=images, raw_keys=frozenset(body))
+    return CreateResult(images=images)
 
 
 def parse_models(body: Any) -> list[ModelInfo]:
