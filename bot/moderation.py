@@ -47,7 +47,8 @@ from bot.quota import PERIOD_NOUNS, QuotaStatus
 log = logging.getLogger(__name__)
 
 MAX_PATTERN_LENGTH = 200
-REGEX_TIMEOUT_SECONDS = 0.05
+REGEX_TIMEOUT_SECONDS = 0.05  # per regex rule
+REGEX_TOTAL_BUDGET_SECONDS = 0.5  # per prompt, over all the rules of a server
 # Inputs that make badly written patterns backtrack; a new regex must pass them quickly.
 SLOW_PROBES = tuple(
     body * 2000 + tail
@@ -82,7 +83,6 @@ CSV_COLUMNS = (
     "finished_at",
     "deleted_by",
 )
-EMBED_TOTAL_LIMIT = 6000
 FIELD_LIMIT = 1024
 SUMMARY_PROMPT = 200
 DETAIL_PROMPT = 2800
@@ -128,7 +128,7 @@ def compile_rule(pattern: str, is_regex: bool) -> re.Pattern[str] | regex.Patter
         raise InvalidRequest(f"That regular expression does not compile: {exc}.") from None
 
 
-def rule_matches(rule: PromptRule, prompt: str) -> bool:
+def rule_matches(rule: PromptRule, prompt: str, timeout: float = REGEX_TIMEOUT_SECONDS) -> bool:
     """Whether ``rule`` matches ``prompt``; a match that takes too long counts as one.
 
     Failing closed keeps a slow rule from freezing the bot (matching runs on the event
@@ -138,7 +138,7 @@ def rule_matches(rule: PromptRule, prompt: str) -> bool:
     if isinstance(compiled, re.Pattern):
         return compiled.search(prompt) is not None
     try:
-        return compiled.search(prompt, timeout=REGEX_TIMEOUT_SECONDS) is not None
+        return compiled.search(prompt, timeout=timeout) is not None
     except TimeoutError:
         log.warning("blocklist rule %s timed out on a prompt; treated as a match", rule.id)
         return True
@@ -193,9 +193,16 @@ def nested_quantifier(pattern: str) -> bool:
 
 
 def first_match(rules: Sequence[PromptRule], prompt: str) -> PromptRule | None:
-    """Return the first rule that matches ``prompt``, or None."""
+    """Return the first rule that matches ``prompt``, or None.
+
+    The whole check shares one time budget (it runs on the event loop, on the way to
+    Discord's 3-second deadline): a regex rule reached with the budget spent gets a
+    token timeout, and so counts as a match, like any rule that times out.
+    """
+    deadline = time.monotonic() + REGEX_TOTAL_BUDGET_SECONDS
     for rule in rules:
-        if rule_matches(rule, prompt):
+        left = max(0.0001, min(REGEX_TIMEOUT_SECONDS, deadline - time.monotonic()))
+        if rule_matches(rule, prompt, left):
             return rule
     return None
 

@@ -17,6 +17,7 @@ from typing import Any
 import discord
 import pytest
 
+from bot import moderation
 from bot.db import Job, JobDraft, PromptRule
 from bot.errors import InvalidRequest
 from bot.moderation import (
@@ -943,3 +944,21 @@ def test_slow_rule_fails_closed():
     assert first_match([slow], "a short prompt") is None  # quick, no match
     crafted = "word " * 800 + "#"  # no match either, but catastrophic backtracking
     assert first_match([slow], crafted) is slow  # timed out, so treated as a match
+
+
+def test_blocklist_check_shares_one_time_budget(monkeypatch):
+    """Slow rules cannot add up: past the budget a rule gets a token timeout (fail closed)."""
+    now = [0.0]
+    given: list[float] = []
+
+    def slow_no_match(rule, prompt, timeout):
+        given.append(timeout)
+        now[0] += 0.2  # each rule takes 0.2 s without matching...
+        return timeout < 0.01  # ...except that a token timeout makes it time out
+
+    monkeypatch.setattr(moderation.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(moderation, "rule_matches", slow_no_match)
+    rules = [PromptRule(i, 1, f"r{i}", True, 1, 0.0) for i in range(10)]
+    hit = moderation.first_match(rules, "a prompt")
+    assert hit is rules[3]  # 0.2 + 0.2 + 0.2 > 0.5: the fourth rule gets the token timeout
+    assert given[:3] == [moderation.REGEX_TIMEOUT_SECONDS] * 3 and given[3] < 0.01
