@@ -11,7 +11,7 @@ logged in (its services exist after ``__init__``), talking to the LemonData emul
 on 127.0.0.1 only to load the model list once before timing starts. ``accept`` does
 no HTTP once the list is loaded.
 
-Baseline: ``Database.insert_job`` of the same ``JobDraft`` at the same concurrency,
+Baseline: ``JobStore.insert`` of the same ``JobDraft`` at the same concurrency,
 on its own fresh database: the floor set by SQLite + aiosqlite for writing one row.
 
 Run: ``python bench/bench_accept.py`` (or ``python bench/run.py accept``).
@@ -41,9 +41,10 @@ from bench._common import LoadResult, Report, closed_loop  # noqa: E402
 from bot.catalog import ImagineOptions, build_request, cost_units, validate  # noqa: E402
 from bot.client import LemonBot  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.db import Database, JobDraft  # noqa: E402
-from bot.jobs import INTERACTION_TOKEN_LIFETIME, JobRequest  # noqa: E402
+from bot.jobs import JobRequest  # noqa: E402
+from bot.jobs.service import INTERACTION_TOKEN_LIFETIME  # noqa: E402
 from bot.quota import api_user, window_of  # noqa: E402
+from bot.store import JobDraft, JobFilter, Store  # noqa: E402
 from tests.fakes.lemondata import LemonDataEmulator  # noqa: E402
 
 SEGMENT_CALLS = {1: 250, 50: 400}  # calls per segment, by concurrency
@@ -120,13 +121,13 @@ def draft_for(index: int, settings: Settings) -> JobDraft:
     )
 
 
-async def add_blocklists(db: Database) -> None:
+async def add_blocklists(db: Store) -> None:
     """Give every server a realistic blocklist (words and regexes) that does not match."""
     for guild in range(900_000, 900_000 + GUILDS):
         for word in WORD_RULES:
-            await db.add_prompt_rule(guild, word, False, 1)
+            await db.guilds.add_prompt_rule(guild, word, False, 1)
         for pattern in REGEX_RULES:
-            await db.add_prompt_rule(guild, pattern, True, 1)
+            await db.guilds.add_prompt_rule(guild, pattern, True, 1)
 
 
 def seed_history(path: Path, count: int) -> None:
@@ -163,7 +164,7 @@ async def measure(
         lemondata.base_url, lemondata.api_key, folder / f"accept-c{concurrency}-h{history}.db"
     )
     if history:
-        async with Database.open(settings.database_path):
+        async with Store.open(settings.database_path):
             pass  # create the schema
         seed_history(settings.database_path, history)
     per_segment = SEGMENT_CALLS[concurrency]
@@ -171,11 +172,11 @@ async def measure(
     if (total + WARMUP) / GUILDS > settings.max_queued_jobs_per_guild:
         raise RuntimeError("too many calls: the servers' queues would fill up")
     async with (
-        Database.open(settings.database_path) as accept_db,
-        Database.open(folder / f"insert-c{concurrency}-h{history}.db") as insert_db,
+        Store.open(settings.database_path) as accept_db,
+        Store.open(folder / f"insert-c{concurrency}-h{history}.db") as insert_db,
     ):
         await add_blocklists(accept_db)
-        bot = LemonBot(settings=settings, db=accept_db, http=http)
+        bot = LemonBot(settings=settings, store=accept_db, http=http)
         try:
             await bot.catalog.refresh()  # the one model-list fetch, before timing
             if not bot.catalog.loaded:
@@ -187,12 +188,12 @@ async def measure(
                 await jobs.accept(request_for(index))
 
             async def insert(index: int) -> None:
-                await insert_db.insert_job(drafts[index])
+                await insert_db.jobs.insert(drafts[index])
 
             ops = {"accept": accept, "insert": insert}
             for index in range(WARMUP):
                 await accept(-1 - index)
-                await insert_db.insert_job(replace(drafts[0], interaction_id=-1 - index))
+                await insert_db.jobs.insert(replace(drafts[0], interaction_id=-1 - index))
             results: dict[str, LoadResult] = {}
             done = {"accept": 0, "insert": 0}
             requests_before = len(lemondata.requests)
@@ -208,7 +209,9 @@ async def measure(
                 results[kind] = results[kind] + segment if kind in results else segment
             if len(lemondata.requests) != requests_before:
                 raise RuntimeError("accept made HTTP requests while being timed")
-            stored = len(await accept_db.list_jobs(limit=total + WARMUP + history + 1))
+            stored = len(
+                await accept_db.jobs.search(JobFilter(), limit=total + WARMUP + history + 1)
+            )
             if stored != done["accept"] + WARMUP + history:
                 raise RuntimeError(f"expected {done['accept'] + WARMUP} jobs, found {stored}")
             return results
@@ -219,7 +222,7 @@ async def measure(
 async def run() -> Report:
     report = Report(
         title="Acknowledgement path: JobService.accept() on a fresh SQLite file",
-        baseline="bare Database.insert_job of the same JobDraft, same concurrency, "
+        baseline="bare JobStore.insert of the same JobDraft, same concurrency, "
         "its own fresh SQLite file (the SQLite + aiosqlite floor); segments interleaved "
         "insert, accept, accept, insert and each side's samples pooled",
     )

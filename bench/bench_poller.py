@@ -30,8 +30,9 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 
 from bench._common import Report, percentile  # noqa: E402
+from bot.background import Background  # noqa: E402
+from bot.jobs.poller import BACKOFF_FACTOR, MAX_POLLS_IN_FLIGHT, TaskPoller  # noqa: E402
 from bot.lemondata import LemonDataClient, LemonDataError, TaskStatus  # noqa: E402
-from bot.poller import BACKOFF_FACTOR, MAX_POLLS_IN_FLIGHT, TaskPoller  # noqa: E402
 from tests.fakes.lemondata import LemonDataEmulator  # noqa: E402
 
 TASKS = 200
@@ -119,6 +120,7 @@ async def run_poller(
         failures += 1
         settle(job_id)
 
+    background = Background()
     poller = TaskPoller(
         api,
         on_done=on_done,
@@ -126,6 +128,7 @@ async def run_poller(
         on_lost=on_lost,
         interval=POLL_INTERVAL,
         max_interval=POLL_MAX_INTERVAL,
+        background=background,
     )
     deadline = time.time() + 600
     start = time.perf_counter()
@@ -137,7 +140,7 @@ async def run_poller(
             await all_done.wait()
         wall = time.perf_counter() - start
     finally:
-        await poller.stop()
+        await background.close()
     return wall, [at - start for at in finished.values()], failures
 
 

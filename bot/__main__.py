@@ -19,13 +19,13 @@ SHUTDOWN_GRACE_SECONDS = 7.0
 
 
 async def main(settings: Settings) -> int:
-    """Open the HTTP client and the database, run the bot until it stops or is signalled."""
+    """Open the HTTP client and the store, run the bot until it stops or is signalled."""
     # Imported here so that a configuration error is reported before the slow imports.
     import discord
     import httpx
 
     from bot.client import LemonBot
-    from bot.db import Database
+    from bot.store import Store
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -34,9 +34,9 @@ async def main(settings: Settings) -> int:
 
     async with (
         httpx.AsyncClient(headers={"User-Agent": "lemonbot"}) as http,
-        Database.open(settings.database_path) as db,
+        Store.open(settings.database_path) as store,
     ):
-        bot = LemonBot(settings=settings, db=db, http=http)
+        bot = LemonBot(settings=settings, store=store, http=http)
         async with bot:
             runner = asyncio.create_task(bot.start(settings.discord_token), name="bot")
             stopper = asyncio.create_task(stop.wait(), name="signals")

@@ -25,11 +25,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
-from bot.db import Database, GuildSettings, JobDraft, QuotaRule
 from bot.errors import QuotaExceeded
+from bot.store import GuildSettings, Job, JobDraft, QuotaRule, Store
 
 log = logging.getLogger(__name__)
 
@@ -102,55 +102,56 @@ class QuotaStatus:
 class QuotaService:
     """Reserve, settle and release quota units on job rows."""
 
-    def __init__(
-        self, db: Database, *, daily_limit: int, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._db = db
+    def __init__(self, store: Store, *, daily_limit: int) -> None:
+        self._store = store
         self._daily_limit = daily_limit
-        self._clock = clock
 
     async def limit_for(
         self, guild_id: int, user_id: int, role_ids: Collection[int] = ()
     ) -> tuple[int | None, GuildSettings]:
         """Return the member's limit (None = unlimited) and the server's settings."""
-        settings = await self._db.guild_settings(guild_id)
+        settings = await self._store.guilds.settings(guild_id)
         default = self._daily_limit if settings.daily_limit is None else settings.daily_limit
-        rules = await self._db.quota_rules(guild_id)
+        rules = await self._store.guilds.quota_rules(guild_id)
         return effective_limit(rules, user_id, role_ids, default), settings
 
     async def status(
         self, guild_id: int, user_id: int, role_ids: Collection[int] = ()
     ) -> QuotaStatus:
         """Return what the member has used of the current window."""
-        now = self._clock()
+        now = time.time()
         limit, settings = await self.limit_for(guild_id, user_id, role_ids)
         period = settings.quota_period
-        used = await self._db.quota_used(guild_id, user_id, window_of(now, period))
+        used = await self._store.jobs.quota_used(guild_id, user_id, window_of(now, period))
         return QuotaStatus(used, limit, window_reset(now, period), period)
 
-    async def reserve_and_insert(self, draft: JobDraft, role_ids: Collection[int] = ()) -> int:
-        """Reserve ``draft.quota_units`` and store the job, atomically; return the job id.
+    async def reserve_and_insert(self, draft: JobDraft, role_ids: Collection[int] = ()) -> Job:
+        """Reserve ``draft.quota_units`` and store the job, atomically; return the job.
 
         Raises QuotaExceeded (and stores nothing) when the units do not fit.
         """
-        now = self._clock()
-        async with self._db.transaction():
+        now = time.time()
+        async with self._store.transaction():
             limit, settings = await self.limit_for(draft.guild_id, draft.user_id, role_ids)
             window = window_of(now, settings.quota_period)
-            used = await self._db.quota_used(draft.guild_id, draft.user_id, window)
+            used = await self._store.jobs.quota_used(draft.guild_id, draft.user_id, window)
             if limit is not None and used + draft.quota_units > limit:
                 raise QuotaExceeded(
                     quota_refusal(used, limit, draft.quota_units, now, settings.quota_period)
                 )
-            return await self._db.insert_job(replace(draft, quota_window=window), now=now)
+            return await self._store.jobs.insert(replace(draft, quota_window=window), now=now)
 
     async def settle(self, job_id: int) -> bool:
         """Charge a reservation for good (the images were made); True the first time."""
-        return await self._db.set_quota_state(job_id, "settled")
+        return await self._store.jobs.set_quota_state(job_id, "settled")
 
     async def release(self, job_id: int) -> bool:
         """Give a reservation back (the job failed); True the first time."""
-        return await self._db.set_quota_state(job_id, "released")
+        return await self._store.jobs.set_quota_state(job_id, "released")
+
+    async def refund(self, job_id: int) -> bool:
+        """Give back a settled charge whose result never reached anyone; True once."""
+        return await self._store.jobs.set_quota_state(job_id, "released", from_state="settled")
 
 
 def quota_refusal(used: int, limit: int, cost: int, now: float, period: str = "day") -> str:

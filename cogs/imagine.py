@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import discord
@@ -20,10 +19,11 @@ from bot.catalog import (
     family_of,
     unit_weight,
 )
-from bot.client import LemonBot, member_role_ids
-from bot.errors import BotError
+from bot.client import LemonBot
 from bot.jobs import JobRequest
-from bot.messages import progress_embed, quota_embed
+from bot.ui.cards import progress_embed, quota_embed
+from bot.ui.replies import member_role_ids
+from bot.ui.views import cancel_view
 
 log = logging.getLogger(__name__)
 
@@ -53,57 +53,6 @@ STYLE_CHOICES = [
 ]
 
 
-class CancelButton(
-    discord.ui.DynamicItem[discord.ui.Button["CancelView"]],
-    template=r"lemonbot:cancel:(?P<job_id>[0-9]+)",
-):
-    """The Cancel button of a waiting request; its custom_id carries the job id.
-
-    A dynamic item is matched by custom_id, so the button keeps working after a restart.
-    """
-
-    def __init__(self, job_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Cancel",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"lemonbot:cancel:{job_id}",
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-    ) -> CancelButton:
-        """Rebuild the button from a click on any message."""
-        return cls(int(match["job_id"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        """Cancel the job; the card is then edited like any other outcome."""
-        bot: LemonBot = interaction.client
-        assert interaction.guild_id is not None
-        moderator = await bot.moderation.is_moderator(
-            interaction.guild_id, interaction.permissions, member_role_ids(interaction.user)
-        )
-        await interaction.response.defer()  # answer within 3 s; the card is edited below
-        try:
-            await bot.jobs.cancel(self.job_id, by_user_id=interaction.user.id, moderator=moderator)
-        except BotError as exc:
-            await interaction.followup.send(exc.message, ephemeral=True)
-
-
-class CancelView(discord.ui.View):
-    """The view of a waiting card: one Cancel button."""
-
-    def __init__(self, job_id: int) -> None:
-        super().__init__(timeout=None)
-        self.add_item(CancelButton(job_id))
-
-
 class Imagine(commands.Cog):
     """Image generation commands."""
 
@@ -111,12 +60,21 @@ class Imagine(commands.Cog):
         self.bot = bot
 
     async def cog_load(self) -> None:
-        """Route Cancel clicks (also on cards sent before a restart)."""
-        self.bot.add_dynamic_items(CancelButton)
+        """Handle Cancel presses (also on cards sent before a restart)."""
+        self.bot.button_handlers["cancel"] = self.cancel_pressed
 
     async def cog_unload(self) -> None:
-        """Stop routing Cancel clicks."""
-        self.bot.remove_dynamic_items(CancelButton)
+        """Stop handling Cancel presses."""
+        self.bot.button_handlers.pop("cancel", None)
+
+    async def cancel_pressed(self, interaction: discord.Interaction[Any], job_id: int) -> None:
+        """Cancel a waiting job (requester or moderator); the card is edited as an outcome."""
+        assert interaction.guild_id is not None
+        moderator = await self.bot.moderation.is_moderator(
+            interaction.guild_id, interaction.permissions, member_role_ids(interaction.user)
+        )
+        await interaction.response.defer()  # answer within 3 s; the card is edited below
+        await self.bot.jobs.cancel(job_id, by_user_id=interaction.user.id, moderator=moderator)
 
     @app_commands.command(name="imagine")
     @app_commands.guild_only()
@@ -174,7 +132,7 @@ class Imagine(commands.Cog):
             waiting = accepted.position is not None
             response = await interaction.response.send_message(
                 embed=progress_embed(job, accepted.position),
-                view=CancelView(job.id) if waiting else discord.utils.MISSING,
+                view=cancel_view(job.id) if waiting else discord.utils.MISSING,
             )
         except BaseException:  # HTTP error, dropped connection, cancellation: nobody saw it
             await self.bot.jobs.abandon(job.id)

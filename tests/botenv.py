@@ -20,7 +20,7 @@ import yarl
 
 from bot.client import LemonBot
 from bot.config import Settings
-from bot.db import Database, Job
+from bot.store import Job, JobFilter, Store
 from tests.fakes.fake_discord import FakeDiscord, FakeInteraction, FakeUser
 from tests.fakes.lemondata import LemonDataEmulator
 
@@ -32,7 +32,7 @@ class BotEnv:
     bot: LemonBot
     fake: FakeDiscord
     lemondata: LemonDataEmulator
-    db: Database
+    db: Store
 
     def send(self, name: str, options: dict[str, Any] | None = None, **kw: Any) -> FakeInteraction:
         """Deliver an INTERACTION_CREATE to the bot; return the fake's interaction record."""
@@ -81,7 +81,7 @@ class BotEnv:
 
     async def job_for(self, interaction: FakeInteraction) -> Job:
         """Return the stored job of an interaction."""
-        for job in await self.db.list_jobs(limit=1000):
+        for job in await self.db.jobs.search(JobFilter(), limit=1000):
             if job.interaction_id == interaction.id:
                 return job
         raise AssertionError(f"no job for interaction {interaction.id}")
@@ -125,9 +125,9 @@ async def running_bot(
     settings = settings_for(fake, lemondata, tmp_path / "bot.db", **overrides)
     async with (
         httpx.AsyncClient(verify=False) as http,
-        Database.open(settings.database_path) as db,
+        Store.open(settings.database_path) as db,
     ):
-        bot = LemonBot(settings=settings, db=db, http=http)
+        bot = LemonBot(settings=settings, store=db, http=http)
         try:
             await bot.login(settings.discord_token)
             # No gateway here: hand the bot the guild as GUILD_CREATE would.

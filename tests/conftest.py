@@ -8,8 +8,8 @@ import httpx
 import pytest
 import stamina
 
-from bot.db import Database
 from bot.lemondata import LemonDataClient
+from bot.store import Store
 from tests.fakes.lemondata import DEFAULT_API_KEY, LemonDataEmulator
 
 
@@ -22,8 +22,8 @@ def _fast_retries():
 
 
 @pytest.fixture
-async def db(tmp_path) -> AsyncIterator[Database]:
-    async with Database.open(tmp_path / "lemonbot.db") as database:
+async def db(tmp_path) -> AsyncIterator[Store]:
+    async with Store.open(tmp_path / "lemonbot.db") as database:
         yield database
 
 

@@ -11,9 +11,6 @@ from hypothesis import strategies as st
 
 from bot.catalog import (
     CONSERVATIVE,
-    GPT_MAX_EDGE,
-    GPT_MAX_PIXELS,
-    GPT_MIN_PIXELS,
     RATIOS,
     RESOLUTIONS,
     ImagineOptions,
@@ -26,6 +23,7 @@ from bot.catalog import (
     is_valid_gpt_size,
     validate,
 )
+from bot.catalog.geometry import GPT_MAX_EDGE, GPT_MAX_PIXELS, GPT_MIN_PIXELS
 from bot.errors import InvalidRequest
 from bot.lemondata import LemonDataError, ModelInfo
 
@@ -199,22 +197,22 @@ def test_cost_units(options, units):
     assert cost_units(options) == units
 
 
-async def test_catalog_caches_and_refreshes():
+async def test_catalog_caches_and_refreshes(time_machine):
     """The catalog fetches once, serves from cache, and refetches when stale."""
+    time_machine.move_to(0, tick=False)
     calls = 0
-    now = [0.0]
 
     async def fetch():
         nonlocal calls
         calls += 1
         return [ModelInfo("gpt-image-2"), ModelInfo(f"model-{calls}")]
 
-    catalog = ModelCatalog(fetch=fetch, max_age=60, clock=lambda: now[0])
+    catalog = ModelCatalog(fetch=fetch, max_age=60)
     assert catalog.names() == []  # first read starts a fetch, does not wait
     assert await catalog.ensure_loaded(1.0)
     assert catalog.names() == ["gpt-image-2", "model-1"]
     assert catalog.is_listed("model-1") and not catalog.is_listed("model-2")
-    now[0] = 61
+    time_machine.shift(61)
     catalog.names()
     await catalog.ensure_loaded(1.0)
     await asyncio.gather(*(t for t in [catalog._refreshing] if t))
@@ -238,12 +236,12 @@ async def test_catalog_keeps_old_list_when_gateway_fails():
     assert catalog.names() == ["a"]
 
 
-async def test_catalog_never_waits_on_a_hung_gateway():
+async def test_catalog_never_waits_on_a_hung_gateway(time_machine):
     """A hung model-list fetch costs at most the bounded wait, and never once loaded."""
+    time_machine.move_to(0, tick=False)
     release = asyncio.Event()
     refreshing = asyncio.Event()
     calls = 0
-    now = [0.0]
 
     async def fetch():
         nonlocal calls
@@ -253,9 +251,9 @@ async def test_catalog_never_waits_on_a_hung_gateway():
             await release.wait()  # the gateway stops answering
         return [ModelInfo("nano-banana")]
 
-    catalog = ModelCatalog(fetch=fetch, max_age=60, clock=lambda: now[0])
+    catalog = ModelCatalog(fetch=fetch, max_age=60)
     assert await catalog.ensure_loaded(1.0)
-    now[0] = 120  # stale: the next read starts a refresh that hangs
+    time_machine.shift(120)  # stale: the next read starts a refresh that hangs
     assert catalog.suggest("") == ["nano-banana"]  # served from cache at once
     await refreshing.wait()  # the refresh is now hanging on the gateway
     assert catalog.suggest("nano") == ["nano-banana"]

@@ -10,8 +10,8 @@ import pytest
 import time_machine
 
 from bot.catalog import ImagineOptions
-from bot.delivery import join_links
 from bot.jobs import JobRequest
+from bot.jobs.delivery import join_links
 from tests.botenv import running_bot
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.lemondata import PNG_SIGNATURE
@@ -82,7 +82,7 @@ async def test_forbidden_channel_falls_back_to_dm(tmp_path, monkeypatch, fake, l
 
 async def test_undeliverable_outcome_is_refunded(tmp_path, monkeypatch, fake, lemondata):
     """When every path keeps failing, delivery gives up after its retries and refunds."""
-    monkeypatch.setattr("bot.jobs.DELIVERY_RETRY_DELAYS", (0.0, 0.0))
+    monkeypatch.setattr("bot.jobs.lifecycle.DELIVERY_RETRY_DELAYS", (0.0, 0.0))
     async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
         interaction, job = await held_task(env)
         fake.expire_token(interaction)
@@ -102,7 +102,7 @@ async def test_undeliverable_outcome_is_refunded(tmp_path, monkeypatch, fake, le
 
 async def test_delivery_is_retried_until_it_gets_through(tmp_path, monkeypatch, fake, lemondata):
     """A Discord hiccup on every path at once is survived by a later attempt."""
-    monkeypatch.setattr("bot.jobs.DELIVERY_RETRY_DELAYS", (0.0, 0.0))
+    monkeypatch.setattr("bot.jobs.lifecycle.DELIVERY_RETRY_DELAYS", (0.0, 0.0))
     async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
         interaction, job = await held_task(env)
         await fake.wait_for_edits(interaction)  # the "Generating" progress edit
@@ -208,12 +208,12 @@ async def test_graceful_close_lets_inflight_create_finish(tmp_path, monkeypatch,
         lemondata.gate = asyncio.Event()
         interaction = await env.imagine(prompt="a cat", model="nano-banana")
         await lemondata.wait_for(lambda: lemondata.gated == 1)
-        closing = asyncio.create_task(env.bot.jobs.close(grace=30))
+        closing = asyncio.create_task(env.bot.background.close(grace=30))
         refused = await env.imagine(prompt="another", model="nano-banana")
         assert "restarting" in refused.callbacks[0][1]["content"]
         lemondata.gate.set()
         await closing
-        job = await env.db.get_job((await env.job_for(interaction)).id)
+        job = await env.db.jobs.get((await env.job_for(interaction)).id)
         assert (job.state, job.delivered_via) == ("succeeded", "edit")
         assert len(lemondata.creates()) == 1
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.store import JobFilter
 from tests.botenv import BotEnv, running_bot
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.lemondata import PNG_SIGNATURE
@@ -143,7 +144,7 @@ async def test_invalid_input_refused_ephemerally(env, options, reason):
     assert kind == 4 and data["flags"] & EPHEMERAL
     assert reason in data["content"] and len(data["content"]) < 300
     assert env.lemondata.creates() == []
-    assert await env.db.list_jobs() == []
+    assert await env.db.jobs.search(JobFilter()) == []
 
 
 async def test_quota_refusal_is_ephemeral_and_sends_nothing(tmp_path, monkeypatch, fake, lemondata):

@@ -16,10 +16,9 @@ from bot.lemondata import (
     RateLimitError,
     ServerError,
     TransportError,
-    _retry_create,
-    _retry_read,
     parse_task,
 )
+from bot.lemondata.client import _retry_create, _retry_read
 from tests.fakes.lemondata import PNG_SIGNATURE
 
 
@@ -251,7 +250,7 @@ async def test_foreign_poll_url_is_not_followed_with_the_key():
 
 async def test_oversized_download_is_refused_once(monkeypatch):
     """A body over the cap is abandoned while streaming and not fetched again."""
-    monkeypatch.setattr("bot.lemondata.MAX_DOWNLOAD_BYTES", 1000)
+    monkeypatch.setattr("bot.lemondata.client.MAX_DOWNLOAD_BYTES", 1000)
     calls = 0
 
     def handler(request: httpx.Request) -> httpx.Response:

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
+from bot.background import Background
+from bot.jobs.poller import TaskPoller
 from bot.lemondata import RateLimitError, TaskStatus
-from bot.poller import TaskPoller
 
 
 class ScriptedApi:
@@ -50,7 +51,7 @@ def poller_for(api, done, **kw):
         on_lost=on_lost,
         interval=kw.get("interval", 0.01),
         max_interval=kw.get("max_interval", 0.02),
-        wall_clock=kw.get("wall_clock", time.time),
+        background=Background(),
     )
 
 
@@ -137,8 +138,15 @@ async def test_scheduler_loop_runs_every_task_to_the_end():
     async def never(*args):
         raise AssertionError("no task should time out or be lost")
 
+    background = Background()
     poller = TaskPoller(
-        api, on_done=on_done, on_timeout=never, on_lost=never, interval=0.001, max_interval=0.01
+        api,
+        on_done=on_done,
+        on_timeout=never,
+        on_lost=never,
+        interval=0.001,
+        max_interval=0.01,
+        background=background,
     )
     for job_id in range(20):
         poller.track(job_id, f"t{job_id}", None, deadline=time.time() + 600)
@@ -147,6 +155,6 @@ async def test_scheduler_loop_runs_every_task_to_the_end():
         async with asyncio.timeout(10):
             await all_done.wait()
     finally:
-        await poller.stop()
+        await background.close()
     assert sorted(done) == list(range(20))
     assert api.calls == 20 and api.peak == 8

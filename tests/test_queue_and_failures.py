@@ -11,7 +11,8 @@ import pytest
 from bot.catalog import ImagineOptions
 from bot.errors import QuotaExceeded
 from bot.jobs import Accepted, JobRequest
-from bot.messages import FAILURE_TEXT, REFUND_NOTE
+from bot.store import JobFilter
+from bot.ui.text import FAILURE_TEXT, REFUND_NOTE
 from tests.botenv import running_bot
 from tests.fakes.fake_discord import FakeDiscord
 
@@ -75,7 +76,10 @@ async def test_queue_positions_update(tmp_path, monkeypatch, fake, lemondata):
             await fake.wait_for(lambda: any(state_of(e.payload) == moved_up for e in third.edits))
         except TimeoutError:
             shown = [state_of(e.payload) for e in third.edits]
-            jobs = [(j.id, j.user_id, j.state, j.error_code) for j in await env.db.list_jobs()]
+            jobs = [
+                (j.id, j.user_id, j.state, j.error_code)
+                for j in await env.db.jobs.search(JobFilter())
+            ]
             raise AssertionError(
                 f"third request's card never moved up; edits: {shown}; jobs: {jobs}"
             ) from None
@@ -102,7 +106,7 @@ async def test_full_queue_is_refused(tmp_path, monkeypatch, fake, lemondata):
         assert "1 request waiting" in data["content"]
         status = await env.bot.quota.status(fake.guild_id, fake.alice.id)
         assert status.used == 4  # two gpt-image-2 jobs of 2 units; the third reserved nothing
-        assert len(await env.db.list_jobs()) == 2
+        assert len(await env.db.jobs.search(JobFilter())) == 2
 
 
 async def test_quota_command(tmp_path, monkeypatch, fake, lemondata):
@@ -209,7 +213,7 @@ async def test_every_failure_is_refunded_and_explained(
 
 async def test_progress_edits_are_throttled(tmp_path, monkeypatch, fake, lemondata):
     """Updates within the interval are coalesced into one later edit, none are lost."""
-    monkeypatch.setattr("bot.delivery.PROGRESS_MIN_INTERVAL", 0.2)
+    monkeypatch.setattr("bot.jobs.delivery.PROGRESS_MIN_INTERVAL", 0.2)
     lemondata.hold_tasks = True
     async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
         interaction = await env.imagine(prompt="a", model="gpt-image-2")
@@ -286,7 +290,7 @@ async def test_started_request_cannot_be_cancelled(tmp_path, monkeypatch, fake, 
         late = env.click(card, "Cancel", fake.bob, message=waiting)
         (refusal,) = await fake.wait_for_followups(late)
         assert refusal["flags"] & EPHEMERAL and "already been sent" in refusal["content"]
-        assert (await env.db.get_job(job.id)).quota_state == "reserved"
+        assert (await env.db.jobs.get(job.id)).quota_state == "reserved"
 
 
 @pytest.mark.parametrize(("status", "code"), [(401, "auth"), (402, "insufficient_balance")])
@@ -347,5 +351,5 @@ async def test_fifty_concurrent_requests_through_the_service(
         accepted = [r for r in results if isinstance(r, Accepted)]
         refused = [r for r in results if isinstance(r, QuotaExceeded)]
         assert (len(accepted), len(refused)) == (2, 48)
-        assert len(await env.db.list_jobs()) == 2
+        assert len(await env.db.jobs.search(JobFilter())) == 2
         assert (await env.bot.quota.status(fake.guild_id, fake.alice.id)).used == 2

@@ -13,14 +13,14 @@ import time_machine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.db import Database
 from bot.errors import QuotaExceeded
 from bot.quota import QuotaService, api_user, window_of, window_reset
+from bot.store import Store
 from tests.test_db import draft
 
 
 async def _race(path: Path, limit: int, costs: list[int]) -> tuple[int, int, int]:
-    async with Database.open(path) as db:
+    async with Store.open(path) as db:
         quota = QuotaService(db, daily_limit=limit)
         window = window_of(time.time())
 
@@ -32,8 +32,8 @@ async def _race(path: Path, limit: int, costs: list[int]) -> tuple[int, int, int
             return True
 
         results = await asyncio.gather(*(attempt(c) for c in costs))
-        used = await db.quota_used(1, 3, window)
-        return sum(results), used, len(await db.open_jobs())
+        used = await db.jobs.quota_used(1, 3, window)
+        return sum(results), used, len(await db.jobs.unfinished())
 
 
 def test_fifty_concurrent_requests_with_two_left():
@@ -65,7 +65,7 @@ def test_reservations_never_exceed_the_limit(limit, costs):
 async def test_release_gives_units_back(db):
     """A released reservation no longer counts."""
     quota = QuotaService(db, daily_limit=1)
-    job_id = await quota.reserve_and_insert(draft(quota_window=""))
+    job_id = (await quota.reserve_and_insert(draft(quota_window=""))).id
     with pytest.raises(QuotaExceeded, match="used all 1 of your images for today"):
         await quota.reserve_and_insert(draft(quota_window=""))
     assert await quota.release(job_id)
@@ -107,11 +107,11 @@ def test_window_helpers():
 async def test_user_override_beats_roles_and_default(db):
     """A per-user override wins over role rules and the server default."""
     quota = QuotaService(db, daily_limit=5)
-    await db.set_quota_rule(1, "role", 100, 50, set_by=9)
-    await db.set_quota_rule(1, "user", 3, 2, set_by=9)
+    await db.guilds.set_quota_rule(1, "role", 100, 50, set_by=9)
+    await db.guilds.set_quota_rule(1, "user", 3, 2, set_by=9)
     limit, _ = await quota.limit_for(1, 3, role_ids=[100])
     assert limit == 2
-    await db.set_quota_rule(1, "user", 3, None, set_by=9)
+    await db.guilds.set_quota_rule(1, "user", 3, None, set_by=9)
     assert (await quota.limit_for(1, 3, role_ids=[100]))[0] is None  # unlimited
 
 
@@ -129,18 +129,18 @@ async def test_role_precedence(db, role_limits, member_roles, expected):
     """Role rules: the most generous matching one, else the default."""
     quota = QuotaService(db, daily_limit=5)
     for role, limit in role_limits.items():
-        await db.set_quota_rule(1, "role", role, limit, set_by=9)
+        await db.guilds.set_quota_rule(1, "role", role, limit, set_by=9)
     assert (await quota.limit_for(1, 3, role_ids=member_roles))[0] == expected
 
 
 async def test_server_default_and_unlimited_reservations(db):
     """A server default replaces DAILY_IMAGE_QUOTA; unlimited members are never refused."""
     quota = QuotaService(db, daily_limit=5)
-    await db.update_guild_settings(1, daily_limit=1)
+    await db.guilds.update_settings(1, daily_limit=1)
     await quota.reserve_and_insert(draft())
     with pytest.raises(QuotaExceeded):
         await quota.reserve_and_insert(draft())
-    await db.set_quota_rule(1, "user", 3, None, set_by=9)
+    await db.guilds.set_quota_rule(1, "user", 3, None, set_by=9)
     for _ in range(20):
         await quota.reserve_and_insert(draft(quota_units=4))
     status = await quota.status(1, 3)
@@ -166,7 +166,7 @@ def test_periods(period, moment, key, reset):
 
 async def test_weekly_window_spans_days(db):
     """With a weekly period, usage on Monday still counts on Friday."""
-    await db.update_guild_settings(1, quota_period="week")
+    await db.guilds.update_settings(1, quota_period="week")
     quota = QuotaService(db, daily_limit=1)
     with time_machine.travel(dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC), tick=False):
         await quota.reserve_and_insert(draft())

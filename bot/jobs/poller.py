@@ -18,14 +18,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.lemondata import (
-    AuthenticationError,
-    InsufficientBalanceError,
-    LemonDataClient,
-    LemonDataError,
-    NotFoundError,
-    TaskStatus,
-)
+from bot.background import Background
+from bot.jobs.failures import FINAL_POLL_ERRORS
+from bot.lemondata import LemonDataClient, LemonDataError, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -61,20 +56,19 @@ class TaskPoller:
         on_lost: OnLost,
         interval: float,
         max_interval: float,
-        wall_clock: Callable[[], float] = time.time,
+        background: Background,
     ) -> None:
         self._api = api
+        self._background = background
         self._on_done = on_done
         self._on_timeout = on_timeout
         self._on_lost = on_lost
         self._interval = interval
         self._max_interval = max(interval, max_interval)
-        self._wall_clock = wall_clock
         self._tracked: dict[int, _Tracked] = {}
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(MAX_POLLS_IN_FLIGHT)
         self._runner: asyncio.Task[None] | None = None
-        self._polls: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
         return len(self._tracked)
@@ -90,18 +84,13 @@ class TaskPoller:
         self._wake.set()
 
     def start(self) -> None:
-        """Start the scheduling loop."""
-        if self._runner is None:
-            self._runner = asyncio.get_running_loop().create_task(self._run(), name="poller")
+        """Start the scheduling loop (stopped with the bot's background tasks).
 
-    async def stop(self) -> None:
-        """Stop polling; tracked jobs stay resumable from the database."""
-        tasks = [t for t in (self._runner, *self._polls) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._runner = None
-        self._polls.clear()
+        Polls are cancelled at once on shutdown: the task ids are stored, so polling
+        resumes after a restart.
+        """
+        if self._runner is None:
+            self._runner = self._background.spawn(self._run(), "poller")
 
     async def _run(self) -> None:
         while True:
@@ -110,11 +99,7 @@ class TaskPoller:
             for tracked in waiting:
                 if tracked.next_at <= now:
                     tracked.in_flight = True
-                    poll = asyncio.get_running_loop().create_task(
-                        self._poll(tracked), name=f"poll-{tracked.job_id}"
-                    )
-                    self._polls.add(poll)
-                    poll.add_done_callback(self._polls.discard)
+                    self._background.spawn(self._poll(tracked), f"poll-{tracked.job_id}")
             upcoming = [t.next_at for t in self._tracked.values() if not t.in_flight]
             timeout = max(0.0, min(upcoming) - now) if upcoming else None
             self._wake.clear()
@@ -123,14 +108,14 @@ class TaskPoller:
 
     async def _poll(self, tracked: _Tracked) -> None:
         try:
-            if self._wall_clock() >= tracked.deadline:
+            if time.time() >= tracked.deadline:
                 await self._final_poll(tracked)
                 return
             retry_after = None
             try:
                 async with self._slots:
                     status = await self._api.get_task(tracked.task_id, tracked.poll_url)
-            except (NotFoundError, AuthenticationError, InsufficientBalanceError) as exc:
+            except FINAL_POLL_ERRORS as exc:
                 # Final answers: polling again cannot succeed.
                 self._tracked.pop(tracked.job_id, None)
                 await self._on_lost(tracked.job_id, exc)

@@ -21,15 +21,18 @@ import asyncio
 import io
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import discord
 
-from bot.db import Database, Job, StoredImage
-from bot.messages import failure_embed, progress_embed, result_embed
+from bot.background import Background
+from bot.lemondata.images import EXTENSIONS
+from bot.store import Job, Store, StoredImage
+from bot.ui.cards import failure_embed, progress_embed, result_embed
+from bot.ui.format import fit_lines
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,6 @@ PROGRESS_MIN_INTERVAL = 5.0
 DELIVERY_ERRORS = (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError, ValueError)
 # Room for links in a message's content (2,000 characters), leaving space for a headline.
 LINKS_CONTENT_LIMIT = 1600
-EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 
 
 @dataclass(frozen=True)
@@ -58,21 +60,19 @@ class Outcome:
 class Delivery:
     """Edit, reply or DM a job's progress and outcome through the bot's REST session."""
 
-    def __init__(
-        self, client: discord.Client, db: Database, *, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, client: discord.Client, store: Store, background: Background) -> None:
         self._client = client
-        self._db = db
-        self._clock = clock
+        self._store = store
+        self._background = background
         self._locks: dict[int, asyncio.Lock] = {}
         self._last_progress: dict[int, float] = {}
-        self._pending_progress: dict[int, asyncio.Task[None]] = {}
+        self._pending_progress: dict[int, asyncio.Task[Any]] = {}
 
     def token_usable(self, job: Job) -> bool:
         """Whether the job's interaction token can still be trusted for an edit."""
         if not job.interaction_token or job.token_expires_at is None:
             return False
-        return self._clock() < job.token_expires_at - TOKEN_SAFETY_MARGIN
+        return time.time() < job.token_expires_at - TOKEN_SAFETY_MARGIN
 
     # ------------------------------------------------------------------ progress
 
@@ -87,8 +87,8 @@ class Delivery:
         wait = self._last_progress.get(job.id, -PROGRESS_MIN_INTERVAL) + PROGRESS_MIN_INTERVAL
         wait -= time.monotonic()
         if wait > 0:
-            self._pending_progress[job.id] = asyncio.get_running_loop().create_task(
-                self._progress_later(job.id, wait), name=f"progress-{job.id}"
+            self._pending_progress[job.id] = self._background.spawn(
+                self._progress_later(job.id, wait), f"progress-{job.id}"
             )
             return
         await self._edit_progress(job, position)
@@ -96,15 +96,17 @@ class Delivery:
     async def _progress_later(self, job_id: int, wait: float) -> None:
         await asyncio.sleep(wait)
         self._pending_progress.pop(job_id, None)
-        job = await self._db.get_job(job_id)
+        job = await self._store.jobs.get(job_id)
         if job is not None and not job.terminal:
-            position = await self._db.queue_position(job_id) if job.state == "queued" else None
+            position = (
+                await self._store.jobs.queue_position(job_id) if job.state == "queued" else None
+            )
             await self._edit_progress(job, position)
 
     async def _edit_progress(self, job: Job, position: int | None) -> None:
         async with self._lock(job.id):
             # Re-read under the lock: a result delivered meanwhile must not be replaced.
-            current = await self._db.get_job(job.id)
+            current = await self._store.jobs.get(job.id)
             if current is None or current.terminal:
                 return
             job = current
@@ -136,7 +138,7 @@ class Delivery:
             return None
         self._locks.pop(job.id, None)
         self._last_progress.pop(job.id, None)
-        await self._db.mark_delivered(
+        await self._store.jobs.mark_delivered(
             job.id,
             via=via or "none",
             channel_id=message.channel.id if message else None,
@@ -144,14 +146,14 @@ class Delivery:
             delivered=via is not None,
         )
         if via is not None and job.state == "succeeded":
-            await self._db.drop_image_data(job.id)
+            await self._store.jobs.drop_image_data(job.id)
         log.info("job %s: outcome %s delivered via %s", job.id, job.state, via)
         return via
 
     async def _outcome(self, job: Job) -> Outcome:
         if job.state != "succeeded":
             return Outcome(failure_embed(job), (), ())
-        stored = await self._db.load_images(job.id)
+        stored = await self._store.jobs.load_images(job.id)
         images, links = _split_by_limit(job, stored)
         ref = f"attachment://{images[0][0]}" if images else (links[0] if links else None)
         embed = result_embed(job, image_ref=ref)
@@ -236,12 +238,6 @@ class Delivery:
     def _lock(self, job_id: int) -> asyncio.Lock:
         return self._locks.setdefault(job_id, asyncio.Lock())
 
-    def close(self) -> None:
-        """Cancel scheduled progress edits (the jobs themselves stay resumable)."""
-        for task in self._pending_progress.values():
-            task.cancel()
-        self._pending_progress.clear()
-
 
 def _split_by_limit(
     job: Job, stored: list[StoredImage]
@@ -260,16 +256,7 @@ def _split_by_limit(
 
 def join_links(links: Sequence[str], limit: int) -> str:
     """Join whole links, one per line, within ``limit`` characters ("+N more" after)."""
-    shown: list[str] = []
-    used = 0
-    for index, link in enumerate(links):
-        more = f"(+{len(links) - index} more)"
-        if used + len(link) + 1 > limit - len(more) - 1:
-            shown.append(more)
-            break
-        shown.append(link)
-        used += len(link) + 1
-    return "\n".join(shown)
+    return fit_lines(links, limit, more="(+{count} more)")
 
 
 def _link_text(outcome: Outcome) -> str | None:

@@ -1,0 +1,77 @@
+"""ModelCatalog: the gateway's recommended image models, cached and refreshed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from bot.lemondata import LemonDataError, ModelInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelCatalog:
+    """The gateway's recommended image models, cached and refreshed in the background.
+
+    Readers never wait on the network unless nothing has ever been fetched;
+    :meth:`names` is instant and suits Discord's 3-second autocomplete window.
+    """
+
+    fetch: Callable[[], Awaitable[list[ModelInfo]]]
+    max_age: float = 600.0
+    _models: list[ModelInfo] = field(default_factory=list)
+    _fetched_at: float | None = None
+    _refreshing: asyncio.Task[None] | None = None
+
+    def names(self) -> list[str]:
+        """Return the cached model ids, best first (may be empty before the first fetch)."""
+        self._refresh_if_stale()
+        return [m.id for m in self._models]
+
+    def is_listed(self, model: str) -> bool:
+        """Return True if the last fetched list has ``model``."""
+        return any(m.id == model for m in self._models)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether a list has been fetched at least once."""
+        return self._fetched_at is not None
+
+    async def ensure_loaded(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a first list; return whether one is loaded."""
+        self._refresh_if_stale()
+        if not self.loaded and self._refreshing is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._refreshing), timeout)
+        return self.loaded
+
+    async def refresh(self) -> None:
+        """Fetch the list now; keep the previous list if the gateway fails."""
+        try:
+            models = await self.fetch()
+        except LemonDataError as exc:
+            log.warning("could not refresh the image model list: %r", exc)
+            return
+        self._models = models
+        self._fetched_at = time.time()
+        log.info("image model list refreshed: %d models", len(models))
+
+    def suggest(self, typed: str, limit: int = 25) -> list[str]:
+        """Return up to ``limit`` model ids matching what the user typed."""
+        needle = typed.strip().lower()
+        names = self.names()
+        hits = [n for n in names if needle in n.lower()] if needle else names
+        return hits[:limit]
+
+    def _refresh_if_stale(self) -> None:
+        fresh = self._fetched_at is not None and time.time() - self._fetched_at < self.max_age
+        if fresh or (self._refreshing is not None and not self._refreshing.done()):
+            return
+        self._refreshing = asyncio.get_running_loop().create_task(
+            self.refresh(), name="catalog-refresh"
+        )

@@ -1,0 +1,39 @@
+"""What a member may ask for: the option values the slash command offers, and ImagineOptions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+MAX_PROMPT_LENGTH = 4000
+RATIOS = ("1:1", "16:9", "9:16", "3:2", "2:3", "4:3", "3:4", "21:9")
+DEFAULT_RATIO = "1:1"
+RESOLUTIONS = ("1k", "2k", "4k")
+GPT_QUALITIES = ("auto", "low", "medium", "high")
+DALLE_QUALITIES = ("standard", "hd")
+STYLES = ("vivid", "natural")
+MAX_COUNT = 4
+RESOLUTION_WEIGHT = {"1k": 1, "2k": 1, "4k": 2}
+
+
+@dataclass(frozen=True)
+class ImagineOptions:
+    """What a user asked for, as parsed from the slash command."""
+
+    prompt: str
+    model: str
+    ratio: str | None = None
+    resolution: str | None = None
+    quality: str | None = None
+    count: int = 1
+    style: str | None = None
+
+    def normalized(self) -> ImagineOptions:
+        """Strip the prompt and lower-case the enumerated values."""
+        return replace(
+            self,
+            prompt=self.prompt.strip(),
+            model=self.model.strip(),
+            resolution=self.resolution.lower() if self.resolution else None,
+            quality=self.quality.lower() if self.quality else None,
+            style=self.style.lower() if self.style else None,
+        )

@@ -1,0 +1,57 @@
+"""How a failure of the image service becomes a job's outcome: its stored error code.
+
+The codes are the keys of :data:`bot.ui.text.FAILURE_TEXT`, which says what the member
+is told about each.
+"""
+
+from __future__ import annotations
+
+from bot.lemondata import (
+    AuthenticationError,
+    BadRequestError,
+    ContentPolicyError,
+    InsufficientBalanceError,
+    LemonDataError,
+    MalformedResponseError,
+    NotFoundError,
+    RateLimitError,
+    TaskStatus,
+    is_content_policy,
+)
+
+# Polling cannot fix these: the job ends at once.
+FINAL_POLL_ERRORS = (NotFoundError, AuthenticationError, InsufficientBalanceError)
+
+
+def classify(exc: LemonDataError) -> str:
+    """Return the job error code for an API failure."""
+    if isinstance(exc, ContentPolicyError):
+        return "content_policy"
+    if isinstance(exc, InsufficientBalanceError):
+        return "insufficient_balance"
+    if isinstance(exc, AuthenticationError):
+        return "auth"
+    if isinstance(exc, RateLimitError):
+        return "rate_limited"
+    if isinstance(exc, MalformedResponseError):
+        return "malformed"
+    if isinstance(exc, BadRequestError | NotFoundError):
+        return "bad_request"
+    return "unavailable"
+
+
+def lost_task(exc: LemonDataError) -> tuple[str, str | None]:
+    """Return the code and detail of a task that polling cannot follow any more."""
+    if isinstance(exc, NotFoundError):
+        return "task_failed", "the image service lost track of the task"
+    return classify(exc), exc.message  # a rejected key or an empty balance
+
+
+def failed_task(status: TaskStatus) -> tuple[str, str | None]:
+    """Return the code and detail of a task that ended ``failed``."""
+    code = (
+        "content_policy"
+        if is_content_policy(status.error_code, status.error_message)
+        else ("task_failed")
+    )
+    return code, status.error_message or status.error_code

@@ -1,0 +1,341 @@
+"""JobRunner: a job's way from the queue to a delivered outcome, and restart recovery.
+
+``queued -> submitted`` is stored before the create request, ``-> running`` with the
+task id the moment the create answers with a task; inline images and completed
+tasks are downloaded, stored and marked ``succeeded`` (quota settled) in one
+transaction; every failure is stored as ``failed``/``timed_out`` with the quota
+released in the same transaction. Delivery follows each terminal state.
+
+Restart recovery (:meth:`JobRunner.resume`) rebuilds everything from the rows:
+
+* ``queued``: never sent, so the dispatcher submits it when a slot is free;
+* ``submitted`` with images already stored: the create answered, so it is finished;
+* ``submitted`` without images: a create was in flight when the process died. The
+  bot cannot tell whether the gateway made (and billed) the image, so it does not
+  create again: the job fails as ``interrupted`` and the quota is released;
+* ``running``: the task id is known, so the task is polled again (never re-created);
+* terminal with delivery pending: the outcome is delivered again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from bot.background import Background
+from bot.config import Settings
+from bot.jobs import dispatch
+from bot.jobs.delivery import Delivery
+from bot.jobs.failures import classify, failed_task, lost_task
+from bot.jobs.poller import TaskPoller
+from bot.lemondata import (
+    ImageResult,
+    LemonDataClient,
+    LemonDataError,
+    NotFoundError,
+    TaskStatus,
+    decode_b64_image,
+    sniff_content_type,
+)
+from bot.quota import QuotaService
+from bot.store import ACTIVE_STATES, Job, Store, StoredImage
+
+log = logging.getLogger(__name__)
+
+# Waits before the 2nd, 3rd, ... delivery attempt when every path failed (Discord down).
+DELIVERY_RETRY_DELAYS = (5.0, 20.0, 60.0, 300.0)
+ERROR_DETAIL_LIMIT = 500
+
+
+class JobRunner:
+    """Dispatch queued jobs, run them against the API, finish, fail and deliver them."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        api: LemonDataClient,
+        quota: QuotaService,
+        delivery: Delivery,
+        settings: Settings,
+        background: Background,
+    ) -> None:
+        self._store = store
+        self._api = api
+        self._quota = quota
+        self._delivery = delivery
+        self._settings = settings
+        self._background = background
+        self._changed = asyncio.Condition()
+        self._dispatch_lock = asyncio.Lock()
+        # Jobs whose interaction is not answered yet: they keep their turn, unstarted.
+        self.unacknowledged: set[int] = set()
+        # Queue places last shown on waiting cards.
+        self.positions: dict[int, int] = {}
+        self.finished_listeners: list[Callable[[Job], Awaitable[None]]] = []
+        self.poller = TaskPoller(
+            api,
+            on_done=self._on_task_done,
+            on_timeout=self._on_task_timed_out,
+            on_lost=self._on_task_lost,
+            interval=settings.poll_interval_seconds,
+            max_interval=settings.poll_max_interval_seconds,
+            background=background,
+        )
+
+    # ------------------------------------------------------------------ dispatch
+
+    async def caps(self, guild_id: int) -> dispatch.Caps:
+        """Return a server's running and queue caps (its own, else the bot's)."""
+        guild = await self._store.guilds.settings(guild_id)
+        settings = self._settings
+        return dispatch.Caps(
+            running_per_user=guild.max_running_per_user or settings.max_running_jobs_per_user,
+            running_per_guild=guild.max_running_per_guild or settings.max_running_jobs_per_guild,
+            queued_per_user=settings.max_queued_jobs_per_user,
+            queued_per_guild=settings.max_queued_jobs_per_guild,
+        )
+
+    def kick(self) -> None:
+        """Start a dispatch pass in the background (a slot may have come free)."""
+        if not self._background.closing:
+            self._background.spawn(self._dispatch(), "dispatch")
+
+    async def _dispatch(self) -> None:
+        """Submit queued jobs, oldest first, while their caps allow; update positions."""
+        started: list[Job] = []
+        # One transaction: every check of the pass sees the same jobs (none finishing
+        # half-way through), so a later job can never overtake an earlier one.
+        async with self._dispatch_lock, self._store.transaction():
+            queued = await self._store.jobs.queued()
+            caps = {gid: await self.caps(gid) for gid in {job.guild_id for job in queued}}
+            running = await self._store.jobs.generating_counts()
+            plan = dispatch.plan(queued, running, caps, self.unacknowledged)
+            for job in plan.start:
+                if self._background.closing:
+                    return
+                submitted = await self._store.jobs.transition(
+                    job.id, ["queued"], "submitted", submitted_at=time.time()
+                )
+                if submitted is not None:
+                    self._background.spawn(self._create(submitted), f"create-{job.id}", grace=True)
+                    if self.positions.pop(job.id, None) is not None:
+                        started.append(submitted)  # its card still says "waiting"
+        await self.notify()  # outside the transaction: waiters read the database
+        for job in started:
+            await self._delivery.progress(job)
+        for job_id, position in plan.positions().items():
+            if job_id not in self.unacknowledged and self.positions.get(job_id) != position:
+                self.positions[job_id] = position
+                job = next(j for jobs in plan.waiting.values() for j in jobs if j.id == job_id)
+                await self._delivery.progress(job, position=position)
+
+    # ------------------------------------------------------------------ running
+
+    async def _create(self, job: Job) -> None:
+        try:
+            result = await self._api.create_image(job.request)
+        except LemonDataError as exc:
+            log.warning("job %s: create failed: %r", job.id, exc)
+            await self.fail(job.id, classify(exc), exc.message)
+            return
+        except Exception:
+            log.exception("job %s: unexpected error during create", job.id)
+            await self.fail(job.id, "unavailable", None)
+            return
+        if result.task is None:
+            await self._finish(job.id, result.images)
+            return
+        task = result.task
+        running = await self._store.jobs.transition(
+            job.id, ["submitted"], "running", task_id=task.task_id, poll_url=task.poll_url
+        )
+        if running is None:
+            return
+        await self.notify()
+        log.info("job %s: running as task %s", job.id, task.task_id)
+        if task.done:
+            await self._task_done(job.id, task)
+            return
+        self.poller.track(job.id, task.task_id, task.poll_url, self._deadline(running))
+        await self._delivery.progress(running)
+
+    def _deadline(self, job: Job) -> float:
+        """Give up on a task JOB_TIMEOUT_SECONDS after it was sent (queue time is free)."""
+        return (job.submitted_at or job.created_at) + self._settings.job_timeout_seconds
+
+    # The poller's callbacks hand the outcome to a job task of their own, so that the
+    # download and delivery get the shutdown grace period (polls are cancelled at once).
+
+    async def _on_task_done(self, job_id: int, status: TaskStatus) -> None:
+        self._background.spawn(self._task_done(job_id, status), f"finish-{job_id}", grace=True)
+
+    async def _on_task_timed_out(self, job_id: int) -> None:
+        self._background.spawn(
+            self.fail(job_id, "timeout", None, state="timed_out"), f"timeout-{job_id}", grace=True
+        )
+
+    async def _on_task_lost(self, job_id: int, exc: LemonDataError) -> None:
+        self._background.spawn(self.fail(job_id, *lost_task(exc)), f"lost-{job_id}", grace=True)
+
+    async def _task_done(self, job_id: int, status: TaskStatus) -> None:
+        if status.status != "completed":
+            await self.fail(job_id, *failed_task(status))
+        elif status.images:
+            await self._finish(job_id, status.images)
+        else:
+            await self.fail(job_id, "malformed", "completed task has no images")
+
+    async def _finish(self, job_id: int, images: Sequence[ImageResult]) -> None:
+        """Store the answer's images, download what is only a URL, then succeed."""
+        try:
+            stored = await self._store.jobs.load_images(job_id)
+            if not stored:
+                stored = [_to_stored(i, image) for i, image in enumerate(images)]
+                await self._store.jobs.save_images(job_id, stored)
+            complete = [await self._fetch(image) for image in stored]
+        except NotFoundError:
+            await self.fail(job_id, "expired", None)
+            return
+        except LemonDataError as exc:
+            await self.fail(job_id, classify(exc), exc.message)
+            return
+        except Exception:
+            log.exception("job %s: unexpected error while collecting the images", job_id)
+            await self.fail(job_id, "unavailable", None)
+            return
+        revised = next((i.revised_prompt for i in images if i.revised_prompt), None)
+        async with self._store.transaction():
+            succeeded = await self._store.jobs.transition(
+                job_id,
+                ["submitted", "running"],
+                "succeeded",
+                result_urls=[i.url for i in complete if i.url],
+                revised_prompt=revised,
+                finished_at=time.time(),
+            )
+            if succeeded is None:
+                return
+            await self._store.jobs.save_images(job_id, complete)
+            await self._quota.settle(job_id)
+        await self._ended(job_id)
+
+    async def _fetch(self, image: StoredImage) -> StoredImage:
+        if image.data is not None:
+            return image
+        assert image.url is not None
+        data = await self._api.download(image.url)
+        return StoredImage(image.position, image.url, sniff_content_type(data), data)
+
+    async def fail(
+        self, job_id: int, code: str, detail: str | None, *, state: str = "failed"
+    ) -> None:
+        """End an active job as ``state`` with its quota released, then deliver the news."""
+        async with self._store.transaction():
+            failed = await self._store.jobs.transition(
+                job_id,
+                ACTIVE_STATES,
+                state,
+                error_code=code,
+                error_message=detail[:ERROR_DETAIL_LIMIT] if detail else None,
+                finished_at=time.time(),
+            )
+            if failed is None:
+                return
+            await self._quota.release(job_id)
+        log.info("job %s: %s (%s)", job_id, state, code)
+        await self._ended(job_id)
+
+    async def _ended(self, job_id: int) -> None:
+        """Free the slot of a job that stopped generating, move the queue, deliver it."""
+        await self.notify()
+        self.kick()
+        await self.deliver(job_id)
+
+    async def deliver(self, job_id: int) -> None:
+        """Deliver the outcome, retrying with back-off; refund if it never gets through.
+
+        Every path (edit, channel, DM) is tried on each attempt. After the last attempt
+        the delivery is recorded as failed and, as the member got nothing, a settled
+        quota is refunded.
+        """
+        attempts = (0.0, *DELIVERY_RETRY_DELAYS)
+        for attempt, delay in enumerate(attempts, start=1):
+            if delay:
+                await asyncio.sleep(delay)
+            job = await self._store.jobs.get(job_id)
+            if job is None or job.delivery_state != "pending":
+                return
+            final = attempt == len(attempts)
+            try:
+                if await self._delivery.deliver(job, final=final) is not None:
+                    break
+            except Exception:
+                log.exception("job %s: delivery attempt %d crashed", job_id, attempt)
+                if final:
+                    return  # still pending: tried again at the next start
+            if final and await self._quota.refund(job_id):
+                log.warning("job %s: outcome undeliverable; quota refunded", job_id)
+        await self.notify()
+        finished = await self._store.jobs.get(job_id)
+        if finished is None:
+            return
+        for listener in self.finished_listeners:
+            try:
+                await listener(finished)
+            except Exception:
+                log.exception("job %s: a finished-job listener failed", job_id)
+
+    # ------------------------------------------------------------------ recovery
+
+    async def resume(self) -> dict[str, int]:
+        """Pick up every unfinished job after a start; return counts by action."""
+        counts = {"queued": 0, "polling": 0, "finishing": 0, "interrupted": 0, "delivering": 0}
+        spawn = self._background.spawn
+        for job in await self._store.jobs.unfinished():
+            if job.state == "queued":
+                counts["queued"] += 1
+            elif job.state == "submitted":
+                if await self._store.jobs.load_images(job.id):
+                    counts["finishing"] += 1
+                    spawn(self._finish(job.id, ()), f"finish-{job.id}", grace=True)
+                else:
+                    counts["interrupted"] += 1
+                    spawn(self.fail(job.id, "interrupted", None), f"fail-{job.id}", grace=True)
+            elif job.state == "running" and job.task_id:
+                counts["polling"] += 1
+                self.poller.track(job.id, job.task_id, job.poll_url, self._deadline(job))
+            elif job.terminal:
+                counts["delivering"] += 1
+                spawn(self.deliver(job.id), f"deliver-{job.id}", grace=True)
+        self.kick()
+        log.info("resumed jobs: %s", counts)
+        return counts
+
+    # ------------------------------------------------------------------ waiting
+
+    async def notify(self) -> None:
+        """Wake everyone waiting for a job to change."""
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for_job(
+        self, job_id: int, predicate: Callable[[Job], bool], timeout: float = 10.0
+    ) -> Job:
+        """Wait until the stored job satisfies ``predicate`` (woken by every job change)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                async with self._changed:
+                    job = await self._store.jobs.get(job_id)
+                    if job is not None and predicate(job):
+                        return job
+                    await self._changed.wait()
+
+
+def _to_stored(position: int, image: ImageResult) -> StoredImage:
+    if image.b64_json:
+        data = decode_b64_image(image.b64_json)
+        return StoredImage(position, image.url, sniff_content_type(data), data)
+    return StoredImage(position, image.url, "image/png", None)

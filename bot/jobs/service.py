@@ -1,0 +1,230 @@
+"""JobService: intake of image requests, and the member's hold on their jobs.
+
+``accept`` validates (before anything is reserved or sent), checks the server's rules,
+reserves quota and writes the job row, atomically. Once the interaction is answered,
+``acknowledged`` hands the job to the :class:`~bot.jobs.lifecycle.JobRunner`, which
+runs it in the background. ``cancel`` takes back a job still waiting for a slot.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+
+from bot.background import Background
+from bot.catalog import ImagineOptions, ModelCatalog, build_request, cost_units, validate
+from bot.config import Settings
+from bot.errors import InvalidRequest, NotAllowed, ServiceUnavailable
+from bot.jobs import dispatch
+from bot.jobs.delivery import Delivery
+from bot.jobs.lifecycle import JobRunner
+from bot.lemondata import LemonDataClient
+from bot.moderation import ModerationService
+from bot.quota import QuotaService, api_user
+from bot.store import Job, JobDraft, Store
+
+log = logging.getLogger(__name__)
+
+CATALOG_WAIT_SECONDS = 1.5
+INTERACTION_TOKEN_LIFETIME = 15 * 60
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A /imagine invocation: the user's options and where the answer must go."""
+
+    options: ImagineOptions
+    guild_id: int
+    channel_id: int
+    user_id: int
+    application_id: int
+    interaction_id: int | None
+    interaction_token: str | None
+    upload_limit: int
+    received_at: float
+    role_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An accepted job, and its place in the server's queue if it has to wait."""
+
+    job: Job
+    position: int | None
+
+
+class JobService:
+    """Accept, start, cancel and resume image jobs."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        api: LemonDataClient,
+        catalog: ModelCatalog,
+        quota: QuotaService,
+        moderation: ModerationService,
+        delivery: Delivery,
+        settings: Settings,
+        background: Background,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._quota = quota
+        self._moderation = moderation
+        self._settings = settings
+        self._background = background
+        self.runner = JobRunner(
+            store=store,
+            api=api,
+            quota=quota,
+            delivery=delivery,
+            settings=settings,
+            background=background,
+        )
+        self.poller = self.runner.poller
+        self.wait_for_job = self.runner.wait_for_job
+
+    @property
+    def finished_listeners(self) -> list[Callable[[Job], Awaitable[None]]]:
+        """Coroutines called with every job whose outcome delivery has ended."""
+        return self.runner.finished_listeners
+
+    async def accept(self, request: JobRequest) -> Accepted:
+        """Validate, check server rules, reserve quota and store a job.
+
+        Raises a BotError (answered ephemerally) to refuse it; nothing is reserved or
+        sent in that case.
+        """
+        if self._background.closing:
+            raise ServiceUnavailable("The bot is restarting. Please try again in a moment.")
+        if not await self._catalog.ensure_loaded(CATALOG_WAIT_SECONDS):
+            raise ServiceUnavailable(
+                "The list of image models can't be loaded right now. Please try again soon."
+            )
+        options = validate(request.options, self._catalog.is_listed)
+        user = api_user(request.guild_id, request.user_id)
+        draft = JobDraft(
+            guild_id=request.guild_id,
+            channel_id=request.channel_id,
+            user_id=request.user_id,
+            api_user=user,
+            application_id=request.application_id,
+            interaction_id=request.interaction_id,
+            interaction_token=request.interaction_token,
+            token_expires_at=(
+                request.received_at + INTERACTION_TOKEN_LIFETIME
+                if request.interaction_token
+                else None
+            ),
+            upload_limit=request.upload_limit,
+            model=options.model,
+            options=asdict(options),
+            prompt=options.prompt,
+            request=build_request(options, user),
+            quota_units=cost_units(options, self._settings.model_weights),
+        )
+        # Its own step: a blocked prompt is recorded, and that record must not roll back.
+        await self._moderation.check_request(
+            request.guild_id, request.user_id, options.prompt, request.channel_id
+        )
+        # One transaction: queue room, quota and the insert see one state.
+        async with self._store.transaction():
+            position = dispatch.admission(
+                await self.runner.caps(request.guild_id),
+                await self._load(request.guild_id, request.user_id),
+            )
+            job = await self._quota.reserve_and_insert(draft, request.role_ids)
+        self.runner.unacknowledged.add(job.id)
+        if position is not None:
+            self.runner.positions[job.id] = position  # the first response shows it
+        log.info(
+            "job %s accepted: guild %s user %s model %s units %s position %s",
+            job.id,
+            job.guild_id,
+            job.user_id,
+            job.model,
+            job.quota_units,
+            position,
+        )
+        return Accepted(job, position)
+
+    async def _load(self, guild_id: int, user_id: int) -> dispatch.Load:
+        count = self._store.jobs.count
+        return dispatch.Load(
+            running_user=await count(guild_id, user_id, queued=False),
+            running_guild=await count(guild_id, queued=False),
+            queued_user=await count(guild_id, user_id, queued=True),
+            queued_guild=await count(guild_id, queued=True),
+        )
+
+    async def acknowledged(self, job_id: int, message_id: int | None) -> None:
+        """Record the progress message and start the job (call after responding)."""
+        if message_id is not None:
+            await self._store.jobs.set_message_id(job_id, message_id)
+        self.start(job_id)
+
+    def start(self, job_id: int) -> None:
+        """Let a queued job run as soon as its server and user have a free slot."""
+        self.runner.unacknowledged.discard(job_id)
+        self.runner.kick()
+
+    async def abandon(self, job_id: int) -> None:
+        """Cancel a job whose interaction could not be answered; release its quota."""
+        async with self._store.transaction():
+            cancelled = await self._store.jobs.transition(
+                job_id, ["queued"], "cancelled", finished_at=time.time()
+            )
+            if cancelled is not None:
+                await self._quota.release(job_id)
+                await self._store.jobs.mark_delivered(
+                    job_id, via="none", channel_id=None, message_id=None, delivered=False
+                )
+        self.runner.unacknowledged.discard(job_id)
+        await self.runner.notify()
+        self.runner.kick()
+
+    async def cancel(self, job_id: int, *, by_user_id: int, moderator: bool = False) -> Job:
+        """Cancel a job still waiting for a slot (nothing was sent, so nothing is billed).
+
+        Only the requester or a moderator may; the quota is released and the card says so.
+        """
+        async with self._store.transaction():
+            job = await self._store.jobs.get(job_id)
+            if job is None:
+                raise InvalidRequest("That request no longer exists.")
+            if job.user_id != by_user_id and not moderator:
+                raise NotAllowed("Only the member who asked for this image can cancel it.")
+            cancelled = await self._store.jobs.transition(
+                job_id, ["queued"], "cancelled", error_code="cancelled", finished_at=time.time()
+            )
+            if cancelled is None:
+                raise InvalidRequest(
+                    "It has already been sent to the image service, so it can't be cancelled."
+                )
+            await self._quota.release(job_id)
+        self.runner.unacknowledged.discard(job_id)
+        self.runner.positions.pop(job_id, None)
+        log.info("job %s cancelled by %s", job_id, by_user_id)
+        await self.runner.notify()
+        self.runner.kick()
+        await self.runner.deliver(job_id)
+        return await self._store.jobs.get(job_id) or cancelled
+
+    async def activity(self, guild_id: int, user_id: int) -> tuple[int, int]:
+        """Return a member's (running, waiting) job counts."""
+        count = self._store.jobs.count
+        return (
+            await count(guild_id, user_id, queued=False),
+            await count(guild_id, user_id, queued=True),
+        )
+
+    async def resume(self) -> dict[str, int]:
+        """Pick up every unfinished job after a start (see :mod:`bot.jobs.lifecycle`)."""
+        return await self.runner.resume()
+
+    def start_background(self) -> None:
+        """Start the poller."""
+        self.runner.poller.start()

@@ -1,0 +1,53 @@
+"""LemonData's image API: the typed client, its error tree, its answers, image bytes."""
+
+from __future__ import annotations
+
+from bot.lemondata.client import LemonDataClient
+from bot.lemondata.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ContentPolicyError,
+    InsufficientBalanceError,
+    LemonDataError,
+    MalformedResponseError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+    is_content_policy,
+)
+from bot.lemondata.images import decode_b64_image, image_type, sniff_content_type
+from bot.lemondata.models import (
+    CreateResult,
+    ImageResult,
+    ModelInfo,
+    TaskStatus,
+    parse_create,
+    parse_models,
+    parse_task,
+)
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ContentPolicyError",
+    "CreateResult",
+    "ImageResult",
+    "InsufficientBalanceError",
+    "LemonDataClient",
+    "LemonDataError",
+    "MalformedResponseError",
+    "ModelInfo",
+    "NotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "TaskStatus",
+    "TransportError",
+    "decode_b64_image",
+    "image_type",
+    "is_content_policy",
+    "parse_create",
+    "parse_models",
+    "parse_task",
+    "sniff_content_type",
+]

@@ -1,0 +1,138 @@
+"""What the image API answers, as dataclasses, and the parsers that build them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.lemondata.errors import MalformedResponseError
+
+TERMINAL_STATUSES = frozenset({"completed", "failed"})
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One entry of ``GET /v1/models?recommended_for=image``."""
+
+    id: str
+    owned_by: str = ""
+    rank: int | None = None
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """One generated image: a URL, or inline base64 bytes."""
+
+    url: str | None = None
+    b64_json: str | None = None
+    revised_prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """The state of an asynchronous generation task."""
+
+    task_id: str
+    status: str
+    poll_url: str
+    images: tuple[ImageResult, ...] = ()
+    error_code: str | None = None
+    error_message: str | None = None
+    progress: int | None = None
+
+    @property
+    def done(self) -> bool:
+        """True once the task is completed or failed; unknown statuses count as running."""
+        return self.status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    """A create answered either with images (synchronous) or with a task to poll."""
+
+    images: tuple[ImageResult, ...] = ()
+    task: TaskStatus | None = None
+
+
+def _images(items: Any) -> tuple[ImageResult, ...]:
+    """Parse ``data[]``; entries without a usable url or b64_json are placeholders."""
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise MalformedResponseError("`data` is not a list")
+    images = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise MalformedResponseError("`data` holds a non-object")
+        url = item.get("url") or None
+        b64 = item.get("b64_json") or None
+        if url is None and b64 is None:
+            continue  # a pending task may carry {"url": ""}
+        revised = item.get("revised_prompt")
+        images.append(
+            ImageResult(
+                url=str(url) if url else None,
+                b64_json=str(b64) if b64 else None,
+                revised_prompt=str(revised) if revised else None,
+            )
+        )
+    return tuple(images)
+
+
+def parse_task(body: Any, *, fallback_id: str | None = None) -> TaskStatus:
+    """Parse a task body (create answer or ``GET /v1/tasks/{id}``)."""
+    if not isinstance(body, dict):
+        raise MalformedResponseError("task body is not an object")
+    task_id = body.get("task_id") or body.get("id") or fallback_id
+    status = body.get("status")
+    if not task_id or not isinstance(status, str) or not status:
+        raise MalformedResponseError("task body lacks task_id or status")
+    error_code: str | None = None
+    error_message: str | None = None
+    err = body.get("error")
+    if isinstance(err, dict):
+        error_code = str(err.get("code") or err.get("type") or "") or None
+        error_message = str(err.get("message") or "") or None
+    elif isinstance(err, str) and err:
+        error_message = err
+    progress = body.get("progress")
+    return TaskStatus(
+        task_id=str(task_id),
+        status=status.lower(),
+        poll_url=str(body.get("poll_url") or f"/v1/tasks/{task_id}"),
+        images=_images(body.get("data")),
+        error_code=error_code,
+        error_message=error_message,
+        progress=progress if isinstance(progress, int) else None,
+    )
+
+
+def parse_create(body: Any) -> CreateResult:
+    """Parse a create answer: a task when it says pending/task_id, else inline images."""
+    if not isinstance(body, dict):
+        raise MalformedResponseError("create answer is not an object")
+    if body.get("task_id") or body.get("poll_url") or body.get("status") in ("pending", "queued"):
+        return CreateResult(task=parse_task(body))
+    images = _images(body.get("data"))
+    if not images:
+        raise MalformedResponseError("create answer has neither images nor a task")
+    return CreateResult(images=images)
+
+
+def parse_models(body: Any) -> list[ModelInfo]:
+    """Parse the models list, keeping the gateway's recommendation rank when present."""
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise MalformedResponseError("models answer has no `data` list")
+    models = []
+    for item in body["data"]:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            continue
+        rank = None
+        ext = item.get("tokenlab") or item.get("lemondata") or {}
+        prefs = ext.get("agent_preferences") if isinstance(ext, dict) else None
+        if isinstance(prefs, dict):
+            image_pref = prefs.get("image")
+            if isinstance(image_pref, dict) and isinstance(image_pref.get("rank"), int):
+                rank = image_pref["rank"]
+        models.append(ModelInfo(id=item["id"], owned_by=str(item.get("owned_by") or ""), rank=rank))
+    return models

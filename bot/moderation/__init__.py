@@ -1,0 +1,17 @@
+"""Moderation: server rules, moderator actions, the job log, export and retention.
+
+Server rules are checked before a request costs anything; every moderator action is
+recorded with its change and posted to the audit channel.
+
+:mod:`~bot.moderation.service` is the one entry point for cogs;
+:mod:`~bot.moderation.blocklist` matches prompts in linear time;
+:mod:`~bot.moderation.audit` posts to the audit channel;
+:mod:`~bot.moderation.export` writes the CSV.
+"""
+
+from __future__ import annotations
+
+from bot.moderation.audit import AuditLog
+from bot.moderation.service import ModerationService, PromptBlocked, is_moderator
+
+__all__ = ["AuditLog", "ModerationService", "PromptBlocked", "is_moderator"]

@@ -1,0 +1,55 @@
+"""AuditLog: compact posts to a server's audit channel (``/imagemod config log_channel``).
+
+A post never breaks the action that caused it: a Discord failure is logged and the
+post is dropped. Posts made on the way to answering a member run in the background.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot.background import Background
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class AuditLog:
+    """Post embeds to a server's audit channel; failures are logged, not raised."""
+
+    def __init__(self, client: discord.Client, store: Store, background: Background) -> None:
+        self._client = client
+        self._store = store
+        self._background = background
+
+    async def post(
+        self, guild_id: int, embed: discord.Embed, *, channel_id: int | None = None
+    ) -> bool:
+        """Post ``embed`` to the server's log channel (or ``channel_id``); False if it failed."""
+        if channel_id is None:
+            channel_id = (await self._store.guilds.settings(guild_id)).log_channel_id
+        if channel_id is None:
+            return False
+        channel = self._client.get_partial_messageable(channel_id, guild_id=guild_id)
+        try:
+            await channel.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as exc:
+            log.warning(
+                "guild %s: audit post to channel %s failed: HTTP %s (code %s)",
+                guild_id,
+                channel_id,
+                exc.status,
+                exc.code,
+            )
+            return False
+        return True
+
+    def post_soon(self, guild_id: int, embed: discord.Embed) -> None:
+        """Post in the background (for callers that must answer the member first)."""
+        self._background.spawn(self.post(guild_id, embed), "audit-post")
+
+    async def wait_idle(self) -> None:
+        """Wait until every background post has finished (for tests)."""
+        await self._background.wait_idle("audit-post")

@@ -1,0 +1,63 @@
+"""CSV export of the job log, safe to open in a spreadsheet.
+
+Every cell that a spreadsheet would evaluate as a formula is prefixed with an
+apostrophe, in every column, since prompts, model ids and URLs all come from outside.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bot.store import Job
+from bot.ui.cards import jump_link
+from bot.ui.moderation import options_without_prompt
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _iso(moment: float | None) -> str:
+    return dt.datetime.fromtimestamp(moment, dt.UTC).isoformat() if moment else ""
+
+
+# Column name -> how a job fills it.
+COLUMNS: dict[str, Callable[[Job], Any]] = {
+    "id": lambda job: job.id,
+    "created_at": lambda job: _iso(job.created_at),
+    "user_id": lambda job: job.user_id,
+    "channel_id": lambda job: job.channel_id,
+    "model": lambda job: job.model,
+    "state": lambda job: job.state,
+    "prompt": lambda job: job.prompt,
+    "revised_prompt": lambda job: job.revised_prompt,
+    "options": lambda job: json.dumps(options_without_prompt(job), sort_keys=True),
+    "error_code": lambda job: job.error_code,
+    "quota_units": lambda job: job.quota_units,
+    "quota_state": lambda job: job.quota_state,
+    "delivered_via": lambda job: job.delivered_via,
+    "jump_link": jump_link,
+    "result_urls": lambda job: " ".join(job.result_urls),
+    "finished_at": lambda job: _iso(job.finished_at),
+    "deleted_by": lambda job: job.deleted_by,
+}
+CSV_COLUMNS = tuple(COLUMNS)
+
+
+def cell(value: Any) -> str:
+    """Return a CSV cell that spreadsheets will not evaluate as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def jobs_csv(jobs: Sequence[Job]) -> str:
+    """Return the jobs as CSV text (header row first, columns as in CSV_COLUMNS)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for job in jobs:
+        writer.writerow([cell(fill(job)) for fill in COLUMNS.values()])
+    return out.getvalue()

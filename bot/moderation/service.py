@@ -1,0 +1,346 @@
+"""ModerationService: server rules, moderator actions, the job log, and retention.
+
+:meth:`ModerationService.check_request` runs in ``JobService.accept`` before any quota
+is reserved or any request is sent. A blocked prompt is refused saying that a server
+rule blocked it, without revealing the rule; the server's audit channel gets the
+details.
+
+Every moderator write goes through :meth:`ModerationService._act`, which makes the
+change and its entry in the moderator log one transaction, then posts the action to
+the audit channel (:class:`~bot.moderation.audit.AuditLog`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any, TypeVar
+
+import discord
+
+from bot.errors import InvalidRequest, NotAllowed
+from bot.moderation.audit import AuditLog
+from bot.moderation.blocklist import MAX_RULES_PER_GUILD, check_new_rule, first_match
+from bot.moderation.export import jobs_csv
+from bot.store import BlockedUser, GuildSettings, Job, JobFilter, PromptRule, QuotaRule, Store
+from bot.ui.format import limit_text, shorten
+from bot.ui.moderation import action_audit_embed, blocked_audit_embed
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+BLOCKED_PROMPT_TEXT = "Your prompt was blocked by a rule of this server."
+BLOCKED_USER_TEXT = "You're blocked from generating images on this server."
+EXPORT_BATCH = 500
+
+
+class PromptBlocked(NotAllowed):
+    """The prompt matched the server's blocklist; the message does not reveal the rule."""
+
+    def __init__(self, rule: PromptRule) -> None:
+        super().__init__(BLOCKED_PROMPT_TEXT)
+        self.rule = rule
+
+
+def is_moderator(
+    permissions: discord.Permissions, role_ids: Collection[int], moderator_role_id: int | None
+) -> bool:
+    """Whether a member may moderate: Manage Messages, or the server's moderator role."""
+    if permissions.manage_messages or permissions.administrator:
+        return True
+    return moderator_role_id is not None and moderator_role_id in role_ids
+
+
+class ModerationService:
+    """Server rules applied to requests before they cost anything, and moderator actions."""
+
+    def __init__(self, store: Store, audit: AuditLog) -> None:
+        self._store = store
+        self.audit = audit
+
+    # ------------------------------------------------------------------ requests
+
+    async def check_request(
+        self, guild_id: int, user_id: int, prompt: str, channel_id: int | None = None
+    ) -> None:
+        """Raise NotAllowed if the user is blocked or the prompt hits the blocklist."""
+        if await self._store.guilds.blocked_user(guild_id, user_id) is not None:
+            raise NotAllowed(BLOCKED_USER_TEXT)
+        rule = first_match(await self._store.guilds.prompt_rules(guild_id), prompt)
+        if rule is not None:
+            log.info("guild %s: prompt of user %s blocked by rule %s", guild_id, user_id, rule.id)
+            await self._store.actions.record(
+                guild_id, None, "prompt_blocked", f"user:{user_id}", f"rule {rule.id}"
+            )
+            self.audit.post_soon(guild_id, blocked_audit_embed(user_id, channel_id, prompt, rule))
+            raise PromptBlocked(rule)
+
+    async def is_moderator(
+        self, guild_id: int, permissions: discord.Permissions, role_ids: Collection[int]
+    ) -> bool:
+        """Whether a member may use the moderator commands in this server."""
+        settings = await self._store.guilds.settings(guild_id)
+        return is_moderator(permissions, role_ids, settings.moderator_role_id)
+
+    # ------------------------------------------------------------------ reading
+
+    async def settings(self, guild_id: int) -> GuildSettings:
+        """Return a server's settings."""
+        return await self._store.guilds.settings(guild_id)
+
+    async def overview(
+        self, guild_id: int
+    ) -> tuple[GuildSettings, list[PromptRule], list[BlockedUser], list[QuotaRule]]:
+        """Return a server's settings, blocklist, blocked members and quota rules."""
+        guilds = self._store.guilds
+        return (
+            await guilds.settings(guild_id),
+            await guilds.prompt_rules(guild_id),
+            await guilds.blocked_users(guild_id),
+            await guilds.quota_rules(guild_id),
+        )
+
+    async def job(self, guild_id: int, job_id: int) -> Job:
+        """Return a job of this server; raise InvalidRequest when there is none."""
+        job = await self._store.jobs.get(job_id)
+        if job is None or job.guild_id != guild_id:
+            raise InvalidRequest(f"There is no job {job_id} in this server.")
+        return job
+
+    async def jobs(self, filters: JobFilter, *, limit: int, offset: int = 0) -> list[Job]:
+        """Return the jobs matching ``filters``, newest first."""
+        return await self._store.jobs.search(filters, limit=limit, offset=offset)
+
+    async def export(self, filters: JobFilter, max_rows: int) -> tuple[str, int]:
+        """Return ``(csv_text, row_count)`` for up to ``max_rows`` matching jobs."""
+        jobs: list[Job] = []
+        while len(jobs) < max_rows:
+            batch = await self.jobs(
+                filters, limit=min(EXPORT_BATCH, max_rows - len(jobs)), offset=len(jobs)
+            )
+            jobs.extend(batch)
+            if not batch:
+                break
+        return jobs_csv(jobs), len(jobs)
+
+    # ------------------------------------------------------------------ actions
+
+    async def _act(
+        self,
+        guild_id: int,
+        moderator_id: int,
+        action: str,
+        text: str | Callable[[T], str],
+        change: Callable[[], Awaitable[T]],
+        *,
+        target: str | Callable[[T], str] | None = None,
+        detail: str | None = None,
+        thumbnail: str | None = None,
+        post: bool = True,
+    ) -> T:
+        """Make ``change`` and record it in the moderator log, in one transaction.
+
+        If ``change`` raises (say InvalidRequest: nothing to undo), nothing is recorded.
+        Then, unless ``post`` is False, the action is posted to the audit channel.
+        ``text`` and ``target`` may be derived from what ``change`` returned.
+        """
+        async with self._store.transaction():
+            result = await change()
+            if callable(target):
+                target = target(result)
+            await self._store.actions.record(guild_id, moderator_id, action, target, detail)
+        log.info("guild %s: moderator %s: %s %s", guild_id, moderator_id, action, target or "")
+        if post:
+            said = text(result) if callable(text) else text
+            embed = action_audit_embed(moderator_id, said, thumbnail=thumbnail)
+            self.audit.post_soon(guild_id, embed)
+        return result
+
+    async def configure(
+        self, guild_id: int, moderator_id: int, changes: dict[str, Any], text: str
+    ) -> tuple[GuildSettings, bool]:
+        """Change server settings; return them and whether the audit post got through.
+
+        Turning the audit channel off is still announced in the channel it used to be.
+        """
+        before = await self._store.guilds.settings(guild_id)
+        after = await self._act(
+            guild_id,
+            moderator_id,
+            "config",
+            text,
+            lambda: self._store.guilds.update_settings(guild_id, **changes),
+            detail=", ".join(f"{k}={v}" for k, v in changes.items()),
+            post=False,
+        )
+        channel_id = after.log_channel_id or before.log_channel_id
+        embed = action_audit_embed(moderator_id, text)
+        posted = await self.audit.post(guild_id, embed, channel_id=channel_id)
+        return after, posted
+
+    async def set_default_quota(
+        self, guild_id: int, moderator_id: int, changes: dict[str, Any], bot_default: int
+    ) -> str:
+        """Change the server's default quota or its period; return what was done."""
+
+        def describe(settings: GuildSettings) -> str:
+            limit = bot_default if settings.daily_limit is None else settings.daily_limit
+            text = f"set the default quota to {limit_text(limit)} per {settings.quota_period}"
+            return text + (" (the bot's default)." if settings.daily_limit is None else ".")
+
+        settings = await self._act(
+            guild_id,
+            moderator_id,
+            "quota_default",
+            describe,
+            lambda: self._store.guilds.update_settings(guild_id, **changes),
+            detail=", ".join(f"{k}={v}" for k, v in changes.items()),
+        )
+        return describe(settings)
+
+    async def block(
+        self, guild_id: int, user_id: int, reason: str | None, moderator_id: int
+    ) -> None:
+        """Stop a member from using /imagine in this server."""
+        text = f"blocked <@{user_id}> from generating images" + (f": {reason}" if reason else ".")
+        await self._act(
+            guild_id,
+            moderator_id,
+            "block",
+            text,
+            lambda: self._store.guilds.block_user(guild_id, user_id, reason, moderator_id),
+            target=f"user:{user_id}",
+            detail=reason,
+        )
+
+    async def unblock(self, guild_id: int, user_id: int, moderator_id: int) -> None:
+        """Let a blocked member use /imagine again; refuse if they were not blocked."""
+
+        async def change() -> None:
+            if not await self._store.guilds.unblock_user(guild_id, user_id):
+                raise InvalidRequest(f"<@{user_id}> is not blocked.")
+
+        await self._act(
+            guild_id,
+            moderator_id,
+            "unblock",
+            f"unblocked <@{user_id}>.",
+            change,
+            target=f"user:{user_id}",
+        )
+
+    async def add_rule(
+        self, guild_id: int, pattern: str, is_regex: bool, moderator_id: int
+    ) -> PromptRule:
+        """Validate and add a blocklist entry."""
+        pattern = check_new_rule(pattern, is_regex)
+        kind = "regex" if is_regex else "word"
+
+        async def change() -> PromptRule:
+            rules = await self._store.guilds.prompt_rules(guild_id)
+            if len(rules) >= MAX_RULES_PER_GUILD:
+                raise InvalidRequest(
+                    f"This server already has {len(rules)} blocklist entries, the most allowed."
+                )
+            return await self._store.guilds.add_prompt_rule(
+                guild_id, pattern, is_regex, moderator_id
+            )
+
+        rule = await self._act(
+            guild_id,
+            moderator_id,
+            "blocklist_add",
+            lambda rule: f"added blocklist entry #{rule.id} ({kind}) `{shorten(pattern, 100)}`.",
+            change,
+            target=lambda rule: f"rule:{rule.id}",
+            detail=f"{kind}: {pattern}",
+        )
+        return rule
+
+    async def remove_rule(self, guild_id: int, rule_id: int, moderator_id: int) -> None:
+        """Remove a blocklist entry; refuse if there is none with that number."""
+
+        async def change() -> None:
+            if not await self._store.guilds.remove_prompt_rule(guild_id, rule_id):
+                raise InvalidRequest(f"There is no blocklist entry #{rule_id} in this server.")
+
+        await self._act(
+            guild_id,
+            moderator_id,
+            "blocklist_remove",
+            f"removed blocklist entry #{rule_id}.",
+            change,
+            target=f"rule:{rule_id}",
+        )
+
+    async def set_quota_rule(
+        self,
+        guild_id: int,
+        kind: str,
+        target_id: int,
+        units: int | None,
+        moderator_id: int,
+        mention: str,
+    ) -> str:
+        """Set a member's or a role's quota (None = unlimited); return what was done."""
+        text = f"set the quota of {mention} to {limit_text(units)}."
+        await self._act(
+            guild_id,
+            moderator_id,
+            f"quota_{kind}",
+            text,
+            lambda: self._store.guilds.set_quota_rule(
+                guild_id, kind, target_id, units, moderator_id
+            ),
+            target=f"{kind}:{target_id}",
+            detail=limit_text(units),
+        )
+        return text
+
+    async def clear_quota_rule(
+        self, guild_id: int, kind: str, target_id: int, moderator_id: int, mention: str
+    ) -> str:
+        """Remove a member's or a role's quota; refuse if there is none; return what was done."""
+
+        async def change() -> None:
+            if not await self._store.guilds.clear_quota_rule(guild_id, kind, target_id):
+                raise InvalidRequest(f"{mention} has no quota of their own.")
+
+        text = f"removed the quota of {mention}."
+        await self._act(
+            guild_id,
+            moderator_id,
+            f"quota_clear_{kind}",
+            text,
+            change,
+            target=f"{kind}:{target_id}",
+        )
+        return text
+
+    async def record_deletion(
+        self, job: Job, moderator_id: int, *, already_gone: bool, thumbnail: str | None
+    ) -> None:
+        """Record that a job's image message was deleted, and by whom."""
+        await self._act(
+            job.guild_id,
+            moderator_id,
+            "delete",
+            f"deleted the image of job {job.id} by <@{job.user_id}>.",
+            lambda: self._store.jobs.mark_deleted(job.id, moderator_id),
+            target=f"job:{job.id}",
+            detail="message already gone" if already_gone else None,
+            thumbnail=thumbnail,
+        )
+
+    # ------------------------------------------------------------------ retention
+
+    async def apply_retention(self, days: int, now: float | None = None) -> int:
+        """Strip prompts and URLs from finished jobs older than ``days`` (0 = keep all)."""
+        if days <= 0:
+            return 0
+        now = time.time() if now is None else now
+        redacted = await self._store.jobs.redact_before(now - days * 86400)
+        if redacted:
+            log.info("log retention: redacted %d jobs older than %d days", redacted, days)
+        return redacted

@@ -1,0 +1,77 @@
+"""The storage boundary: row types, the repositories, and the engines under them.
+
+The rest of the bot talks to a :class:`Store` only: ``store.jobs`` (the ledger),
+``store.guilds`` (server settings and rules), ``store.actions`` (the moderator log),
+``store.state`` (the bot's own keys), and ``store.transaction()`` to make several
+writes one. Cogs never touch the store; services do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+from bot.store.actions import ActionLog
+from bot.store.database import Database
+from bot.store.guilds import GuildStore
+from bot.store.jobs import JobFilter, JobStore
+from bot.store.rows import (
+    ACTIVE_STATES,
+    GENERATING_STATES,
+    JOB_STATES,
+    TERMINAL_STATES,
+    BlockedUser,
+    GuildSettings,
+    Job,
+    JobDraft,
+    ModAction,
+    PromptRule,
+    QuotaRule,
+    StoredImage,
+)
+from bot.store.sqlite import SqliteDatabase
+from bot.store.state import StateStore
+
+__all__ = [
+    "ACTIVE_STATES",
+    "GENERATING_STATES",
+    "JOB_STATES",
+    "TERMINAL_STATES",
+    "ActionLog",
+    "BlockedUser",
+    "GuildSettings",
+    "GuildStore",
+    "Job",
+    "JobDraft",
+    "JobFilter",
+    "JobStore",
+    "ModAction",
+    "PromptRule",
+    "QuotaRule",
+    "StateStore",
+    "Store",
+    "StoredImage",
+]
+
+
+class Store:
+    """Every repository of the bot over one database engine."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.jobs = JobStore(db)
+        self.guilds = GuildStore(db)
+        self.actions = ActionLog(db)
+        self.state = StateStore(db)
+
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """Make the writes of the body one transaction (nested calls join it)."""
+        return self.db.transaction()
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, path: Path | str) -> AsyncIterator[Store]:
+        """Open and migrate the SQLite database at ``path``; close it on exit."""
+        async with SqliteDatabase.open(path) as db:
+            yield cls(db)

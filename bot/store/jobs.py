@@ -1,0 +1,263 @@
+"""JobStore: every statement on the job ledger (``jobs``) and its images (``job_images``).
+
+Each write that changes a job is one conditional statement that returns the updated
+row (``RETURNING *``), or None when its condition did not hold, so that repeating a
+write is harmless and callers need not read the job again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.store.database import Database, placeholders
+from bot.store.rows import (
+    ACTIVE_STATES,
+    DRAFT_COLUMNS,
+    GENERATING_STATES,
+    JOB_UPDATABLE,
+    TERMINAL_STATES,
+    Job,
+    JobDraft,
+    StoredImage,
+    encode_column,
+)
+
+_GENERATING = f"state IN ({', '.join(repr(s) for s in GENERATING_STATES)})"
+_ACTIVE = f"state IN ({', '.join(repr(s) for s in ACTIVE_STATES)})"
+_FINISHED = (
+    f"state IN ({', '.join(repr(s) for s in TERMINAL_STATES)}) AND delivery_state != 'pending'"
+)
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """Which jobs a listing shows (None = any)."""
+
+    guild_id: int | None = None
+    user_id: int | None = None
+    model: str | None = None
+    state: str | None = None
+    since: float | None = None
+
+
+class JobStore:
+    """The job ledger."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def insert(self, draft: JobDraft, *, now: float | None = None) -> Job:
+        """Store a new job in state ``queued`` with its quota reserved; return it."""
+        now = time.time() if now is None else now
+        values = [encode_column(name, getattr(draft, name)) for name in DRAFT_COLUMNS]
+        row = await self._db.fetchone(
+            f"INSERT INTO jobs ({', '.join(DRAFT_COLUMNS)}, state, quota_state, created_at, "
+            f"updated_at) VALUES ({placeholders(len(values))}, 'queued', 'reserved', ?, ?) "
+            "RETURNING *",
+            (*values, now, now),
+        )
+        assert row is not None
+        return Job.from_row(row)
+
+    async def get(self, job_id: int) -> Job | None:
+        """Return one job, or None."""
+        row = await self._db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return Job.from_row(row) if row else None
+
+    async def unfinished(self) -> list[Job]:
+        """Return jobs that are still generating or whose outcome is not yet delivered."""
+        rows = await self._db.fetchall(
+            f"SELECT * FROM jobs WHERE {_ACTIVE} OR delivery_state = 'pending' ORDER BY id"
+        )
+        return [Job.from_row(r) for r in rows]
+
+    async def queued(self) -> list[Job]:
+        """Return every queued job, oldest first (the dispatch order)."""
+        rows = await self._db.fetchall("SELECT * FROM jobs WHERE state = 'queued' ORDER BY id")
+        return [Job.from_row(r) for r in rows]
+
+    async def search(self, filters: JobFilter, *, limit: int = 50, offset: int = 0) -> list[Job]:
+        """Return jobs matching every given filter, newest first."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column in ("guild_id", "user_id", "model", "state"):
+            value = getattr(filters, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if filters.since is not None:
+            clauses.append("created_at >= ?")
+            params.append(filters.since)
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        rows = await self._db.fetchall(
+            f"SELECT * FROM jobs {where}ORDER BY id DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [Job.from_row(r) for r in rows]
+
+    async def transition(
+        self,
+        job_id: int,
+        from_states: Iterable[str],
+        to_state: str,
+        *,
+        now: float | None = None,
+        **fields: Any,
+    ) -> Job | None:
+        """Move a job to ``to_state`` if it is in one of ``from_states``; set ``fields``.
+
+        Returns the updated job, or None (and changes nothing) when the job was not in
+        ``from_states``, which makes every transition safe to attempt twice.
+        """
+        unknown = set(fields) - JOB_UPDATABLE
+        if unknown:
+            raise ValueError(f"not job fields: {sorted(unknown)}")
+        sources = tuple(from_states)
+        assignments = "".join(f", {name} = ?" for name in fields)
+        values = [encode_column(name, value) for name, value in fields.items()]
+        return await self._update_one(
+            f"UPDATE jobs SET state = ?, updated_at = ?{assignments} "
+            f"WHERE id = ? AND state IN ({placeholders(len(sources))}) RETURNING *",
+            (to_state, time.time() if now is None else now, *values, job_id, *sources),
+        )
+
+    async def set_message_id(self, job_id: int, message_id: int) -> Job | None:
+        """Record the id of the progress message the interaction response created."""
+        return await self._update_one(
+            "UPDATE jobs SET message_id = ?, updated_at = ? WHERE id = ? RETURNING *",
+            (message_id, time.time(), job_id),
+        )
+
+    async def mark_delivered(
+        self,
+        job_id: int,
+        *,
+        via: str,
+        channel_id: int | None,
+        message_id: int | None,
+        delivered: bool = True,
+    ) -> Job | None:
+        """Record how a job's outcome reached the user, once; forget its interaction token."""
+        now = time.time()
+        return await self._update_one(
+            "UPDATE jobs SET delivery_state = ?, delivered_via = ?, delivered_channel_id = ?, "
+            "delivered_message_id = ?, delivered_at = ?, interaction_token = NULL, "
+            "updated_at = ? WHERE id = ? AND delivery_state = 'pending' RETURNING *",
+            ("delivered" if delivered else "failed", via, channel_id, message_id, now, now, job_id),
+        )
+
+    async def mark_deleted(self, job_id: int, moderator_id: int) -> Job | None:
+        """Record that a moderator (or the requester) deleted a job's delivered message."""
+        now = time.time()
+        return await self._update_one(
+            "UPDATE jobs SET deleted_by = ?, deleted_at = ?, updated_at = ? "
+            "WHERE id = ? AND deleted_at IS NULL RETURNING *",
+            (moderator_id, now, now, job_id),
+        )
+
+    async def redact_before(self, cutoff: float) -> int:
+        """Strip prompts, options and image URLs from finished jobs older than ``cutoff``.
+
+        Counts, models, states and quota units stay, so usage history survives.
+        """
+        async with self._db.transaction():
+            await self._db.execute(
+                "DELETE FROM job_images WHERE job_id IN "
+                f"(SELECT id FROM jobs WHERE created_at < ? AND {_FINISHED})",
+                (cutoff,),
+            )
+            return await self._db.execute(
+                "UPDATE jobs SET prompt = '', options = json_set(options, '$.prompt', ''), "
+                "request = json_set(request, '$.prompt', ''), result_urls = NULL, "
+                "revised_prompt = NULL, interaction_token = NULL, error_message = NULL "
+                f"WHERE created_at < ? AND prompt != '' AND {_FINISHED}",
+                (cutoff,),
+            )
+
+    async def _update_one(self, sql: str, params: Sequence[Any]) -> Job | None:
+        row = await self._db.fetchone(sql, params)
+        return Job.from_row(row) if row else None
+
+    # ------------------------------------------------------------------ quota
+
+    async def set_quota_state(
+        self, job_id: int, to_state: str, *, from_state: str = "reserved"
+    ) -> bool:
+        """Move a job's quota from ``from_state`` to ``to_state``, once; True if it moved.
+
+        ``reserved -> settled | released`` settles or refunds a reservation;
+        ``settled -> released`` gives back a charge whose result never reached anyone.
+        """
+        changed = await self._db.execute(
+            "UPDATE jobs SET quota_state = ? WHERE id = ? AND quota_state = ?",
+            (to_state, job_id, from_state),
+        )
+        return changed == 1
+
+    async def quota_used(self, guild_id: int, user_id: int, window: str) -> int:
+        """Return the units reserved or settled by a user in a quota window."""
+        row = await self._db.fetchone(
+            "SELECT COALESCE(SUM(quota_units), 0) AS used FROM jobs "
+            "WHERE guild_id = ? AND user_id = ? AND quota_window = ? "
+            "AND quota_state IN ('reserved', 'settled')",
+            (guild_id, user_id, window),
+        )
+        return int(row["used"]) if row else 0
+
+    # ------------------------------------------------------------------ counts
+
+    async def generating_counts(self) -> dict[tuple[int, int], int]:
+        """Return the number of generating jobs per (guild, user), in one query."""
+        rows = await self._db.fetchall(
+            "SELECT guild_id, user_id, COUNT(*) AS n FROM jobs "
+            f"WHERE {_GENERATING} GROUP BY guild_id, user_id"
+        )
+        return {(int(r["guild_id"]), int(r["user_id"])): int(r["n"]) for r in rows}
+
+    async def count(self, guild_id: int, user_id: int | None = None, *, queued: bool) -> int:
+        """Return how many jobs of a guild (or one of its users) wait, or generate."""
+        sql = "SELECT COUNT(*) AS n FROM jobs WHERE guild_id = ? AND "
+        sql += "state = 'queued'" if queued else _GENERATING
+        params: tuple[Any, ...] = (guild_id,)
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            params += (user_id,)
+        row = await self._db.fetchone(sql, params)
+        return int(row["n"]) if row else 0
+
+    async def queue_position(self, job_id: int) -> int:
+        """Return a queued job's 1-based place in its server's queue."""
+        row = await self._db.fetchone(
+            "SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued' AND id <= ? "
+            "AND guild_id = (SELECT guild_id FROM jobs WHERE id = ?)",
+            (job_id, job_id),
+        )
+        return int(row["n"]) if row else 0
+
+    # ------------------------------------------------------------------ images
+
+    async def save_images(self, job_id: int, images: Sequence[StoredImage]) -> None:
+        """Store a job's downloaded images (replacing any stored before)."""
+        async with self._db.transaction():
+            await self._db.execute("DELETE FROM job_images WHERE job_id = ?", (job_id,))
+            await self._db.executemany(
+                "INSERT INTO job_images (job_id, position, url, content_type, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(job_id, i.position, i.url, i.content_type, i.data) for i in images],
+            )
+
+    async def load_images(self, job_id: int) -> list[StoredImage]:
+        """Return a job's stored images in order."""
+        rows = await self._db.fetchall(
+            "SELECT position, url, content_type, data FROM job_images "
+            "WHERE job_id = ? ORDER BY position",
+            (job_id,),
+        )
+        return [StoredImage(**dict(r)) for r in rows]
+
+    async def drop_image_data(self, job_id: int) -> None:
+        """Free the stored bytes of a delivered job's images (URLs are kept)."""
+        await self._db.execute("UPDATE job_images SET data = NULL WHERE job_id = ?", (job_id,))

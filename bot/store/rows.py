@@ -1,0 +1,207 @@
+"""Row types and states of the ledger: what the store hands out, never raw rows.
+
+Every type is a frozen dataclass. A job's column lists are derived from these
+dataclasses (see :data:`DRAFT_COLUMNS` and :data:`JOB_UPDATABLE`), so a new column is
+declared once, here, and in a migration.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+ACTIVE_STATES = ("queued", "submitted", "running")
+GENERATING_STATES = ("submitted", "running")
+TERMINAL_STATES = ("succeeded", "failed", "timed_out", "cancelled")
+JOB_STATES = (*ACTIVE_STATES, *TERMINAL_STATES)
+QUOTA_STATES = ("reserved", "settled", "released")
+DELIVERY_STATES = ("pending", "delivered", "failed")
+# Columns stored as JSON text.
+JSON_COLUMNS = frozenset({"options", "request", "result_urls"})
+
+
+@dataclass(frozen=True)
+class JobDraft:
+    """Everything known about a job before it is stored."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+    api_user: str
+    application_id: int
+    interaction_id: int | None
+    interaction_token: str | None
+    token_expires_at: float | None
+    upload_limit: int
+    model: str
+    options: dict[str, Any]
+    prompt: str
+    request: dict[str, Any]
+    quota_units: int
+    quota_window: str = ""  # set by QuotaService when it reserves
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of the job ledger."""
+
+    id: int
+    guild_id: int
+    channel_id: int
+    user_id: int
+    api_user: str
+    application_id: int
+    interaction_id: int | None
+    interaction_token: str | None
+    token_expires_at: float | None
+    message_id: int | None
+    upload_limit: int
+    model: str
+    options: dict[str, Any]
+    prompt: str
+    request: dict[str, Any]
+    state: str
+    task_id: str | None
+    poll_url: str | None
+    quota_units: int
+    quota_state: str
+    quota_window: str
+    result_urls: list[str]
+    revised_prompt: str | None
+    error_code: str | None
+    error_message: str | None
+    delivery_state: str
+    delivered_via: str | None
+    delivered_channel_id: int | None
+    delivered_message_id: int | None
+    created_at: float
+    submitted_at: float | None
+    finished_at: float | None
+    delivered_at: float | None
+    updated_at: float
+    deleted_by: int | None = None
+    deleted_at: float | None = None
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the generation has ended (delivery may still be pending)."""
+        return self.state in TERMINAL_STATES
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Job:
+        """Build a Job from a ``SELECT * FROM jobs`` row, decoding the JSON columns."""
+        data = dict(row)
+        for column in JSON_COLUMNS:
+            data[column] = json.loads(data[column]) if data[column] else []
+        return cls(**data)
+
+
+DRAFT_COLUMNS = tuple(f.name for f in fields(JobDraft))
+# Columns a state transition may set besides ``state`` (the rest is fixed at insert
+# or owned by one dedicated write: quota, delivery, deletion).
+JOB_UPDATABLE = frozenset(
+    {
+        "task_id",
+        "poll_url",
+        "message_id",
+        "result_urls",
+        "revised_prompt",
+        "error_code",
+        "error_message",
+        "submitted_at",
+        "finished_at",
+    }
+)
+
+
+def encode_column(name: str, value: Any) -> Any:
+    """Return ``value`` as stored in column ``name`` (JSON columns as text)."""
+    return json.dumps(value) if name in JSON_COLUMNS else value
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """A downloaded image kept until it has been delivered."""
+
+    position: int
+    url: str | None
+    content_type: str
+    data: bytes | None
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    """A server's own settings; None means "use the bot-wide default"."""
+
+    guild_id: int
+    daily_limit: int | None = None
+    quota_period: str = "day"
+    max_running_per_user: int | None = None
+    max_running_per_guild: int | None = None
+    log_channel_id: int | None = None
+    moderator_role_id: int | None = None
+
+
+GUILD_SETTING_FIELDS = frozenset(f.name for f in fields(GuildSettings)) - {"guild_id"}
+
+
+@dataclass(frozen=True)
+class QuotaRule:
+    """A role's or a user's quota; ``limit_units`` None means unlimited."""
+
+    guild_id: int
+    kind: str
+    target_id: int
+    limit_units: int | None
+    set_by: int
+    set_at: float
+
+
+@dataclass(frozen=True)
+class BlockedUser:
+    """A user who may not use /imagine in a server."""
+
+    guild_id: int
+    user_id: int
+    reason: str | None
+    blocked_by: int
+    blocked_at: float
+
+
+@dataclass(frozen=True)
+class PromptRule:
+    """A blocked word or regular expression of a server."""
+
+    id: int
+    guild_id: int
+    pattern: str
+    is_regex: bool
+    added_by: int
+    added_at: float
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> PromptRule:
+        """Build a rule from a row (``is_regex`` is stored as 0/1)."""
+        data = dict(row)
+        data["is_regex"] = bool(data["is_regex"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ModAction:
+    """One entry of the moderator action log."""
+
+    id: int
+    guild_id: int
+    moderator_id: int | None
+    action: str
+    target: str | None
+    detail: str | None
+    created_at: float
+
+
+def columns_of(row_type: type) -> str:
+    """Return the comma-separated column list of a row dataclass, for a SELECT."""
+    return ", ".join(f.name for f in fields(row_type))

@@ -1,0 +1,1 @@
+"""What people see: cards, views, private replies and the formatting helpers they share."""

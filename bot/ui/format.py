@@ -1,0 +1,82 @@
+"""Formatting helpers shared by every card and reply: lengths, lists, times.
+
+Pure functions with no knowledge of jobs or services, so anything may use them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+
+import discord
+
+from bot.errors import DISCORD_MESSAGE_LIMIT
+
+DETAIL_LIMIT = 160
+FIELD_LIMIT = 1024
+TimestampStyle = discord.utils.TimestampStyle
+
+
+def shorten(text: str, limit: int) -> str:
+    """Return ``text`` on one line, cut to ``limit`` characters with an ellipsis when cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def clip(text: str, limit: int = DISCORD_MESSAGE_LIMIT) -> str:
+    """Return ``text`` cut to ``limit`` characters (keeping its lines), ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fit_lines(lines: Sequence[str], limit: int, *, empty: str = "", more: str = "") -> str:
+    """Join whole lines with newlines within ``limit`` characters.
+
+    When they do not all fit, the last line says how many were left out: ``more`` is a
+    template with ``{count}`` (default ``… and {count} more``). ``empty`` is returned
+    when there are no lines.
+    """
+    if not lines:
+        return empty
+    template = more or "… and {count} more"
+    kept: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        tail = template.format(count=len(lines) - index)
+        room = limit - used - (1 if kept else 0)
+        last = index == len(lines) - 1
+        if len(line) > room or (not last and len(line) + 1 + len(tail) > room):
+            kept.append(tail)
+            break
+        kept.append(line)
+        used += len(line) + (1 if len(kept) > 1 else 0)
+    return "\n".join(kept)
+
+
+def timestamp(moment: float | None, style: TimestampStyle = "f") -> str:
+    """Return a Discord timestamp (rendered in each reader's language and zone), or a dash."""
+    if not moment:
+        return "–"
+    return discord.utils.format_dt(dt.datetime.fromtimestamp(moment, dt.UTC), style)
+
+
+def safe_detail(message: str | None) -> str:
+    """Return a short, human part of an upstream error message as ``: ...``, or ``''``."""
+    if not message:
+        return ""
+    text = re.sub(r"[{}\[\]\"`]", "", message)
+    text = re.sub(r"https?://\S+", "", text)
+    text = shorten(text, DETAIL_LIMIT).rstrip(".")
+    return f": {text}" if text else ""
+
+
+def limit_text(limit: int | None) -> str:
+    """Return a quota limit for display."""
+    if limit is None:
+        return "unlimited"
+    return f"{limit} unit" if limit == 1 else f"{limit} units"
+
+
+def code(text: str, limit: int = 100) -> str:
+    """Return ``text`` as inline code, shortened, with backticks removed."""
+    return f"`{shorten(text.replace('`', ''), limit)}`"

@@ -1,0 +1,74 @@
+"""Private replies, and the one router that turns any error into one.
+
+:func:`report_error` serves the command tree (``LemonTree.on_error``) and every
+persistent button alike: a :class:`~bot.errors.BotError` is shown as it is, a check
+failure gets its short text, and anything unexpected becomes "Something went wrong
+(ref XYZ)" with the traceback logged under the same reference. No traceback or raw
+upstream error ever reaches a person.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.errors import BotError
+from bot.ui.format import clip
+
+log = logging.getLogger(__name__)
+
+CHECK_FAILURE_TEXT = {
+    app_commands.NoPrivateMessage: "This command works only in a server.",
+    app_commands.MissingPermissions: "You don't have permission to use this command.",
+}
+
+
+def member_role_ids(user: discord.User | discord.Member) -> tuple[int, ...]:
+    """Return the ids of a member's roles, as sent with the interaction.
+
+    The raw ids are used rather than ``Member.roles``, which drops roles missing from
+    the guild cache (for instance right after a reconnect).
+    """
+    if not isinstance(user, discord.Member):
+        return ()
+    return tuple(user._roles)
+
+
+async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> None:
+    """Reply privately, whether or not the interaction was answered already."""
+    text = clip(text)
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException as exc:
+        log.warning("could not send an ephemeral reply: HTTP %s", exc.status)
+
+
+def error_text(error: BaseException, where: str) -> str:
+    """Return what a member is told about ``error`` (logging what they must not see)."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, app_commands.TransformerError) and error.__cause__ is not None:
+        error = error.__cause__  # an option type refused the value (see bot.ui.options)
+    if isinstance(error, BotError):
+        return error.message
+    if type(error) in CHECK_FAILURE_TEXT:
+        return CHECK_FAILURE_TEXT[type(error)]
+    if isinstance(error, app_commands.CheckFailure):
+        return str(error) or "You can't use this command here."
+    ref = secrets.token_hex(3).upper()
+    log.error("%s failed (ref %s)", where, ref, exc_info=error)
+    return f"Something went wrong (ref {ref}). Please try again."
+
+
+async def report_error(
+    interaction: discord.Interaction[Any], error: BaseException, where: str
+) -> None:
+    """Answer ``interaction`` privately with what went wrong."""
+    await send_ephemeral(interaction, error_text(error, where))
