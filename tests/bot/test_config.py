@@ -74,7 +74,7 @@ def test_missing_token_exits_with_one_line(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bot"],
         cwd=tmp_path,  # no .env here
-        env=env | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        env=env | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         capture_output=True,
         text=True,
         timeout=10,

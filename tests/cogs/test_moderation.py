@@ -14,18 +14,13 @@ import io
 from collections.abc import AsyncIterator
 from typing import Any
 
-import discord
 import pytest
 
-from bot.errors import InvalidRequest
-from bot.moderation.blocklist import check_new_rule, first_match
-from bot.moderation.export import CSV_COLUMNS, jobs_csv
-from bot.moderation.service import BLOCKED_PROMPT_TEXT, is_moderator
+from bot.moderation.export import CSV_COLUMNS
+from bot.moderation.service import BLOCKED_PROMPT_TEXT
 from bot.quota import api_user
-from bot.store import Job, JobDraft, JobFilter, PromptRule
+from bot.store import JobDraft, JobFilter
 from bot.ui.cards import jump_link
-from bot.ui.moderation import describe_filter
-from bot.ui.options import parse_since
 from tests.botenv import BotEnv, running_bot
 from tests.fakes.fake_discord import FakeDiscord, FakeInteraction, FakeUser, snowflake
 
@@ -549,14 +544,6 @@ async def test_export_csv(env):
     assert rows[2]["error_code"] == "task_failed"
 
 
-def test_csv_cells_are_not_formulas():
-    """Cells a spreadsheet would evaluate are prefixed with an apostrophe."""
-    job = _job(prompt="=cmd|' /C calc'!A0", revised_prompt="+1")
-    (row,) = list(csv.DictReader(io.StringIO(jobs_csv([job]))))
-    assert row["prompt"] == "'=cmd|' /C calc'!A0"
-    assert row["revised_prompt"] == "'+1"
-
-
 # ---------------------------------------------------------------------- audit channel
 
 
@@ -796,170 +783,3 @@ async def test_retention_runs_daily_while_the_cog_is_loaded(env):
     await env.bot.unload_extension("cogs.moderation")
     await asyncio.gather(task, return_exceptions=True)
     assert task.cancelled() and not cog.retention.is_running()
-
-
-# ---------------------------------------------------------------------- pure helpers
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("30m", NOW - 1800),
-        ("24h", NOW - 86400),
-        (" 7d ", NOW - 7 * 86400),
-        ("2W", NOW - 14 * 86400),
-        ("7 days", NOW - 7 * 86400),  # pytimeparse2 reads spelled-out units too
-        ("1h30m", NOW - 5400),
-        ("2026-01-31", dt.datetime(2026, 1, 31, tzinfo=dt.UTC).timestamp()),
-        ("2026-01-31T12:30", dt.datetime(2026, 1, 31, 12, 30, tzinfo=dt.UTC).timestamp()),
-        ("2026-01-31T12:30+02:00", dt.datetime(2026, 1, 31, 10, 30, tzinfo=dt.UTC).timestamp()),
-    ],
-)
-def test_parse_since(text, expected):
-    """Ages and ISO dates (UTC unless given) become unix times."""
-    assert parse_since(text, NOW) == expected
-
-
-@pytest.mark.parametrize("text", ["yesterday", "-3d", "0m", "", "2030-01-01"])
-def test_parse_since_refuses(text):
-    """Anything else, and dates in the future, are refused."""
-    with pytest.raises(InvalidRequest):
-        parse_since(text, NOW)
-
-
-@pytest.mark.parametrize(
-    ("pattern", "ok"),
-    [
-        ("lemon", True),
-        ("b[a4]n+ana", True),
-        ("(cat|dog)s?", True),
-        ("[(+]+", True),
-        (r"\(a+\)+", True),
-        # Shapes that backtrack exponentially elsewhere are linear in RE2, so they are fine.
-        ("(a+)+", True),
-        (r"(\w*){2,}", True),
-        ("(?:x.*y)*", True),
-        ("(a|aa)+$", True),
-        (r"(a)\1", False),
-        ("(?<!x)y", False),
-        ("(", False),
-        ("x" * 201, False),
-    ],
-)
-def test_check_new_rule(pattern, ok):
-    """Regexes RE2 cannot compile, or too long, are refused; everything else is safe."""
-    if ok:
-        assert check_new_rule(pattern, True) == pattern
-    else:
-        with pytest.raises(InvalidRequest):
-            check_new_rule(pattern, True)
-
-
-@pytest.mark.parametrize(
-    ("permissions", "roles", "moderator_role", "expected"),
-    [
-        (discord.Permissions(manage_messages=True), (), None, True),
-        (discord.Permissions(administrator=True), (), None, True),
-        (discord.Permissions.none(), (5,), 5, True),
-        (discord.Permissions.none(), (4,), 5, False),
-        (discord.Permissions.none(), (), None, False),
-        (discord.Permissions(send_messages=True), (5,), None, False),
-    ],
-)
-def test_is_moderator(permissions, roles, moderator_role, expected):
-    """Manage Messages, administrators or the moderator role qualify; nothing else does."""
-    assert is_moderator(permissions, roles, moderator_role) is expected
-
-
-def test_filter_description():
-    """The logs header names each active filter."""
-    assert describe_filter(JobFilter(1)) == "all jobs"
-    assert describe_filter(JobFilter(1, user_id=7, state="failed")) == "user <@7> · state failed"
-
-
-def _job(**overrides: Any) -> Job:
-    values: dict[str, Any] = dict(
-        id=1,
-        guild_id=10,
-        channel_id=20,
-        user_id=30,
-        api_user="discord:10:30",
-        application_id=40,
-        interaction_id=None,
-        interaction_token=None,
-        token_expires_at=None,
-        message_id=None,
-        upload_limit=1,
-        model=MODEL,
-        options={"prompt": "p"},
-        prompt="p",
-        request={},
-        state="succeeded",
-        task_id=None,
-        poll_url=None,
-        quota_units=1,
-        quota_state="settled",
-        quota_window="w",
-        result_urls=[],
-        revised_prompt=None,
-        error_code=None,
-        error_message=None,
-        delivery_state="delivered",
-        delivered_via=None,
-        delivered_channel_id=None,
-        delivered_message_id=None,
-        created_at=NOW,
-        submitted_at=None,
-        finished_at=None,
-        delivered_at=None,
-        updated_at=NOW,
-    )
-    values.update(overrides)
-    return Job(**values)
-
-
-@pytest.mark.parametrize(
-    ("overrides", "expected"),
-    [
-        ({}, None),
-        ({"message_id": 5}, "https://discord.com/channels/10/20/5"),
-        (
-            {"delivered_via": "channel", "delivered_channel_id": 21, "delivered_message_id": 6},
-            "https://discord.com/channels/10/21/6",
-        ),
-        (
-            {"delivered_via": "dm", "delivered_channel_id": 22, "delivered_message_id": 7},
-            "https://discord.com/channels/@me/22/7",
-        ),
-    ],
-)
-def test_jump_link(overrides, expected):
-    """The link points at the delivered message, else the progress message."""
-    assert jump_link(_job(**overrides)) == expected
-
-
-def test_backtracking_shapes_match_in_linear_time():
-    """A pattern that backtracks catastrophically elsewhere answers at once, correctly."""
-    rule = PromptRule(1, 1, r"(\w+\s?)*\d$", True, 1, 0.0)
-    assert first_match([rule], "a short prompt") is None
-    crafted = "word " * 5000 + "#"  # hangs a backtracking engine; linear in RE2
-    assert first_match([rule], crafted) is None
-    assert first_match([rule], "word " * 5000 + "7") is rule
-
-
-@pytest.mark.parametrize(
-    ("word", "prompt", "hit"),
-    [
-        ("lemon", "A LEMON tree", True),
-        ("lemon", "lemonade", False),
-        ("lemon", "un-lemon-like", True),
-        ("café", "un CAFÉ noir", True),
-        ("café", "cafés", False),
-        ("猫", "一只猫在睡觉", True),  # no spaces in Chinese: no word boundaries either
-        ("黑猫", "一只白猫", False),
-    ],
-)
-def test_words_match_whole_words_in_any_script(word, prompt, hit):
-    """Words match whole words, case-insensitively; scripts without spaces match inside."""
-    rule = PromptRule(1, 1, word, False, 1, 0.0)
-    assert (first_match([rule], prompt) is rule) is hit

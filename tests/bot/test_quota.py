@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from bot.errors import QuotaExceeded
 from bot.quota import QuotaService, api_user, window_of, window_reset
 from bot.store import Store
-from tests.test_db import draft
+from tests.factories import draft
 
 
 async def _race(path: Path, limit: int, costs: list[int]) -> tuple[int, int, int]:

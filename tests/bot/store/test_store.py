@@ -8,29 +8,8 @@ from pathlib import Path
 import pytest
 
 import bot
-from bot.store import JobDraft, Store, StoredImage
-
-
-def draft(**overrides) -> JobDraft:
-    values = dict(
-        guild_id=1,
-        channel_id=2,
-        user_id=3,
-        api_user="discord:1:3",
-        application_id=4,
-        interaction_id=5,
-        interaction_token="tok",
-        token_expires_at=1000.0,
-        upload_limit=10_000_000,
-        model="nano-banana",
-        options={"prompt": "a cat", "model": "nano-banana"},
-        prompt="a cat",
-        request={"model": "nano-banana", "prompt": "a cat"},
-        quota_units=1,
-        quota_window="2026-11-24",
-    )
-    values.update(overrides)
-    return JobDraft(**values)
+from bot.store import Store, StoredImage
+from tests.factories import draft
 
 
 async def test_migrations_are_idempotent(tmp_path):

@@ -1,0 +1,177 @@
+"""/imagemod logs, job, export and delete: who generated what, and taking an image down."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+
+import discord
+from discord import app_commands
+from discord.app_commands import Choice, Range
+
+from bot.client import LemonBot
+from bot.errors import InvalidRequest
+from bot.store import JOB_STATES, Job, JobFilter
+from bot.ui.cards import thumbnail_url
+from bot.ui.moderation import describe_filter, job_detail_embed, job_summary_embed
+from bot.ui.options import Since
+from bot.ui.views import LogsView
+from cogs.moderation.common import STATE_CHOICES, CommandsBase, guild_of, imagemod
+
+log = logging.getLogger(__name__)
+
+FILTER_DESCRIPTIONS = {
+    "user": "Only jobs of this member",
+    "model": "Only jobs of this model",
+    "state": "Only jobs in this state",
+    "since": "Only jobs newer than this: 30m, 24h, 7d, 2w, or a date such as 2026-01-31",
+}
+PAGE_SIZE = 5
+EXPORT_MAX_ROWS = 10_000
+
+
+class ReviewCommands(CommandsBase):
+    """The job log: list, detail, export, delete."""
+
+    # ------------------------------------------------------------------ review
+
+    @imagemod.command(name="logs")
+    @app_commands.describe(**FILTER_DESCRIPTIONS)
+    @app_commands.choices(state=STATE_CHOICES)
+    async def logs(
+        self,
+        interaction: discord.Interaction[LemonBot],
+        user: discord.User | None = None,
+        model: str | None = None,
+        state: str | None = None,
+        since: Since | None = None,
+    ) -> None:
+        """Show who generated what, newest first, with page buttons."""
+        filters = _filters(interaction, user, model, state, since)
+
+        async def fetch(page: int) -> tuple[str, list[discord.Embed], bool]:
+            jobs = await self.service.jobs(filters, limit=PAGE_SIZE + 1, offset=page * PAGE_SIZE)
+            first = page * PAGE_SIZE + 1
+            shown = jobs[:PAGE_SIZE]
+            header = f"**Jobs** ({describe_filter(filters)})"
+            if shown:
+                header += f" · {first}–{first + len(shown) - 1}, newest first"
+            else:
+                header += " · no jobs match."
+            return header, [job_summary_embed(j) for j in shown], len(jobs) > PAGE_SIZE
+
+        content, embeds, has_next = await fetch(0)
+        if not embeds:
+            await interaction.response.send_message(content, ephemeral=True)
+            return
+        view = LogsView(fetch, interaction.user.id, interaction, has_next)
+        await interaction.response.send_message(content, embeds=embeds, view=view, ephemeral=True)
+
+    @imagemod.command(name="job")
+    @app_commands.describe(job_id="The job number (shown in the footer of every image)")
+    async def job(
+        self, interaction: discord.Interaction[LemonBot], job_id: Range[int, 1, None]
+    ) -> None:
+        """Show everything stored about one job."""
+        job = await self.service.job(guild_of(interaction), job_id)
+        await interaction.response.send_message(embed=job_detail_embed(job), ephemeral=True)
+
+    @imagemod.command(name="export")
+    @app_commands.describe(**FILTER_DESCRIPTIONS)
+    @app_commands.choices(state=STATE_CHOICES)
+    async def export(
+        self,
+        interaction: discord.Interaction[LemonBot],
+        user: discord.User | None = None,
+        model: str | None = None,
+        state: str | None = None,
+        since: Since | None = None,
+    ) -> None:
+        """Download the matching jobs as a CSV file."""
+        filters = _filters(interaction, user, model, state, since)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        text, count = await self.service.export(filters, EXPORT_MAX_ROWS)
+        data = text.encode("utf-8")
+        if len(data) > interaction.filesize_limit:
+            raise InvalidRequest(
+                "That export is too large to attach. Narrow it with `since`, `user` or `model`."
+            )
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
+        name = f"lemonbot-jobs-{filters.guild_id}-{stamp}.csv"
+        note = f"{count} jobs ({describe_filter(filters)})"
+        if count >= EXPORT_MAX_ROWS:
+            note += f"; only the newest {EXPORT_MAX_ROWS} are included"
+        await interaction.edit_original_response(
+            content=note + ".", attachments=[discord.File(io.BytesIO(data), filename=name)]
+        )
+
+    @logs.autocomplete("model")
+    @export.autocomplete("model")
+    async def model_autocomplete(
+        self, interaction: discord.Interaction[LemonBot], current: str
+    ) -> list[Choice[str]]:
+        """Suggest model ids from the cached model list."""
+        names = self.bot.catalog.suggest(current)
+        return [Choice(name=name, value=name) for name in names if len(name) <= 100]
+
+    @imagemod.command(name="delete")
+    @app_commands.describe(job_id="The job whose image message should be deleted")
+    async def delete(
+        self, interaction: discord.Interaction[LemonBot], job_id: Range[int, 1, None]
+    ) -> None:
+        """Delete a job's posted image and record who did it."""
+        job = await self.service.job(guild_of(interaction), job_id)
+        if job.deleted_at is not None:
+            raise InvalidRequest(
+                f"Job {job.id}'s image was already deleted by <@{job.deleted_by}>."
+            )
+        if job.delivered_message_id is None or job.delivered_channel_id is None:
+            raise InvalidRequest(f"Job {job.id} has no posted message to delete.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        gone = await self._delete_message(job, job.delivered_channel_id, job.delivered_message_id)
+        if job.message_id and job.message_id != job.delivered_message_id:
+            # The progress card of a result posted as a reply still shows the prompt.
+            try:
+                await self._delete_message(job, job.channel_id, job.message_id)
+            except InvalidRequest:
+                log.info("job %s: progress message could not be deleted", job.id)
+        await self.service.record_deletion(
+            job, interaction.user.id, already_gone=gone, thumbnail=thumbnail_url(job)
+        )
+        reply = f"Deleted the image of job {job.id}."
+        if gone:
+            reply = f"Job {job.id}'s message was already gone; recorded as deleted."
+        await interaction.edit_original_response(content=reply)
+
+    async def _delete_message(self, job: Job, channel_id: int, message_id: int) -> bool:
+        """Delete one message; return True if it was already gone."""
+        guild_id = None if job.delivered_via == "dm" else job.guild_id
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
+        try:
+            await channel.get_partial_message(message_id).delete()
+        except discord.NotFound:
+            return True
+        except discord.Forbidden:
+            raise InvalidRequest(
+                "Discord doesn't let me delete that message (missing access to the channel)."
+            ) from None
+        return False
+
+
+def _filters(
+    interaction: discord.Interaction[LemonBot],
+    user: discord.User | None,
+    model: str | None,
+    state: str | None,
+    since: float | None,
+) -> JobFilter:
+    if state is not None and state not in JOB_STATES:
+        raise InvalidRequest(f"`state` must be one of {', '.join(JOB_STATES)}.")
+    return JobFilter(
+        guild_id=guild_of(interaction),
+        user_id=user.id if user is not None else None,
+        model=model.strip() if model else None,
+        state=state,
+        since=since,
+    )

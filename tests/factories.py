@@ -1,0 +1,73 @@
+"""Builders of rows for tests: a job draft and a finished job, with overrides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.store import Job, JobDraft
+
+NOW = 1_780_000_000.0
+MODEL = "gemini-2.5-flash-image"
+
+
+def draft(**overrides) -> JobDraft:
+    values = dict(
+        guild_id=1,
+        channel_id=2,
+        user_id=3,
+        api_user="discord:1:3",
+        application_id=4,
+        interaction_id=5,
+        interaction_token="tok",
+        token_expires_at=1000.0,
+        upload_limit=10_000_000,
+        model="nano-banana",
+        options={"prompt": "a cat", "model": "nano-banana"},
+        prompt="a cat",
+        request={"model": "nano-banana", "prompt": "a cat"},
+        quota_units=1,
+        quota_window="2026-11-24",
+    )
+    values.update(overrides)
+    return JobDraft(**values)
+
+
+def job(**overrides: Any) -> Job:
+    values: dict[str, Any] = dict(
+        id=1,
+        guild_id=10,
+        channel_id=20,
+        user_id=30,
+        api_user="discord:10:30",
+        application_id=40,
+        interaction_id=None,
+        interaction_token=None,
+        token_expires_at=None,
+        message_id=None,
+        upload_limit=1,
+        model=MODEL,
+        options={"prompt": "p"},
+        prompt="p",
+        request={},
+        state="succeeded",
+        task_id=None,
+        poll_url=None,
+        quota_units=1,
+        quota_state="settled",
+        quota_window="w",
+        result_urls=[],
+        revised_prompt=None,
+        error_code=None,
+        error_message=None,
+        delivery_state="delivered",
+        delivered_via=None,
+        delivered_channel_id=None,
+        delivered_message_id=None,
+        created_at=NOW,
+        submitted_at=None,
+        finished_at=None,
+        delivered_at=None,
+        updated_at=NOW,
+    )
+    values.update(overrides)
+    return Job(**values)
