@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,12 +38,12 @@ warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
 import httpx  # noqa: E402
 
 from bench._common import LoadResult, Report, closed_loop  # noqa: E402
-from bot.catalog import ImagineOptions, build_request, cost_units, validate  # noqa: E402
+from bot.catalog import ImagineOptions, validate  # noqa: E402
 from bot.client import LemonBot  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.jobs import JobRequest  # noqa: E402
-from bot.jobs.service import INTERACTION_TOKEN_LIFETIME  # noqa: E402
-from bot.quota import api_user, window_of  # noqa: E402
+from bot.jobs.service import draft_for as jobs_draft_for  # noqa: E402
+from bot.quota import window_of  # noqa: E402
 from bot.store import JobDraft, JobFilter, Store  # noqa: E402
 from tests.fakes.lemondata import LemonDataEmulator  # noqa: E402
 
@@ -101,24 +101,8 @@ def draft_for(index: int, settings: Settings) -> JobDraft:
     """The draft ``accept`` would build for ``request_for(index)`` (for the baseline)."""
     request = request_for(index)
     options = validate(request.options, lambda _model: True)
-    user = api_user(request.guild_id, request.user_id)
-    return JobDraft(
-        guild_id=request.guild_id,
-        channel_id=request.channel_id,
-        user_id=request.user_id,
-        api_user=user,
-        application_id=request.application_id,
-        interaction_id=request.interaction_id,
-        interaction_token=request.interaction_token,
-        token_expires_at=request.received_at + INTERACTION_TOKEN_LIFETIME,
-        upload_limit=request.upload_limit,
-        model=options.model,
-        options=asdict(options),
-        prompt=options.prompt,
-        request=build_request(options, user),
-        quota_units=cost_units(options, settings.model_weights),
-        quota_window=window_of(time.time()),
-    )
+    draft = jobs_draft_for(request, options, settings.model_weights)
+    return replace(draft, quota_window=window_of(time.time()))
 
 
 async def add_blocklists(db: Store) -> None:

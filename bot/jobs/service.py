@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 
 from bot.background import Background
@@ -53,6 +53,29 @@ class Accepted:
 
     job: Job
     position: int | None
+
+
+def draft_for(request: JobRequest, options: ImagineOptions, weights: Mapping[str, int]) -> JobDraft:
+    """Return the job row a request with validated ``options`` makes (nothing reserved)."""
+    user = api_user(request.guild_id, request.user_id)
+    return JobDraft(
+        guild_id=request.guild_id,
+        channel_id=request.channel_id,
+        user_id=request.user_id,
+        api_user=user,
+        application_id=request.application_id,
+        interaction_id=request.interaction_id,
+        interaction_token=request.interaction_token,
+        token_expires_at=(
+            request.received_at + INTERACTION_TOKEN_LIFETIME if request.interaction_token else None
+        ),
+        upload_limit=request.upload_limit,
+        model=options.model,
+        options=asdict(options),
+        prompt=options.prompt,
+        request=build_request(options, user),
+        quota_units=cost_units(options, weights),
+    )
 
 
 class JobService:
@@ -105,27 +128,7 @@ class JobService:
                 "The list of image models can't be loaded right now. Please try again soon."
             )
         options = validate(request.options, self._catalog.is_listed)
-        user = api_user(request.guild_id, request.user_id)
-        draft = JobDraft(
-            guild_id=request.guild_id,
-            channel_id=request.channel_id,
-            user_id=request.user_id,
-            api_user=user,
-            application_id=request.application_id,
-            interaction_id=request.interaction_id,
-            interaction_token=request.interaction_token,
-            token_expires_at=(
-                request.received_at + INTERACTION_TOKEN_LIFETIME
-                if request.interaction_token
-                else None
-            ),
-            upload_limit=request.upload_limit,
-            model=options.model,
-            options=asdict(options),
-            prompt=options.prompt,
-            request=build_request(options, user),
-            quota_units=cost_units(options, self._settings.model_weights),
-        )
+        draft = draft_for(request, options, self._settings.model_weights)
         # Its own step: a blocked prompt is recorded, and that record must not roll back.
         await self._moderation.check_request(
             request.guild_id, request.user_id, options.prompt, request.channel_id

@@ -22,7 +22,7 @@ DELIVERY_STATES = ("pending", "delivered", "failed")
 JSON_COLUMNS = frozenset({"options", "request", "result_urls"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JobDraft:
     """Everything known about a job before it is stored."""
 
@@ -43,31 +43,16 @@ class JobDraft:
     quota_window: str = ""  # set by QuotaService when it reserves
 
 
-@dataclass(frozen=True)
-class Job:
-    """One row of the job ledger."""
+@dataclass(frozen=True, kw_only=True)
+class Job(JobDraft):
+    """One row of the job ledger: its draft, and everything that happened since."""
 
     id: int
-    guild_id: int
-    channel_id: int
-    user_id: int
-    api_user: str
-    application_id: int
-    interaction_id: int | None
-    interaction_token: str | None
-    token_expires_at: float | None
     message_id: int | None
-    upload_limit: int
-    model: str
-    options: dict[str, Any]
-    prompt: str
-    request: dict[str, Any]
     state: str
     task_id: str | None
     poll_url: str | None
-    quota_units: int
     quota_state: str
-    quota_window: str
     result_urls: list[str]
     revised_prompt: str | None
     error_code: str | None
