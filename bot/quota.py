@@ -30,11 +30,12 @@ from dataclasses import dataclass, replace
 
 from bot.errors import QuotaExceeded
 from bot.store import GuildSettings, Job, JobDraft, QuotaRule, Store
+from bot.ui.format import timestamp
+from bot.ui.text import PERIOD_NOUNS
 
 log = logging.getLogger(__name__)
 
 PERIODS = ("day", "week", "month")
-PERIOD_NOUNS = {"day": "today", "week": "this week", "month": "this month"}
 
 
 def api_user(guild_id: int, user_id: int) -> str:
@@ -156,7 +157,7 @@ class QuotaService:
 
 def quota_refusal(used: int, limit: int, cost: int, now: float, period: str = "day") -> str:
     """Return the short message shown when a request does not fit the quota."""
-    reset = f"<t:{window_reset(now, period)}:R>"
+    reset = timestamp(window_reset(now, period), "R")
     noun = PERIOD_NOUNS.get(period, "today")
     if limit == 0:
         return "Image generation is turned off for you on this server."
