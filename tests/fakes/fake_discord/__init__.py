@@ -1,0 +1,128 @@
+"""A fake Discord (REST API v10 + websocket gateway) on 127.0.0.1 for lemonbot's tests.
+
+One ``aiohttp.web`` server plays Discord well enough for an unmodified discord.py 2.x
+client (``commands.Bot`` with app commands) to log in, sync its slash commands, receive
+interactions over the gateway and answer them. It is also usable in-process: unit tests
+build an interaction payload with :meth:`FakeDiscord.interaction_payload` (or a ready
+``discord.Interaction`` with :meth:`FakeDiscord.build_interaction`) and the REST calls
+made while answering it land here.
+
+Pointing discord.py at the fake
+-------------------------------
+Two class attributes, set before the client starts (nothing in the bot changes)::
+
+    discord.http.Route.BASE = fake.api_base                  # http://127.0.0.1:PORT/api/v10
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
+
+``Route.BASE`` also covers the interaction-callback and webhook routes (discord.py
+builds them with the same ``Route``). For a child process, put
+``tests/fakes/sitecustomize`` on ``PYTHONPATH`` and set
+``LEMONBOT_FAKE_DISCORD_URL=http://127.0.0.1:PORT``: its ``sitecustomize.py`` does
+the two assignments at interpreter start. The bot must log in with
+:attr:`FakeDiscord.bot_token` (``"fake-bot-token"``); any other token gets 401 on
+``GET /users/@me`` (discord.py turns that into ``LoginFailure``) and close code 4004 on
+IDENTIFY.
+
+Gateway (``ws://127.0.0.1:PORT/gateway``)
+------------------------------------------
+Plain-text JSON frames (also when the client asks for ``compress=zlib-stream``: discord.py
+only decompresses binary frames). HELLO (op 10) -> HEARTBEAT (op 1) is ACKed (op 11) ->
+IDENTIFY (op 2) gets ``READY`` (guild unavailable) then ``GUILD_CREATE`` (full guild:
+two text channels, roles, members). RESUME (op 6) of a known session gets ``RESUMED``
+(or op 9 when :attr:`FakeDiscord.allow_resume` is false). REQUEST_GUILD_MEMBERS (op 8)
+gets one ``GUILD_MEMBERS_CHUNK``. Interactions are sent as ``INTERACTION_CREATE``.
+``GET /gateway`` and ``GET /gateway/bot`` are served too (only ``AutoShardedClient``
+calls the latter; a plain ``Client`` goes straight to ``DEFAULT_GATEWAY``).
+
+REST routes (under ``/api/v10``)
+--------------------------------
+- ``GET /gateway``, ``GET /gateway/bot``
+- ``GET /users/@me``, ``GET /users/{id}``, ``POST /users/@me/channels`` (create DM)
+- ``GET /oauth2/applications/@me`` (and ``/applications/@me``)
+- ``GET|PUT|POST /applications/{app}/commands``, ``GET|PATCH|DELETE .../commands/{id}``,
+  the same under ``/applications/{app}/guilds/{guild}/commands``
+- ``POST /interactions/{id}/{token}/callback`` (JSON or multipart; ``with_response``)
+- ``POST /webhooks/{app}/{token}`` (followup, ``wait``),
+  ``GET|PATCH|DELETE /webhooks/{app}/{token}/messages/{@original|id}``
+- ``GET /channels/{id}``, ``GET|POST /channels/{id}/messages``,
+  ``GET|PATCH|DELETE /channels/{id}/messages/{id}``, ``POST /channels/{id}/typing``
+- ``GET /guilds/{id}``, ``GET /guilds/{id}/channels``, ``GET /guilds/{id}/roles``,
+  ``GET /guilds/{id}/members/{user}``
+- ``GET /attachments/{id}/{filename}`` (outside ``/api/v10``): the uploaded bytes.
+- Anything else: 404 ``{"message": "404: Not Found", "code": 0}``, recorded in
+  :attr:`FakeDiscord.unhandled`.
+
+Every request is recorded in :attr:`FakeDiscord.requests` (:class:`RecordedRequest`:
+method, path relative to ``/api/v10``, query, headers without ``Authorization``,
+``authorized`` flag, JSON body or parsed ``payload_json``, uploaded files, status).
+Responses carry ``Content-Type: application/json`` exactly (discord.py only parses
+JSON when the header is exactly that). Messages are validated like Discord does it
+in the common cases: empty message -> 400/50006, content over 2000 characters -> 400/50035,
+a file over the size limit -> 413/40005, unknown reply target -> 400/50035.
+
+Fault switches
+--------------
+- :meth:`FakeDiscord.expire_token` / :meth:`FakeDiscord.expire_all_tokens`: webhook
+  requests with the token -> 401 ``{"code": 50027, "message": "Invalid Webhook Token"}``;
+  the callback route -> 404 10062 Unknown interaction.
+- :meth:`FakeDiscord.unknown_interaction`: webhook requests -> 404 10015 Unknown Webhook,
+  callback -> 404 10062.
+- :meth:`FakeDiscord.rate_limit_next`: 429 with ``Via``, ``Retry-After``,
+  ``X-RateLimit-*`` and ``{"retry_after": ..., "global": false}``: discord.py retries
+  it transparently after ``retry_after`` seconds.
+- :meth:`FakeDiscord.forbid_channel`: channel message POST -> 403 50013 Missing Permissions
+  (and ``app_permissions`` of interactions in that channel lose send/attach/embed).
+- :meth:`FakeDiscord.delete_channel`: any route on the channel -> 404 10003 Unknown Channel.
+- :meth:`FakeDiscord.block_dms`: messages to that user's DM channel -> 403 50007.
+- :meth:`FakeDiscord.fail_next`: any status/code for the next ``count`` matching requests
+  (avoid 5xx on purpose: discord.py retries those after sleeping 1 s, 3 s, ...).
+- :meth:`FakeDiscord.drop_gateway`: close the websocket; discord.py resumes.
+
+Synchronisation is condition based: :meth:`FakeDiscord.wait_for` re-evaluates a predicate
+on every request, gateway event and state change, without fixed sleeps.
+
+Layout
+------
+:class:`FakeDiscord` (``server.py``: start/stop, waits, observation API) is composed of
+mixins that share the state of :class:`~tests.fakes.fake_discord.state.FakeState`:
+``payloads.py`` (guild model, member/guild/channel objects), ``interactions.py``
+(interaction payloads, ``invoke``), ``gateway.py`` (websocket), ``faults.py`` (fault
+switches), ``rest.py`` (recording, routing) and ``routes/`` (the REST handlers by
+concern). ``records.py`` holds what tests read (:class:`RecordedRequest`,
+:class:`FakeInteraction`, ...), ``constants.py`` Discord's numbers, ``errors.py``
+the error answers.
+"""
+
+from tests.fakes.fake_discord.constants import (
+    ATTACH_FILES,
+    DEFAULT_ATTACHMENT_SIZE_LIMIT,
+    DEFAULT_BOT_TOKEN,
+    EMBED_LINKS,
+    MANAGE_MESSAGES,
+    SEND_MESSAGES,
+    snowflake,
+)
+from tests.fakes.fake_discord.records import (
+    FakeInteraction,
+    FakeUser,
+    RecordedEdit,
+    RecordedRequest,
+    UploadedFile,
+)
+from tests.fakes.fake_discord.server import FakeDiscord
+
+__all__ = [
+    "ATTACH_FILES",
+    "DEFAULT_ATTACHMENT_SIZE_LIMIT",
+    "DEFAULT_BOT_TOKEN",
+    "EMBED_LINKS",
+    "MANAGE_MESSAGES",
+    "SEND_MESSAGES",
+    "FakeDiscord",
+    "FakeInteraction",
+    "FakeUser",
+    "RecordedEdit",
+    "RecordedRequest",
+    "UploadedFile",
+    "snowflake",
+]

@@ -1,0 +1,147 @@
+"""The state every part of the fake shares (guild model, records, URLs)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from tests.fakes.fake_discord.constants import (
+    API_PREFIX,
+    DEFAULT_ATTACHMENT_SIZE_LIMIT,
+    DEFAULT_BOT_TOKEN,
+    DEFAULT_HEARTBEAT_INTERVAL_MS,
+    EVERYONE_PERMISSIONS,
+    MANAGE_MESSAGES,
+    SEND_MESSAGES_IN_THREADS,
+    snowflake,
+)
+from tests.fakes.fake_discord.records import (
+    FakeInteraction,
+    FakeUser,
+    RecordedRequest,
+    UploadedFile,
+)
+
+if TYPE_CHECKING:
+    from tests.fakes.fake_discord.faults import Fault
+    from tests.fakes.fake_discord.gateway import Connection, Session
+    from tests.fakes.fake_discord.rest import Handler
+
+
+class FakeState:
+    """The fake's data; the mixins of :class:`FakeDiscord` work on it."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = DEFAULT_BOT_TOKEN,
+        heartbeat_interval_ms: int = DEFAULT_HEARTBEAT_INTERVAL_MS,
+        upload_limit: int = DEFAULT_ATTACHMENT_SIZE_LIMIT,
+    ) -> None:
+        self.bot_token = bot_token
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.upload_limit = upload_limit
+        self.allow_resume = True
+
+        self.bot_user = FakeUser(snowflake(), "lemonbot", bot=True)
+        self.application_id = self.bot_user.id  # as for every modern Discord application
+        self.guild_id = snowflake()
+        self.guild_name = "Lemon Grove"
+        self.everyone_role_id = self.guild_id
+        self.mod_role_id = snowflake()
+        self.bot_role_id = snowflake()
+        self.channel_id = snowflake()
+        self.channel2_id = snowflake()
+        self.roles: dict[int, dict[str, Any]] = {
+            self.everyone_role_id: self._role(
+                self.everyone_role_id, "@everyone", 0, EVERYONE_PERMISSIONS
+            ),
+            self.mod_role_id: self._role(self.mod_role_id, "Moderator", 1, MANAGE_MESSAGES),
+            self.bot_role_id: self._role(
+                self.bot_role_id,
+                "lemonbot",
+                2,
+                EVERYONE_PERMISSIONS | SEND_MESSAGES_IN_THREADS,
+                managed=True,
+            ),
+        }
+        self.owner = FakeUser(snowflake(), "owner")
+        self.alice = FakeUser(snowflake(), "alice", global_name="Alice")
+        self.bob = FakeUser(snowflake(), "bob", global_name="Bob")
+        self.mod = FakeUser(snowflake(), "mod", roles=[self.mod_role_id], global_name="Mod")
+        self.bot_user.roles = [self.bot_role_id]
+        self.users: dict[int, FakeUser] = {
+            u.id: u for u in (self.bot_user, self.owner, self.alice, self.bob, self.mod)
+        }
+        self.channels: dict[int, dict[str, Any]] = {
+            self.channel_id: self._text_channel(self.channel_id, "general", 0),
+            self.channel2_id: self._text_channel(self.channel2_id, "lemon-art", 1),
+        }
+
+        # Records and state.
+        self.requests: list[RecordedRequest] = []
+        self.unhandled: list[RecordedRequest] = []
+        self.messages: dict[int, dict[str, Any]] = {}
+        self.deleted_messages: dict[int, dict[str, Any]] = {}
+        self.interactions: dict[int, FakeInteraction] = {}
+        self.global_commands: list[dict[str, Any]] = []
+        self.guild_commands: dict[int, list[dict[str, Any]]] = {}
+        self.command_syncs: list[tuple[int | None, list[str]]] = []
+        self.dm_channels: dict[int, int] = {}  # user id -> DM channel id
+        self.identify_payloads: list[dict[str, Any]] = []
+        self.gateway_events: list[tuple[str, dict[str, Any]]] = []
+        self.gateway_received: list[dict[str, Any]] = []
+        self.connections = 0
+        self.identify_count = 0
+        self.resume_count = 0
+        self.heartbeats = 0
+
+        self._channel_messages: dict[int, list[int]] = {}
+        self._dm_recipient: dict[int, int] = {}  # DM channel id -> user id
+        self._by_token: dict[str, FakeInteraction] = {}
+        self._attachments: dict[int, UploadedFile] = {}
+        self._command_ids: dict[tuple[int | None, str, int], int] = {}
+        self._faults: list[Fault] = []
+        self._forbidden_channels: set[int] = set()
+        self._deleted_channels: set[int] = set()
+        self._blocked_dm_users: set[int] = set()
+        self._sessions: dict[str, Session] = {}
+        self._open: set[Connection] = set()
+        self._active: Connection | None = None
+        self._changed_event = asyncio.Event()
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._build_routes()
+
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    # ------------------------------------------------------------------ waiting
+
+    def _changed(self) -> None:
+        event, self._changed_event = self._changed_event, asyncio.Event()
+        event.set()
+
+    @property
+    def port(self) -> int:
+        """The TCP port (after :meth:`start`)."""
+        if self._port is None:
+            raise RuntimeError("FakeDiscord is not started")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_base(self) -> str:
+        """``http://127.0.0.1:PORT/api/v10``: the value for ``discord.http.Route.BASE``."""
+        return self.base_url + API_PREFIX
+
+    @property
+    def gateway_url(self) -> str:
+        """``ws://127.0.0.1:PORT/gateway``: the value for ``DiscordWebSocket.DEFAULT_GATEWAY``."""
+        return f"ws://127.0.0.1:{self.port}/gateway"
