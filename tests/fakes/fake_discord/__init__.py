@@ -56,9 +56,22 @@ Every request is recorded in :attr:`FakeDiscord.requests` (:class:`RecordedReque
 method, path relative to ``/api/v10``, query, headers without ``Authorization``,
 ``authorized`` flag, JSON body or parsed ``payload_json``, uploaded files, status).
 Responses carry ``Content-Type: application/json`` exactly (discord.py only parses
-JSON when the header is exactly that). Messages are validated like Discord does it
-in the common cases: empty message -> 400/50006, content over 2000 characters -> 400/50035,
-a file over the size limit -> 413/40005, unknown reply target -> 400/50035.
+JSON when the header is exactly that).
+
+Discord's limits
+----------------
+Everything the bot sends is held to Discord's documented limits (``limits.py``,
+``components.py``): message content, embeds (each part and 6,000 characters in all),
+attachments (10 per message; per file :attr:`FakeDiscord.upload_limit`, or
+:attr:`FakeDiscord.dm_upload_limit` in DMs, both 10 MiB by default; 25 MiB per
+request), components (legacy action rows and Components V2), autocomplete choices,
+modals and application commands. An overflow is answered as Discord does (400
+``{"code": 50035, "message": "Invalid Form Body", "errors": {...}}``, or 413 40005)
+*and* recorded in :attr:`FakeDiscord.limit_violations`; leaving ``async with
+FakeDiscord()`` cleanly then raises ``AssertionError`` (:meth:`FakeDiscord.check_violations`),
+so the test fails instead of a member's request. A test that provokes one on purpose
+takes it with :meth:`FakeDiscord.take_violations`. Empty messages get 400/50006 and
+unknown reply targets 400/50035 (not violations: they can happen in real life).
 
 Fault switches
 --------------
@@ -88,7 +101,8 @@ mixins that share the state of :class:`~tests.fakes.fake_discord.state.FakeState
 ``payloads.py`` (guild model, member/guild/channel objects), ``interactions.py``
 (interaction payloads, ``invoke``), ``gateway.py`` (websocket), ``faults.py`` (fault
 switches), ``rest.py`` (recording, routing) and ``routes/`` (the REST handlers by
-concern). ``records.py`` holds what tests read (:class:`RecordedRequest`,
+concern). ``limits.py``, ``components.py`` and ``form_errors.py`` check Discord's
+limits. ``records.py`` holds what tests read (:class:`RecordedRequest`,
 :class:`FakeInteraction`, ...), ``constants.py`` Discord's numbers, ``errors.py``
 the error answers.
 """

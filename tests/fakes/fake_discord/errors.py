@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
@@ -24,7 +26,11 @@ def no_content() -> web.Response:
 
 
 class ApiError(Exception):
-    """An error answer of the fake API: ``{"message": ..., "code": ...}`` with a status."""
+    """An error answer of the fake API: ``{"message": ..., "code": ...}`` with a status.
+
+    ``violation`` marks an answer caused by a request that broke Discord's rules (a
+    limit, the OpenAPI spec): the fake records it and fails the test at teardown.
+    """
 
     def __init__(
         self,
@@ -35,6 +41,7 @@ class ApiError(Exception):
         errors: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
+        violation: str | None = None,
     ) -> None:
         super().__init__(f"{status} {code} {message}")
         self.status = status
@@ -43,6 +50,8 @@ class ApiError(Exception):
         self.errors = errors
         self.headers = headers
         self.extra = extra
+        # "limit" or "spec": the bot sent what Discord refuses; the test must fail.
+        self.violation = violation
 
     def response(self) -> web.Response:
         body: dict[str, Any] = {"message": self.message, "code": self.code}
@@ -60,3 +69,14 @@ def form_error(field_name: str, code: str, message: str) -> ApiError:
         "Invalid Form Body",
         errors={field_name: {"_errors": [{"code": code, "message": message}]}},
     )
+
+
+@contextlib.contextmanager
+def errors_under(key: str) -> Iterator[None]:
+    """Nest the form errors raised inside under ``key`` (a callback's ``data``)."""
+    try:
+        yield
+    except ApiError as error:
+        if error.code == 50035 and error.errors is not None:
+            error.errors = {key: error.errors}
+        raise

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tests.fakes.fake_discord.constants import (
-    DEFAULT_ATTACHMENT_SIZE_LIMIT,
     EVERYONE_PERMISSIONS,
     OPT_ATTACHMENT,
     OPT_BOOLEAN,
@@ -52,7 +51,7 @@ class Interactions(FakeState):
         type: int = 2,
         focused: str | None = None,
         command_id: int | None = None,
-        attachment_size_limit: int = DEFAULT_ATTACHMENT_SIZE_LIMIT,
+        attachment_size_limit: int | None = None,
         locale: str = "en-US",
         guild_locale: str = "en-US",
         app_permissions: int | None = None,
@@ -73,6 +72,8 @@ class Interactions(FakeState):
         if type == 4 and focused is None:
             raise ValueError("an autocomplete interaction needs focused=<option name>")
         user = user or self.alice
+        if attachment_size_limit is None:
+            attachment_size_limit = self.upload_limit if in_guild else self.dm_upload_limit
         options = dict(options or {})
         parts = name.split()
         if not parts:

@@ -42,6 +42,21 @@ class RecordedRequest:
 
 
 @dataclass
+class Violation:
+    """A request Discord would refuse: what was sent and what the fake answered."""
+
+    kind: str  # "limit" or "spec"
+    method: str
+    path: str
+    payload: Any
+    status: int
+    errors: Any
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.method} {self.path} -> {self.status} {self.errors}"
+
+
+@dataclass
 class RecordedEdit:
     """One PATCH of an interaction message: its payload and uploaded files."""
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from aiohttp import BodyPartReader, web
 
 from tests.fakes.fake_discord.errors import ApiError, json_response
-from tests.fakes.fake_discord.records import RecordedRequest, UploadedFile
+from tests.fakes.fake_discord.records import RecordedRequest, UploadedFile, Violation
 from tests.fakes.fake_discord.state import FakeState
 
 Handler = Callable[[RecordedRequest, dict[str, str]], web.Response]
@@ -108,9 +108,23 @@ class Rest(FakeState):
             response = self._respond(rec)
         except ApiError as error:
             response = error.response()
+            if error.violation is not None:
+                self._record_violation(rec, error)
         rec.status = response.status
         self._changed()
         return response
+
+    def _record_violation(self, rec: RecordedRequest, error: ApiError) -> None:
+        violation = Violation(
+            kind=error.violation or "limit",
+            method=rec.method,
+            path=rec.path,
+            payload=rec.json,
+            status=error.status,
+            errors=error.errors if error.errors is not None else error.message,
+        )
+        target = self.spec_violations if violation.kind == "spec" else self.limit_violations
+        target.append(violation)
 
     def _respond(self, rec: RecordedRequest) -> web.Response:
         for fault in self._faults:

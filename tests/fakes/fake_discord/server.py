@@ -22,6 +22,7 @@ from tests.fakes.fake_discord.records import (
     RecordedEdit,
     RecordedRequest,
     UploadedFile,
+    Violation,
 )
 from tests.fakes.fake_discord.rest import Rest
 from tests.fakes.fake_discord.routes.guilds import GuildRoutes
@@ -88,8 +89,36 @@ class FakeDiscord(
     async def __aenter__(self) -> FakeDiscord:
         return await self.start()
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(self, exc_type: object, *exc_info: object) -> None:
         await self.stop()
+        if exc_type is None:
+            self.check_violations()
+
+    # ------------------------------------------------------------------ violations
+
+    @property
+    def violations(self) -> list[Violation]:
+        """Every request Discord would have refused (limits, then spec), in order."""
+        return [*self.limit_violations, *self.spec_violations]
+
+    def take_violations(self) -> list[Violation]:
+        """Return and forget the recorded violations (for tests that provoke them)."""
+        taken = self.violations
+        self.limit_violations.clear()
+        self.spec_violations.clear()
+        return taken
+
+    def check_violations(self) -> None:
+        """Raise ``AssertionError`` listing every request Discord would have refused.
+
+        ``async with FakeDiscord()`` calls it on a clean exit, so a test (or fixture)
+        whose bot overflowed a limit or broke the OpenAPI spec fails.
+        """
+        if self.violations:
+            lines = "\n".join(f"  {v}\n    payload: {v.payload!r}"[:2000] for v in self.violations)
+            raise AssertionError(
+                f"the bot sent {len(self.violations)} request(s) Discord would refuse:\n{lines}"
+            )
 
     def env(self) -> dict[str, str]:
         """Environment for a child bot process (used with the sitecustomize folder)."""

@@ -23,6 +23,7 @@ from tests.fakes.fake_discord.records import (
     FakeUser,
     RecordedRequest,
     UploadedFile,
+    Violation,
 )
 
 if TYPE_CHECKING:
@@ -40,10 +41,14 @@ class FakeState:
         bot_token: str = DEFAULT_BOT_TOKEN,
         heartbeat_interval_ms: int = DEFAULT_HEARTBEAT_INTERVAL_MS,
         upload_limit: int = DEFAULT_ATTACHMENT_SIZE_LIMIT,
+        dm_upload_limit: int = DEFAULT_ATTACHMENT_SIZE_LIMIT,
     ) -> None:
         self.bot_token = bot_token
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        # Per-file upload limits: guild channels (also the interactions'
+        # attachment_size_limit) and DM channels.
         self.upload_limit = upload_limit
+        self.dm_upload_limit = dm_upload_limit
         self.allow_resume = True
 
         self.bot_user = FakeUser(snowflake(), "lemonbot", bot=True)
@@ -83,6 +88,9 @@ class FakeState:
 
         # Records and state.
         self.requests: list[RecordedRequest] = []
+        # Requests Discord would refuse: over a limit, or against its OpenAPI spec.
+        self.limit_violations: list[Violation] = []
+        self.spec_violations: list[Violation] = []
         self.unhandled: list[RecordedRequest] = []
         self.messages: dict[int, dict[str, Any]] = {}
         self.deleted_messages: dict[int, dict[str, Any]] = {}

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from tests.fakes.fake_discord.components import check_modal
 from tests.fakes.fake_discord.constants import (
     CALLBACK_TYPES,
     CB_AUTOCOMPLETE_RESULT,
@@ -21,7 +22,14 @@ from tests.fakes.fake_discord.constants import (
     MESSAGE_DEFAULT,
     SETTABLE_FLAGS,
 )
-from tests.fakes.fake_discord.errors import ApiError, form_error, json_response, no_content
+from tests.fakes.fake_discord.errors import (
+    ApiError,
+    errors_under,
+    form_error,
+    json_response,
+    no_content,
+)
+from tests.fakes.fake_discord.limits import check_autocomplete_choices
 from tests.fakes.fake_discord.records import FakeInteraction, RecordedEdit, RecordedRequest
 from tests.fakes.fake_discord.state import FakeState
 
@@ -83,6 +91,20 @@ class InteractionRoutes(FakeState):
             raise ApiError(400, 50035, "Invalid Form Body: type 8 is for autocomplete only")
         data = body.get("data")
         data_dict: dict[str, Any] = data if isinstance(data, dict) else {}
+        with errors_under("data"):
+            message = self._callback_effect(rec, interaction, cb_type, data_dict)
+        interaction.callbacks.append((cb_type, copy.deepcopy(data)))
+        self._changed()
+        return self._callback_answer(rec, interaction, cb_type, message)
+
+    def _callback_effect(
+        self,
+        rec: RecordedRequest,
+        interaction: FakeInteraction,
+        cb_type: int,
+        data_dict: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """Apply a callback (create, defer, update, choices, modal); return its message."""
         message: dict[str, Any] | None = None
         if cb_type == CB_CHANNEL_MESSAGE:
             flags = int(data_dict.get("flags") or 0) & SETTABLE_FLAGS
@@ -108,22 +130,24 @@ class InteractionRoutes(FakeState):
             )
             interaction.original_id = int(message["id"])
         elif cb_type == CB_AUTOCOMPLETE_RESULT:
-            choices = data_dict.get("choices")
-            if not isinstance(choices, list) or len(choices) > 25:
-                raise form_error(
-                    "data.choices", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."
-                )
-            interaction.choices = copy.deepcopy(choices)
+            interaction.choices = copy.deepcopy(check_autocomplete_choices(data_dict))
         elif cb_type == CB_MODAL:
+            check_modal(data_dict)
             interaction.modal = copy.deepcopy(data_dict)
         elif cb_type == CB_UPDATE_MESSAGE:
             target_id = int(interaction.payload.get("message", {}).get("id", 0) or 0)
             target = self.messages.get(target_id)
             if target is not None:
                 message = self._edit_message(rec, target, payload=data_dict)
-        interaction.callbacks.append((cb_type, copy.deepcopy(data)))
-        self._changed()
+        return message
 
+    def _callback_answer(
+        self,
+        rec: RecordedRequest,
+        interaction: FakeInteraction,
+        cb_type: int,
+        message: dict[str, Any] | None,
+    ) -> web.Response:
         with_response = rec.query.get("with_response", "").lower() in ("1", "true")
         if not with_response or cb_type in (CB_PONG, CB_AUTOCOMPLETE_RESULT):
             return no_content()

@@ -23,6 +23,7 @@ from tests.fakes.fake_discord.constants import (
     snowflake,
 )
 from tests.fakes.fake_discord.errors import ApiError, form_error, json_response, no_content
+from tests.fakes.fake_discord.limits import check_message, check_upload_sizes
 from tests.fakes.fake_discord.records import FakeInteraction, RecordedRequest, UploadedFile
 from tests.fakes.fake_discord.state import FakeState
 
@@ -91,9 +92,7 @@ class MessageRoutes(FakeState):
     ) -> list[dict[str, Any]] | None:
         """New attachment list of a message, or None when it does not change."""
         files = rec.files
-        for upload in files:
-            if len(upload.data) > size_limit:
-                raise ApiError(413, 40005, "Request entity too large")
+        check_upload_sizes((len(upload.data) for upload in files), size_limit)
         indexes = rec.file_indexes or list(range(len(files)))
         by_index = dict(zip(indexes, files, strict=True))
         used: set[int] = set()
@@ -131,18 +130,11 @@ class MessageRoutes(FakeState):
         for index, upload in zip(indexes, files, strict=True):
             if index not in used:
                 result.append(self._store_attachment(upload, description=None, ephemeral=ephemeral))
-        if len(result) > 10:
-            raise form_error(
-                "attachments", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length."
-            )
         return result
 
     @staticmethod
     def _validate_content(message: dict[str, Any]) -> None:
-        if len(message.get("content") or "") > 2000:
-            raise form_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
-        if len(message.get("embeds") or []) > 10:
-            raise form_error("embeds", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
+        check_message(message)
         if not (
             (message.get("content") or "").strip()
             or message.get("embeds")
@@ -307,6 +299,7 @@ class MessageRoutes(FakeState):
             rec,
             payload,
             channel_id=channel_id,
+            size_limit=self.dm_upload_limit if recipient is not None else self.upload_limit,
             msg_type=MESSAGE_REPLY if referenced is not None else MESSAGE_DEFAULT,
             flags=flags,
         )
@@ -343,7 +336,10 @@ class MessageRoutes(FakeState):
         message = self._channel_message(m)
         if int(message["author"]["id"]) != self.bot_user.id:
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
-        self._edit_message(rec, message)
+        size_limit = (
+            self.dm_upload_limit if int(message["channel_id"]) in self._dm_recipient else None
+        )
+        self._edit_message(rec, message, size_limit=size_limit)
         self._changed()
         return json_response(self._out(message))
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from tests.fakes.fake_discord.constants import snowflake
 from tests.fakes.fake_discord.errors import ApiError, form_error, json_response, no_content
+from tests.fakes.fake_discord.limits import check_command, check_commands
 from tests.fakes.fake_discord.records import RecordedRequest
 from tests.fakes.fake_discord.state import FakeState
 
@@ -168,8 +169,10 @@ class UserRoutes(FakeState):
         scope = self._command_scope(m)
         if not isinstance(rec.json, list):
             raise form_error("_root", "LIST_TYPE_CONVERT", "Must be a list")
+        check_commands(rec.json)
         names = [c.get("name") for c in rec.json]
-        if len(set(names)) != len(names):
+        keys = [(c.get("name"), int(c.get("type") or 1)) for c in rec.json]
+        if len(set(keys)) != len(keys):
             raise form_error("_root", "APPLICATION_COMMANDS_DUPLICATE_NAME", "Duplicate name")
         commands = [self._stored_command(scope, c) for c in rec.json]
         if scope is None:
@@ -181,6 +184,7 @@ class UserRoutes(FakeState):
 
     def _post_command(self, rec: RecordedRequest, m: dict[str, str]) -> web.Response:
         scope = self._command_scope(m)
+        check_command(rec.json if isinstance(rec.json, dict) else {})
         cmd = self._stored_command(scope, rec.json)
         commands = self._commands_of(scope)
         existing = [i for i, c in enumerate(commands) if c["id"] == cmd["id"]]
@@ -204,6 +208,7 @@ class UserRoutes(FakeState):
     def _patch_command(self, rec: RecordedRequest, m: dict[str, str]) -> web.Response:
         commands, index = self._find_stored_command(m)
         merged = {**commands[index], **(rec.json or {})}
+        check_command(merged)
         commands[index] = self._stored_command(self._command_scope(m), merged)
         return json_response(copy.deepcopy(commands[index]))
 
