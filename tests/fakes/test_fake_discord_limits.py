@@ -261,7 +261,7 @@ MESSAGE_CASES = [
     ),
     (
         "top-level thumbnail",
-        "type",
+        "components",
         {
             "flags": V2,
             "components": [

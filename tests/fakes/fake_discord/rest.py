@@ -10,6 +10,7 @@ from aiohttp import BodyPartReader, web
 
 from tests.fakes.fake_discord.errors import ApiError, json_response
 from tests.fakes.fake_discord.records import RecordedRequest, UploadedFile, Violation
+from tests.fakes.fake_discord.spec import discord_spec
 from tests.fakes.fake_discord.state import FakeState
 
 Handler = Callable[[RecordedRequest, dict[str, str]], web.Response]
@@ -127,6 +128,8 @@ class Rest(FakeState):
         target.append(violation)
 
     def _respond(self, rec: RecordedRequest) -> web.Response:
+        if self.validate_spec and rec.json is not None and not isinstance(rec.json, str):
+            discord_spec().check(rec.method, rec.path, rec.json)
         for fault in self._faults:
             if fault.remaining > 0 and fault.matches(rec.method, rec.path):
                 fault.remaining -= 1

@@ -42,6 +42,7 @@ class FakeState:
         heartbeat_interval_ms: int = DEFAULT_HEARTBEAT_INTERVAL_MS,
         upload_limit: int = DEFAULT_ATTACHMENT_SIZE_LIMIT,
         dm_upload_limit: int = DEFAULT_ATTACHMENT_SIZE_LIMIT,
+        validate_spec: bool = True,
     ) -> None:
         self.bot_token = bot_token
         self.heartbeat_interval_ms = heartbeat_interval_ms
@@ -49,6 +50,8 @@ class FakeState:
         # attachment_size_limit) and DM channels.
         self.upload_limit = upload_limit
         self.dm_upload_limit = dm_upload_limit
+        # Validate every JSON body against Discord's OpenAPI spec (spec.py).
+        self.validate_spec = validate_spec
         self.allow_resume = True
 
         self.bot_user = FakeUser(snowflake(), "lemonbot", bot=True)
