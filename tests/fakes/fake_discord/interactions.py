@@ -32,12 +32,16 @@ class Interactions(FakeState):
 
     # ------------------------------------------------------------------ interactions
 
-    def _find_command(self, name: str) -> tuple[dict[str, Any] | None, int | None]:
-        for cmd in self.guild_commands.get(self.guild_id, []):
-            if cmd["name"] == name and cmd.get("type", 1) == 1:
-                return cmd, self.guild_id
+    def _find_command(
+        self, name: str, cmd_type: int = 1, guild_id: int | None = None
+    ) -> tuple[dict[str, Any] | None, int | None]:
+        """A synced command by name and type: the guild's first, then the global one."""
+        gid = guild_id or self.guild_id
+        for cmd in self.guild_commands.get(gid, []):
+            if cmd["name"] == name and cmd.get("type", 1) == cmd_type:
+                return cmd, gid
         for cmd in self.global_commands:
-            if cmd["name"] == name and cmd.get("type", 1) == 1:
+            if cmd["name"] == name and cmd.get("type", 1) == cmd_type:
                 return cmd, None
         return None, None
 
@@ -52,8 +56,8 @@ class Interactions(FakeState):
         focused: str | None = None,
         command_id: int | None = None,
         attachment_size_limit: int | None = None,
-        locale: str = "en-US",
-        guild_locale: str = "en-US",
+        locale: str | None = None,
+        guild_locale: str | None = None,
         app_permissions: int | None = None,
         in_guild: bool = True,
     ) -> dict[str, Any]:
@@ -72,13 +76,12 @@ class Interactions(FakeState):
         if type == 4 and focused is None:
             raise ValueError("an autocomplete interaction needs focused=<option name>")
         user = user or self.alice
-        if attachment_size_limit is None:
-            attachment_size_limit = self.upload_limit if in_guild else self.dm_upload_limit
         options = dict(options or {})
         parts = name.split()
         if not parts:
             raise ValueError("empty command name")
-        cmd, cmd_guild = self._find_command(parts[0])
+        guild = self.guild_of_channel(channel_id or self.channel_id) if in_guild else None
+        cmd, cmd_guild = self._find_command(parts[0], 1, guild.id if guild else None)
         defs: list[dict[str, Any]] | None = cmd.get("options", []) if cmd is not None else None
 
         resolved: dict[str, dict[str, Any]] = {}
@@ -139,6 +142,42 @@ class Interactions(FakeState):
         if cmd_guild is not None:
             data["guild_id"] = str(cmd_guild)
 
+        return self._interaction_envelope(
+            type,
+            data,
+            name=name,
+            user=user,
+            channel_id=channel_id,
+            in_guild=in_guild,
+            locale=locale,
+            guild_locale=guild_locale,
+            app_permissions=app_permissions,
+            attachment_size_limit=attachment_size_limit,
+        )
+
+    def _interaction_envelope(
+        self,
+        type: int,
+        data: dict[str, Any],
+        *,
+        name: str,
+        user: FakeUser,
+        channel_id: int | None = None,
+        in_guild: bool = True,
+        locale: str | None = None,
+        guild_locale: str | None = None,
+        app_permissions: int | None = None,
+        attachment_size_limit: int | None = None,
+        message: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Wrap ``data`` in an INTERACTION_CREATE payload as Discord sends it; register it.
+
+        The guild is the channel's (the default channel's by default); ``locale`` is
+        the member's (:attr:`FakeUser.locale`) and ``guild_locale`` the guild's unless
+        given.
+        """
+        if attachment_size_limit is None:
+            attachment_size_limit = self.upload_limit if in_guild else self.dm_upload_limit
         interaction_id = snowflake()
         token = "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48)
         payload: dict[str, Any] = {
@@ -147,35 +186,40 @@ class Interactions(FakeState):
             "type": type,
             "token": token,
             "version": 1,
-            "locale": locale,
+            "locale": locale or user.locale,
             "entitlements": [],
             "entitlement_sku_ids": [],
             "attachment_size_limit": attachment_size_limit,
             "data": data,
         }
+        if message is not None:
+            payload["message"] = copy.deepcopy(message)
+        guild = None
         if in_guild:
             cid = channel_id or self.channel_id
+            guild = self.guild_of_channel(cid) or self.guild()
             channel = self._channel_object(cid) if cid in self.channels else None
             if channel is None:
                 channel = self._text_channel(cid, f"channel-{cid}", 0)
-            channel["permissions"] = str(self.permissions_of(user, cid))
+            channel["permissions"] = str(self.permissions_of(user, cid, guild))
+            glocale = guild_locale or guild.locale
             payload.update(
                 {
-                    "guild_id": str(self.guild_id),
-                    "guild": {"id": str(self.guild_id), "locale": guild_locale, "features": []},
-                    "guild_locale": guild_locale,
+                    "guild_id": str(guild.id),
+                    "guild": {"id": str(guild.id), "locale": glocale, "features": []},
+                    "guild_locale": glocale,
                     "channel_id": str(cid),
                     "channel": channel,
                     "member": {
-                        **self.member_payload(user),
-                        "permissions": str(self.permissions_of(user, cid)),
+                        **self.member_payload(user, guild=guild),
+                        "permissions": str(self.permissions_of(user, cid, guild)),
                     },
                     "app_permissions": str(
                         app_permissions
                         if app_permissions is not None
                         else self.app_permissions(cid)
                     ),
-                    "authorizing_integration_owners": {"0": str(self.guild_id)},
+                    "authorizing_integration_owners": {"0": str(guild.id)},
                     "context": 0,
                 }
             )
@@ -202,7 +246,7 @@ class Interactions(FakeState):
             name=name,
             user=user,
             channel_id=cid,
-            guild_id=self.guild_id if in_guild else None,
+            guild_id=guild.id if guild is not None else None,
             payload=copy.deepcopy(payload),
             created_at=datetime.now(UTC),
             attachment_size_limit=attachment_size_limit,
@@ -232,7 +276,9 @@ class Interactions(FakeState):
             opt_type = OPT_NUMBER
         elif isinstance(value, FakeUser):
             opt_type = OPT_USER
-        elif isinstance(value, UploadedFile | tuple):
+        elif isinstance(value, UploadedFile | tuple) or (
+            isinstance(value, dict) and "filename" in value
+        ):
             opt_type = OPT_ATTACHMENT
         elif isinstance(value, str):
             opt_type = OPT_STRING
@@ -261,11 +307,9 @@ class Interactions(FakeState):
             member = self.member_payload(user, with_user=False)
             member["permissions"] = str(self.permissions_of(user, channel_id))
             resolved.setdefault("members", {})[str(user.id)] = member
-        elif opt_type in (OPT_ROLE, OPT_MENTIONABLE) and int(value) in self.roles:
+        elif opt_type in (OPT_ROLE, OPT_MENTIONABLE) and self._role_object(int(value)):
             option["value"] = str(int(value))
-            resolved.setdefault("roles", {})[str(int(value))] = copy.deepcopy(
-                self.roles[int(value)]
-            )
+            resolved.setdefault("roles", {})[str(int(value))] = self._role_object(int(value))
         elif opt_type == OPT_CHANNEL:
             cid = int(value)
             channel = self._channel_object(cid)
@@ -277,10 +321,7 @@ class Interactions(FakeState):
             }
             option["value"] = str(cid)
         elif opt_type == OPT_ATTACHMENT:
-            upload = (
-                UploadedFile(*value) if len(value) == 3 else UploadedFile(value[0], value[1], None)
-            )
-            attachment = self._store_attachment(upload, description=None)
+            attachment = value if isinstance(value, dict) else self.upload_attachment(*value)
             option["value"] = attachment["id"]
             resolved.setdefault("attachments", {})[attachment["id"]] = attachment
         else:

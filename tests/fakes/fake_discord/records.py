@@ -34,6 +34,8 @@ class RecordedRequest:
     multipart: bool = False
     status: int | None = None
     file_indexes: list[int] = field(default_factory=list, repr=False)
+    bot: str | None = None  # label of the bot token used (see FakeDiscord.accept_token)
+    peer: str | None = None  # the client's "host:port"
 
     @property
     def payload(self) -> Any:
@@ -74,6 +76,7 @@ class FakeUser:
     roles: list[int] = field(default_factory=list)
     global_name: str | None = None
     bot: bool = False
+    locale: str = "en-US"  # the client's language, sent as an interaction's locale
 
     @property
     def mention(self) -> str:
@@ -93,6 +96,25 @@ class FakeUser:
         if self.bot:
             data["bot"] = True
         return data
+
+
+@dataclass
+class FakeGuild:
+    """A guild of the fake: its roles (the @everyone role's id is the guild's), channels
+    and members."""
+
+    id: int
+    name: str
+    owner_id: int
+    roles: dict[int, dict[str, Any]]
+    channel_ids: list[int]
+    member_ids: list[int]
+    locale: str = "en-US"
+
+    @property
+    def everyone_role_id(self) -> int:
+        """The @everyone role (same id as the guild)."""
+        return self.id
 
 
 @dataclass

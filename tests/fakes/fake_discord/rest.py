@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 
 from aiohttp import BodyPartReader, web
 
@@ -48,7 +50,22 @@ class Rest(FakeState):
         )
         if upload is None:
             return web.Response(status=404, text="not found")
+        aid = int(request.match_info["attachment_id"])
+        signed = self._cdn_link_valid(aid, upload.filename, request.query)
+        self.cdn_fetches.append((aid, signed))
+        self._changed()
+        if not signed:  # as Discord's CDN answers an unsigned or expired link
+            return web.Response(status=404, text="This content is no longer available.")
         return web.Response(body=upload.data, headers={"Content-Type": self._guess_type(upload)})
+
+    def _cdn_link_valid(self, aid: int, filename: str, query: Mapping[str, str]) -> bool:
+        ex, is_ = query.get("ex", ""), query.get("is", "")
+        try:
+            unexpired = int(ex, 16) > time.time()
+        except ValueError:
+            return False
+        expected = self._cdn_signature(aid, filename, ex, is_)
+        return unexpired and hmac.compare_digest(query.get("hm", ""), expected)
 
     async def _outside_api_handler(self, request: web.Request) -> web.Response:
         rec = await self._record(request, request.path)
@@ -59,12 +76,17 @@ class Rest(FakeState):
 
     async def _record(self, request: web.Request, path: str) -> RecordedRequest:
         headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+        authorization = request.headers.get("Authorization", "")
+        bot = self.bot_tokens.get(authorization.removeprefix("Bot ")) if authorization else None
+        peer = request.transport.get_extra_info("peername") if request.transport else None
         rec = RecordedRequest(
             method=request.method,
             path=path,
             query=dict(request.query),
             headers=headers,
-            authorized=request.headers.get("Authorization") == f"Bot {self.bot_token}",
+            authorized=bot is not None,
+            bot=bot,
+            peer=f"{peer[0]}:{peer[1]}" if peer else None,
         )
         content_type = request.content_type
         if content_type.startswith("multipart/"):

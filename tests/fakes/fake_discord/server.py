@@ -14,6 +14,7 @@ from aiohttp import web
 from tests.fakes.fake_discord.constants import API_PREFIX
 from tests.fakes.fake_discord.faults import Faults
 from tests.fakes.fake_discord.gateway import Gateway
+from tests.fakes.fake_discord.interaction_kinds import InteractionKinds
 from tests.fakes.fake_discord.interactions import Interactions
 from tests.fakes.fake_discord.payloads import Payloads
 from tests.fakes.fake_discord.records import (
@@ -38,6 +39,7 @@ class FakeDiscord(
     Faults,
     Payloads,
     Interactions,
+    InteractionKinds,
     Gateway,
     Rest,
     UserRoutes,
@@ -79,7 +81,7 @@ class FakeDiscord(
         runner, self._runner = self._runner, None
         if runner is None:
             return
-        self._active = None
+        self._ready.clear()
         for conn in list(self._open):
             with contextlib.suppress(Exception):
                 await conn.ws.close(code=1001, message=b"fake discord stopping")
@@ -152,10 +154,15 @@ class FakeDiscord(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), remaining)
 
+    def accept_token(self, token: str, label: str) -> None:
+        """Accept another bot token (e.g. one per process); its requests and IDENTIFYs
+        are recorded with ``label`` (:attr:`RecordedRequest.bot`, ``shard_identifies``)."""
+        self.bot_tokens[token] = label
+
     @property
     def ready(self) -> bool:
         """Whether a gateway session is identified (or resumed) and got READY."""
-        return self._active is not None and self._active.ready
+        return any(conn.ready for conn in self._ready.values())
 
     async def wait_ready(self, timeout: float = 10.0, *, commands: bool = True) -> None:
         """Wait until a client IDENTIFYed and got READY (and, by default, synced commands)."""

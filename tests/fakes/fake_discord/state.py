@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -19,6 +20,7 @@ from tests.fakes.fake_discord.constants import (
     snowflake,
 )
 from tests.fakes.fake_discord.records import (
+    FakeGuild,
     FakeInteraction,
     FakeUser,
     RecordedRequest,
@@ -28,7 +30,7 @@ from tests.fakes.fake_discord.records import (
 
 if TYPE_CHECKING:
     from tests.fakes.fake_discord.faults import Fault
-    from tests.fakes.fake_discord.gateway import Connection, Session
+    from tests.fakes.fake_discord.gateway import Connection, Session, ShardIdentify
     from tests.fakes.fake_discord.rest import Handler
 
 
@@ -43,8 +45,13 @@ class FakeState:
         upload_limit: int = DEFAULT_ATTACHMENT_SIZE_LIMIT,
         dm_upload_limit: int = DEFAULT_ATTACHMENT_SIZE_LIMIT,
         validate_spec: bool = True,
+        shards: int = 1,
     ) -> None:
         self.bot_token = bot_token
+        # Accepted tokens -> the label requests and IDENTIFYs are recorded with.
+        self.bot_tokens: dict[str, str] = {bot_token: "bot"}
+        # What GET /gateway/bot recommends as "shards".
+        self.recommended_shards = shards
         self.heartbeat_interval_ms = heartbeat_interval_ms
         # Per-file upload limits: guild channels (also the interactions'
         # attachment_size_limit) and DM channels.
@@ -88,6 +95,17 @@ class FakeState:
             self.channel_id: self._text_channel(self.channel_id, "general", 0),
             self.channel2_id: self._text_channel(self.channel2_id, "lemon-art", 1),
         }
+        # Every guild by id; the default one shares the attributes above (roles, ...).
+        self.guilds: dict[int, FakeGuild] = {
+            self.guild_id: FakeGuild(
+                id=self.guild_id,
+                name=self.guild_name,
+                owner_id=self.owner.id,
+                roles=self.roles,
+                channel_ids=[self.channel_id, self.channel2_id],
+                member_ids=list(self.users),
+            )
+        }
 
         # Records and state.
         self.requests: list[RecordedRequest] = []
@@ -111,9 +129,13 @@ class FakeState:
         self.heartbeats = 0
 
         self._channel_messages: dict[int, list[int]] = {}
+        # (channel id, nonce) -> (message id, monotonic time it was created)
+        self._nonces: dict[tuple[int, str], tuple[int, float]] = {}
         self._dm_recipient: dict[int, int] = {}  # DM channel id -> user id
         self._by_token: dict[str, FakeInteraction] = {}
         self._attachments: dict[int, UploadedFile] = {}
+        self._cdn_secret = secrets.token_bytes(16)
+        self.cdn_fetches: list[tuple[int, bool]] = []  # (attachment id, signature valid)
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self._faults: list[Fault] = []
         self._forbidden_channels: set[int] = set()
@@ -121,7 +143,8 @@ class FakeState:
         self._blocked_dm_users: set[int] = set()
         self._sessions: dict[str, Session] = {}
         self._open: set[Connection] = set()
-        self._active: Connection | None = None
+        self._ready: dict[int, Connection] = {}  # shard id -> its ready connection
+        self.shard_identifies: list[ShardIdentify] = []
         self._changed_event = asyncio.Event()
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._build_routes()

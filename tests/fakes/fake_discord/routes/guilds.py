@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from tests.fakes.fake_discord.errors import ApiError, json_response
-from tests.fakes.fake_discord.records import RecordedRequest
+from tests.fakes.fake_discord.records import FakeGuild, RecordedRequest
 from tests.fakes.fake_discord.state import FakeState
 
 if TYPE_CHECKING:
@@ -27,28 +27,28 @@ class GuildRoutes(FakeState):
             ("GET", "/guilds/{gid}/members/{uid}", self._get_member),
         ]
 
-    def _check_guild(self, m: dict[str, str]) -> None:
-        if int(m["gid"]) != self.guild_id:
+    def _check_guild(self, m: dict[str, str]) -> FakeGuild:
+        guild = self.guilds.get(int(m["gid"]))
+        if guild is None:
             raise ApiError(404, 10004, "Unknown Guild")
+        return guild
 
     def _get_guild(self, rec: RecordedRequest, m: dict[str, str]) -> web.Response:
-        self._check_guild(m)
-        guild = self.guild_payload()
+        guild = self.guild_payload(self._check_guild(m))
         for key in ("members", "channels", "threads", "presences", "voice_states"):
             guild.pop(key, None)
         return json_response(guild)
 
     def _get_guild_channels(self, rec: RecordedRequest, m: dict[str, str]) -> web.Response:
-        self._check_guild(m)
-        return json_response(self.guild_payload()["channels"])
+        return json_response(self.guild_payload(self._check_guild(m))["channels"])
 
     def _get_guild_roles(self, rec: RecordedRequest, m: dict[str, str]) -> web.Response:
-        self._check_guild(m)
-        return json_response([copy.deepcopy(r) for r in self.roles.values()])
+        guild = self._check_guild(m)
+        return json_response([copy.deepcopy(r) for r in guild.roles.values()])
 
     def _get_member(self, rec: RecordedRequest, m: dict[str, str]) -> web.Response:
-        self._check_guild(m)
+        guild = self._check_guild(m)
         user = self.users.get(int(m["uid"]))
-        if user is None:
+        if user is None or user.id not in guild.member_ids:
             raise ApiError(404, 10007, "Unknown Member")
-        return json_response(self.member_payload(user))
+        return json_response(self.member_payload(user, guild=guild))

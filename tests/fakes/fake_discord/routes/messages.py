@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import mimetypes
 import struct
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -26,6 +29,10 @@ from tests.fakes.fake_discord.errors import ApiError, form_error, json_response,
 from tests.fakes.fake_discord.limits import check_message, check_upload_sizes
 from tests.fakes.fake_discord.records import FakeInteraction, RecordedRequest, UploadedFile
 from tests.fakes.fake_discord.state import FakeState
+
+CDN_URL_LIFETIME_SECONDS = 24 * 60 * 60
+# How long Discord remembers a channel message nonce for enforce_nonce.
+NONCE_WINDOW_SECONDS = 5 * 60
 
 if TYPE_CHECKING:
     from tests.fakes.fake_discord.rest import Route
@@ -62,7 +69,7 @@ class MessageRoutes(FakeState):
     ) -> dict[str, Any]:
         attachment_id = snowflake()
         self._attachments[attachment_id] = upload
-        url = f"{self.base_url}/attachments/{attachment_id}/{quote(upload.filename)}"
+        url = self._signed_cdn_url(attachment_id, upload.filename)
         attachment: dict[str, Any] = {
             "id": str(attachment_id),
             "filename": upload.filename,
@@ -78,6 +85,43 @@ class MessageRoutes(FakeState):
             attachment["ephemeral"] = True
         if upload.data.startswith(PNG_SIGNATURE) and len(upload.data) >= 24:
             width, height = struct.unpack(">II", upload.data[16:24])
+            attachment["width"], attachment["height"] = width, height
+        return attachment
+
+    def _signed_cdn_url(self, attachment_id: int, filename: str) -> str:
+        """A CDN URL signed like Discord's (``?ex=<expiry>&is=<issued>&hm=<hmac>&``)."""
+        issued = int(time.time())
+        ex, is_ = f"{issued + CDN_URL_LIFETIME_SECONDS:x}", f"{issued:x}"
+        hm = self._cdn_signature(attachment_id, filename, ex, is_)
+        path = f"/attachments/{attachment_id}/{quote(filename)}"
+        return f"{self.base_url}{path}?ex={ex}&is={is_}&hm={hm}&"
+
+    def _cdn_signature(self, attachment_id: int, filename: str, ex: str, is_: str) -> str:
+        message = f"{attachment_id}/{filename}/{ex}/{is_}".encode()
+        return hmac.new(self._cdn_secret, message, hashlib.sha256).hexdigest()
+
+    def upload_attachment(
+        self,
+        filename: str,
+        data: bytes,
+        content_type: str | None = None,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> dict[str, Any]:
+        """Store bytes a member uploads; return the attachment object Discord sends.
+
+        For an attachment option (``options={"image": fake.upload_attachment(...)}``)
+        or a message of a member. Its ``url`` serves the bytes from the fake's CDN route
+        and is signed like Discord's (``?ex=..&is=..&hm=..``); PNG sizes are read from
+        the header unless given.
+        """
+        attachment = self._store_attachment(
+            UploadedFile(filename, data, content_type), description=None
+        )
+        if content_type:
+            attachment["content_type"] = content_type
+        if width is not None and height is not None:
             attachment["width"], attachment["height"] = width, height
         return attachment
 
@@ -189,7 +233,7 @@ class MessageRoutes(FakeState):
         if payload.get("nonce") is not None:
             message["nonce"] = payload["nonce"]
         if channel_id in self.channels:
-            message["guild_id"] = str(self.guild_id)
+            message["guild_id"] = self.channels[channel_id]["guild_id"]
         if interaction is not None:
             message["webhook_id"] = str(self.application_id)
             message["application_id"] = str(self.application_id)
@@ -281,6 +325,14 @@ class MessageRoutes(FakeState):
         if recipient is not None and recipient in self._blocked_dm_users:
             raise ApiError(403, 50007, "Cannot send messages to this user")
         payload = rec.json if isinstance(rec.json, dict) else {}
+        nonce = payload.get("nonce")
+        key = (channel_id, str(nonce))
+        if nonce is not None and payload.get("enforce_nonce"):
+            seen = self._nonces.get(key)
+            if seen is not None and time.monotonic() - seen[1] < NONCE_WINDOW_SECONDS:
+                existing = self.messages.get(seen[0])
+                if existing is not None:  # Discord answers with the message it already made
+                    return json_response(self._out(existing))
         reference = payload.get("message_reference")
         referenced: dict[str, Any] | None = None
         if reference:
@@ -314,6 +366,8 @@ class MessageRoutes(FakeState):
             ref_copy = self._out(referenced)
             ref_copy.pop("referenced_message", None)
             message["referenced_message"] = ref_copy
+        if nonce is not None:
+            self._nonces[key] = (int(message["id"]), time.monotonic())
         self._changed()
         return json_response(self._out(message))
 

@@ -54,7 +54,7 @@ class UserRoutes(FakeState):
         return json_response(
             {
                 "url": self.gateway_url,
-                "shards": 1,
+                "shards": self.recommended_shards,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 999,
@@ -125,7 +125,7 @@ class UserRoutes(FakeState):
         if int(m["app"]) != self.application_id:
             raise ApiError(403, 50001, "Missing Access")
         if "gid" in m and m["gid"] is not None:
-            if int(m["gid"]) != self.guild_id:
+            if int(m["gid"]) not in self.guilds:
                 raise ApiError(403, 50001, "Missing Access")
             return int(m["gid"])
         return None
