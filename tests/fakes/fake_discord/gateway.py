@@ -68,10 +68,14 @@ class Gateway(FakeState):
         """Shard ids with a ready (identified or resumed) connection, sorted."""
         return sorted(self._ready)
 
-    def shard_of(self, guild: Any) -> int:
-        """The shard a guild's events go to: ``(guild_id >> 22) % shard_count``."""
+    def shard_of(self, guild: Any, shard_count: int | None = None) -> int:
+        """The shard a guild's events go to: ``(guild_id >> 22) % shard_count``.
+
+        ``shard_count`` defaults to that of the identified connections, else to the
+        recommended :attr:`recommended_shards`.
+        """
         guild_id = guild if isinstance(guild, int) else guild.id
-        return (guild_id >> 22) % self._shard_count()
+        return (guild_id >> 22) % (shard_count or self._shard_count())
 
     def guild_id_for_shard(self, shard_id: int, shard_count: int) -> int:
         """A fresh snowflake-like guild id that lands on ``shard_id`` of ``shard_count``."""
@@ -84,7 +88,7 @@ class Gateway(FakeState):
         for conn in self._ready.values():
             if conn.session is not None:
                 return conn.session.shard_count
-        return 1
+        return self.recommended_shards
 
     def _guilds_of_shard(self, session: Session) -> list[int]:
         return [gid for gid in self.guilds if (gid >> 22) % session.shard_count == session.shard_id]

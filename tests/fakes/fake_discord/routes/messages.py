@@ -8,6 +8,7 @@ import hmac
 import mimetypes
 import struct
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -27,7 +28,12 @@ from tests.fakes.fake_discord.constants import (
 )
 from tests.fakes.fake_discord.errors import ApiError, form_error, json_response, no_content
 from tests.fakes.fake_discord.limits import check_message, check_upload_sizes
-from tests.fakes.fake_discord.records import FakeInteraction, RecordedRequest, UploadedFile
+from tests.fakes.fake_discord.records import (
+    FakeInteraction,
+    FakeUser,
+    RecordedRequest,
+    UploadedFile,
+)
 from tests.fakes.fake_discord.state import FakeState
 
 CDN_URL_LIFETIME_SECONDS = 24 * 60 * 60
@@ -124,6 +130,45 @@ class MessageRoutes(FakeState):
         if width is not None and height is not None:
             attachment["width"], attachment["height"] = width, height
         return attachment
+
+    def add_member_message(
+        self,
+        user: FakeUser,
+        content: str = "",
+        *,
+        channel_id: int | None = None,
+        attachments: Iterable[dict[str, Any]] = (),
+    ) -> dict[str, Any]:
+        """Post a message as a member (e.g. the target of a message command).
+
+        ``attachments`` are objects from :meth:`upload_attachment`.
+        """
+        cid = channel_id or self.channel_id
+        message_id = snowflake()
+        message: dict[str, Any] = {
+            "id": str(message_id),
+            "channel_id": str(cid),
+            "type": MESSAGE_DEFAULT,
+            "content": content,
+            "author": user.payload(),
+            "embeds": [],
+            "attachments": [copy.deepcopy(a) for a in attachments],
+            "components": [],
+            "flags": 0,
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+        }
+        if cid in self.channels:
+            message["guild_id"] = self.channels[cid]["guild_id"]
+        self.messages[message_id] = message
+        self._channel_messages.setdefault(cid, []).append(message_id)
+        self._changed()
+        return message
 
     def _attachments_for(
         self,
