@@ -58,8 +58,14 @@ method, path relative to ``/api/v10``, query, headers without ``Authorization``,
 Responses carry ``Content-Type: application/json`` exactly (discord.py only parses
 JSON when the header is exactly that).
 
-Discord's limits
-----------------
+Discord's limits and OpenAPI spec
+---------------------------------
+Every JSON body (and the ``payload_json`` of uploads) is validated against Discord's
+OpenAPI spec (``spec.py``; ``validate_spec=False`` turns it off): a request against
+it gets 400/50035 and lands in :attr:`FakeDiscord.spec_violations`, which fails the
+test like a limit violation below.
+
+
 Everything the bot sends is held to Discord's documented limits (``limits.py``,
 ``components.py``): message content, embeds (each part and 6,000 characters in all),
 attachments (10 per message; per file :attr:`FakeDiscord.upload_limit`, or
@@ -72,6 +78,28 @@ FakeDiscord()`` cleanly then raises ``AssertionError`` (:meth:`FakeDiscord.check
 so the test fails instead of a member's request. A test that provokes one on purpose
 takes it with :meth:`FakeDiscord.take_violations`. Empty messages get 400/50006 and
 unknown reply targets 400/50035 (not violations: they can happen in real life).
+
+Interactions, guilds, shards
+----------------------------
+Slash commands: :meth:`FakeDiscord.invoke` / :meth:`FakeDiscord.interaction_payload`
+(attachment options take :meth:`FakeDiscord.upload_attachment` objects, served signed
+``?ex=..&is=..&hm=..`` by the CDN route, which answers 404 to an unsigned link and logs
+every fetch in :attr:`FakeDiscord.cdn_fetches`). Components: :meth:`FakeDiscord.press`,
+:meth:`FakeDiscord.choose` (payloads: :meth:`FakeDiscord.component_payload`; found by
+label or custom_id anywhere, Components V2 containers included). Modals:
+:meth:`FakeDiscord.submit_modal` (:meth:`FakeDiscord.modal_submit_payload`). Message
+context-menu commands: :meth:`FakeDiscord.invoke_message_command`
+(:meth:`FakeDiscord.message_command_payload`); targets can be member messages from
+:meth:`FakeDiscord.add_member_message`. Payloads carry the member's ``locale``
+(:attr:`FakeUser.locale`, overridable per call), ``guild_locale``, ``app_permissions``,
+``attachment_size_limit``, ``entitlements``, ``authorizing_integration_owners`` and
+``context`` as Discord sends them. :meth:`FakeDiscord.add_guild` adds guilds;
+IDENTIFY may carry ``shard``: each connection gets READY/GUILD_CREATE for its guilds
+(``(guild_id >> 22) % shard_count``) and dispatches go to the guild's shard
+(:attr:`FakeDiscord.identified_shards`, :attr:`FakeDiscord.shard_identifies`).
+:meth:`FakeDiscord.accept_token` accepts one token per process; requests record its
+label (:attr:`RecordedRequest.bot`). A channel POST with ``enforce_nonce`` and a
+nonce seen in that channel in the last 5 minutes returns the existing message.
 
 Fault switches
 --------------

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from tests.fakes.fake_discord.attachments import Attachments
 from tests.fakes.fake_discord.constants import API_PREFIX
 from tests.fakes.fake_discord.faults import Faults
 from tests.fakes.fake_discord.gateway import Gateway
@@ -45,6 +46,7 @@ class FakeDiscord(
     UserRoutes,
     GuildRoutes,
     MessageRoutes,
+    Attachments,
     InteractionRoutes,
     FakeState,
 ):
