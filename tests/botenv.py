@@ -7,7 +7,6 @@ discord.py's own ``parse_interaction_create``, exactly as the gateway would.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -51,27 +50,16 @@ class BotEnv:
     ) -> FakeInteraction:
         """Press a button on the message ``shown`` answered with (MESSAGE_COMPONENT).
 
-        The fake builds only command payloads, so a registered command's payload is turned
-        into a type-3 payload carrying the button's custom_id and the message, then handed
-        to discord.py's own parse_interaction_create, which routes it to the view or
-        dynamic item. ``message`` replaces the current message (a client that has not yet
-        seen an edit still shows, and can press, the old buttons).
+        The fake builds the type-3 payload (:meth:`FakeDiscord.component_payload`),
+        handed to discord.py's own parse_interaction_create, which routes it to the view
+        or dynamic item. ``message`` replaces the current message (a client that has not
+        yet seen an edit still shows, and can press, the old buttons).
         """
         message = message or shown.original
         assert message is not None
-        button = next(
-            c for row in message["components"] for c in row["components"] if c["label"] == label
-        )
-        payload = self.fake.interaction_payload("quota", {}, user=user)
-        payload["type"] = 3
-        payload["data"] = {"custom_id": button["custom_id"], "component_type": 2}
-        payload["message"] = copy.deepcopy(message)
-        record = self.fake.get_interaction(int(payload["id"]))
-        assert record is not None
-        record.type = 3
-        record.payload = copy.deepcopy(payload)
+        payload = self.fake.component_payload(message, label=label, user=user)
         self.bot._connection.parse_interaction_create(payload)
-        return record
+        return self.fake.get_interaction(payload["id"])
 
     async def imagine(self, user: FakeUser | None = None, **options: Any) -> FakeInteraction:
         """Run /imagine and wait for its first callback."""

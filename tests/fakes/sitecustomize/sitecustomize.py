@@ -1,7 +1,7 @@
 """Point discord.py at the fake Discord when ``LEMONBOT_FAKE_DISCORD_URL`` is set.
 
 Put this folder on a child process's ``PYTHONPATH`` and set
-``LEMONBOT_FAKE_DISCORD_URL=http://127.0.0.1:PORT`` (see ``tests/fakes/fake_discord.py``).
+``LEMONBOT_FAKE_DISCORD_URL=http://127.0.0.1:PORT`` (see ``tests/fakes/fake_discord/``).
 At interpreter start it sets ``discord.http.Route.BASE`` to ``<url>/api/v10`` (REST,
 interaction callbacks and webhooks) and ``DiscordWebSocket.DEFAULT_GATEWAY`` to
 ``ws://.../gateway``. Without the variable it does nothing (and imports nothing).

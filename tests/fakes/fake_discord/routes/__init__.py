@@ -1,0 +1,1 @@
+"""REST route handlers, grouped by the part of Discord's API they serve."""
