@@ -1,8 +1,9 @@
 """Validation of request bodies against Discord's OpenAPI spec (discord/discord-api-spec).
 
 The spec (OpenAPI 3.1, so JSON Schema 2020-12) is loaded once per process, from
-``$DISCORD_OPENAPI_SPEC`` or the first ``shared/contracts/discord-openapi.json`` found
-beside the repository or one of its parents. Every JSON body (and the ``payload_json``
+``$DISCORD_OPENAPI_SPEC`` when set, else from the copy kept in the repository,
+``tests/fakes/contracts/discord-openapi.json.gz`` (discord/discord-api-spec, MIT licence;
+gzipped, so that a clean clone validates without anything beside it). Every JSON body (and the ``payload_json``
 part of a multipart body) is validated against the request schema of the operation
 its path and method match; a validator is built once per operation.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import gzip
 import json
 import os
 import re
@@ -33,7 +35,7 @@ from referencing.jsonschema import DRAFT202012
 from tests.fakes.fake_discord.errors import ApiError
 
 SPEC_ENV = "DISCORD_OPENAPI_SPEC"
-SPEC_RELATIVE = Path("shared") / "contracts" / "discord-openapi.json"
+VENDORED_SPEC = Path(__file__).resolve().parents[1] / "contracts" / "discord-openapi.json.gz"
 SPEC_URI = "urn:discord-openapi"
 MAX_REPORTED_ERRORS = 5
 
@@ -41,17 +43,7 @@ MAX_REPORTED_ERRORS = 5
 def find_spec() -> Path:
     """Locate the spec file (see the module docstring); raise if there is none."""
     configured = os.environ.get(SPEC_ENV)
-    if configured:
-        return Path(configured)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / SPEC_RELATIVE
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"Discord's OpenAPI spec not found: set ${SPEC_ENV} or put it at"
-        f" <a parent of {here.parent}>/{SPEC_RELATIVE}"
-    )
+    return Path(configured) if configured else VENDORED_SPEC
 
 
 def _patch(spec: dict[str, Any]) -> dict[str, Any]:
@@ -170,4 +162,6 @@ def _deepest(error: ValidationError) -> ValidationError:
 @functools.cache
 def discord_spec() -> DiscordSpec:
     """The spec, parsed once per process."""
-    return DiscordSpec(json.loads(find_spec().read_text()))
+    path = find_spec()
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    return DiscordSpec(json.loads(raw))
