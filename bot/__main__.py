@@ -1,4 +1,10 @@
-"""Composition root: ``python -m bot`` loads settings, opens resources and runs the bot."""
+"""Composition root: ``python -m bot`` loads settings, opens resources and runs the bot.
+
+A bad setting exits at once with one line naming it. When Discord cannot be reached at
+start (DNS, a refused connection, an outage), logging in is retried with back-off, one
+log line per attempt and no traceback; ``SIGTERM`` still stops the bot at once. A
+refused ``DISCORD_TOKEN`` exits with one line.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,57 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, TypeVar
 
 from dotenv import find_dotenv, load_dotenv
 
 from bot.config import ConfigError, Settings
 
+if TYPE_CHECKING:
+    from bot.client import LemonBot
+
 log = logging.getLogger("bot")
 
+T = TypeVar("T")
 # docker stop waits 10 s before SIGKILL: in-flight work gets most of that.
 SHUTDOWN_GRACE_SECONDS = 7.0
+LOGIN_RETRY_FIRST = 1.0
+LOGIN_RETRY_MAX = 60.0
+
+
+class Stopped(Exception):
+    """A signal asked the bot to stop while it was waiting."""
+
+
+async def until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T:
+    """Await ``work`` unless ``stop`` is set first (then cancel it and raise Stopped)."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise Stopped
+    return task.result()
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """Return a short reason if ``exc`` means Discord could not be reached, else None."""
+    import aiohttp
+    import discord
+
+    if isinstance(exc, discord.DiscordServerError):
+        return f"Discord answered HTTP {exc.status}"
+    if isinstance(exc, discord.GatewayNotFound):
+        return "Discord's gateway could not be found"
+    if isinstance(exc, aiohttp.ClientError | OSError | TimeoutError):
+        return f"{type(exc).__name__}: {exc}".strip(": ")[:200]
+    return None
 
 
 async def main(settings: Settings) -> int:
@@ -36,29 +84,55 @@ async def main(settings: Settings) -> int:
         httpx.AsyncClient(headers={"User-Agent": "lemonbot"}) as http,
         Store.open(settings.database_path) as store,
     ):
-        bot = LemonBot(settings=settings, store=store, http=http)
-        async with bot:
-            runner = asyncio.create_task(bot.start(settings.discord_token), name="bot")
-            stopper = asyncio.create_task(stop.wait(), name="signals")
-            done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if stopper in done:
-                log.info("shutdown requested; finishing work in flight, then stopping")
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    loop.remove_signal_handler(sig)  # a second signal stops at once
-                bot.shutdown_grace = SHUTDOWN_GRACE_SECONDS
-                await bot.close()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await runner
-                return 0
-            stopper.cancel()
-            try:
-                runner.result()
-            except discord.LoginFailure:
-                log.error("Discord rejected DISCORD_TOKEN: check the bot token in .env")
-                return 1
-            except discord.PrivilegedIntentsRequired:
-                log.error("Discord refused the gateway intents the bot asked for")
-                return 1
+        delay = LOGIN_RETRY_FIRST
+        while True:
+            bot = LemonBot(settings=settings, store=store, http=http)
+            async with bot:
+                try:
+                    await until_stopped(bot.login(settings.discord_token), stop)
+                except Stopped:
+                    return 0
+                except discord.LoginFailure:
+                    log.error("Discord rejected DISCORD_TOKEN: check the bot token in .env")
+                    return 1
+                except Exception as exc:
+                    reason = unreachable(exc)
+                    if reason is None:
+                        raise
+                    log.warning("cannot reach Discord (%s); retrying in %.0f s", reason, delay)
+                    await bot.close()
+                    try:
+                        await until_stopped(asyncio.sleep(delay), stop)
+                    except Stopped:
+                        return 0
+                    delay = min(delay * 2, LOGIN_RETRY_MAX)
+                    continue
+                return await serve(bot, stop)
+
+
+async def serve(bot: LemonBot, stop: asyncio.Event) -> int:
+    """Stay connected until the gateway gives up or a signal asks to stop."""
+    import discord
+
+    loop = asyncio.get_running_loop()
+    runner = asyncio.create_task(bot.connect(), name="bot")
+    stopper = asyncio.create_task(stop.wait(), name="signals")
+    done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    if stopper in done:
+        log.info("shutdown requested; finishing work in flight, then stopping")
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)  # a second signal stops at once
+        bot.shutdown_grace = SHUTDOWN_GRACE_SECONDS
+        await bot.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        return 0
+    stopper.cancel()
+    try:
+        runner.result()
+    except discord.PrivilegedIntentsRequired:
+        log.error("Discord refused the gateway intents the bot asked for")
+        return 1
     return 0
 
 

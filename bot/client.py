@@ -35,6 +35,21 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.imagine", "cogs.moderation")
 COMMANDS_HASH_KEY = "commands_hash"
+# Post results, link them, attach images, and reply to the progress message.
+INVITE_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    attach_files=True,
+    read_message_history=True,
+)
+
+
+def invite_url(application_id: int) -> str:
+    """Return the link that adds the bot to a server, with the permissions it needs."""
+    return discord.utils.oauth_url(
+        application_id, permissions=INVITE_PERMISSIONS, scopes=("bot", "applications.commands")
+    )
 
 
 class LemonTree(app_commands.CommandTree["LemonBot"]):
@@ -64,6 +79,7 @@ class LemonBot(commands.Bot):
         self.settings = settings
         self.store = store
         self.shutdown_grace = 0.0  # set by the composition root on a signal
+        self._invite_logged = False
         self.background = Background()
         # Persistent buttons hand their presses to the handler a cog registered here.
         self.button_handlers: dict[str, ButtonHandler] = {}
@@ -120,8 +136,11 @@ class LemonBot(commands.Bot):
         log.info("synced %d global commands", len(synced))
 
     async def on_ready(self) -> None:
-        """Log readiness (this fires again on every reconnect, so it does no set-up)."""
+        """Log readiness and, once, the invite link (this fires again on every reconnect)."""
         log.info("ready as %s in %d servers", self.user, len(self.guilds))
+        if not self._invite_logged and self.application_id is not None:
+            self._invite_logged = True
+            log.info("invite the bot to a server: %s", invite_url(self.application_id))
 
     async def close(self) -> None:
         """Stop background work (jobs stay resumable), then disconnect."""

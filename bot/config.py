@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.lemondata.urls import UnsafeURLError, normalise_base_url
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.lemondata.cc"
@@ -28,14 +30,29 @@ class ConfigError(Exception):
 
 
 def database_path(url: str) -> Path:
-    """Turn a ``sqlite:///relative.db`` or ``sqlite:////absolute.db`` URL into a path."""
+    """Turn a ``sqlite:///relative.db`` or ``sqlite:////absolute.db`` URL into a path.
+
+    Values that would silently lose data are refused: an in-memory database, and a
+    query string or fragment (SQLite options here would become part of the file name).
+    """
     prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
+    shape = f"DATABASE_URL must look like {DEFAULT_DATABASE_URL} or sqlite:////absolute/path.db"
+    if not url.lower().startswith(prefix) or len(url) == len(prefix):
+        raise ConfigError(f"{shape}, got {url!r}")
+    path = url[len(prefix) :]  # sqlite:///data/x.db -> data/x.db ; sqlite:////abs -> /abs
+    if path == ":memory:" or path.startswith("file:") or "mode=memory" in path:
         raise ConfigError(
-            f"DATABASE_URL must look like {DEFAULT_DATABASE_URL} or sqlite:////absolute/path.db"
+            f"DATABASE_URL {url!r} is an in-memory database: every job and quota would be "
+            "lost at each restart; give a file path"
         )
-    # sqlite:///data/x.db -> data/x.db ; sqlite:////abs/x.db -> /abs/x.db
-    return Path(url[len(prefix) :])
+    if "?" in path or "#" in path:
+        raise ConfigError(
+            f"DATABASE_URL {url!r} has a query string or fragment, which would become part of "
+            f"the file name; {shape}"
+        )
+    if path.endswith("/"):
+        raise ConfigError(f"DATABASE_URL {url!r} names a folder, not a file; {shape}")
+    return Path(path)
 
 
 def parse_weights(raw: str) -> dict[str, int]:
@@ -121,13 +138,18 @@ class Settings:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
 
         base_url = env.get("LEMONDATA_BASE_URL", "").strip() or DEFAULT_BASE_URL
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"LEMONDATA_BASE_URL must start with https://, got {base_url!r}")
+        try:
+            base_url = normalise_base_url(base_url)  # HTTP://Host -> http://host
+        except UnsafeURLError:
+            raise ConfigError(
+                f"LEMONDATA_BASE_URL must be an http(s) address such as {DEFAULT_BASE_URL}, "
+                f"got {base_url!r}"
+            ) from None
 
         return cls(
             discord_token=token,
             lemondata_api_key=api_key,
-            lemondata_base_url=base_url.rstrip("/"),
+            lemondata_base_url=base_url,
             database_path=database_path(
                 env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
             ),

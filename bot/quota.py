@@ -142,9 +142,12 @@ class QuotaService:
                 )
             return await self._store.jobs.insert(replace(draft, quota_window=window), now=now)
 
-    async def settle(self, job_id: int) -> bool:
-        """Charge a reservation for good (the images were made); True the first time."""
-        return await self._store.jobs.set_quota_state(job_id, "settled")
+    async def settle(self, job_id: int, units: int | None = None) -> bool:
+        """Charge a reservation for good (the images were made); True the first time.
+
+        ``units`` charges less than was reserved, when fewer images arrived than asked.
+        """
+        return await self._store.jobs.set_quota_state(job_id, "settled", units=units)
 
     async def release(self, job_id: int) -> bool:
         """Give a reservation back (the job failed); True the first time."""
@@ -153,6 +156,10 @@ class QuotaService:
     async def refund(self, job_id: int) -> bool:
         """Give back a settled charge whose result never reached anyone; True once."""
         return await self._store.jobs.set_quota_state(job_id, "released", from_state="settled")
+
+    async def keep_only(self, job_id: int, units: int) -> bool:
+        """Lower a settled charge to ``units``: the rest of the images never reached anyone."""
+        return await self._store.jobs.reduce_charge(job_id, units)
 
 
 def quota_refusal(used: int, limit: int, cost: int, now: float, period: str = "day") -> str:

@@ -74,7 +74,12 @@ class Imagine(commands.Cog):
             interaction.guild_id, interaction.permissions, member_role_ids(interaction.user)
         )
         await interaction.response.defer()  # answer within 3 s; the card is edited below
-        await self.bot.jobs.cancel(job_id, by_user_id=interaction.user.id, moderator=moderator)
+        await self.bot.jobs.cancel(
+            job_id,
+            guild_id=interaction.guild_id,
+            by_user_id=interaction.user.id,
+            moderator=moderator,
+        )
 
     @app_commands.command(name="imagine")
     @app_commands.guild_only()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 
-from bot.catalog.families import Geometry, family_of
+from bot.catalog.families import CONSERVATIVE, Geometry, family_of
 from bot.catalog.options import DEFAULT_RATIO, ImagineOptions
 from bot.errors import InvalidRequest
 
@@ -85,6 +85,8 @@ def geometry_for(options: ImagineOptions) -> dict[str, str]:
     """Translate ``ratio`` (and resolution) into the fields the model's family takes."""
     family = family_of(options.model)
     ratio = options.ratio or DEFAULT_RATIO
+    if family is CONSERVATIVE and options.ratio is None:
+        return {}  # a model without a rule gets no shape it was not asked for
     if family.geometry is Geometry.ASPECT_RATIO:
         fields = {"aspect_ratio": ratio}
         if options.resolution:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from bot.lemondata import LemonDataError, ModelInfo
+from bot.lemondata import AuthenticationError, LemonDataError, ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,10 @@ class ModelCatalog:
 
     fetch: Callable[[], Awaitable[list[ModelInfo]]]
     max_age: float = 600.0
+    key_refused: bool = False  # the gateway answered 401/403: an admin must fix the key
     _models: list[ModelInfo] = field(default_factory=list)
     _fetched_at: float | None = None
+    _refused_at: float = 0.0
     _refreshing: asyncio.Task[None] | None = None
 
     def names(self) -> list[str]:
@@ -54,9 +56,14 @@ class ModelCatalog:
         """Fetch the list now; keep the previous list if the gateway fails."""
         try:
             models = await self.fetch()
+        except AuthenticationError:
+            self.key_refused = True  # the client has logged which setting to check
+            self._refused_at = time.time()
+            return
         except LemonDataError as exc:
             log.warning("could not refresh the image model list: %r", exc)
             return
+        self.key_refused = False
         self._models = models
         self._fetched_at = time.time()
         log.info("image model list refreshed: %d models", len(models))
@@ -69,8 +76,11 @@ class ModelCatalog:
         return hits[:limit]
 
     def _refresh_if_stale(self) -> None:
-        fresh = self._fetched_at is not None and time.time() - self._fetched_at < self.max_age
-        if fresh or (self._refreshing is not None and not self._refreshing.done()):
+        now = time.time()
+        fresh = self._fetched_at is not None and now - self._fetched_at < self.max_age
+        # A refused key will not start working by itself: ask again only now and then.
+        refused = self.key_refused and now - self._refused_at < self.max_age
+        if fresh or refused or (self._refreshing is not None and not self._refreshing.done()):
             return
         self._refreshing = asyncio.get_running_loop().create_task(
             self.refresh(), name="catalog-refresh"

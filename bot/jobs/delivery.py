@@ -4,15 +4,19 @@ The outcome goes, in order of preference:
 
 1. ``edit``: the original interaction response is edited (interaction webhook), while
    the interaction token is still valid (Discord keeps it for 15 minutes; the bot
-   stops trusting it a minute early);
+   stops trusting it a minute early); further parts follow as follow-up messages;
 2. ``channel``: a reply to the progress message in the channel, mentioning the
    requester, when the edit is refused (token expired or unknown, 401, 10015, 10062,
    50027) or any other error;
 3. ``dm``: a direct message, when the channel is gone or forbidden.
 
-The path that worked is recorded on the job. Images travel as attachments, read from
-the database (they were downloaded at completion); an image larger than the
-interaction's upload limit is shown by URL instead.
+Images travel as attachments, read from the store (they were downloaded at
+completion), spread over as many messages as Discord's upload limits need (see
+:mod:`bot.jobs.parts`); an image too large to attach is linked. Each part that got
+through is recorded at once, so that a retry (or a restart) carries on after it; a
+channel or DM post carries a nonce derived from the job and the part, with which
+Discord itself drops a repeated post. Recording the outcome as delivered (or failed,
+with the refund) is the caller's, in one transaction.
 """
 
 from __future__ import annotations
@@ -29,9 +33,9 @@ import aiohttp
 import discord
 
 from bot.background import Background
-from bot.lemondata.images import EXTENSIONS
+from bot.jobs import parts
 from bot.store import Job, Store, StoredImage
-from bot.ui.cards import failure_embed, progress_embed, result_embed
+from bot.ui.cards import failure_embed, progress_embed, result_embed, result_notes
 from bot.ui.format import fit_lines
 
 log = logging.getLogger(__name__)
@@ -42,19 +46,23 @@ PROGRESS_MIN_INTERVAL = 5.0
 DELIVERY_ERRORS = (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError, ValueError)
 # Room for links in a message's content (2,000 characters), leaving space for a headline.
 LINKS_CONTENT_LIMIT = 1600
+DM_UPLOAD_LIMIT = parts.DEFAULT_UPLOAD_LIMIT
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """The parts of a delivered message, rebuilt for every attempt (files are one-shot)."""
+class Sent:
+    """Where an outcome went: its path and first message, and how much of it got out."""
 
-    embed: discord.Embed
-    images: tuple[tuple[str, bytes], ...]
-    links: tuple[str, ...]
+    via: str
+    channel_id: int | None
+    message_id: int | None
+    shown: int  # images the member can see (attached or linked)
+    complete: bool
 
-    def files(self) -> list[discord.File]:
-        """Return fresh ``discord.File`` objects for one send."""
-        return [discord.File(io.BytesIO(data), filename=name) for name, data in self.images]
+
+def nonce(job_id: int, part: int) -> str:
+    """Return the nonce of a part's post: Discord drops a repeat within minutes."""
+    return f"lb{job_id}.{part}"  # at most 25 characters, as Discord requires
 
 
 class Delivery:
@@ -98,9 +106,8 @@ class Delivery:
         self._pending_progress.pop(job_id, None)
         job = await self._store.jobs.get(job_id)
         if job is not None and not job.terminal:
-            position = (
-                await self._store.jobs.queue_position(job_id) if job.state == "queued" else None
-            )
+            queued = job.state == "queued"
+            position = await self._store.jobs.queue_position(job_id) if queued else None
             await self._edit_progress(job, position)
 
     async def _edit_progress(self, job: Job, position: int | None) -> None:
@@ -122,104 +129,157 @@ class Delivery:
 
     # ------------------------------------------------------------------ outcome
 
-    async def deliver(self, job: Job, *, final: bool = True) -> str | None:
-        """Deliver a terminal job's outcome; return the path used, or None if none worked.
+    async def deliver(self, job: Job) -> Sent | None:
+        """Post a terminal job's outcome, carrying on after the parts already posted.
 
-        A success is recorded on the job. A failure is recorded only when ``final``;
-        otherwise the job stays pending for another attempt.
+        Returns where it went once its first part is out (``complete`` says whether every
+        part is), or None when no path worked.
         """
         pending = self._pending_progress.pop(job.id, None)
         if pending is not None:
             pending.cancel()
-        outcome = await self._outcome(job)
+        stored = await self._store.jobs.load_images(job.id) if job.state == "succeeded" else []
+        sent: Sent | None
         async with self._lock(job.id):
-            via, message = await self._send(job, outcome)
-        if via is None and not final:
-            return None
-        self._locks.pop(job.id, None)
-        self._last_progress.pop(job.id, None)
-        await self._store.jobs.mark_delivered(
-            job.id,
-            via=via or "none",
-            channel_id=message.channel.id if message else None,
-            message_id=message.id if message else None,
-            delivered=via is not None,
-        )
-        if via is not None and job.state == "succeeded":
-            await self._store.jobs.drop_image_data(job.id)
-        log.info("job %s: outcome %s delivered via %s", job.id, job.state, via)
-        return via
+            if job.parts_delivered and job.delivered_via:
+                sent = await self._send_rest(job, stored, job.delivered_via)
+            else:
+                sent = await self._send_first(job, stored)
+        if sent is not None and sent.complete:
+            self._locks.pop(job.id, None)
+            self._last_progress.pop(job.id, None)
+            log.info("job %s: outcome %s delivered via %s", job.id, job.state, sent.via)
+        return sent
 
-    async def _outcome(self, job: Job) -> Outcome:
-        if job.state != "succeeded":
-            return Outcome(failure_embed(job), (), ())
-        stored = await self._store.jobs.load_images(job.id)
-        images, links = _split_by_limit(job, stored)
-        ref = f"attachment://{images[0][0]}" if images else (links[0] if links else None)
-        embed = result_embed(job, image_ref=ref)
-        if links and not images:
-            embed.add_field(name="Too large to attach", value=join_links(links, 1024))
-        unshown = len(stored) - len(images) - len(links)
-        if unshown:
-            embed.add_field(
-                name="Not shown",
-                value=f"{unshown} image(s) too large to post here (no link was given).",
-            )
-        return Outcome(embed, tuple(images), tuple(links))
+    def _plan(self, job: Job, stored: Sequence[StoredImage], via: str) -> parts.Plan:
+        limit = job.upload_limit or parts.DEFAULT_UPLOAD_LIMIT
+        if via == "dm":
+            limit = min(limit, DM_UPLOAD_LIMIT)
+        return parts.plan(job.id, stored, limit)
 
-    async def _send(self, job: Job, outcome: Outcome) -> tuple[str | None, discord.Message | None]:
-        mention = discord.AllowedMentions(users=[discord.Object(job.user_id)])
-        content = _link_text(outcome)
-        if self.token_usable(job):
+    async def _send_first(self, job: Job, stored: Sequence[StoredImage]) -> Sent | None:
+        """Try each path for the first part; on the first that works, send the rest."""
+        paths = ("edit", "channel", "dm") if self.token_usable(job) else ("channel", "dm")
+        for via in paths:
+            plan = self._plan(job, stored, via)
             try:
-                message = await self._webhook(job).edit_message(
-                    self._original(job),
-                    content=content,
-                    embed=outcome.embed,
-                    attachments=outcome.files(),
-                    allowed_mentions=mention,
-                    view=None,  # removes a Cancel button left on a waiting card
-                )
-                return "edit", message
+                message = await self._post(job, via, plan, 0, stored)
             except DELIVERY_ERRORS as exc:
-                log.warning(
-                    "job %s: edit of the original response failed: %s", job.id, _describe(exc)
-                )
-        headline = f"<@{job.user_id}> " + (
-            "your image is ready." if job.state == "succeeded" else "your image request ended."
+                log.warning("job %s: %s of the outcome failed: %s", job.id, via, _describe(exc))
+                continue
+            await self._store.jobs.record_part(
+                job.id, 0, via=via, channel_id=message.channel.id, message_id=message.id
+            )
+            return await self._send_parts(job, stored, via, plan, 1, message)
+        return None
+
+    async def _send_rest(self, job: Job, stored: Sequence[StoredImage], via: str) -> Sent:
+        plan = self._plan(job, stored, via)
+        return await self._send_parts(job, stored, via, plan, job.parts_delivered, None)
+
+    async def _send_parts(
+        self,
+        job: Job,
+        stored: Sequence[StoredImage],
+        via: str,
+        plan: parts.Plan,
+        start: int,
+        first: discord.Message | None,
+    ) -> Sent:
+        sent = start
+        for index in range(start, len(plan.parts)):
+            try:
+                message = await self._post(job, via, plan, index, stored)
+            except DELIVERY_ERRORS as exc:
+                log.warning("job %s: part %d failed: %s", job.id, index + 1, _describe(exc))
+                break
+            await self._store.jobs.record_part(
+                job.id, index, via=via, channel_id=message.channel.id, message_id=message.id
+            )
+            sent = index + 1
+        return Sent(
+            via=via,
+            channel_id=first.channel.id if first else job.delivered_channel_id,
+            message_id=first.id if first else job.delivered_message_id,
+            shown=plan.shown(sent),
+            complete=sent == len(plan.parts),
         )
-        if content:
-            headline += "\n" + content
-        channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+
+    async def _post(
+        self, job: Job, via: str, plan: parts.Plan, index: int, stored: Sequence[StoredImage]
+    ) -> discord.Message:
+        """Post part ``index`` of the outcome by ``via``; return the message."""
+        files = [discord.File(io.BytesIO(data), filename=n) for n, data in plan.parts[index].files]
+        first = index == 0
+        embed = self._embed(job, plan, stored) if first else None
+        links = _link_text(plan) if first else None
+        mention = discord.AllowedMentions(users=[discord.Object(job.user_id)])
+        if via == "edit" and embed is not None:
+            return await self._webhook(job).edit_message(
+                self._original(job),
+                content=links,
+                embed=embed,
+                attachments=files,
+                allowed_mentions=mention,
+                view=None,  # removes a Cancel button left on a waiting card
+            )
+        if via == "edit" and self.token_usable(job):
+            return await self._webhook(job).send(files=files, wait=True)
+        if via == "dm":
+            channel: discord.abc.Messageable = await self._client.create_dm(
+                discord.Object(job.user_id)
+            )
+            content = f"Your image request in <#{job.channel_id}> ended; here is the result."
+        else:
+            channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+            ready = "your image is ready." if job.state == "succeeded" else "your request ended."
+            content = f"<@{job.user_id}> {ready}"
         reference = (
             discord.MessageReference(
                 message_id=job.message_id, channel_id=job.channel_id, fail_if_not_exists=False
             )
-            if job.message_id
+            if first and via == "channel" and job.message_id
             else None
         )
+        extra: dict[str, Any] = {"embed": embed} if embed is not None else {}
+        return await channel.send(
+            content=(content + (f"\n{links}" if links else "")) if first else None,
+            files=files,
+            **extra,
+            reference=reference,  # type: ignore[arg-type]
+            allowed_mentions=mention,
+            nonce=nonce(job.id, index),
+        )
+
+    def _embed(self, job: Job, plan: parts.Plan, stored: Sequence[StoredImage]) -> discord.Embed:
+        if job.state != "succeeded":
+            return failure_embed(job)
+        first = plan.parts[0].files
+        ref = f"attachment://{first[0][0]}" if first else (plan.links[0] if plan.links else None)
+        embed = result_embed(job, image_ref=ref)
+        if plan.links and not first:
+            embed.add_field(name="Too large to attach", value=join_links(plan.links, 1024))
+        for name, value in result_notes(job, arrived=len(stored), unshown=len(plan.unshown)):
+            embed.add_field(name=name, value=value, inline=False)
+        return embed
+
+    async def first_answer(self, job: Job) -> tuple[bool, int | None]:
+        """Return whether Discord has the job's first answer, and its message id.
+
+        Used at a restart for a job whose acknowledgement was not recorded: the process
+        may have died before or after Discord got the answer. If Discord cannot be asked
+        (it is down), the answer is assumed to have arrived: the job goes on.
+        """
+        if not self.token_usable(job):
+            return False, None
         try:
-            posted = await channel.send(
-                content=headline,
-                embed=outcome.embed,
-                files=outcome.files(),
-                reference=reference,  # type: ignore[arg-type]
-                allowed_mentions=mention,
-            )
-            return "channel", posted
+            message = await self._webhook(job).fetch_message(self._original(job))
+        except discord.NotFound:
+            return False, None
         except DELIVERY_ERRORS as exc:
-            log.warning("job %s: channel post failed: %s", job.id, _describe(exc))
-        try:
-            dm = await self._client.create_dm(discord.Object(job.user_id))
-            sent = await dm.send(
-                content=f"Your image request in <#{job.channel_id}> ended; here is the result.",
-                embed=outcome.embed,
-                files=outcome.files(),
-            )
-            return "dm", sent
-        except DELIVERY_ERRORS as exc:
-            log.warning("job %s: could not deliver the outcome at all: %s", job.id, _describe(exc))
-        return None, None
+            log.warning("job %s: could not ask Discord for the answer: %s", job.id, _describe(exc))
+            return True, None
+        return True, message.id
 
     # ------------------------------------------------------------------ helpers
 
@@ -239,33 +299,18 @@ class Delivery:
         return self._locks.setdefault(job_id, asyncio.Lock())
 
 
-def _split_by_limit(
-    job: Job, stored: list[StoredImage]
-) -> tuple[list[tuple[str, bytes]], list[str]]:
-    """Split images into attachments (within the upload limit) and links (too large)."""
-    images: list[tuple[str, bytes]] = []
-    links: list[str] = []
-    for image in stored:
-        if image.data is not None and len(image.data) <= job.upload_limit:
-            ext = EXTENSIONS.get(image.content_type, "png")
-            images.append((f"lemonbot-{job.id}-{image.position + 1}.{ext}", image.data))
-        elif image.url:
-            links.append(image.url)
-    return images, links
-
-
 def join_links(links: Sequence[str], limit: int) -> str:
     """Join whole links, one per line, within ``limit`` characters ("+N more" after)."""
     return fit_lines(links, limit, more="(+{count} more)")
 
 
-def _link_text(outcome: Outcome) -> str | None:
-    if not outcome.links or not outcome.images:
+def _link_text(plan: parts.Plan) -> str | None:
+    if not plan.links or not plan.parts[0].files:
         return None
-    return "Too large to attach:\n" + join_links(outcome.links, LINKS_CONTENT_LIMIT)
+    return "Too large to attach:\n" + join_links(plan.links, LINKS_CONTENT_LIMIT)
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: BaseException) -> str:
     if isinstance(exc, discord.HTTPException):
         return f"HTTP {exc.status} (code {exc.code})"
     return type(exc).__name__

@@ -22,12 +22,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
 from bot.background import Background
 from bot.config import Settings
 from bot.jobs import dispatch
-from bot.jobs.delivery import Delivery
+from bot.jobs.delivery import Delivery, Sent
 from bot.jobs.failures import classify, failed_task, lost_task
 from bot.jobs.poller import TaskPoller
 from bot.lemondata import (
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 # Waits before the 2nd, 3rd, ... delivery attempt when every path failed (Discord down).
 DELIVERY_RETRY_DELAYS = (5.0, 20.0, 60.0, 300.0)
 ERROR_DETAIL_LIMIT = 500
+# The least time a step gets, and what collecting a task that ended at its deadline gets.
+MIN_STEP_SECONDS = 1.0
+FINAL_COLLECT_SECONDS = 30.0
 
 
 class JobRunner:
@@ -103,6 +107,25 @@ class JobRunner:
         if not self._background.closing:
             self._background.spawn(self._dispatch(), "dispatch")
 
+    def _run(self, coro: Coroutine[Any, Any, None], name: str, job_id: int) -> None:
+        """Run a step of a job in the background, with the shutdown grace, guarded."""
+        self._background.spawn(self._guarded(coro, job_id), f"{name}-{job_id}", grace=True)
+
+    async def _guarded(self, coro: Coroutine[Any, Any, None], job_id: int) -> None:
+        """Await a step of a job; if it dies unexpectedly, end the job (refunded) instead.
+
+        A database error after a create (a duplicate task id, say) lands here too. If
+        even that cannot be stored, the job stays as it is and the next start resumes it.
+        """
+        try:
+            await coro
+        except Exception:
+            log.exception("job %s: unexpected error; ending the job", job_id)
+            try:
+                await self.fail(job_id, "unavailable", None)
+            except Exception:
+                log.exception("job %s: could not record the failure; resumed at next start", job_id)
+
     async def _dispatch(self) -> None:
         """Submit queued jobs, oldest first, while their caps allow; update positions."""
         started: list[Job] = []
@@ -120,7 +143,7 @@ class JobRunner:
                     job.id, ["queued"], "submitted", submitted_at=time.time()
                 )
                 if submitted is not None:
-                    self._background.spawn(self._create(submitted), f"create-{job.id}", grace=True)
+                    self._run(self._create(submitted), "create", job.id)
                     if self.positions.pop(job.id, None) is not None:
                         started.append(submitted)  # its card still says "waiting"
         await self.notify()  # outside the transaction: waiters read the database
@@ -135,8 +158,17 @@ class JobRunner:
     # ------------------------------------------------------------------ running
 
     async def _create(self, job: Job) -> None:
+        """Create the generation; an inline answer is collected within the job's deadline."""
         try:
-            result = await self._api.create_image(job.request)
+            async with asyncio.timeout(self._remaining(job)):
+                result = await self._api.create_image(job.request)
+                if result.task is None:
+                    await self._finish(job.id, result.images)
+                    return
+        except TimeoutError:
+            log.warning("job %s: no answer within JOB_TIMEOUT_SECONDS", job.id)
+            await self.fail(job.id, "timeout", None, state="timed_out")
+            return
         except LemonDataError as exc:
             log.warning("job %s: create failed: %r", job.id, exc)
             await self.fail(job.id, classify(exc), exc.message)
@@ -144,9 +176,6 @@ class JobRunner:
         except Exception:
             log.exception("job %s: unexpected error during create", job.id)
             await self.fail(job.id, "unavailable", None)
-            return
-        if result.task is None:
-            await self._finish(job.id, result.images)
             return
         task = result.task
         running = await self._store.jobs.transition(
@@ -166,19 +195,21 @@ class JobRunner:
         """Give up on a task JOB_TIMEOUT_SECONDS after it was sent (queue time is free)."""
         return (job.submitted_at or job.created_at) + self._settings.job_timeout_seconds
 
+    def _remaining(self, job: Job) -> float:
+        """Return the seconds left before the job's deadline (at least a moment)."""
+        return max(MIN_STEP_SECONDS, self._deadline(job) - time.time())
+
     # The poller's callbacks hand the outcome to a job task of their own, so that the
     # download and delivery get the shutdown grace period (polls are cancelled at once).
 
     async def _on_task_done(self, job_id: int, status: TaskStatus) -> None:
-        self._background.spawn(self._task_done(job_id, status), f"finish-{job_id}", grace=True)
+        self._run(self._task_done(job_id, status), "finish", job_id)
 
     async def _on_task_timed_out(self, job_id: int) -> None:
-        self._background.spawn(
-            self.fail(job_id, "timeout", None, state="timed_out"), f"timeout-{job_id}", grace=True
-        )
+        self._run(self.fail(job_id, "timeout", None, state="timed_out"), "timeout", job_id)
 
     async def _on_task_lost(self, job_id: int, exc: LemonDataError) -> None:
-        self._background.spawn(self.fail(job_id, *lost_task(exc)), f"lost-{job_id}", grace=True)
+        self._run(self.fail(job_id, *lost_task(exc)), "lost", job_id)
 
     async def _task_done(self, job_id: int, status: TaskStatus) -> None:
         if status.status != "completed":
@@ -189,23 +220,33 @@ class JobRunner:
             await self.fail(job_id, "malformed", "completed task has no images")
 
     async def _finish(self, job_id: int, images: Sequence[ImageResult]) -> None:
-        """Store the answer's images, download what is only a URL, then succeed."""
+        """Store the answer's images, download what is only a URL, then succeed.
+
+        The downloads are bounded by the job's deadline (at least a moment, for a task
+        that ended just before it) and each by what Discord can attach. Only the
+        images that arrived are charged.
+        """
+        job = await self._store.jobs.get(job_id)
+        if job is None or job.terminal:
+            return
         try:
             stored = await self._store.jobs.load_images(job_id)
             if not stored:
                 stored = [_to_stored(i, image) for i, image in enumerate(images)]
                 await self._store.jobs.save_images(job_id, stored)
-            complete = [await self._fetch(image) for image in stored]
+            async with asyncio.timeout(max(FINAL_COLLECT_SECONDS, self._remaining(job))):
+                complete = [await self._fetch(image, job.upload_limit) for image in stored]
+        except TimeoutError:
+            await self.fail(job_id, "timeout", "the images could not be downloaded in time")
+            return
         except NotFoundError:
             await self.fail(job_id, "expired", None)
             return
         except LemonDataError as exc:
             await self.fail(job_id, classify(exc), exc.message)
             return
-        except Exception:
-            log.exception("job %s: unexpected error while collecting the images", job_id)
-            await self.fail(job_id, "unavailable", None)
-            return
+        asked = max(1, int(job.options.get("count") or 1))
+        units = job.quota_units * min(len(complete), asked) // asked
         revised = next((i.revised_prompt for i in images if i.revised_prompt), None)
         async with self._store.transaction():
             succeeded = await self._store.jobs.transition(
@@ -219,15 +260,15 @@ class JobRunner:
             if succeeded is None:
                 return
             await self._store.jobs.save_images(job_id, complete)
-            await self._quota.settle(job_id)
+            await self._quota.settle(job_id, units if len(complete) < asked else None)
         await self._ended(job_id)
 
-    async def _fetch(self, image: StoredImage) -> StoredImage:
+    async def _fetch(self, image: StoredImage, max_bytes: int) -> StoredImage:
         if image.data is not None:
             return image
         assert image.url is not None
-        data = await self._api.download(image.url)
-        return StoredImage(image.position, image.url, sniff_content_type(data), data)
+        got = await self._api.download(image.url, max_bytes=max_bytes)
+        return StoredImage(image.position, image.url, got.content_type, got.data)
 
     async def fail(
         self, job_id: int, code: str, detail: str | None, *, state: str = "failed"
@@ -255,31 +296,33 @@ class JobRunner:
         await self.deliver(job_id)
 
     async def deliver(self, job_id: int) -> None:
-        """Deliver the outcome, retrying with back-off; refund if it never gets through.
+        """Deliver the outcome, retrying with back-off; refund what never got through.
 
-        Every path (edit, channel, DM) is tried on each attempt. After the last attempt
-        the delivery is recorded as failed and, as the member got nothing, a settled
-        quota is refunded.
+        Every path (edit, channel, DM) is tried on each attempt, carrying on after the
+        parts already posted. The outcome is then recorded in one transaction with its
+        refund: all of a settled charge when nothing got through after the last attempt,
+        or the share of images the member never saw.
         """
         attempts = (0.0, *DELIVERY_RETRY_DELAYS)
+        sent = None
         for attempt, delay in enumerate(attempts, start=1):
             if delay:
                 await asyncio.sleep(delay)
             job = await self._store.jobs.get(job_id)
             if job is None or job.delivery_state != "pending":
                 return
-            final = attempt == len(attempts)
             try:
-                if await self._delivery.deliver(job, final=final) is not None:
-                    break
+                sent = await self._delivery.deliver(job)
             except Exception:
                 log.exception("job %s: delivery attempt %d crashed", job_id, attempt)
-                if final:
+                if attempt == len(attempts):
                     return  # still pending: tried again at the next start
-            if final and await self._quota.refund(job_id):
-                log.warning("job %s: outcome undeliverable; quota refunded", job_id)
+                continue
+            if sent is not None and sent.complete:
+                break
+        assert job is not None
+        finished = await self._record_delivery(job, sent)
         await self.notify()
-        finished = await self._store.jobs.get(job_id)
         if finished is None:
             return
         for listener in self.finished_listeners:
@@ -288,31 +331,78 @@ class JobRunner:
             except Exception:
                 log.exception("job %s: a finished-job listener failed", job_id)
 
+    async def _record_delivery(self, job: Job, sent: Sent | None) -> Job | None:
+        """Record where the outcome went, with any refund, in one transaction."""
+        async with self._store.transaction():
+            if sent is None:
+                finished = await self._store.jobs.mark_delivered(
+                    job.id, via="none", channel_id=None, message_id=None, delivered=False
+                )
+                if finished is not None and await self._quota.refund(job.id):
+                    log.warning("job %s: outcome undeliverable; quota refunded", job.id)
+                return finished
+            finished = await self._store.jobs.mark_delivered(
+                job.id, via=sent.via, channel_id=sent.channel_id, message_id=sent.message_id
+            )
+            stored = len(await self._store.jobs.load_images(job.id))
+            if finished is not None and job.state == "succeeded" and sent.shown < stored:
+                kept = job.quota_units * sent.shown // max(1, stored)
+                if await self._quota.keep_only(job.id, kept):
+                    log.warning("job %s: %d of %d images shown", job.id, sent.shown, stored)
+        if finished is not None and job.state == "succeeded":
+            await self._store.jobs.drop_image_data(job.id)
+        return finished
+
     # ------------------------------------------------------------------ recovery
 
     async def resume(self) -> dict[str, int]:
         """Pick up every unfinished job after a start; return counts by action."""
-        counts = {"queued": 0, "polling": 0, "finishing": 0, "interrupted": 0, "delivering": 0}
-        spawn = self._background.spawn
+        counts = dict.fromkeys(
+            ("queued", "dropped", "polling", "finishing", "interrupted", "delivering"), 0
+        )
         for job in await self._store.jobs.unfinished():
-            if job.state == "queued":
+            if job.state == "queued" and job.acknowledged_at is None and job.interaction_token:
+                # Did Discord get the first answer before the process died? If not, the
+                # member saw "The application did not respond": nobody expects the image.
+                answered, message_id = await self._delivery.first_answer(job)
+                if not answered:
+                    counts["dropped"] += 1
+                    await self.drop(job.id)
+                    continue
+                await self._store.jobs.acknowledge(job.id, message_id)
+                counts["queued"] += 1
+            elif job.state == "queued":
                 counts["queued"] += 1
             elif job.state == "submitted":
                 if await self._store.jobs.load_images(job.id):
                     counts["finishing"] += 1
-                    spawn(self._finish(job.id, ()), f"finish-{job.id}", grace=True)
+                    self._run(self._finish(job.id, ()), "finish", job.id)
                 else:
                     counts["interrupted"] += 1
-                    spawn(self.fail(job.id, "interrupted", None), f"fail-{job.id}", grace=True)
+                    self._run(self.fail(job.id, "interrupted", None), "fail", job.id)
             elif job.state == "running" and job.task_id:
                 counts["polling"] += 1
                 self.poller.track(job.id, job.task_id, job.poll_url, self._deadline(job))
             elif job.terminal:
                 counts["delivering"] += 1
-                spawn(self.deliver(job.id), f"deliver-{job.id}", grace=True)
+                self._run(self.deliver(job.id), "deliver", job.id)
         self.kick()
         log.info("resumed jobs: %s", counts)
         return counts
+
+    async def drop(self, job_id: int) -> None:
+        """Cancel a queued job whose interaction was never answered; release its quota."""
+        async with self._store.transaction():
+            cancelled = await self._store.jobs.transition(
+                job_id, ["queued"], "cancelled", finished_at=time.time()
+            )
+            if cancelled is not None:
+                await self._quota.release(job_id)
+                await self._store.jobs.mark_delivered(
+                    job_id, via="none", channel_id=None, message_id=None, delivered=False
+                )
+        self.unacknowledged.discard(job_id)
+        self.positions.pop(job_id, None)
 
     # ------------------------------------------------------------------ waiting
 

@@ -5,7 +5,11 @@ poll interval, capped at the maximum), with at most one poll in flight per task 
 a bounded number in flight overall. ``Retry-After`` pushes a task's next poll back.
 A task whose deadline (a wall-clock time, so it survives restarts) has passed gets
 one final poll, which reports it done if it ended meanwhile (say while the bot was
-down), and timed out otherwise.
+down), and timed out otherwise, whatever error that poll meets: every job ends. An
+unexpected error while polling is logged and the task polled again later, so it
+counts towards the deadline like any other failed poll. Each poll is one attempt: a
+failure is retried by the schedule (honouring ``Retry-After``), so a back-off never
+holds one of the slots, which count requests in flight.
 """
 
 from __future__ import annotations
@@ -113,8 +117,10 @@ class TaskPoller:
                 return
             retry_after = None
             try:
-                async with self._slots:
-                    status = await self._api.get_task(tracked.task_id, tracked.poll_url)
+                async with self._slots:  # held for the request only, never for a back-off
+                    status = await self._api.get_task(
+                        tracked.task_id, tracked.poll_url, retry=False
+                    )
             except FINAL_POLL_ERRORS as exc:
                 # Final answers: polling again cannot succeed.
                 self._tracked.pop(tracked.job_id, None)
@@ -143,8 +149,8 @@ class TaskPoller:
         self._tracked.pop(tracked.job_id, None)
         try:
             async with self._slots:
-                status = await self._api.get_task(tracked.task_id, tracked.poll_url)
-        except LemonDataError as exc:
+                status = await self._api.get_task(tracked.task_id, tracked.poll_url, retry=False)
+        except Exception as exc:  # whatever it is, the job must end now
             log.warning("job %s: final poll failed: %r", tracked.job_id, exc)
         else:
             if status.done:

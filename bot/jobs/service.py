@@ -28,6 +28,10 @@ from bot.store import Job, JobDraft, Store
 log = logging.getLogger(__name__)
 
 CATALOG_WAIT_SECONDS = 1.5
+NOT_SET_UP_TEXT = (
+    "The bot's image service is not set up correctly, so it can't make images right now. "
+    "A server admin must fix it."
+)
 INTERACTION_TOKEN_LIFETIME = 15 * 60
 
 
@@ -123,7 +127,11 @@ class JobService:
         """
         if self._background.closing:
             raise ServiceUnavailable("The bot is restarting. Please try again in a moment.")
+        if self._catalog.key_refused:
+            raise ServiceUnavailable(NOT_SET_UP_TEXT)
         if not await self._catalog.ensure_loaded(CATALOG_WAIT_SECONDS):
+            if self._catalog.key_refused:
+                raise ServiceUnavailable(NOT_SET_UP_TEXT)
             raise ServiceUnavailable(
                 "The list of image models can't be loaded right now. Please try again soon."
             )
@@ -165,8 +173,7 @@ class JobService:
 
     async def acknowledged(self, job_id: int, message_id: int | None) -> None:
         """Record the progress message and start the job (call after responding)."""
-        if message_id is not None:
-            await self._store.jobs.set_message_id(job_id, message_id)
+        await self._store.jobs.acknowledge(job_id, message_id)
         self.start(job_id)
 
     def start(self, job_id: int) -> None:
@@ -189,14 +196,17 @@ class JobService:
         await self.runner.notify()
         self.runner.kick()
 
-    async def cancel(self, job_id: int, *, by_user_id: int, moderator: bool = False) -> Job:
+    async def cancel(
+        self, job_id: int, *, guild_id: int, by_user_id: int, moderator: bool = False
+    ) -> Job:
         """Cancel a job still waiting for a slot (nothing was sent, so nothing is billed).
 
-        Only the requester or a moderator may; the quota is released and the card says so.
+        Only the requester or a moderator of the job's own server may (a button pressed
+        in another server is refused); the quota is released and the card says so.
         """
         async with self._store.transaction():
             job = await self._store.jobs.get(job_id)
-            if job is None:
+            if job is None or job.guild_id != guild_id:
                 raise InvalidRequest("That request no longer exists.")
             if job.user_id != by_user_id and not moderator:
                 raise NotAllowed("Only the member who asked for this image can cancel it.")

@@ -23,10 +23,11 @@ from typing import Any
 import httpx
 import stamina
 
+from bot.lemondata.downloads import Download, download
 from bot.lemondata.errors import (
+    AuthenticationError,
     LemonDataError,
     MalformedResponseError,
-    NotFoundError,
     TransportError,
     error_from_response,
 )
@@ -38,24 +39,28 @@ from bot.lemondata.models import (
     parse_models,
     parse_task,
 )
+from bot.lemondata.urls import AddressPolicy, normalise_base_url, task_url
 
 log = logging.getLogger(__name__)
 
 CREATE_TIMEOUT = httpx.Timeout(180.0, connect=10.0)
 READ_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-DOWNLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 MAX_ATTEMPTS = 4
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 20.0
 MAX_RETRY_AFTER = 60.0
-MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+KEY_REFUSED = (
+    "LemonData refused LEMONDATA_API_KEY (HTTP %s): check the key in .env "
+    "(or the environment) and restart the bot"
+)
 
 
 class LemonDataClient:
     """Speak LemonData's image API over an injected ``httpx.AsyncClient``.
 
     The caller owns the ``httpx.AsyncClient`` (opened in the composition root); the
-    API key is sent only to ``base_url``, never to image download hosts.
+    API key is sent only to the origin of ``base_url``, never to image download hosts
+    (see :mod:`bot.lemondata.urls`).
     """
 
     def __init__(
@@ -67,9 +72,10 @@ class LemonDataClient:
         max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self._http = http
-        self._base_url = base_url.rstrip("/")
+        self._base_url = normalise_base_url(base_url)
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._max_attempts = max_attempts
+        self._addresses = AddressPolicy(self._base_url)
 
     def __repr__(self) -> str:
         return f"LemonDataClient(base_url={self._base_url!r})"
@@ -93,60 +99,34 @@ class LemonDataClient:
         )
         return parse_create(answer)
 
-    async def get_task(self, task_id: str, poll_url: str | None = None) -> TaskStatus:
-        """Return a task's current state, following ``poll_url`` when given.
+    async def get_task(
+        self, task_id: str, poll_url: str | None = None, *, retry: bool = True
+    ) -> TaskStatus:
+        """Return a task's current state, following ``poll_url`` on the gateway's origin.
 
-        An absolute ``poll_url`` is followed only on the base URL's own origin: the API
-        key is never sent anywhere else.
+        A ``poll_url`` that is malformed or on another origin is not followed: the
+        gateway's own ``/v1/tasks/{task_id}`` is polled instead, so the key never leaves.
+        With ``retry=False`` one attempt is made (the caller schedules the next).
         """
-        path = f"/v1/tasks/{task_id}"
-        if poll_url and (poll_url.startswith("/") or _same_origin(poll_url, self._base_url)):
-            path = poll_url
-        body = await self._request("GET", path, idempotent=True)
+        url = task_url(self._base_url, task_id, poll_url)
+        body = await self._request("GET", url, idempotent=True, retry=retry)
         return parse_task(body, fallback_id=task_id)
 
-    async def download(self, url: str) -> bytes:
-        """Download an image URL (no API key is sent); raise NotFoundError when gone.
+    async def download(self, url: str, *, max_bytes: int) -> Download:
+        """Download a result image (no API key is sent); raise NotFoundError when gone.
 
-        The body is streamed and abandoned past ``MAX_DOWNLOAD_BYTES``.
+        Only http(s) from allowed addresses, re-checked at every redirect; an image over
+        ``max_bytes`` comes back without bytes, to be linked instead of attached.
         """
         async for attempt in self._retrying(_retry_read):
             with attempt:
-                return await self._download_once(url)
+                return await download(self._http, self._addresses, url, max_bytes)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _download_once(self, url: str) -> bytes:
-        try:
-            async with self._http.stream(
-                "GET", url, timeout=DOWNLOAD_TIMEOUT, follow_redirects=True
-            ) as response:
-                if response.status_code in (403, 404, 410):
-                    raise NotFoundError(
-                        "the image link expired before it could be downloaded",
-                        status=response.status_code,
-                    )
-                if response.status_code != 200:
-                    await response.aread()
-                    raise error_from_response(response)
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_DOWNLOAD_BYTES:
-                        raise MalformedResponseError("the image is larger than the bot accepts")
-                return bytes(body)
-        except httpx.TransportError as exc:
-            raise TransportError(
-                f"image download failed ({type(exc).__name__})", sent=True
-            ) from None
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # redirect loops, bad URL, ...
-            raise MalformedResponseError(
-                f"the image link could not be fetched ({type(exc).__name__})"
-            ) from None
-
-    def _retrying(self, hook: Callable[[Exception], bool | float]) -> Any:
+    def _retrying(self, hook: Callable[[Exception], bool | float], attempts: int = 0) -> Any:
         return stamina.retry_context(
             on=hook,
-            attempts=self._max_attempts,
+            attempts=attempts or self._max_attempts,
             timeout=None,
             wait_initial=BACKOFF_BASE,
             wait_max=BACKOFF_CAP,
@@ -159,12 +139,14 @@ class LemonDataClient:
         path: str,
         *,
         idempotent: bool,
+        retry: bool = True,
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
         http_timeout: httpx.Timeout = READ_TIMEOUT,
     ) -> Any:
         url = path if path.startswith(("http://", "https://")) else self._base_url + path
-        async for attempt in self._retrying(_retry_read if idempotent else _retry_create):
+        hook = _retry_read if idempotent else _retry_create
+        async for attempt in self._retrying(hook, attempts=0 if retry else 1):
             with attempt:
                 return await self._exchange(method, url, params, json, http_timeout)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -195,7 +177,10 @@ class LemonDataClient:
                 f"LemonData's answer could not be read ({type(exc).__name__})"
             ) from None
         if response.status_code >= 400:
-            raise error_from_response(response)
+            error = error_from_response(response)
+            if isinstance(error, AuthenticationError):
+                log.error(KEY_REFUSED, response.status_code)
+            raise error
         try:
             return response.json()
         except ValueError:
@@ -217,11 +202,6 @@ def _retry_create(exc: Exception) -> bool | float:
     if not isinstance(exc, LemonDataError) or not _safe_to_repeat_create(exc):
         return False
     return min(exc.retry_after, MAX_RETRY_AFTER) if exc.retry_after is not None else True
-
-
-def _same_origin(url: str, base_url: str) -> bool:
-    a, b = httpx.URL(url), httpx.URL(base_url)
-    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
 def _safe_to_repeat_create(error: LemonDataError) -> bool:

@@ -33,8 +33,11 @@ def sniff_content_type(data: bytes) -> str:
 
 
 def decode_b64_image(text: str) -> bytes:
-    """Decode an inline ``b64_json`` image; raise MalformedResponseError when unreadable."""
+    """Decode an inline ``b64_json`` image; raise MalformedResponseError when unreadable.
+
+    Line breaks and other white space (MIME-style base64) are ignored.
+    """
     try:
-        return base64.b64decode(text, validate=True)
+        return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
         raise MalformedResponseError("the image service sent unreadable image data") from None

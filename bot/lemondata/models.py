@@ -85,6 +85,8 @@ def parse_task(body: Any, *, fallback_id: str | None = None) -> TaskStatus:
         raise MalformedResponseError("task body is not an object")
     task_id = body.get("task_id") or body.get("id") or fallback_id
     status = body.get("status")
+    if status is None and task_id:
+        status = "pending"  # a task with no status yet has not finished
     if not task_id or not isinstance(status, str) or not status:
         raise MalformedResponseError("task body lacks task_id or status")
     error_code: str | None = None
@@ -96,6 +98,8 @@ def parse_task(body: Any, *, fallback_id: str | None = None) -> TaskStatus:
     elif isinstance(err, str) and err:
         error_message = err
     progress = body.get("progress")
+    if isinstance(progress, float):
+        progress = round(progress)
     return TaskStatus(
         task_id=str(task_id),
         status=status.lower(),

@@ -124,11 +124,24 @@ class JobStore:
             (to_state, time.time() if now is None else now, *values, job_id, *sources),
         )
 
-    async def set_message_id(self, job_id: int, message_id: int) -> Job | None:
-        """Record the id of the progress message the interaction response created."""
+    async def acknowledge(self, job_id: int, message_id: int | None) -> Job | None:
+        """Record that the member got the first answer, and the message it created."""
+        now = time.time()
         return await self._update_one(
-            "UPDATE jobs SET message_id = ?, updated_at = ? WHERE id = ? RETURNING *",
-            (message_id, time.time(), job_id),
+            "UPDATE jobs SET acknowledged_at = ?, message_id = COALESCE(?, message_id), "
+            "updated_at = ? WHERE id = ? RETURNING *",
+            (now, message_id, now, job_id),
+        )
+
+    async def record_part(
+        self, job_id: int, part: int, *, via: str, channel_id: int, message_id: int
+    ) -> None:
+        """Record that part ``part`` of a job's outcome was posted (the first names the path)."""
+        first = ", delivered_via = ?, delivered_channel_id = ?, delivered_message_id = ?"
+        await self._db.execute(
+            f"UPDATE jobs SET parts_delivered = ?{first if part == 0 else ''} "
+            "WHERE id = ? AND parts_delivered = ?",
+            (part + 1, *((via, channel_id, message_id) if part == 0 else ()), job_id, part),
         )
 
     async def mark_delivered(
@@ -140,12 +153,17 @@ class JobStore:
         message_id: int | None,
         delivered: bool = True,
     ) -> Job | None:
-        """Record how a job's outcome reached the user, once; forget its interaction token."""
+        """Record how a job's outcome reached the user, once; forget its interaction token.
+
+        The path of a first part already posted (see :meth:`record_part`) is kept.
+        """
         now = time.time()
         return await self._update_one(
-            "UPDATE jobs SET delivery_state = ?, delivered_via = ?, delivered_channel_id = ?, "
-            "delivered_message_id = ?, delivered_at = ?, interaction_token = NULL, "
-            "updated_at = ? WHERE id = ? AND delivery_state = 'pending' RETURNING *",
+            "UPDATE jobs SET delivery_state = ?, delivered_via = COALESCE(delivered_via, ?), "
+            "delivered_channel_id = COALESCE(delivered_channel_id, ?), "
+            "delivered_message_id = COALESCE(delivered_message_id, ?), delivered_at = ?, "
+            "interaction_token = NULL, updated_at = ? "
+            "WHERE id = ? AND delivery_state = 'pending' RETURNING *",
             ("delivered" if delivered else "failed", via, channel_id, message_id, now, now, job_id),
         )
 
@@ -184,16 +202,27 @@ class JobStore:
     # ------------------------------------------------------------------ quota
 
     async def set_quota_state(
-        self, job_id: int, to_state: str, *, from_state: str = "reserved"
+        self, job_id: int, to_state: str, *, from_state: str = "reserved", units: int | None = None
     ) -> bool:
         """Move a job's quota from ``from_state`` to ``to_state``, once; True if it moved.
 
         ``reserved -> settled | released`` settles or refunds a reservation;
         ``settled -> released`` gives back a charge whose result never reached anyone.
+        ``units`` changes the amount as it moves (a charge for fewer images than asked).
         """
         changed = await self._db.execute(
-            "UPDATE jobs SET quota_state = ? WHERE id = ? AND quota_state = ?",
-            (to_state, job_id, from_state),
+            "UPDATE jobs SET quota_state = ?, quota_units = COALESCE(?, quota_units) "
+            "WHERE id = ? AND quota_state = ?",
+            (to_state, units, job_id, from_state),
+        )
+        return changed == 1
+
+    async def reduce_charge(self, job_id: int, units: int) -> bool:
+        """Lower a settled charge to ``units`` (some images never reached anyone); True once."""
+        changed = await self._db.execute(
+            "UPDATE jobs SET quota_units = ? WHERE id = ? AND quota_state = 'settled' "
+            "AND quota_units > ?",
+            (units, job_id, units),
         )
         return changed == 1
 

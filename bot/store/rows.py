@@ -68,6 +68,8 @@ class Job(JobDraft):
     updated_at: float
     deleted_by: int | None = None
     deleted_at: float | None = None
+    acknowledged_at: float | None = None
+    parts_delivered: int = 0
 
     @property
     def terminal(self) -> bool:

@@ -110,6 +110,30 @@ def result_embed(job: Job, *, image_ref: str | None) -> discord.Embed:
     return embed
 
 
+def result_notes(job: Job, *, arrived: int, unshown: int) -> list[tuple[str, str]]:
+    """Return notes for a result card: fewer images than asked, images not shown."""
+    notes = []
+    asked = int(job.options.get("count") or 1)
+    if arrived < asked:
+        notes.append(
+            (
+                "Fewer images",
+                f"The image service made {arrived} of the {asked} images asked for; "
+                f"only {arrived} counted against your quota.",
+            )
+        )
+    if unshown:
+        noun = "image was" if unshown == 1 else "images were"
+        notes.append(
+            (
+                "Not shown",
+                f"{unshown} {noun} too large to post here and came without a link; "
+                "they did not count against your quota.",
+            )
+        )
+    return notes
+
+
 def failure_embed(job: Job) -> discord.Embed:
     """Return the embed of a failed, timed-out or cancelled job."""
     embed = _member_card(job, "No image this time", COLOUR_FAILED)

@@ -19,7 +19,10 @@ from bot.lemondata import (
     parse_task,
 )
 from bot.lemondata.client import _retry_create, _retry_read
+from bot.lemondata.downloads import MAX_REDIRECTS
 from tests.fakes.lemondata import PNG_SIGNATURE
+
+MIB = 1024 * 1024
 
 
 async def test_list_models_ranked(api, lemondata):
@@ -38,7 +41,7 @@ async def test_sync_create_and_download(api, lemondata):
         {"model": "gemini-2.5-flash-image", "prompt": "a cat", "n": 2, "user": "discord:1:2"}
     )
     assert result.task is None and len(result.images) == 2
-    data = await api.download(result.images[0].url)
+    data = (await api.download(result.images[0].url, max_bytes=MIB)).data
     assert data.startswith(PNG_SIGNATURE)
     assert "Authorization" not in lemondata.downloads()[0].headers
     assert lemondata.creates()[0]["user"] == "discord:1:2"
@@ -161,7 +164,7 @@ async def test_expired_download(api, lemondata):
     result = await api.create_image({"model": "nano-banana", "prompt": "x", "user": "u"})
     lemondata.expire_all_files()
     with pytest.raises(NotFoundError, match="expired"):
-        await api.download(result.images[0].url)
+        await api.download(result.images[0].url, max_bytes=MIB)
 
 
 async def test_failed_task_error_shapes(api, lemondata):
@@ -226,9 +229,9 @@ async def test_redirect_loop_is_a_clear_error_not_a_crash():
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         client = LemonDataClient(http, base_url="http://gw.test", api_key="sk-x")
-        with pytest.raises(MalformedResponseError, match="could not be fetched"):
-            await client.download("http://cdn.test/a.png")
-    assert calls == 21  # one request plus httpx's 20 redirects, not retried
+        with pytest.raises(MalformedResponseError, match="redirects too often"):
+            await client.download("http://gw.test/a.png", max_bytes=MIB)
+    assert calls == MAX_REDIRECTS + 1  # each hop checked, then given up, not retried
 
 
 async def test_foreign_poll_url_is_not_followed_with_the_key():
@@ -248,18 +251,16 @@ async def test_foreign_poll_url_is_not_followed_with_the_key():
     assert seen[1].url.query == b"x=1"
 
 
-async def test_oversized_download_is_refused_once(monkeypatch):
-    """A body over the cap is abandoned while streaming and not fetched again."""
-    monkeypatch.setattr("bot.lemondata.client.MAX_DOWNLOAD_BYTES", 1000)
+async def test_oversized_download_is_linked_not_refused():
+    """A body over the cap stops streaming and comes back without bytes, fetched once."""
     calls = 0
 
     def handler(request: httpx.Request) -> httpx.Response:
         nonlocal calls
         calls += 1
-        return httpx.Response(200, content=b"x" * 5000)
+        return httpx.Response(200, content=PNG_SIGNATURE + b"x" * 5000)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         client = LemonDataClient(http, base_url="http://gw.test", api_key="sk-x")
-        with pytest.raises(MalformedResponseError, match="larger than the bot accepts"):
-            await client.download("http://cdn.test/big.png")
-    assert calls == 1
+        got = await client.download("http://gw.test/big.png", max_bytes=1000)
+    assert (got.data, got.content_type, calls) == (None, "image/png", 1)

@@ -21,7 +21,7 @@ class ScriptedApi:
         self.in_flight = 0
         self.peak = 0
 
-    async def get_task(self, task_id, poll_url=None):
+    async def get_task(self, task_id, poll_url=None, *, retry=True):
         self.calls += 1
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
@@ -113,7 +113,7 @@ async def test_scheduler_loop_runs_every_task_to_the_end():
     eight_in_flight = asyncio.Event()
     scripted = api.get_task
 
-    async def get_task(task_id, poll_url=None):
+    async def get_task(task_id, poll_url=None, *, retry=True):
         # Hold every poll until 8 are in flight: a cap above 8 shows as a higher peak,
         # a cap below 8 as a time-out.
         api.in_flight += 1
@@ -124,7 +124,7 @@ async def test_scheduler_loop_runs_every_task_to_the_end():
             asyncio.get_running_loop().call_soon(eight_in_flight.set)
         await eight_in_flight.wait()
         api.in_flight -= 1
-        return await scripted(task_id, poll_url)
+        return await scripted(task_id, poll_url, retry=retry)
 
     api.get_task = get_task
     done: list = []

@@ -3,9 +3,9 @@
 The spec (OpenAPI 3.1, so JSON Schema 2020-12) is loaded once per process, from
 ``$DISCORD_OPENAPI_SPEC`` when set, else from the copy kept in the repository,
 ``tests/fakes/contracts/discord-openapi.json.gz`` (discord/discord-api-spec, MIT licence;
-gzipped, so that a clean clone validates without anything beside it). Every JSON body (and the ``payload_json``
-part of a multipart body) is validated against the request schema of the operation
-its path and method match; a validator is built once per operation.
+gzipped, so that a clean clone validates without anything beside it). Every JSON body
+(and the ``payload_json`` part of a multipart body) is validated against the request
+schema of the operation its path and method match; a validator is built once per operation.
 
 Deliberate departures from the spec, each because Discord accepts what the spec refuses:
 
