@@ -47,6 +47,8 @@ DELIVERY_ERRORS = (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutE
 # Room for links in a message's content (2,000 characters), leaving space for a headline.
 LINKS_CONTENT_LIMIT = 1600
 DM_UPLOAD_LIMIT = parts.DEFAULT_UPLOAD_LIMIT
+# How often a post whose fate is unknown goes again (same nonce) before the next path.
+AMBIGUOUS_REPEATS = 2
 
 
 @dataclass(frozen=True)
@@ -162,10 +164,8 @@ class Delivery:
         paths = ("edit", "channel", "dm") if self.token_usable(job) else ("channel", "dm")
         for via in paths:
             plan = self._plan(job, stored, via)
-            try:
-                message = await self._post(job, via, plan, 0, stored)
-            except DELIVERY_ERRORS as exc:
-                log.warning("job %s: %s of the outcome failed: %s", job.id, via, _describe(exc))
+            message = await self._try_post(job, via, plan, 0, stored)
+            if message is None:
                 continue
             await self._store.jobs.record_part(
                 job.id, 0, via=via, channel_id=message.channel.id, message_id=message.id
@@ -188,10 +188,8 @@ class Delivery:
     ) -> Sent:
         sent = start
         for index in range(start, len(plan.parts)):
-            try:
-                message = await self._post(job, via, plan, index, stored)
-            except DELIVERY_ERRORS as exc:
-                log.warning("job %s: part %d failed: %s", job.id, index + 1, _describe(exc))
+            message = await self._try_post(job, via, plan, index, stored)
+            if message is None:
                 break
             await self._store.jobs.record_part(
                 job.id, index, via=via, channel_id=message.channel.id, message_id=message.id
@@ -204,6 +202,26 @@ class Delivery:
             shown=plan.shown(sent),
             complete=sent == len(plan.parts),
         )
+
+    async def _try_post(
+        self, job: Job, via: str, plan: parts.Plan, index: int, stored: Sequence[StoredImage]
+    ) -> discord.Message | None:
+        """Post a part; None if it failed. A post whose fate is unknown is sent again.
+
+        When the connection drops or times out after a post was sent, Discord may have
+        made the message. The same post goes again, with the same nonce, before any
+        other path is tried: Discord answers a repeat with the message it already made.
+        """
+        for attempt in range(1 + AMBIGUOUS_REPEATS):
+            try:
+                return await self._post(job, via, plan, index, stored)
+            except DELIVERY_ERRORS as exc:
+                log.warning(
+                    "job %s: %s of part %d failed: %s", job.id, via, index + 1, _describe(exc)
+                )
+                if not (_fate_unknown(exc) and via != "edit" and attempt < AMBIGUOUS_REPEATS):
+                    return None
+        return None  # pragma: no cover - the loop always returns
 
     async def _post(
         self, job: Job, via: str, plan: parts.Plan, index: int, stored: Sequence[StoredImage]
@@ -308,6 +326,13 @@ def _link_text(plan: parts.Plan) -> str | None:
     if not plan.links or not plan.parts[0].files:
         return None
     return "Too large to attach:\n" + join_links(plan.links, LINKS_CONTENT_LIMIT)
+
+
+def _fate_unknown(exc: BaseException) -> bool:
+    """Whether a failed post may still have reached Discord (no answer came back)."""
+    if isinstance(exc, discord.HTTPException | ValueError | aiohttp.ClientConnectorError):
+        return False  # an answer came (or the request never left): it did not happen
+    return isinstance(exc, aiohttp.ClientError | OSError | TimeoutError)
 
 
 def _describe(exc: BaseException) -> str:

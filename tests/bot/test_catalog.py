@@ -131,6 +131,7 @@ def test_dalle_sizes(ratio, size):
         (opts("gemini-2.0-flash-preview-image-generation"), {}),
         (opts("flux-pro", ratio="3:2", count=2), {"aspect_ratio": "3:2", "async": True, "n": 2}),
         (opts("midjourney", ratio="4:3"), {"aspect_ratio": "4:3"}),  # no family: conservative
+        (opts("midjourney"), {}),  # no family and no ratio chosen: no shape is sent
     ],
 )
 def test_build_request_per_family(options, expected):

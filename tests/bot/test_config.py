@@ -84,3 +84,50 @@ def test_missing_token_exits_with_one_line(tmp_path):
     assert len(lines) == 1, result.stderr
     assert "DISCORD_TOKEN" in lines[0] and ".env.example" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("sqlite:///:memory:", "in-memory database"),
+        ("sqlite:///file:bot?mode=memory&cache=shared", "in-memory database"),
+        ("sqlite:///data/bot.db?mode=ro", "query string"),
+        ("sqlite:///data/bot.db#x", "query string or fragment"),
+        ("sqlite:///data/", "names a folder"),
+        ("sqlite:///", "must look like"),
+        ("sqlite://data/bot.db", "must look like"),
+    ],
+)
+def test_database_urls_that_would_lose_data_are_refused(url, needle):
+    """A DATABASE_URL that would silently lose data is refused with one line saying why."""
+    with pytest.raises(ConfigError, match=needle) as caught:
+        Settings.from_env(BASE | {"DATABASE_URL": url})
+    assert "\n" not in str(caught.value) and "DATABASE_URL" in str(caught.value)
+
+
+def test_base_url_scheme_and_host_are_normalised():
+    """HTTP://Host is the same origin as http://host: it is stored in canonical form."""
+    settings = Settings.from_env(BASE | {"LEMONDATA_BASE_URL": "HTTP://Gateway.Test:8080/"})
+    assert settings.lemondata_base_url == "http://gateway.test:8080"
+    with pytest.raises(ConfigError, match="LEMONDATA_BASE_URL"):
+        Settings.from_env(BASE | {"LEMONDATA_BASE_URL": "gateway.test"})
+
+
+def test_in_memory_database_exits_with_one_line(tmp_path):
+    """`python -m bot` with an in-memory DATABASE_URL exits 2 with one line, no traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=os.environ
+        | BASE
+        | {
+            "DATABASE_URL": "sqlite:///:memory:",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        },
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "in-memory database" in lines[0], result.stderr

@@ -16,6 +16,8 @@ from bot.lemondata import (
     RateLimitError,
     ServerError,
     TransportError,
+    decode_b64_image,
+    parse_create,
     parse_task,
 )
 from bot.lemondata.client import _retry_create, _retry_read
@@ -264,3 +266,22 @@ async def test_oversized_download_is_linked_not_refused():
         client = LemonDataClient(http, base_url="http://gw.test", api_key="sk-x")
         got = await client.download("http://gw.test/big.png", max_bytes=1000)
     assert (got.data, got.content_type, calls) == (None, "image/png", 1)
+
+
+def test_a_create_answer_with_a_task_id_and_no_status_is_a_pending_task():
+    """{task_id} alone is a task still running, not a malformed answer."""
+    task = parse_create({"task_id": "t9"}).task
+    assert task is not None and task.status == "pending" and not task.done
+    assert task.poll_url == "/v1/tasks/t9"
+
+
+def test_base64_with_line_breaks_decodes():
+    """MIME-style base64 (76-character lines) decodes to the same bytes."""
+    import base64
+
+    data = PNG_SIGNATURE + bytes(range(200))
+    text = base64.encodebytes(data).decode()
+    assert "\n" in text
+    assert decode_b64_image(text) == data
+    with pytest.raises(MalformedResponseError):
+        decode_b64_image("not base64 at all!")

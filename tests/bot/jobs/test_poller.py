@@ -158,3 +158,34 @@ async def test_scheduler_loop_runs_every_task_to_the_end():
         await background.close()
     assert sorted(done) == list(range(20))
     assert api.calls == 20 and api.peak == 8
+
+
+async def test_a_back_off_never_holds_a_poll_slot():
+    """Polls are single attempts: nine tasks rate-limited for a minute take no slot."""
+    limited = RateLimitError("slow", status=429, retry_after=60.0)
+    api = ScriptedApi([limited] * 9)
+    retries: list[bool] = []
+    scripted = api.get_task
+
+    async def get_task(task_id, poll_url=None, *, retry=True):
+        retries.append(retry)
+        return await scripted(task_id, poll_url, retry=retry)
+
+    api.get_task = get_task
+    poller = poller_for(api, [])
+    for job_id in range(9):
+        poller.track(job_id, f"t{job_id}", None, deadline=time.time() + 600)
+        await poller._poll(poller._tracked[job_id])
+    assert retries == [False] * 9  # the client sleeps out no Retry-After inside a slot
+    assert poller._slots._value == 8  # every slot is free while the tasks wait
+    assert all(t.next_at >= time.monotonic() + 59 for t in poller._tracked.values())
+
+
+async def test_the_final_poll_ends_the_job_whatever_it_meets():
+    """Past the deadline even an unexpected error ends the job (timed out), never hangs it."""
+    api = ScriptedApi([RuntimeError("the client broke")])
+    done: list = []
+    poller = poller_for(api, done)
+    poller.track(5, "t5", "http://[::1", deadline=time.time() - 1)
+    await poller._poll(poller._tracked[5])
+    assert done == [("timeout", 5, None)] and len(poller) == 0

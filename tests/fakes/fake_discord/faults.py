@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
@@ -25,8 +26,42 @@ class Fault:
         return self.pattern.search(path) is not None
 
 
+@dataclass
+class Stall:
+    """A request that is held unanswered, or answered by a dropped connection."""
+
+    method: str | None
+    pattern: re.Pattern[str]
+    applied: bool  # the request takes effect before the stall (Discord did it, we never heard)
+    drop: bool  # close the connection instead of holding the request
+    release: asyncio.Event
+    seen: asyncio.Event
+
+    def matches(self, method: str, path: str) -> bool:
+        return Fault(self.method, self.pattern, 1, lambda: ApiError(0, 0, "")).matches(method, path)
+
+
 class Faults(FakeState):
     """Switches that make the fake answer like a failing Discord."""
+
+    def hold_next(self, method: str | None, path_regex: str, *, applied: bool = False) -> Stall:
+        """Hold the next matching request without answering until ``stall.release`` is set.
+
+        With ``applied`` the request takes effect first (a message is created) and only
+        the answer is held, as when Discord did the work but the answer never arrived.
+        ``stall.seen`` is set when the request arrives. Matching as in :meth:`fail_next`.
+        """
+        stall = Stall(
+            method, re.compile(path_regex), applied, False, asyncio.Event(), asyncio.Event()
+        )
+        self._stalls.append(stall)
+        return stall
+
+    def drop_next(self, method: str | None, path_regex: str) -> Stall:
+        """Apply the next matching request, then close the connection without answering."""
+        stall = Stall(method, re.compile(path_regex), True, True, asyncio.Event(), asyncio.Event())
+        self._stalls.append(stall)
+        return stall
 
     # ------------------------------------------------------------------ fault switches
 

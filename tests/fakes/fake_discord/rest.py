@@ -127,6 +127,13 @@ class Rest(FakeState):
     async def _rest_handler(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
         rec = await self._record(request, path)
+        stall = next((s for s in self._stalls if s.matches(rec.method, rec.path)), None)
+        if stall is not None:
+            self._stalls.remove(stall)
+            stall.seen.set()
+            self._changed()
+            if not stall.applied:
+                await stall.release.wait()
         try:
             response = self._respond(rec)
         except ApiError as error:
@@ -135,6 +142,12 @@ class Rest(FakeState):
                 self._record_violation(rec, error)
         rec.status = response.status
         self._changed()
+        if stall is not None and stall.drop:
+            if request.transport is not None:
+                request.transport.close()  # applied, but the answer never leaves
+            return response
+        if stall is not None and stall.applied:
+            await stall.release.wait()
         return response
 
     def _record_violation(self, rec: RecordedRequest, error: ApiError) -> None:

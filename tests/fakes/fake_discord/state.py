@@ -138,6 +138,7 @@ class FakeState:
         self.cdn_fetches: list[tuple[int, bool]] = []  # (attachment id, signature valid)
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self._faults: list[Fault] = []
+        self._stalls: list[Any] = []  # faults.Stall
         self._forbidden_channels: set[int] = set()
         self._deleted_channels: set[int] = set()
         self._blocked_dm_users: set[int] = set()
