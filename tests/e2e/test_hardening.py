@@ -1,0 +1,210 @@
+"""Odd answers, Discord's limits, crashes at awkward moments, and a first run that explains."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+
+import pytest
+
+from tests.e2e.conftest import BotFactory
+from tests.e2e.harness import PNG_SIGNATURE, BotProcess, field_value, wait_for_outcome
+from tests.fakes.fake_discord import FakeDiscord
+from tests.fakes.lemondata import LemonDataEmulator
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
+
+EPHEMERAL = 1 << 6
+MIB = 1024 * 1024
+CALLBACK = r"^/interactions/\d+/[^/]+/callback$"
+CHANNEL_POST = r"^/channels/\d+/messages$"
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound and released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def forward(port: int, target: int) -> asyncio.Server:
+    """Listen on ``port`` and pipe every connection to ``target`` (Discord coming back)."""
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    return await asyncio.start_server(handle, "127.0.0.1", port)
+
+
+async def test_a_refused_api_key_is_named_and_members_are_told_an_admin_must_fix_it(
+    fake: FakeDiscord, make_bot: BotFactory
+) -> None:
+    """401 from the gateway: one log line names LEMONDATA_API_KEY; nothing is reserved."""
+    bot = make_bot(env={"LEMONDATA_API_KEY": "sk-not-the-right-key"})
+    bot.errors_expected = True
+    await bot.start()
+    await bot.wait_for_log("LEMONDATA_API_KEY")
+    interaction = await fake.invoke("imagine", {"prompt": "a lemon"})
+    _, data = await bot.race(fake.wait_for_callback(interaction))
+    assert int(data.get("flags") or 0) & EPHEMERAL
+    assert "not set up correctly" in data["content"] and "server admin" in data["content"]
+    assert "try again" not in data["content"].lower()
+    assert bot.jobs() == []
+    [line] = [x for x in bot.log_text().splitlines() if "LEMONDATA_API_KEY" in x][:1]
+    assert "refused" in line and "sk-not-the-right-key" not in bot.log_text()
+
+
+async def test_an_unreachable_discord_is_retried_quietly_then_reached(
+    fake: FakeDiscord, make_bot: BotFactory
+) -> None:
+    """Connection refused at start: one line per attempt, no traceback, then it connects."""
+    port = free_port()
+    bot = make_bot(env={"LEMONBOT_FAKE_DISCORD_URL": f"http://127.0.0.1:{port}"})
+    await bot.start(wait_ready=False)
+    await bot.wait_for_log("cannot reach Discord")
+    identified = fake.identify_count
+    server = await forward(port, fake.port)
+    try:
+        await bot.wait_ready(identified)
+        attempts = [x for x in bot.log_text().splitlines() if "cannot reach Discord" in x]
+        assert attempts and all("retrying in" in line for line in attempts)
+        assert "Traceback" not in bot.log_text()
+    finally:
+        await bot.terminate()
+        server.close()
+    assert bot.exit_codes == [0]
+
+
+async def test_sigterm_stops_a_bot_waiting_for_discord_at_once(make_bot: BotFactory) -> None:
+    """While retrying an unreachable Discord, SIGTERM ends the process (exit 0) at once."""
+    bot = make_bot(env={"LEMONBOT_FAKE_DISCORD_URL": f"http://127.0.0.1:{free_port()}"})
+    await bot.start(wait_ready=False)
+    await bot.wait_for_log("cannot reach Discord")
+    assert await bot.terminate(timeout=3) == 0
+    assert "Traceback" not in bot.log_text()
+
+
+async def test_the_invite_link_is_logged_once_ready(fake: FakeDiscord, bot: BotProcess) -> None:
+    """When ready, one log line carries the link that adds the bot, with its permissions."""
+    await bot.wait_for_log("invite the bot to a server")
+    [line] = [x for x in bot.log_text().splitlines() if "invite the bot" in x]
+    assert f"client_id={fake.application_id}" in line
+    assert "scope=bot+applications.commands" in line and "permissions=117760" in line
+
+
+async def test_an_upper_case_base_url_is_the_same_gateway(
+    fake: FakeDiscord, emulator: LemonDataEmulator, make_bot: BotFactory
+) -> None:
+    """HTTP://127.0.0.1:port is the emulator's origin: a task job is collected, not lost."""
+    bot = make_bot(env={"LEMONDATA_BASE_URL": emulator.base_url.replace("http://", "HTTP://")})
+    await bot.start()
+    interaction = await fake.invoke("imagine", {"prompt": "a lemon", "model": "gpt-image-2"})
+    edit = await bot.race(wait_for_outcome(fake, interaction))
+    assert edit.payload["embeds"][0]["title"] == "Here is your image"
+    assert edit.files[0].data.startswith(PNG_SIGNATURE)
+
+
+async def test_four_large_images_all_reach_the_member_within_discords_limits(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """4 images of 8 MiB: the edit takes what fits in 25 MiB, a follow-up the rest.
+
+    The fake refuses (and records, failing the test) any file over 10 MiB or any
+    request over 25 MiB, as Discord does with 413 / 40005.
+    """
+    emulator.file_size_bytes = 8 * MIB
+    interaction = await fake.invoke(
+        "imagine", {"prompt": "four lemons", "model": "nano-banana", "count": 4}
+    )
+    edit = await bot.race(wait_for_outcome(fake, interaction, timeout=30))
+    followups = await bot.race(fake.wait_for_followups(interaction, 1, timeout=30))
+    attached = [f.data for f in edit.files] + [
+        f.data for message in followups for f in fake.message_files(message)
+    ]
+    assert len(attached) == 4 and all(len(d) == 8 * MIB for d in attached)
+    assert len(set(attached)) == 4  # four different images, none twice
+    assert fake.limit_violations == []
+    row = await bot.wait_for_job(lambda j: j["delivery_state"] == "delivered")
+    assert (row["quota_state"], row["quota_units"], row["parts_delivered"]) == ("settled", 4, 2)
+
+
+async def test_a_request_discord_never_saw_answered_is_dropped_at_restart(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """Killed with the first answer in flight and unapplied: the job is dropped, refunded."""
+    stall = fake.hold_next("POST", CALLBACK)
+    await fake.invoke("imagine", {"prompt": "never seen", "model": "nano-banana"})
+    await bot.race(asyncio.wait_for(stall.seen.wait(), 10))
+    await bot.wait_for_job(lambda j: j["state"] == "queued")
+    await bot.kill()
+    await bot.start()
+    assert "'dropped': 1" in bot.log_of_start(2)
+    row = await bot.wait_for_job(lambda j: j["state"] == "cancelled")
+    assert (row["quota_state"], row["delivery_state"]) == ("released", "failed")
+    assert emulator.creates() == []
+    assert fake.channel_messages(fake.channel_id) == []
+    stall.release.set()
+
+
+async def test_a_request_whose_answer_reached_discord_survives_the_same_crash(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """Killed after Discord took the first answer (its reply lost): the job still runs."""
+    stall = fake.hold_next("POST", CALLBACK, applied=True)
+    interaction = await fake.invoke("imagine", {"prompt": "seen", "model": "nano-banana"})
+    await bot.race(asyncio.wait_for(stall.seen.wait(), 10))
+    await bot.race(fake.wait_for_callback(interaction))
+    await bot.kill()
+    stall.release.set()
+    await bot.start()
+    assert "'dropped': 0" in bot.log_of_start(2)
+    edit = await bot.race(wait_for_outcome(fake, interaction))
+    assert edit.payload["embeds"][0]["title"] == "Here is your image"
+    assert len(emulator.creates()) == 1
+
+
+async def test_a_channel_post_whose_answer_was_lost_is_not_doubled(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """The post succeeds but its answer never comes: the retry (same nonce) makes no twin."""
+    emulator.hold_tasks = True
+    interaction = await fake.invoke("imagine", {"prompt": "a lemon", "model": "gpt-image-2"})
+    await bot.race(emulator.wait_for(lambda: len(emulator.tasks) == 1))
+    fake.expire_token(interaction)  # the outcome must go to the channel
+    stall = fake.drop_next("POST", CHANNEL_POST)
+    emulator.complete_task(next(iter(emulator.tasks)))
+    row = await bot.wait_for_job(lambda j: j["delivery_state"] == "delivered", timeout=20)
+    assert stall.seen.is_set() and row["delivered_via"] == "channel"
+    posts = [m for m in fake.channel_messages(fake.channel_id) if m["type"] != 20]  # not the card
+    assert len(posts) == 1
+    assert fake.dms(fake.alice) == []
+    assert field_value(posts[0]["embeds"][0], "Model") == "`gpt-image-2`"
+
+
+async def test_a_channel_post_in_flight_at_a_kill_is_not_doubled_after_restart(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """Discord made the post, the bot died before recording it: the restart makes no twin."""
+    emulator.hold_tasks = True
+    interaction = await fake.invoke("imagine", {"prompt": "a lemon", "model": "gpt-image-2"})
+    await bot.race(emulator.wait_for(lambda: len(emulator.tasks) == 1))
+    fake.expire_token(interaction)
+    stall = fake.hold_next("POST", CHANNEL_POST, applied=True)
+    emulator.complete_task(next(iter(emulator.tasks)))
+    await bot.race(asyncio.wait_for(stall.seen.wait(), 10))
+    await bot.kill()
+    stall.release.set()
+    await bot.start()
+    row = await bot.wait_for_job(lambda j: j["delivery_state"] == "delivered", timeout=20)
+    assert row["delivered_via"] == "channel"
+    posts = [m for m in fake.channel_messages(fake.channel_id) if m["type"] != 20]  # not the card
+    assert len(posts) == 1
