@@ -100,6 +100,34 @@ async def test_undeliverable_outcome_is_refunded(tmp_path, monkeypatch, fake, le
         assert len(posts) == 3  # one channel post per attempt
 
 
+async def test_the_failed_delivery_and_its_refund_are_one_write(
+    tmp_path, monkeypatch, fake, lemondata
+):
+    """If the refund cannot be written, the failed delivery is not recorded either."""
+    monkeypatch.setattr("bot.jobs.lifecycle.DELIVERY_RETRY_DELAYS", (0.0,))
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        interaction, job = await held_task(env)
+        fake.expire_token(interaction)
+        fake.forbid_channel(fake.channel_id)
+        fake.block_dms(fake.alice)
+        broken = RuntimeError("the disk is full")
+
+        async def refund(job_id):
+            raise broken
+
+        working = env.bot.quota.refund
+        env.bot.quota.refund = refund  # type: ignore[method-assign]
+        lemondata.complete_task(job.task_id)
+        await env.bot.jobs.wait_for_job(job.id, lambda j: j.state == "succeeded")
+        await env.bot.background.wait_idle("finish")
+        stored = await env.db.jobs.get(job.id)
+        assert (stored.delivery_state, stored.quota_state) == ("pending", "settled")
+        env.bot.quota.refund = working  # type: ignore[method-assign]
+        await env.bot.jobs.runner.deliver(job.id)  # as at the next start
+        stored = await env.db.jobs.get(job.id)
+        assert (stored.delivery_state, stored.quota_state) == ("failed", "released")
+
+
 async def test_delivery_is_retried_until_it_gets_through(tmp_path, monkeypatch, fake, lemondata):
     """A Discord hiccup on every path at once is survived by a later attempt."""
     monkeypatch.setattr("bot.jobs.lifecycle.DELIVERY_RETRY_DELAYS", (0.0, 0.0))

@@ -353,3 +353,21 @@ async def test_fifty_concurrent_requests_through_the_service(
         assert (len(accepted), len(refused)) == (2, 48)
         assert len(await env.db.jobs.search(JobFilter())) == 2
         assert (await env.bot.quota.status(fake.guild_id, fake.alice.id)).used == 2
+
+
+async def test_cancel_pressed_in_another_server_is_refused(tmp_path, monkeypatch, fake, lemondata):
+    """A Cancel whose job belongs to another server is refused, even for that one's admin."""
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, max_running_jobs_per_guild=1
+    ) as env:
+        card = await waiting_card(env, lemondata, fake, fake.bob)
+        elsewhere = fake.add_guild("elsewhere")
+        payload = fake.component_payload(card.original, label="Cancel", user=fake.owner)
+        payload["guild_id"] = str(elsewhere.id)  # the owner administers that server too
+        env.bot._connection.parse_interaction_create(payload)
+        press = fake.get_interaction(payload["id"])
+        (refusal,) = await fake.wait_for_followups(press)
+        assert refusal["flags"] & EPHEMERAL
+        assert refusal["content"] == "That request no longer exists."
+        job = await env.job_for(card)
+        assert (job.state, job.quota_state) == ("queued", "reserved")
