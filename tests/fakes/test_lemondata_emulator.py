@@ -157,7 +157,14 @@ async def test_models_list_follows_mutations_and_omits_preferences_without_filte
 )
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/v1/models"), ("POST", GEN), ("GET", "/v1/tasks/ldtask_0")],
+    [
+        ("GET", "/v1/models"),
+        ("POST", GEN),
+        ("POST", "/v1/images/edits"),
+        ("POST", "/v1/files"),
+        ("GET", "/v1/files/file-x"),
+        ("GET", "/v1/tasks/ldtask_0"),
+    ],
 )
 async def test_v1_routes_require_the_api_key(lemondata, headers, method, path):
     """Every /v1 route answers 401 invalid_api_key without the right bearer key."""

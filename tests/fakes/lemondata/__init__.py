@@ -10,10 +10,36 @@ in-process or from a bot subprocess pointed at :attr:`LemonDataEmulator.base_url
         await lemondata.wait_for(lambda: len(lemondata.creates()) == 1)
 
 Routes
-    ``GET /v1/models[?recommended_for=image]``, ``POST /v1/images/generations``,
-    ``GET /v1/tasks/{id}`` (and its alias ``GET /v1/images/{id}``) need
-    ``Authorization: Bearer <api_key>``. ``GET /files/{id}.png`` is an unauthenticated
-    stand-in for the CDN that serves generated images.
+    Under ``/v1`` every route needs ``Authorization: Bearer <api_key>``:
+
+    ``GET /v1/models[?recommended_for=image]``
+    ``POST /v1/images/generations``  JSON, or ``multipart/form-data`` with the upload in
+        ``image`` (only ``ImageGenerationMultipartRequest`` fields: others answer 400;
+        ``image_urls`` / ``reference_image_urls`` comma-separated). Image input:
+        ``operation``, ``image_url``, ``image_urls`` / ``reference_image_urls`` (1-16,
+        at most 16 inputs in all), ``mask_url``, ``negative_prompt``, ``seed``.
+    ``POST /v1/images/edits``  JSON ``images: [{image_url} | {file_id}]`` (1-16),
+        ``image_url`` / ``image_urls``, ``mask: {image_url} | {file_id}``; or multipart
+        ``image`` (repeatable) / ``image[]`` and ``mask`` parts. ``async: true`` gives a
+        task; FLUX edits are always tasks; ``input_fidelity`` is dropped for gpt-image-2.
+    ``POST /v1/files``  multipart ``file``, ``purpose`` (``vision`` / ``user_data``),
+        ``model`` (default gpt-image-2: the ``file_id`` works in edits for that model only);
+        ``GET`` / ``DELETE /v1/files/{file_id}``.
+    ``GET /v1/tasks/{id}`` (and its alias ``GET /v1/images/{id}``)
+
+    Unauthenticated: ``GET /files/{id}.png`` (the CDN serving generated images),
+    ``GET /hosted/{id}`` (bytes put there by :meth:`~LemonDataEmulator.host`),
+    ``GET /redirect?to=URL`` (302 to ``URL``; :meth:`~LemonDataEmulator.redirect_url`).
+
+    A model refuses an operation it lacks (:meth:`~LemonDataEmulator.supported_operations`:
+    DALL-E 3 and gemini-2.0-flash-preview-image-generation are text only, Gemini families
+    take image-to-image, GPT Image and FLUX edit) with 400 ``unsupported_operation``
+    carrying ``supported_operations``. Every input image is fetched the way the gateway
+    does: uploads, ``file_id``s and ``data:`` URLs are read; ``http(s)`` URLs must be
+    public (private addresses and local names answer 400 ``invalid_image_url``; so do
+    downloads that fail), redirects are re-checked; URLs on the emulator itself resolve to
+    its files while ``allow_own_host_urls`` holds; public URLs serve ``remote_images``.
+    Bytes that are not PNG, JPEG, WebP or GIF (by magic number) answer 400 ``invalid_image``.
 
 Knobs (plain attributes; change them at any time)
     ``models``               list of model ids that exist and are listed (default
@@ -33,8 +59,11 @@ Knobs (plain attributes; change them at any time)
     ``task_status_override`` a status (e.g. ``"in_progress"``, ``"queued"``) that running
                              tasks answer instead of ``pending``/``processing``.
     ``file_size_bytes``      pad every served PNG (with a ``tEXt`` chunk) to this size.
-    ``gate``                 an :class:`asyncio.Event`; synchronous creates wait for it
-                             before answering (``gated`` counts those waiting).
+    ``gate``                 an :class:`asyncio.Event`; synchronous creates and edits
+                             wait for it before answering (``gated`` counts those waiting).
+    ``allow_own_host_urls``  inputs may name URLs on the emulator's own host (default True;
+                             False makes them private addresses like any 127.0.0.1).
+    ``remote_images``        public URL -> bytes: the internet as the gateway sees it.
 
 Fault injection
     :meth:`~LemonDataEmulator.fail_next` queues error answers (status, ``Retry-After``,
@@ -44,21 +73,32 @@ Fault injection
     :meth:`~LemonDataEmulator.clear_faults` forgets them.
 
 Observation
-    ``requests`` records every request (faulted ones too) as a :class:`RecordedRequest`;
-    :meth:`~LemonDataEmulator.creates`, :meth:`~LemonDataEmulator.polls` and
-    :meth:`~LemonDataEmulator.downloads` filter it; ``tasks`` and ``files`` expose state;
+    ``requests`` records every request (faulted ones too) as a :class:`RecordedRequest`
+    (multipart bodies also as ``form`` and ``files``: the exact bytes that arrived);
+    :meth:`~LemonDataEmulator.creates` (bodies), :meth:`~LemonDataEmulator.create_requests`,
+    :meth:`~LemonDataEmulator.edits`, :meth:`~LemonDataEmulator.uploads`,
+    :meth:`~LemonDataEmulator.polls` and :meth:`~LemonDataEmulator.downloads` filter it.
+    ``generations`` lists every accepted create and edit (:class:`Generation`: operation,
+    forwarded ``params``, ``inputs`` as :class:`InputImage` with their bytes);
+    :meth:`~LemonDataEmulator.generation` / :meth:`~LemonDataEmulator.input_images` find
+    one by task id or result image URL. ``tasks``, ``files`` (generated images),
+    ``uploaded_files`` (``POST /v1/files``) and ``hosted`` expose state;
     :meth:`~LemonDataEmulator.wait_for` waits, without sleeping, until a predicate holds
     (it is re-checked after every request and every state change).
 
 The emulator is single-loop: use it from the event loop that started it.
 
-Modules: ``contract`` (constants, errors, request validation), ``images`` (the image
-bytes served), ``catalog`` (the model list), ``records`` (recorded requests, tasks,
-files) and ``server`` (:class:`LemonDataEmulator`); this package re-exports their names.
+Modules: ``contract`` (constants, errors, request validation), ``forms`` (multipart
+parsing), ``inputs`` (the URL policy), ``images`` (image bytes: served, sniffed),
+``catalog`` (the model list), ``records`` (recorded requests, generations, tasks, files)
+and ``server`` (:class:`LemonDataEmulator`); this package re-exports their names.
 """
 
 from __future__ import annotations
 
+from tests.fakes.lemondata.catalog import (
+    model_item,
+)
 from tests.fakes.lemondata.contract import (
     CONTENT_POLICY_MESSAGE,
     DALLE3_MODEL,
@@ -67,6 +107,8 @@ from tests.fakes.lemondata.contract import (
     DEFAULT_API_KEY,
     DEFAULT_MODELS,
     DEFAULT_TASK_ERROR,
+    DROPPED_FOR_GPT_IMAGE,
+    EDITS_PATH,
     FILES_PREFIX,
     GEMINI_FLASH_MODELS,
     GEMINI_PROMPT_ONLY_MODELS,
@@ -80,11 +122,15 @@ from tests.fakes.lemondata.contract import (
     GPT_IMAGE_MODEL,
     GPT_IMAGE_QUALITIES,
     GPT_IMAGE_SIZE_STEP,
+    IMAGE_EDIT,
     IMAGE_SIDE,
+    IMAGE_TO_IMAGE,
+    MAX_INPUT_IMAGES,
     MAX_N,
     MAX_PROMPT_CHARS,
     MIN_N,
     MODEL_CREATED,
+    OPERATIONS,
     PNG_SIGNATURE,
     QUALITIES,
     RESOLUTIONS,
@@ -92,20 +138,72 @@ from tests.fakes.lemondata.contract import (
     STYLES,
     TASK_PATH_PREFIXES,
     TERMINAL_TASK_STATUSES,
+    TEXT_TO_IMAGE,
+    UPLOAD_PURPOSES,
+    UPLOADS_PATH,
+    ImageRef,
+    OperationsOf,
+    RequestPlan,
     RequestRejectedError,
+    always_async,
+    default_error_body,
+    default_operations,
     error_body,
+    forwarded_params,
     gpt_image_size_error,
+    invalid_param,
+    unsupported_operation,
+    validate_edit_request,
     validate_generation_request,
 )
+from tests.fakes.lemondata.forms import (
+    EDIT_FILE_FIELDS,
+    EDIT_IMAGE_FIELDS,
+    FORM_BOOL_FIELDS,
+    FORM_INT_FIELDS,
+    FORM_LIST_FIELDS,
+    GENERATION_FILE_FIELDS,
+    GENERATION_FORM_FIELDS,
+    MultipartError,
+    edit_form,
+    form_fields,
+    generation_form,
+    is_multipart,
+    parse_multipart,
+)
 from tests.fakes.lemondata.images import (
+    GIF_SIGNATURES,
+    JPEG_SIGNATURE,
+    MIME_LINE_CHARS,
+    NOT_AN_IMAGE,
+    b64_encode,
+    decode_data_url,
     make_png,
+    png_parts,
+    sniff_image,
+)
+from tests.fakes.lemondata.inputs import (
+    MAX_REDIRECTS,
+    PRIVATE_HOST_SUFFIXES,
+    is_private_host,
+    not_an_image,
+    split_http_url,
+    url_refused,
 )
 from tests.fakes.lemondata.records import (
     EmulatedTask,
+    Generation,
+    HostedImage,
+    InputImage,
     RecordedRequest,
     StoredFile,
+    UploadedFile,
+    UploadPart,
 )
 from tests.fakes.lemondata.server import (
+    HOSTED_PREFIX,
+    MAX_BODY_BYTES,
+    REDIRECT_PATH,
     LemonDataEmulator,
 )
 
@@ -117,10 +215,20 @@ __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_MODELS",
     "DEFAULT_TASK_ERROR",
+    "DROPPED_FOR_GPT_IMAGE",
+    "EDITS_PATH",
+    "EDIT_FILE_FIELDS",
+    "EDIT_IMAGE_FIELDS",
     "FILES_PREFIX",
+    "FORM_BOOL_FIELDS",
+    "FORM_INT_FIELDS",
+    "FORM_LIST_FIELDS",
     "GEMINI_FLASH_MODELS",
     "GEMINI_PROMPT_ONLY_MODELS",
     "GENERATIONS_PATH",
+    "GENERATION_FILE_FIELDS",
+    "GENERATION_FORM_FIELDS",
+    "GIF_SIGNATURES",
     "GPT_IMAGE_ENUMS",
     "GPT_IMAGE_INT_RANGES",
     "GPT_IMAGE_MAX_EDGE",
@@ -130,25 +238,70 @@ __all__ = [
     "GPT_IMAGE_MODEL",
     "GPT_IMAGE_QUALITIES",
     "GPT_IMAGE_SIZE_STEP",
+    "HOSTED_PREFIX",
+    "IMAGE_EDIT",
     "IMAGE_SIDE",
+    "IMAGE_TO_IMAGE",
+    "JPEG_SIGNATURE",
+    "MAX_BODY_BYTES",
+    "MAX_INPUT_IMAGES",
     "MAX_N",
     "MAX_PROMPT_CHARS",
+    "MAX_REDIRECTS",
+    "MIME_LINE_CHARS",
     "MIN_N",
     "MODEL_CREATED",
+    "NOT_AN_IMAGE",
+    "OPERATIONS",
     "PNG_SIGNATURE",
+    "PRIVATE_HOST_SUFFIXES",
     "QUALITIES",
+    "REDIRECT_PATH",
     "RESOLUTIONS",
     "RESPONSE_FORMATS",
     "STYLES",
     "TASK_PATH_PREFIXES",
     "TERMINAL_TASK_STATUSES",
+    "TEXT_TO_IMAGE",
+    "UPLOADS_PATH",
+    "UPLOAD_PURPOSES",
     "EmulatedTask",
+    "Generation",
+    "HostedImage",
+    "ImageRef",
+    "InputImage",
     "LemonDataEmulator",
+    "MultipartError",
+    "OperationsOf",
     "RecordedRequest",
+    "RequestPlan",
     "RequestRejectedError",
     "StoredFile",
+    "UploadPart",
+    "UploadedFile",
+    "always_async",
+    "b64_encode",
+    "decode_data_url",
+    "default_error_body",
+    "default_operations",
+    "edit_form",
     "error_body",
+    "form_fields",
+    "forwarded_params",
+    "generation_form",
     "gpt_image_size_error",
+    "invalid_param",
+    "is_multipart",
+    "is_private_host",
     "make_png",
+    "model_item",
+    "not_an_image",
+    "parse_multipart",
+    "png_parts",
+    "sniff_image",
+    "split_http_url",
+    "unsupported_operation",
+    "url_refused",
+    "validate_edit_request",
     "validate_generation_request",
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_API_KEY = "sk-test-emulator"
@@ -62,6 +63,17 @@ IMAGE_SIDE = 64
 GENERATIONS_PATH = "/v1/images/generations"
 TASK_PATH_PREFIXES = ("/v1/tasks/", "/v1/images/")
 FILES_PREFIX = "/files/"
+EDITS_PATH = "/v1/images/edits"
+UPLOADS_PATH = "/v1/files"
+
+TEXT_TO_IMAGE = "text-to-image"
+IMAGE_TO_IMAGE = "image-to-image"
+IMAGE_EDIT = "image-edit"
+OPERATIONS = (TEXT_TO_IMAGE, IMAGE_TO_IMAGE, IMAGE_EDIT)
+MAX_INPUT_IMAGES = 16
+UPLOAD_PURPOSES = ("vision", "user_data")
+# Fields the gateway removes from a gpt-image-2 request before forwarding it.
+DROPPED_FOR_GPT_IMAGE = ("input_fidelity",)
 
 _SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
 _ASPECT_RE = re.compile(r"^\d+:\d+$")
@@ -81,11 +93,14 @@ _FAULT_DEFAULTS: dict[int, tuple[str, str]] = {
 }
 
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- errors
 
 
 class RequestRejectedError(Exception):
-    """A request that the contract rejects; carries the error the emulator answers."""
+    """A request that the contract rejects; carries the error the emulator answers.
+
+    ``extra`` adds ``ApiError`` hints (``supported_operations``, ``retryable``, ...).
+    """
 
     def __init__(
         self,
@@ -95,6 +110,7 @@ class RequestRejectedError(Exception):
         type_: str = "invalid_request_error",
         code: str | None = None,
         status: int = 400,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -102,14 +118,22 @@ class RequestRejectedError(Exception):
         self.type = type_
         self.code = code
         self.status = status
+        self.extra = dict(extra or {})
 
     def body(self) -> dict[str, Any]:
         """Return the JSON error body for this rejection."""
-        return error_body(self.message, self.type, code=self.code, param=self.param)
+        return error_body(
+            self.message, self.type, code=self.code, param=self.param, extra=self.extra
+        )
 
 
 def error_body(
-    message: str, type_: str, *, code: str | None = None, param: str | None = None
+    message: str,
+    type_: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build a contract error body (``ApiError``, plus ``validation_errors`` with a param)."""
     error: dict[str, Any] = {"message": message, "type": type_}
@@ -117,13 +141,15 @@ def error_body(
         error["code"] = code
     if param is not None:
         error["param"] = param
+    error.update(extra or {})
     body: dict[str, Any] = {"error": error}
     if param is not None:
         body["validation_errors"] = [{"field": param, "message": message}]
     return body
 
 
-def _default_fault_body(status: int) -> dict[str, Any]:
+def default_error_body(status: int) -> dict[str, Any]:
+    """Return the contract's error body for an HTTP status (what a fault answers)."""
     type_, message = _FAULT_DEFAULTS.get(
         status,
         ("server_error", "An internal error occurred")
@@ -131,6 +157,80 @@ def _default_fault_body(status: int) -> dict[str, Any]:
         else ("invalid_request_error", f"HTTP {status}"),
     )
     return error_body(message, type_)
+
+
+def invalid_param(param: str, detail: str, *, code: str | None = None) -> RequestRejectedError:
+    """Return the 400 ``invalid_request_error`` for one parameter (``"param: detail"``)."""
+    return RequestRejectedError(f"{param}: {detail}", param=param, code=code)
+
+
+def unsupported_operation(
+    model: str, operation: str, supported: Sequence[str], *, param: str
+) -> RequestRejectedError:
+    """Return the 400 for an operation the model does not offer, listing those it does."""
+    return RequestRejectedError(
+        f"{param}: model {model} does not support {operation}; "
+        f"supported operations: {', '.join(supported)}",
+        param=param,
+        code="unsupported_operation",
+        extra={"model": model, "supported_operations": list(supported)},
+    )
+
+
+# --------------------------------------------------------------------------- models
+
+
+def default_operations(model: str) -> tuple[str, ...]:
+    """Return the operations a model offers unless a test overrides them.
+
+    GPT Image and FLUX edit; Gemini / Nano Banana take reference images
+    (image-to-image); DALL-E 3, ``gemini-2.0-flash-preview-image-generation`` and
+    unknown families are text-to-image only.
+    """
+    if model == GPT_IMAGE_MODEL or model.startswith("flux"):
+        return (TEXT_TO_IMAGE, IMAGE_EDIT)
+    if model == DALLE3_MODEL or model in GEMINI_PROMPT_ONLY_MODELS:
+        return (TEXT_TO_IMAGE,)
+    if model.startswith(("gemini", "nano-banana")):
+        return (TEXT_TO_IMAGE, IMAGE_TO_IMAGE)
+    return (TEXT_TO_IMAGE,)
+
+
+def always_async(model: str) -> bool:
+    """Return True for models whose edits are always tasks (official FLUX/BFL)."""
+    return model.startswith("flux")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An input image named by a request, before the emulator resolves it to bytes.
+
+    ``source`` is ``url``, ``file_id`` or ``upload`` (``value`` is then the filename).
+    """
+
+    role: str
+    source: str
+    value: str
+    param: str
+
+
+@dataclass(frozen=True)
+class RequestPlan:
+    """What a valid create or edit asks for."""
+
+    model: str
+    prompt: str
+    n: int
+    operation: str
+    inputs: tuple[ImageRef, ...]
+
+    @property
+    def images(self) -> tuple[ImageRef, ...]:
+        """Return the input images, without the mask."""
+        return tuple(ref for ref in self.inputs if ref.role == "image")
 
 
 def gpt_image_size_error(size: str) -> str | None:
@@ -160,16 +260,16 @@ def gpt_image_size_error(size: str) -> str | None:
 
 
 def _reject(param: str, detail: str) -> RequestRejectedError:
-    return RequestRejectedError(f"{param}: {detail}", param=param)
+    return invalid_param(param, detail)
 
 
-def _check_int(body: Mapping[str, Any], key: str, low: int, high: int) -> None:
+def _check_int(body: Mapping[str, Any], key: str, low: int | None, high: int | None) -> None:
     if key not in body:
         return
     value = body[key]
     if isinstance(value, bool) or not isinstance(value, int):
         raise _reject(key, "Expected integer")
-    if not low <= value <= high:
+    if low is not None and high is not None and not low <= value <= high:
         raise _reject(key, f"Number must be between {low} and {high}")
 
 
@@ -178,11 +278,17 @@ def _check_enum(body: Mapping[str, Any], key: str, allowed: Collection[str]) -> 
         raise _reject(key, f"Expected one of {', '.join(allowed)}")
 
 
-def validate_generation_request(body: Any, models: Collection[str]) -> None:
-    """Raise :class:`RequestRejectedError` when ``body`` breaks the create contract.
+def _check_bool(body: Mapping[str, Any], key: str) -> None:
+    if key in body and not isinstance(body[key], bool):
+        raise _reject(key, "Expected boolean")
 
-    The content policy is not checked here (it depends on the emulator's word list).
-    """
+
+def _check_str(body: Mapping[str, Any], key: str) -> None:
+    if key in body and not isinstance(body[key], str):
+        raise _reject(key, "Expected string")
+
+
+def _check_model_and_prompt(body: Any, models: Collection[str]) -> tuple[str, str]:
     if not isinstance(body, Mapping):
         raise RequestRejectedError("Request body must be a JSON object")
     model = body.get("model")
@@ -205,6 +311,11 @@ def validate_generation_request(body: Any, models: Collection[str]) -> None:
             param="model",
             type_="model_not_found",
         )
+    return model, prompt
+
+
+def _check_params(body: Mapping[str, Any], model: str) -> None:
+    """Check the output parameters shared by creates and edits."""
     is_gpt_image = model == GPT_IMAGE_MODEL
     is_dalle3 = model == DALLE3_MODEL
 
@@ -260,16 +371,160 @@ def validate_generation_request(body: Any, models: Collection[str]) -> None:
         _check_enum(body, key, allowed)
     for key, (low, high) in GPT_IMAGE_INT_RANGES.items():
         _check_int(body, key, low, high)
-    if "user" in body and not isinstance(body["user"], str):
-        raise _reject("user", "Expected string")
+    _check_str(body, "user")
+    _check_bool(body, "stream")
+    if body.get("stream") is True:
+        raise _reject("stream", "streaming is not supported on this route")
 
 
-def default_error_body(status: int) -> dict[str, Any]:
-    """Return the contract's error body for an HTTP status (what a fault answers)."""
-    type_, message = _FAULT_DEFAULTS.get(
-        status,
-        ("server_error", "An internal error occurred")
-        if status >= 500
-        else ("invalid_request_error", f"HTTP {status}"),
-    )
-    return error_body(message, type_)
+def _url(body: Mapping[str, Any], key: str, role: str = "image") -> list[ImageRef]:
+    if key not in body:
+        return []
+    value = body[key]
+    if not isinstance(value, str) or not value.strip():
+        raise _reject(key, "Expected a URL string")
+    return [ImageRef(role, "url", value, key)]
+
+
+def _url_list(body: Mapping[str, Any], key: str) -> list[ImageRef]:
+    if key not in body:
+        return []
+    value = body[key]
+    if not isinstance(value, list):
+        raise _reject(key, "Expected an array of URLs")
+    if not 1 <= len(value) <= MAX_INPUT_IMAGES:
+        raise _reject(key, f"Array must contain between 1 and {MAX_INPUT_IMAGES} item(s)")
+    refs = []
+    for index, url in enumerate(value):
+        if not isinstance(url, str) or not url.strip():
+            raise _reject(f"{key}[{index}]", "Expected a URL string")
+        refs.append(ImageRef("image", "url", url, f"{key}[{index}]"))
+    return refs
+
+
+def _reference(value: Any, param: str, role: str) -> ImageRef:
+    """Check one ``{image_url} | {file_id}`` object of an edit (an ``images`` item, a mask)."""
+    if not isinstance(value, Mapping):
+        raise _reject(param, "Expected an object with image_url or file_id")
+    keys = set(value)
+    if keys - {"image_url", "file_id"}:
+        unknown = sorted(keys - {"image_url", "file_id"})[0]
+        raise _reject(f"{param}.{unknown}", "Unrecognized key")
+    if len(keys) != 1:
+        raise _reject(param, "Provide exactly one of image_url or file_id")
+    (key,) = keys
+    item = value[key]
+    if not isinstance(item, str) or not item.strip():
+        raise _reject(f"{param}.{key}", "Expected string")
+    return ImageRef(role, "url" if key == "image_url" else "file_id", item, f"{param}.{key}")
+
+
+def _check_input_count(refs: Sequence[ImageRef], param: str) -> None:
+    if len(refs) > MAX_INPUT_IMAGES:
+        raise _reject(param, f"at most {MAX_INPUT_IMAGES} input images are accepted")
+
+
+OperationsOf = Callable[[str], Sequence[str]]
+
+
+def validate_generation_request(
+    body: Any,
+    models: Collection[str],
+    *,
+    operations: OperationsOf = default_operations,
+    uploads: Sequence[ImageRef] = (),
+) -> RequestPlan:
+    """Raise :class:`RequestRejectedError` when ``body`` breaks the create contract.
+
+    ``operations`` gives each model's supported operations; ``uploads`` are the image
+    parts of a multipart create. Returns what the request asks for (its input images
+    not yet resolved). The content policy is not checked here (it depends on the
+    emulator's word list).
+    """
+    model, prompt = _check_model_and_prompt(body, models)
+    _check_params(body, model)
+    _check_enum(body, "operation", OPERATIONS)
+    _check_str(body, "negative_prompt")
+    _check_int(body, "seed", None, None)
+    _check_bool(body, "expand_prompt")
+    refs = [
+        *_url(body, "image_url"),
+        *_url_list(body, "image_urls"),
+        *_url_list(body, "reference_image_urls"),
+        *uploads,
+    ]
+    _check_input_count(refs, refs[0].param if refs else "image_urls")
+    mask = _url(body, "mask_url", role="mask")
+    supported = operations(model)
+    operation = body.get("operation")
+    if operation is not None:
+        param = "operation"
+    elif refs:
+        param = refs[0].param
+        operation = next((op for op in (IMAGE_TO_IMAGE, IMAGE_EDIT) if op in supported), None)
+        operation = operation or IMAGE_TO_IMAGE
+    else:
+        param, operation = "operation", TEXT_TO_IMAGE
+    if operation not in supported:
+        raise unsupported_operation(model, operation, supported, param=param)
+    if operation == TEXT_TO_IMAGE and refs:
+        raise _reject("operation", "text-to-image takes no input image")
+    if operation != TEXT_TO_IMAGE and not refs:
+        raise _reject(
+            "image_url",
+            f"{operation} needs an input image (image_url, image_urls or reference_image_urls)",
+        )
+    return RequestPlan(model, prompt, body.get("n", 1), operation, (*refs, *mask))
+
+
+def validate_edit_request(
+    body: Any,
+    models: Collection[str],
+    *,
+    operations: OperationsOf = default_operations,
+    uploads: Sequence[ImageRef] = (),
+    mask_upload: ImageRef | None = None,
+) -> RequestPlan:
+    """Raise :class:`RequestRejectedError` when ``body`` breaks the edit contract.
+
+    JSON edits name their images with ``image_url``, ``image_urls`` or ``images``
+    (``{image_url}`` / ``{file_id}`` items) and an optional ``mask`` object; multipart
+    edits pass their ``image`` / ``image[]`` parts as ``uploads`` and ``mask`` as
+    ``mask_upload``. A model without ``image-edit`` is refused with its
+    ``supported_operations``.
+    """
+    model, prompt = _check_model_and_prompt(body, models)
+    supported = operations(model)
+    if IMAGE_EDIT not in supported:
+        raise unsupported_operation(model, IMAGE_EDIT, supported, param="model")
+    _check_params(body, model)
+    refs = [*_url(body, "image_url"), *_url_list(body, "image_urls")]
+    if "images" in body:
+        images = body["images"]
+        if not isinstance(images, list):
+            raise _reject("images", "Expected an array")
+        if not 1 <= len(images) <= MAX_INPUT_IMAGES:
+            raise _reject("images", f"Array must contain between 1 and {MAX_INPUT_IMAGES} item(s)")
+        refs += [_reference(item, f"images[{i}]", "image") for i, item in enumerate(images)]
+    refs += uploads
+    if not refs:
+        raise _reject(
+            "image",
+            "Provide image_url, image_urls or images (JSON), or image / image[] file parts",
+        )
+    _check_input_count(refs, refs[0].param)
+    mask: list[ImageRef] = []
+    if "mask" in body:
+        mask.append(_reference(body["mask"], "mask", "mask"))
+    if mask_upload is not None:
+        mask.append(mask_upload)
+    return RequestPlan(model, prompt, body.get("n", 1), IMAGE_EDIT, (*refs, *mask))
+
+
+def forwarded_params(body: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """Return a request's fields as the gateway forwards them upstream."""
+    params = dict(body)
+    if model == GPT_IMAGE_MODEL:
+        for key in DROPPED_FOR_GPT_IMAGE:
+            params.pop(key, None)
+    return params

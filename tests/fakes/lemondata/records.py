@@ -1,19 +1,32 @@
-"""What the emulator remembers: recorded requests, tasks and stored images."""
+"""What the emulator remembers: recorded requests, generations, tasks and stored files."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tests.fakes.lemondata.contract import TERMINAL_TASK_STATUSES
 
-# --------------------------------------------------------------------------- records
+
+class UploadPart(NamedTuple):
+    """One part of a ``multipart/form-data`` body; ``filename`` is None for a text field."""
+
+    field: str
+    filename: str | None
+    content_type: str | None
+    data: bytes
 
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request as the emulator received it (recorded before any fault or check)."""
+    """One request as the emulator received it (recorded before any fault or check).
+
+    ``json`` is the decoded JSON body (None when absent or not JSON). A
+    ``multipart/form-data`` body gives ``form`` (its text fields, first value of each)
+    and ``files`` (its file parts as ``(field, filename, content_type, bytes)``, exactly
+    the bytes that arrived); ``body`` is always the raw body.
+    """
 
     method: str
     path: str
@@ -22,6 +35,57 @@ class RecordedRequest:
     json: Any | None
     at: float
     body: bytes = b""
+    form: dict[str, str] | None = None
+    files: list[UploadPart] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """One input image a create or edit received, resolved to its bytes.
+
+    ``role`` is ``image`` or ``mask``; ``source`` is ``upload`` (a multipart part),
+    ``url`` (fetched, or decoded from a ``data:`` URL) or ``file_id`` (from
+    ``POST /v1/files``); ``ref`` is the filename, URL or file id; ``param`` names the
+    request field it came from (e.g. ``images[1].file_id``); ``content_type`` is sniffed.
+    """
+
+    role: str
+    source: str
+    ref: str
+    param: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Generation:
+    """One accepted create or edit, synchronous or a task, and what it received.
+
+    ``params`` are the request's fields as the gateway forwards them upstream (no
+    binary parts; ``input_fidelity`` removed for gpt-image-2); ``file_ids`` are the
+    result images (filled when a task completes).
+    """
+
+    generation_id: str
+    route: str
+    model: str
+    operation: str
+    prompt: str
+    n: int
+    params: dict[str, Any]
+    inputs: list[InputImage]
+    task_id: str | None = None
+    file_ids: list[str] = field(default_factory=list)
+
+    @property
+    def input_bytes(self) -> list[bytes]:
+        """Return the bytes of every input image (not the mask), in request order."""
+        return [i.data for i in self.inputs if i.role == "image"]
+
+    @property
+    def mask_bytes(self) -> bytes | None:
+        """Return the mask's bytes, or None without a mask."""
+        return next((i.data for i in self.inputs if i.role == "mask"), None)
 
 
 @dataclass
@@ -40,6 +104,8 @@ class EmulatedTask:
     updated: int = field(default_factory=lambda: int(time.time()))
     error: str | dict[str, Any] | None = None
     file_ids: list[str] = field(default_factory=list)
+    operation: str = "text-to-image"
+    inputs: list[InputImage] = field(default_factory=list)
 
     @property
     def poll_url(self) -> str:
@@ -59,3 +125,38 @@ class StoredFile:
     file_id: str
     rgb: tuple[int, int, int]
     expired: bool = False
+
+
+@dataclass
+class UploadedFile:
+    """A file uploaded with ``POST /v1/files``, usable as ``images[].file_id`` in edits."""
+
+    file_id: str
+    filename: str
+    purpose: str
+    model: str
+    content_type: str
+    data: bytes
+    created_at: int = field(default_factory=lambda: int(time.time()))
+
+    def file_object(self) -> dict[str, Any]:
+        """Return the contract's ``FileObject`` for this file."""
+        return {
+            "id": self.file_id,
+            "object": "file",
+            "bytes": len(self.data),
+            "created_at": self.created_at,
+            "filename": self.filename,
+            "purpose": self.purpose,
+            "status": "processed",
+            "expires_at": None,
+        }
+
+
+@dataclass
+class HostedImage:
+    """Bytes a test put on the emulator (:meth:`LemonDataEmulator.host`), at ``/hosted/<id>``."""
+
+    hosted_id: str
+    data: bytes
+    content_type: str

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import colorsys
 import itertools
 import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import parse_qs, quote
 
 from aiohttp import web
 
@@ -23,16 +23,55 @@ from tests.fakes.lemondata.contract import (
     DEFAULT_API_KEY,
     DEFAULT_MODELS,
     DEFAULT_TASK_ERROR,
+    EDITS_PATH,
     FILES_PREFIX,
     GENERATIONS_PATH,
+    GPT_IMAGE_MODEL,
     TASK_PATH_PREFIXES,
+    UPLOAD_PURPOSES,
+    UPLOADS_PATH,
+    ImageRef,
+    RequestPlan,
     RequestRejectedError,
+    always_async,
     default_error_body,
+    default_operations,
     error_body,
+    forwarded_params,
+    invalid_param,
+    validate_edit_request,
     validate_generation_request,
 )
-from tests.fakes.lemondata.images import make_png
-from tests.fakes.lemondata.records import EmulatedTask, RecordedRequest, StoredFile
+from tests.fakes.lemondata.forms import (
+    MultipartError,
+    edit_form,
+    form_fields,
+    generation_form,
+    is_multipart,
+    parse_multipart,
+)
+from tests.fakes.lemondata.images import b64_encode, decode_data_url, make_png, sniff_image
+from tests.fakes.lemondata.inputs import (
+    MAX_REDIRECTS,
+    is_private_host,
+    not_an_image,
+    split_http_url,
+    url_refused,
+)
+from tests.fakes.lemondata.records import (
+    EmulatedTask,
+    Generation,
+    HostedImage,
+    InputImage,
+    RecordedRequest,
+    StoredFile,
+    UploadedFile,
+    UploadPart,
+)
+
+HOSTED_PREFIX = "/hosted/"
+REDIRECT_PATH = "/redirect"
+MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -41,6 +80,8 @@ class _ParsedBody:
 
     json: Any | None
     error: str | None
+    parts: list[UploadPart] | None = None
+    multipart: bool = False
 
 
 _BODY_KEY = web.RequestKey("lemondata_emulator.body", _ParsedBody)
@@ -55,6 +96,18 @@ class _Fault:
     remaining: int
     retry_after: float | None = None
     body: dict[str, Any] | str | None = None
+
+
+def _unparsable(parsed: _ParsedBody) -> RequestRejectedError:
+    what = "multipart/form-data" if parsed.multipart else "JSON"
+    return RequestRejectedError(f"We could not parse the {what} body of your request.")
+
+
+def _no_such_file(file_id: str) -> web.StreamResponse:
+    return web.json_response(
+        error_body(f"No such file: {file_id}", "invalid_request_error", code="file_not_found"),
+        status=404,
+    )
 
 
 def _format_seconds(seconds: float) -> str:
@@ -79,9 +132,15 @@ class LemonDataEmulator:
         self.file_size_bytes: int | None = None
         self.gate: asyncio.Event | None = None
         self.gated = 0
+        self.allow_own_host_urls = True
+        self.remote_images: dict[str, bytes] = {}
         self.requests: list[RecordedRequest] = []
         self.tasks: dict[str, EmulatedTask] = {}
         self.files: dict[str, StoredFile] = {}
+        self.uploaded_files: dict[str, UploadedFile] = {}
+        self.hosted: dict[str, HostedImage] = {}
+        self.generations: list[Generation] = []
+        self._generation_by_ref: dict[str, Generation] = {}
         self._faults: list[_Fault] = []
         self._colours = itertools.count()
         self._changed = asyncio.Event()
@@ -106,12 +165,18 @@ class LemonDataEmulator:
         if self._runner is not None:
             raise RuntimeError("the LemonData emulator is already started")
         self._closing = asyncio.Event()
-        app = web.Application(middlewares=[self._middleware])
+        app = web.Application(middlewares=[self._middleware], client_max_size=MAX_BODY_BYTES)
         app.router.add_get("/v1/models", self._handle_models)
         app.router.add_post(GENERATIONS_PATH, self._handle_create)
+        app.router.add_post(EDITS_PATH, self._handle_edit)
+        app.router.add_post(UPLOADS_PATH, self._handle_upload)
+        app.router.add_get(UPLOADS_PATH + "/{file_id}", self._handle_upload_get)
+        app.router.add_delete(UPLOADS_PATH + "/{file_id}", self._handle_upload_delete)
         app.router.add_get("/v1/tasks/{task_id}", self._handle_task)
         app.router.add_get("/v1/images/{task_id}", self._handle_task)
         app.router.add_get("/files/{name}", self._handle_file)
+        app.router.add_get(HOSTED_PREFIX + "{hosted_id}", self._handle_hosted)
+        app.router.add_get(REDIRECT_PATH, self._handle_redirect)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
@@ -202,11 +267,62 @@ class LemonDataEmulator:
             stored.expired = True
         self._notify()
 
+    def host(self, data: bytes, content_type: str = "image/png") -> str:
+        """Serve ``data`` (any bytes) at a new unauthenticated URL on the emulator; return it.
+
+        Such URLs are the emulator's own host: inputs may name them while
+        ``allow_own_host_urls`` is True.
+        """
+        hosted_id = secrets.token_hex(8)
+        self.hosted[hosted_id] = HostedImage(hosted_id, data, content_type)
+        return f"{self.base_url}{HOSTED_PREFIX}{hosted_id}"
+
+    def redirect_url(self, to: str) -> str:
+        """Return an emulator URL that answers ``302 Location: to``."""
+        return f"{self.base_url}{REDIRECT_PATH}?to={quote(to, safe='')}"
+
+    def supported_operations(self, model: str) -> tuple[str, ...]:
+        """Return the operations ``model`` offers (what edits and image inputs are checked by)."""
+        return default_operations(model)
+
     # ----------------------------------------------------------------- observation
 
     def creates(self) -> list[Any]:
-        """Return the JSON bodies of every ``POST /v1/images/generations`` (faulted too)."""
-        return [r.json for r in self.requests if r.method == "POST" and r.path == GENERATIONS_PATH]
+        """Return the bodies of every ``POST /v1/images/generations`` (faulted too).
+
+        A JSON create gives its decoded JSON (None when malformed); a multipart create
+        gives its text fields (:attr:`RecordedRequest.form`; the image is in ``files``).
+        """
+        return [
+            r.json if r.form is None else r.form
+            for r in self.requests
+            if r.method == "POST" and r.path == GENERATIONS_PATH
+        ]
+
+    def create_requests(self) -> list[RecordedRequest]:
+        """Return every ``POST /v1/images/generations`` as recorded (faulted too)."""
+        return [r for r in self.requests if r.method == "POST" and r.path == GENERATIONS_PATH]
+
+    def edits(self) -> list[RecordedRequest]:
+        """Return every ``POST /v1/images/edits`` as recorded (faulted too)."""
+        return [r for r in self.requests if r.method == "POST" and r.path == EDITS_PATH]
+
+    def uploads(self) -> list[RecordedRequest]:
+        """Return every ``POST /v1/files`` as recorded (faulted too)."""
+        return [r for r in self.requests if r.method == "POST" and r.path == UPLOADS_PATH]
+
+    def generation(self, ref: str) -> Generation:
+        """Return the accepted create or edit behind ``ref``.
+
+        ``ref`` is a task id, a generation id, or one of its result images (a file id,
+        ``<id>.png`` or the full URL). Raises KeyError when none matches.
+        """
+        key = ref.rsplit("/", 1)[-1].removesuffix(".png")
+        return self._generation_by_ref[key]
+
+    def input_images(self, ref: str) -> list[InputImage]:
+        """Return the input images (and mask) the create or edit behind ``ref`` received."""
+        return list(self.generation(ref).inputs)
 
     def polls(self, task_id: str | None = None) -> list[RecordedRequest]:
         """Return every task poll, optionally only those of ``task_id``."""
@@ -266,12 +382,19 @@ class LemonDataEmulator:
         raw = await request.read()
         parsed: Any = None
         error: str | None = None
-        if raw:
+        parts: list[UploadPart] | None = None
+        content_type = request.headers.get("Content-Type", "")
+        if is_multipart(content_type):
+            try:
+                parts = parse_multipart(raw, content_type)
+            except MultipartError as exc:
+                error = str(exc)
+        elif raw:
             try:
                 parsed = json.loads(raw)
             except ValueError as exc:
                 error = str(exc)
-        request[_BODY_KEY] = _ParsedBody(parsed, error)
+        request[_BODY_KEY] = _ParsedBody(parsed, error, parts, is_multipart(content_type))
         self.requests.append(
             RecordedRequest(
                 method=request.method,
@@ -281,6 +404,8 @@ class LemonDataEmulator:
                 json=parsed,
                 at=time.monotonic(),
                 body=raw,
+                form=None if parts is None else form_fields(parts),
+                files=[] if parts is None else [p for p in parts if p.filename is not None],
             )
         )
         self._notify()
@@ -347,26 +472,82 @@ class LemonDataEmulator:
 
     async def _handle_create(self, request: web.Request) -> web.StreamResponse:
         parsed = request[_BODY_KEY]
-        if parsed.error is not None:
-            return web.json_response(
-                error_body(
-                    "We could not parse the JSON body of your request.", "invalid_request_error"
-                ),
-                status=400,
-            )
-        body: Any = parsed.json
         try:
-            validate_generation_request(body, self.models)
-            self._check_content_policy(body["prompt"])
+            if parsed.error is not None:
+                raise _unparsable(parsed)
+            uploads: dict[str, UploadPart] = {}
+            refs: list[ImageRef] = []
+            body: Any = parsed.json
+            if parsed.parts is not None:
+                body, refs, uploads = generation_form(parsed.parts)
+            plan = validate_generation_request(
+                body, self.models, operations=self.supported_operations, uploads=refs
+            )
+            self._check_content_policy(plan.prompt)
+            inputs = self._resolve_inputs(plan, uploads)
         except RequestRejectedError as exc:
             return web.json_response(exc.body(), status=exc.status)
-        model: str = body["model"]
-        prompt: str = body["prompt"]
-        n: int = body.get("n", 1)
-        now = int(time.time())
-        requested_async = body.get("async") is True
-        if requested_async or model in self.force_task_models:
-            task = self._new_task(model, n, prompt, requested_async=requested_async)
+        as_task = body.get("async") is True or plan.model in self.force_task_models
+        return await self._answer(GENERATIONS_PATH, plan, body, inputs, as_task=as_task)
+
+    async def _handle_edit(self, request: web.Request) -> web.StreamResponse:
+        parsed = request[_BODY_KEY]
+        try:
+            if parsed.error is not None:
+                raise _unparsable(parsed)
+            uploads: dict[str, UploadPart] = {}
+            refs: list[ImageRef] = []
+            mask: ImageRef | None = None
+            body: Any = parsed.json
+            if parsed.parts is not None:
+                body, refs, mask, uploads = edit_form(parsed.parts)
+            plan = validate_edit_request(
+                body,
+                self.models,
+                operations=self.supported_operations,
+                uploads=refs,
+                mask_upload=mask,
+            )
+            self._check_content_policy(plan.prompt)
+            inputs = self._resolve_inputs(plan, uploads)
+        except RequestRejectedError as exc:
+            return web.json_response(exc.body(), status=exc.status)
+        as_task = (
+            body.get("async") is True
+            or always_async(plan.model)
+            or plan.model in self.force_task_models
+        )
+        return await self._answer(EDITS_PATH, plan, body, inputs, as_task=as_task)
+
+    async def _answer(
+        self,
+        route: str,
+        plan: RequestPlan,
+        body: Mapping[str, Any],
+        inputs: list[InputImage],
+        *,
+        as_task: bool,
+    ) -> web.StreamResponse:
+        """Answer an accepted create or edit: with a task, or (past the gate) with images."""
+        generation = Generation(
+            generation_id=f"gen_{secrets.token_hex(8)}",
+            route=route,
+            model=plan.model,
+            operation=plan.operation,
+            prompt=plan.prompt,
+            n=plan.n,
+            params=forwarded_params(body, plan.model),
+            inputs=inputs,
+        )
+        self.generations.append(generation)
+        self._generation_by_ref[generation.generation_id] = generation
+        if as_task:
+            task = self._new_task(
+                plan.model, plan.n, plan.prompt, requested_async=body.get("async") is True
+            )
+            task.operation, task.inputs = plan.operation, inputs
+            generation.task_id = task.task_id
+            self._generation_by_ref[task.task_id] = generation
             return web.json_response(
                 {
                     "created": task.created,
@@ -383,17 +564,73 @@ class LemonDataEmulator:
             )
         b64 = body.get("response_format") == "b64_json"
         data = []
-        for _ in range(n):
+        for _ in range(plan.n):
             item: dict[str, Any]
             if b64:
                 png = make_png(self._next_colour(), size_bytes=self.file_size_bytes)
-                item = {"b64_json": base64.b64encode(png).decode("ascii")}
+                item = {"b64_json": b64_encode(png)}
             else:
-                item = {"url": self._file_url(self._new_file())}
-            if model == DALLE3_MODEL:
-                item["revised_prompt"] = f"A detailed, vivid illustration of {prompt.strip()}"
+                file_id = self._new_file(generation)
+                item = {"url": self._file_url(file_id)}
+            if plan.model == DALLE3_MODEL:
+                item["revised_prompt"] = f"A detailed, vivid illustration of {plan.prompt.strip()}"
             data.append(item)
-        return web.json_response({"created": now, "data": data})
+        return web.json_response({"created": int(time.time()), "data": data})
+
+    async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
+        parsed = request[_BODY_KEY]
+        try:
+            if parsed.error is not None or parsed.parts is None:
+                raise RequestRejectedError(
+                    "POST /v1/files takes a multipart/form-data body", param="file"
+                )
+            files = [p for p in parsed.parts if p.field == "file"]
+            if len(files) != 1 or files[0].filename is None:
+                raise invalid_param("file", "Exactly one file part named file is required")
+            fields = form_fields(parsed.parts)
+            purpose = fields.get("purpose")
+            if purpose is None:
+                raise invalid_param("purpose", "purpose is required (vision or user_data)")
+            if purpose not in UPLOAD_PURPOSES:
+                raise invalid_param(
+                    "purpose",
+                    f"Expected one of {', '.join(UPLOAD_PURPOSES)} "
+                    "(the emulator stores image files only)",
+                )
+            model = fields.get("model", GPT_IMAGE_MODEL)
+            if model not in self.models:
+                raise RequestRejectedError(
+                    f"The model `{model}` does not exist or you do not have access to it.",
+                    param="model",
+                    type_="model_not_found",
+                )
+            content_type = sniff_image(files[0].data)
+            if content_type is None:
+                raise not_an_image("file")
+        except RequestRejectedError as exc:
+            return web.json_response(exc.body(), status=exc.status)
+        stored = UploadedFile(
+            file_id=f"file-{secrets.token_hex(12)}",
+            filename=files[0].filename or "upload",
+            purpose=purpose,
+            model=model,
+            content_type=content_type,
+            data=files[0].data,
+        )
+        self.uploaded_files[stored.file_id] = stored
+        return web.json_response(stored.file_object())
+
+    async def _handle_upload_get(self, request: web.Request) -> web.StreamResponse:
+        stored = self.uploaded_files.get(request.match_info["file_id"])
+        if stored is None:
+            return _no_such_file(request.match_info["file_id"])
+        return web.json_response(stored.file_object())
+
+    async def _handle_upload_delete(self, request: web.Request) -> web.StreamResponse:
+        stored = self.uploaded_files.pop(request.match_info["file_id"], None)
+        if stored is None:
+            return _no_such_file(request.match_info["file_id"])
+        return web.json_response({"id": stored.file_id, "object": "file", "deleted": True})
 
     async def _handle_task(self, request: web.Request) -> web.StreamResponse:
         task_id = request.match_info["task_id"]
@@ -413,6 +650,93 @@ class LemonDataEmulator:
             return web.Response(status=404, text="Not Found: the URL expired or never existed")
         png = make_png(stored.rgb, size_bytes=self.file_size_bytes)
         return web.Response(body=png, content_type="image/png")
+
+    async def _handle_hosted(self, request: web.Request) -> web.StreamResponse:
+        hosted = self.hosted.get(request.match_info["hosted_id"])
+        if hosted is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=hosted.data, headers={"Content-Type": hosted.content_type})
+
+    async def _handle_redirect(self, request: web.Request) -> web.StreamResponse:
+        target = request.query.get("to")
+        if not target:
+            return web.Response(status=400, text="redirect needs ?to=")
+        return web.Response(status=302, headers={"Location": target})
+
+    # ----------------------------------------------------------------- input images
+
+    def _resolve_inputs(
+        self, plan: RequestPlan, uploads: Mapping[str, UploadPart]
+    ) -> list[InputImage]:
+        """Fetch or look up every input image of ``plan``; refuse what is not an image."""
+        resolved = []
+        for ref in plan.inputs:
+            name = ref.value
+            if ref.source == "upload":
+                part = uploads[ref.param]
+                data, name = part.data, part.filename or ""
+            elif ref.source == "file_id":
+                data = self._uploaded_bytes(ref, plan.model)
+            else:
+                data = self._fetch(ref.value, ref.param)
+            content_type = sniff_image(data)
+            if content_type is None:
+                raise not_an_image(ref.param)
+            resolved.append(InputImage(ref.role, ref.source, name, ref.param, content_type, data))
+        return resolved
+
+    def _uploaded_bytes(self, ref: ImageRef, model: str) -> bytes:
+        stored = self.uploaded_files.get(ref.value)
+        if stored is None:
+            raise RequestRejectedError(
+                f"{ref.param}: no such file {ref.value!r}", param=ref.param, code="file_not_found"
+            )
+        if stored.model != model:
+            raise RequestRejectedError(
+                f"{ref.param}: file {ref.value!r} is bound to model {stored.model}, not {model}",
+                param=ref.param,
+                code="file_model_mismatch",
+            )
+        return stored.data
+
+    def _fetch(self, url: str, param: str, hops: int = 0) -> bytes:
+        """Return the bytes the gateway would download from ``url`` (redirects re-checked)."""
+        decoded = decode_data_url(url)
+        if decoded is not None:
+            return decoded[1]
+        parts = split_http_url(param, url)
+        host = parts.hostname or ""
+        if self._is_own_host(host, parts.port):
+            if not self.allow_own_host_urls:
+                raise url_refused(param, url, "private addresses are not fetched")
+            return self._fetch_own(url, parts.path, parts.query, param, hops)
+        if is_private_host(host):
+            raise url_refused(param, url, "private addresses are not fetched")
+        data = self.remote_images.get(url)
+        if data is None:
+            raise url_refused(param, url, "the download failed (not in remote_images)")
+        return data
+
+    def _is_own_host(self, host: str, port: int | None) -> bool:
+        if self._base_url is None:
+            return False
+        own_port = int(self._base_url.rsplit(":", 1)[1])
+        return host in ("127.0.0.1", "localhost") and port == own_port
+
+    def _fetch_own(self, url: str, path: str, query: str, param: str, hops: int) -> bytes:
+        if path.startswith(FILES_PREFIX):
+            stored = self.files.get(path.removeprefix(FILES_PREFIX).removesuffix(".png"))
+            if stored is not None and not stored.expired:
+                return make_png(stored.rgb, size_bytes=self.file_size_bytes)
+        elif path.startswith(HOSTED_PREFIX):
+            hosted = self.hosted.get(path.removeprefix(HOSTED_PREFIX))
+            if hosted is not None:
+                return hosted.data
+        elif path == REDIRECT_PATH and (targets := parse_qs(query).get("to")):
+            if hops >= MAX_REDIRECTS:
+                raise url_refused(param, url, "too many redirects")
+            return self._fetch(targets[0], param, hops + 1)
+        raise url_refused(param, url, "the download failed (HTTP 404)")
 
     # ----------------------------------------------------------------- state
 
@@ -470,7 +794,8 @@ class LemonDataEmulator:
         task.progress = 100
         task.error = None
         task.updated = int(time.time())
-        task.file_ids = [self._new_file() for _ in range(task.n)]
+        generation = self._generation_by_ref.get(task.task_id)
+        task.file_ids = [self._new_file(generation) for _ in range(task.n)]
 
     def _fail(self, task: EmulatedTask, error: str | dict[str, Any]) -> None:
         task.status = "failed"
@@ -506,9 +831,12 @@ class LemonDataEmulator:
         red, green, blue = colorsys.hsv_to_rgb(hue, 0.65, 0.95)
         return round(red * 255), round(green * 255), round(blue * 255)
 
-    def _new_file(self) -> str:
+    def _new_file(self, generation: Generation | None = None) -> str:
         file_id = f"img_{secrets.token_hex(12)}"
         self.files[file_id] = StoredFile(file_id, self._next_colour())
+        if generation is not None:
+            generation.file_ids.append(file_id)
+            self._generation_by_ref[file_id] = generation
         return file_id
 
     def _file_url(self, file_id: str) -> str:
