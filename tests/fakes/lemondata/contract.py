@@ -369,6 +369,8 @@ def _check_params(body: Mapping[str, Any], model: str) -> None:
 
     for key, allowed in GPT_IMAGE_ENUMS.items():
         _check_enum(body, key, allowed)
+    if is_gpt_image and body.get("background") == "transparent":
+        raise _reject("background", "gpt-image-2 accepts auto and opaque (not transparent)")
     for key, (low, high) in GPT_IMAGE_INT_RANGES.items():
         _check_int(body, key, low, high)
     _check_str(body, "user")
