@@ -15,7 +15,6 @@ import pytest
 
 from tests.fakes.lemondata import (
     CONTENT_POLICY_MESSAGE,
-    DEFAULT_MODELS,
     PNG_SIGNATURE,
     LemonDataEmulator,
     make_png,
@@ -25,31 +24,6 @@ GEN = "/v1/images/generations"
 # Plain HTTP to 127.0.0.1 only: skip loading the CA bundle (~70 ms per client).
 NO_TLS: dict[str, Any] = {"verify": False}
 TASK_ID_RE = re.compile(r"^ldtask_[0-9a-f]{32}$")
-TOKENLAB_REQUIRED = {
-    "aliases",
-    "pricing",
-    "capabilities",
-    "max_input_tokens",
-    "max_output_tokens",
-    "category",
-    "pricing_unit",
-    "has_complex_pricing",
-    "lifecycle",
-    "commercial",
-    "badges",
-}
-LIFECYCLE_REQUIRED = {
-    "stage",
-    "reason",
-    "replacement_model",
-    "released_at",
-    "deprecated_at",
-    "retired_at",
-    "sunset_at",
-    "latest",
-    "latest_source",
-    "latest_window_days",
-}
 
 
 @pytest.fixture
@@ -104,47 +78,6 @@ async def poll(api: httpx.AsyncClient, task_id: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-# --------------------------------------------------------------------------- models
-
-
-async def test_models_list_has_contract_shape(lemondata, api):
-    """The recommended list carries one ModelListItem per model, ranked in order."""
-    response = await api.get("/v1/models", params={"recommended_for": "image"})
-    assert response.status_code == 200
-    body = response.json()
-    assert body["object"] == "list"
-    assert [item["id"] for item in body["data"]] == DEFAULT_MODELS
-    for rank, item in enumerate(body["data"], start=1):
-        assert set(item) == {"id", "object", "created", "owned_by", "tokenlab"}
-        assert item["object"] == "model"
-        assert isinstance(item["created"], int)
-        assert item["owned_by"]
-        ext = item["tokenlab"]
-        assert set(ext) >= TOKENLAB_REQUIRED
-        assert ext["capabilities"] == ["image_generation"]
-        assert ext["category"] == "image"
-        assert ext["max_input_tokens"] is None
-        assert ext["max_output_tokens"] is None
-        assert ext["badges"] == []
-        assert set(ext["lifecycle"]) == LIFECYCLE_REQUIRED
-        assert set(ext["commercial"]) == {"user_charge_policy", "free_reason", "free_until"}
-        assert ext["agent_preferences"] == {"image": {"recommended": True, "rank": rank}}
-
-
-async def test_models_list_follows_mutations_and_omits_preferences_without_filter(lemondata, api):
-    """`models` is live; agent_preferences appears only with recommended_for."""
-    lemondata.models.remove("midjourney")
-    lemondata.models.append("flux-dev")
-    body = (await api.get("/v1/models")).json()
-    ids = [item["id"] for item in body["data"]]
-    assert "midjourney" not in ids
-    assert ids[-1] == "flux-dev"
-    assert all("agent_preferences" not in item["tokenlab"] for item in body["data"])
-    rejected = await create(api, model="midjourney")
-    assert rejected.status_code == 400
-    assert rejected.json()["error"]["type"] == "model_not_found"
 
 
 # --------------------------------------------------------------------------- auth

@@ -12,7 +12,19 @@ in-process or from a bot subprocess pointed at :attr:`LemonDataEmulator.base_url
 Routes
     Under ``/v1`` every route needs ``Authorization: Bearer <api_key>``:
 
-    ``GET /v1/models[?recommended_for=image]``
+    ``GET /v1/models[?recommended_for=image][&view=compact][&category=][&provider=]``
+        Items carry the extension block as ``tokenlab`` (``lemondata`` for flux-pro and
+        midjourney: both names appear): ``category``, ``capabilities``,
+        ``supported_operations``, ``request_endpoint``, ``pricing`` (``unit``,
+        ``currency``, prices as decimal strings; gpt-image-2 ``per_1m_tokens`` with a
+        ``min_price``-``max_price`` range, the rest ``per_request``), and with
+        ``recommended_for=image`` ``agent_preferences.image`` (``rank`` and
+        ``preferred_rank``, ``success_rate_24h``, ``sample_count_24h``, ``status``).
+        ``view=compact`` answers ``CompactModelsResponse``.
+    ``GET /v1/models/{model}``  adds ``request_format_summary`` (aspect ratios,
+        resolutions, sizes, ``service_limits.prompt_max_characters`` / ``online_rpm``,
+        per-operation endpoints); creates are held to its aspect ratios and prompt limit.
+    ``GET /v1/models/{model}/pricing``  ``ModelPricingResponse``.
     ``POST /v1/images/generations``  JSON, or ``multipart/form-data`` with the upload in
         ``image`` (only ``ImageGenerationMultipartRequest`` fields: others answer 400;
         ``image_urls`` / ``reference_image_urls`` comma-separated). Image input:
@@ -61,6 +73,13 @@ Knobs (plain attributes; change them at any time)
     ``file_size_bytes``      pad every served PNG (with a ``tEXt`` chunk) to this size.
     ``gate``                 an :class:`asyncio.Event`; synchronous creates and edits
                              wait for it before answering (``gated`` counts those waiting).
+    ``model_overrides``      model -> :class:`ModelOverride`: replace its
+                             ``supported_operations`` / ``capabilities``, merge into its
+                             ``pricing``, ``agent_preferences``, ``request_format_summary``,
+                             rename (``extension_key``) or drop (``omit_extension``) its
+                             extension block. Operations and format also drive validation.
+    ``models_gate``          an :class:`asyncio.Event`; the model routes wait for it
+                             (``models_gated`` counts those waiting): a slow model list.
     ``allow_own_host_urls``  inputs may name URLs on the emulator's own host (default True;
                              False makes them private addresses like any 127.0.0.1).
     ``remote_images``        public URL -> bytes: the internet as the gateway sees it.
@@ -97,7 +116,28 @@ and ``server`` (:class:`LemonDataEmulator`); this package re-exports their names
 from __future__ import annotations
 
 from tests.fakes.lemondata.catalog import (
-    model_item,
+    ASPECT_RATIOS,
+    CAPABILITY_BY_OPERATION,
+    CURRENCY,
+    DEFAULT_ONLINE_RPM,
+    DOCUMENTED_INPUTS,
+    ENDPOINT_BY_OPERATION,
+    EXTENSION_KEYS,
+    GPT_IMAGE_SIZES,
+    GPT_IMAGE_TOKEN_PRICES,
+    LEMONDATA_EXTENSION_MODELS,
+    UNIT_PER_1M_TOKENS,
+    UNIT_PER_REQUEST,
+    ModelOverride,
+    compact_item,
+    default_pricing,
+    format_summary,
+    list_item,
+    model_detail,
+    operations,
+    owner,
+    pricing,
+    pricing_detail,
 )
 from tests.fakes.lemondata.contract import (
     CONTENT_POLICY_MESSAGE,
@@ -203,22 +243,32 @@ from tests.fakes.lemondata.records import (
 from tests.fakes.lemondata.server import (
     HOSTED_PREFIX,
     MAX_BODY_BYTES,
+    MODEL_CATEGORIES,
+    MODEL_VIEWS,
+    RECOMMENDATION_CATEGORIES,
     REDIRECT_PATH,
     LemonDataEmulator,
 )
 
 __all__ = [
+    "ASPECT_RATIOS",
+    "CAPABILITY_BY_OPERATION",
     "CONTENT_POLICY_MESSAGE",
+    "CURRENCY",
     "DALLE3_MODEL",
     "DALLE3_SIZES",
     "DALLE_QUALITIES",
     "DEFAULT_API_KEY",
     "DEFAULT_MODELS",
+    "DEFAULT_ONLINE_RPM",
     "DEFAULT_TASK_ERROR",
+    "DOCUMENTED_INPUTS",
     "DROPPED_FOR_GPT_IMAGE",
     "EDITS_PATH",
     "EDIT_FILE_FIELDS",
     "EDIT_IMAGE_FIELDS",
+    "ENDPOINT_BY_OPERATION",
+    "EXTENSION_KEYS",
     "FILES_PREFIX",
     "FORM_BOOL_FIELDS",
     "FORM_INT_FIELDS",
@@ -237,12 +287,15 @@ __all__ = [
     "GPT_IMAGE_MIN_PIXELS",
     "GPT_IMAGE_MODEL",
     "GPT_IMAGE_QUALITIES",
+    "GPT_IMAGE_SIZES",
     "GPT_IMAGE_SIZE_STEP",
+    "GPT_IMAGE_TOKEN_PRICES",
     "HOSTED_PREFIX",
     "IMAGE_EDIT",
     "IMAGE_SIDE",
     "IMAGE_TO_IMAGE",
     "JPEG_SIGNATURE",
+    "LEMONDATA_EXTENSION_MODELS",
     "MAX_BODY_BYTES",
     "MAX_INPUT_IMAGES",
     "MAX_N",
@@ -250,12 +303,15 @@ __all__ = [
     "MAX_REDIRECTS",
     "MIME_LINE_CHARS",
     "MIN_N",
+    "MODEL_CATEGORIES",
     "MODEL_CREATED",
+    "MODEL_VIEWS",
     "NOT_AN_IMAGE",
     "OPERATIONS",
     "PNG_SIGNATURE",
     "PRIVATE_HOST_SUFFIXES",
     "QUALITIES",
+    "RECOMMENDATION_CATEGORIES",
     "REDIRECT_PATH",
     "RESOLUTIONS",
     "RESPONSE_FORMATS",
@@ -263,6 +319,8 @@ __all__ = [
     "TASK_PATH_PREFIXES",
     "TERMINAL_TASK_STATUSES",
     "TEXT_TO_IMAGE",
+    "UNIT_PER_1M_TOKENS",
+    "UNIT_PER_REQUEST",
     "UPLOADS_PATH",
     "UPLOAD_PURPOSES",
     "EmulatedTask",
@@ -271,6 +329,7 @@ __all__ = [
     "ImageRef",
     "InputImage",
     "LemonDataEmulator",
+    "ModelOverride",
     "MultipartError",
     "OperationsOf",
     "RecordedRequest",
@@ -281,23 +340,31 @@ __all__ = [
     "UploadedFile",
     "always_async",
     "b64_encode",
+    "compact_item",
     "decode_data_url",
     "default_error_body",
     "default_operations",
+    "default_pricing",
     "edit_form",
     "error_body",
     "form_fields",
+    "format_summary",
     "forwarded_params",
     "generation_form",
     "gpt_image_size_error",
     "invalid_param",
     "is_multipart",
     "is_private_host",
+    "list_item",
     "make_png",
-    "model_item",
+    "model_detail",
     "not_an_image",
+    "operations",
+    "owner",
     "parse_multipart",
     "png_parts",
+    "pricing",
+    "pricing_detail",
     "sniff_image",
     "split_http_url",
     "unsupported_operation",

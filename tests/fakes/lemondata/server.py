@@ -16,7 +16,16 @@ from urllib.parse import parse_qs, quote
 
 from aiohttp import web
 
-from tests.fakes.lemondata.catalog import model_item
+from tests.fakes.lemondata.catalog import (
+    ModelOverride,
+    compact_item,
+    format_summary,
+    list_item,
+    model_detail,
+    operations,
+    owner,
+    pricing_detail,
+)
 from tests.fakes.lemondata.contract import (
     CONTENT_POLICY_MESSAGE,
     DALLE3_MODEL,
@@ -35,7 +44,6 @@ from tests.fakes.lemondata.contract import (
     RequestRejectedError,
     always_async,
     default_error_body,
-    default_operations,
     error_body,
     forwarded_params,
     invalid_param,
@@ -69,6 +77,31 @@ from tests.fakes.lemondata.records import (
     UploadPart,
 )
 
+MODEL_VIEWS = ("compact", "full")
+MODEL_CATEGORIES = (
+    "chat",
+    "embedding",
+    "translation",
+    "image",
+    "video",
+    "audio",
+    "tts",
+    "stt",
+    "rerank",
+    "3d",
+    "music",
+)
+RECOMMENDATION_CATEGORIES = (
+    "image",
+    "video",
+    "music",
+    "3d",
+    "tts",
+    "stt",
+    "embedding",
+    "rerank",
+    "translation",
+)
 HOSTED_PREFIX = "/hosted/"
 REDIRECT_PATH = "/redirect"
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -103,6 +136,23 @@ def _unparsable(parsed: _ParsedBody) -> RequestRejectedError:
     return RequestRejectedError(f"We could not parse the {what} body of your request.")
 
 
+def _shutting_down() -> web.StreamResponse:
+    return web.json_response(
+        error_body("The emulator is shutting down", "upstream_error"), status=503
+    )
+
+
+def _model_not_found(model: str, *, status: int) -> web.StreamResponse:
+    return web.json_response(
+        error_body(
+            f"The model `{model}` does not exist or you do not have access to it.",
+            "model_not_found",
+            param="model",
+        ),
+        status=status,
+    )
+
+
 def _no_such_file(file_id: str) -> web.StreamResponse:
     return web.json_response(
         error_body(f"No such file: {file_id}", "invalid_request_error", code="file_not_found"),
@@ -132,6 +182,9 @@ class LemonDataEmulator:
         self.file_size_bytes: int | None = None
         self.gate: asyncio.Event | None = None
         self.gated = 0
+        self.model_overrides: dict[str, ModelOverride] = {}
+        self.models_gate: asyncio.Event | None = None
+        self.models_gated = 0
         self.allow_own_host_urls = True
         self.remote_images: dict[str, bytes] = {}
         self.requests: list[RecordedRequest] = []
@@ -167,6 +220,8 @@ class LemonDataEmulator:
         self._closing = asyncio.Event()
         app = web.Application(middlewares=[self._middleware], client_max_size=MAX_BODY_BYTES)
         app.router.add_get("/v1/models", self._handle_models)
+        app.router.add_get("/v1/models/{model}", self._handle_model)
+        app.router.add_get("/v1/models/{model}/pricing", self._handle_model_pricing)
         app.router.add_post(GENERATIONS_PATH, self._handle_create)
         app.router.add_post(EDITS_PATH, self._handle_edit)
         app.router.add_post(UPLOADS_PATH, self._handle_upload)
@@ -283,7 +338,7 @@ class LemonDataEmulator:
 
     def supported_operations(self, model: str) -> tuple[str, ...]:
         """Return the operations ``model`` offers (what edits and image inputs are checked by)."""
-        return default_operations(model)
+        return operations(model, self.model_overrides.get(model, {}))
 
     # ----------------------------------------------------------------- observation
 
@@ -465,10 +520,57 @@ class LemonDataEmulator:
     # ----------------------------------------------------------------- handlers
 
     async def _handle_models(self, request: web.Request) -> web.StreamResponse:
-        recommended_for = request.query.get("recommended_for")
-        listed = self.models if recommended_for in (None, "image") else []
-        data = [model_item(m, rank, recommended_for) for rank, m in enumerate(listed, start=1)]
+        query = request.query
+        try:
+            for key, allowed in (
+                ("view", MODEL_VIEWS),
+                ("recommended_for", RECOMMENDATION_CATEGORIES),
+                ("category", MODEL_CATEGORIES),
+            ):
+                if key in query and query[key] not in allowed:
+                    raise invalid_param(key, f"Expected one of {', '.join(allowed)}")
+        except RequestRejectedError as exc:
+            return web.json_response(exc.body(), status=exc.status)
+        if not await self._pass_gate("models_gate"):
+            return _shutting_down()
+        recommended_for = query.get("recommended_for")
+        listed = [
+            (rank, model)
+            for rank, model in enumerate(self.models, start=1)
+            if recommended_for in (None, "image")
+            and query.get("category", "image") == "image"
+            and query.get("provider", owner(model)) == owner(model)
+        ]
+        if query.get("view") == "compact":
+            compact = [
+                compact_item(m, rank, recommended_for, self.model_overrides.get(m, {}))
+                for rank, m in listed
+            ]
+            return web.json_response(
+                {"object": "list", "view": "compact", "count": len(compact), "data": compact}
+            )
+        data = [
+            list_item(m, rank, recommended_for, self.model_overrides.get(m, {}))
+            for rank, m in listed
+        ]
         return web.json_response({"object": "list", "data": data})
+
+    async def _handle_model(self, request: web.Request) -> web.StreamResponse:
+        model = request.match_info["model"]
+        if model not in self.models:
+            return _model_not_found(model, status=404)
+        if not await self._pass_gate("models_gate"):
+            return _shutting_down()
+        rank = self.models.index(model) + 1
+        return web.json_response(model_detail(model, rank, self.model_overrides.get(model, {})))
+
+    async def _handle_model_pricing(self, request: web.Request) -> web.StreamResponse:
+        model = request.match_info["model"]
+        if model not in self.models:
+            return _model_not_found(model, status=404)
+        if not await self._pass_gate("models_gate"):
+            return _shutting_down()
+        return web.json_response(pricing_detail(model, self.model_overrides.get(model, {})))
 
     async def _handle_create(self, request: web.Request) -> web.StreamResponse:
         parsed = request[_BODY_KEY]
@@ -483,6 +585,7 @@ class LemonDataEmulator:
             plan = validate_generation_request(
                 body, self.models, operations=self.supported_operations, uploads=refs
             )
+            self._check_profile(plan, body)
             self._check_content_policy(plan.prompt)
             inputs = self._resolve_inputs(plan, uploads)
         except RequestRejectedError as exc:
@@ -508,6 +611,7 @@ class LemonDataEmulator:
                 uploads=refs,
                 mask_upload=mask,
             )
+            self._check_profile(plan, body)
             self._check_content_policy(plan.prompt)
             inputs = self._resolve_inputs(plan, uploads)
         except RequestRejectedError as exc:
@@ -558,10 +662,8 @@ class LemonDataEmulator:
                     "data": [],
                 }
             )
-        if not await self._pass_gate():
-            return web.json_response(
-                error_body("The emulator is shutting down", "upstream_error"), status=503
-            )
+        if not await self._pass_gate("gate"):
+            return _shutting_down()
         b64 = body.get("response_format") == "b64_json"
         data = []
         for _ in range(plan.n):
@@ -749,12 +851,16 @@ class LemonDataEmulator:
                 code="content_policy_violation",
             )
 
-    async def _pass_gate(self) -> bool:
-        """Wait for ``gate`` (if any); return False when the emulator stops meanwhile."""
-        gate = self.gate
+    async def _pass_gate(self, name: str) -> bool:
+        """Wait for the gate knob ``name`` (if set); False when the emulator stops meanwhile.
+
+        ``gate`` counts its waiters in ``gated``, ``models_gate`` in ``models_gated``.
+        """
+        gate: asyncio.Event | None = getattr(self, name)
         if gate is None or gate.is_set():
             return True
-        self.gated += 1
+        counter = "gated" if name == "gate" else "models_gated"
+        setattr(self, counter, getattr(self, counter) + 1)
         self._notify()
         waiters = [
             asyncio.ensure_future(gate.wait()),
@@ -765,9 +871,27 @@ class LemonDataEmulator:
         finally:
             for waiter in waiters:
                 waiter.cancel()
-            self.gated -= 1
+            setattr(self, counter, getattr(self, counter) - 1)
             self._notify()
         return gate.is_set()
+
+    def _check_profile(self, plan: RequestPlan, body: Mapping[str, Any]) -> None:
+        """Apply the model's published request format: aspect ratios and prompt length."""
+        summary = format_summary(plan.model, self.model_overrides.get(plan.model, {}))
+        ratios = summary.get("aspect_ratios") or []
+        if "aspect_ratio" in body and ratios and body["aspect_ratio"] not in ratios:
+            raise RequestRejectedError(
+                f"aspect_ratio: {plan.model} accepts {', '.join(ratios)}",
+                param="aspect_ratio",
+                extra={"allowed_aspect_ratios": list(ratios)},
+            )
+        limit = (summary.get("service_limits") or {}).get("prompt_max_characters")
+        if isinstance(limit, int) and len(plan.prompt) > limit:
+            raise RequestRejectedError(
+                f"prompt: {plan.model} accepts at most {limit} characters",
+                param="prompt",
+                extra={"prompt_max_characters": limit},
+            )
 
     def _new_task(self, model: str, n: int, prompt: str, *, requested_async: bool) -> EmulatedTask:
         task_id = f"ldtask_{secrets.token_hex(16)}"
