@@ -73,6 +73,22 @@ Knobs (plain attributes; change them at any time)
     ``file_size_bytes``      pad every served PNG (with a ``tEXt`` chunk) to this size.
     ``gate``                 an :class:`asyncio.Event`; synchronous creates and edits
                              wait for it before answering (``gated`` counts those waiting).
+    ``rate_limit``           requests per window per API key (default None: no limit).
+                             Past it ``/v1`` answers 429 with ``Retry-After`` (seconds until
+                             the window resets, to the millisecond) and an ``ApiError``
+                             (``code: rate_limit_exceeded``, ``retryable``, ``retry_after``).
+                             Windows are fixed: one opens with a key's first request after
+                             the last ended; refused requests do not count. The CDN routes
+                             and 401s are never counted.
+    ``rate_window``          the window in seconds (default 60).
+    ``send_rate_headers``    with a ``rate_limit``, every authenticated ``/v1`` answer (and
+                             every 429) carries ``X-RateLimit-Limit``, ``-Remaining`` and
+                             ``-Reset`` (a Unix time, rounded up: the OpenAPI's meaning)
+                             (default True).
+    ``clock``                the monotonic clock (default :func:`time.monotonic`): rate
+                             windows, request times and task deadlines; a benchmark may
+                             drive it. ``wall_clock`` (default :func:`time.time`) gives
+                             ``X-RateLimit-Reset``.
     ``model_overrides``      model -> :class:`ModelOverride`: replace its
                              ``supported_operations`` / ``capabilities``, merge into its
                              ``pricing``, ``agent_preferences``, ``request_format_summary``,
@@ -102,15 +118,20 @@ Observation
     :meth:`~LemonDataEmulator.generation` / :meth:`~LemonDataEmulator.input_images` find
     one by task id or result image URL. ``tasks``, ``files`` (generated images),
     ``uploaded_files`` (``POST /v1/files``) and ``hosted`` expose state;
-    :meth:`~LemonDataEmulator.wait_for` waits, without sleeping, until a predicate holds
-    (it is re-checked after every request and every state change).
+    ``rate_limited_count`` counts the 429s the rate limit served; ``rate_log`` holds a
+    :class:`RateEvent` (clock time, path, admitted) per counted request, and
+    :meth:`~LemonDataEmulator.admitted_at` their times: enough to prove that a client
+    sent nothing beyond its budget. :meth:`~LemonDataEmulator.reset_rate_limit` starts
+    the windows afresh. :meth:`~LemonDataEmulator.wait_for` waits, without sleeping,
+    until a predicate holds (it is re-checked after every request and every state change).
 
 The emulator is single-loop: use it from the event loop that started it.
 
 Modules: ``contract`` (constants, errors, request validation), ``forms`` (multipart
 parsing), ``inputs`` (the URL policy), ``images`` (image bytes: served, sniffed),
-``catalog`` (the model list), ``records`` (recorded requests, generations, tasks, files)
-and ``server`` (:class:`LemonDataEmulator`); this package re-exports their names.
+``catalog`` (the model list), ``ratelimit`` (the rate limiter), ``records`` (recorded
+requests, generations, tasks, files) and ``server`` (:class:`LemonDataEmulator`); this
+package re-exports their names.
 """
 
 from __future__ import annotations
@@ -230,6 +251,12 @@ from tests.fakes.lemondata.inputs import (
     split_http_url,
     url_refused,
 )
+from tests.fakes.lemondata.ratelimit import (
+    RATE_LIMIT_MESSAGE,
+    RateDecision,
+    RateEvent,
+    RateLimiter,
+)
 from tests.fakes.lemondata.records import (
     EmulatedTask,
     Generation,
@@ -311,6 +338,7 @@ __all__ = [
     "PNG_SIGNATURE",
     "PRIVATE_HOST_SUFFIXES",
     "QUALITIES",
+    "RATE_LIMIT_MESSAGE",
     "RECOMMENDATION_CATEGORIES",
     "REDIRECT_PATH",
     "RESOLUTIONS",
@@ -332,6 +360,9 @@ __all__ = [
     "ModelOverride",
     "MultipartError",
     "OperationsOf",
+    "RateDecision",
+    "RateEvent",
+    "RateLimiter",
     "RecordedRequest",
     "RequestPlan",
     "RequestRejectedError",

@@ -66,6 +66,7 @@ from tests.fakes.lemondata.inputs import (
     split_http_url,
     url_refused,
 )
+from tests.fakes.lemondata.ratelimit import RateDecision, RateEvent, RateLimiter
 from tests.fakes.lemondata.records import (
     EmulatedTask,
     Generation,
@@ -182,6 +183,14 @@ class LemonDataEmulator:
         self.file_size_bytes: int | None = None
         self.gate: asyncio.Event | None = None
         self.gated = 0
+        self.clock: Callable[[], float] = time.monotonic
+        self.wall_clock: Callable[[], float] = time.time
+        self.rate_limit: int | None = None
+        self.rate_window = 60.0
+        self.send_rate_headers = True
+        self.rate_limited_count = 0
+        self.rate_log: list[RateEvent] = []
+        self._rate_limiter = RateLimiter()
         self.model_overrides: dict[str, ModelOverride] = {}
         self.models_gate: asyncio.Event | None = None
         self.models_gated = 0
@@ -336,6 +345,14 @@ class LemonDataEmulator:
         """Return an emulator URL that answers ``302 Location: to``."""
         return f"{self.base_url}{REDIRECT_PATH}?to={quote(to, safe='')}"
 
+    def reset_rate_limit(self) -> None:
+        """Start every key's rate window afresh (the log and counters are kept)."""
+        self._rate_limiter.reset()
+
+    def admitted_at(self) -> list[float]:
+        """Return the clock time of every request the rate limiter admitted, in order."""
+        return [event.at for event in self.rate_log if event.admitted]
+
     def supported_operations(self, model: str) -> tuple[str, ...]:
         """Return the operations ``model`` offers (what edits and image inputs are checked by)."""
         return operations(model, self.model_overrides.get(model, {}))
@@ -457,7 +474,7 @@ class LemonDataEmulator:
                 query=dict(request.query),
                 headers=dict(request.headers),
                 json=parsed,
-                at=time.monotonic(),
+                at=self.clock(),
                 body=raw,
                 form=None if parts is None else form_fields(parts),
                 files=[] if parts is None else [p for p in parts if p.filename is not None],
@@ -468,20 +485,27 @@ class LemonDataEmulator:
             fault = self._take_fault(request.path)
             if fault is not None:
                 return self._fault_response(request, fault)
-            if request.path.startswith("/v1/") and not self._authorized(request):
-                return web.json_response(
-                    error_body("Invalid API key provided", "invalid_api_key"), status=401
-                )
+            decision: RateDecision | None = None
+            if request.path.startswith("/v1/"):
+                if not self._authorized(request):
+                    return web.json_response(
+                        error_body("Invalid API key provided", "invalid_api_key"), status=401
+                    )
+                decision = self._count_rate(request)
+                if decision is not None and not decision.admitted:
+                    return self._rate_limited(decision)
             try:
                 response = await handler(request)
             except web.HTTPException as exc:
                 if not request.path.startswith("/v1/"):
                     raise
                 type_ = "not_found_error" if exc.status == 404 else "invalid_request_error"
-                return web.json_response(
+                response = web.json_response(
                     error_body(f"{request.method} {request.path}: {exc.reason}", type_),
                     status=exc.status,
                 )
+            if decision is not None and self.send_rate_headers and not response.prepared:
+                response.headers.update(decision.headers(self.wall_clock()))
             return response
         finally:
             self._notify()
@@ -489,6 +513,24 @@ class LemonDataEmulator:
     def _authorized(self, request: web.Request) -> bool:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         return scheme.lower() == "bearer" and token.strip() == self.api_key
+
+    def _count_rate(self, request: web.Request) -> RateDecision | None:
+        """Count an authenticated request against its key's budget (None: no limit set)."""
+        if self.rate_limit is None:
+            return None
+        _, _, key = request.headers.get("Authorization", "").partition(" ")
+        now = self.clock()
+        decision = self._rate_limiter.check(key.strip(), self.rate_limit, self.rate_window, now)
+        self.rate_log.append(RateEvent(now, request.path, decision.admitted))
+        if not decision.admitted:
+            self.rate_limited_count += 1
+        return decision
+
+    def _rate_limited(self, decision: RateDecision) -> web.StreamResponse:
+        headers = {"Retry-After": _format_seconds(decision.retry_after)}
+        if self.send_rate_headers:
+            headers.update(decision.headers(self.wall_clock()))
+        return web.json_response(decision.error_body(), status=429, headers=headers)
 
     def _take_fault(self, path: str) -> _Fault | None:
         for fault in self._faults:
