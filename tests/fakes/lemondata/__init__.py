@@ -63,6 +63,14 @@ Knobs (plain attributes; change them at any time)
                              not asked for.
     ``polls_to_complete``    a task completes on this poll (default 2: the first poll
                              answers ``processing``, the second ``completed``).
+    ``complete_after_seconds``  instead, tasks complete when polled at or after this many
+                             seconds (on ``clock``) after their create; per model:
+                             ``complete_after_seconds_by_model``; per create:
+                             ``task_duration`` (task -> seconds, or None to fall back),
+                             which wins. Each task keeps ``started_at`` / ``complete_at``.
+    ``report_progress``      task bodies carry ``progress`` (0-100, growing with polls or
+                             with time; 100 when completed); default False: no ``progress``,
+                             as the contract says it is sent only when real.
     ``hold_tasks``           when True no task finishes by polling; finish them with
                              :meth:`~LemonDataEmulator.complete_task` /
                              :meth:`~LemonDataEmulator.fail_task`.
@@ -70,7 +78,25 @@ Knobs (plain attributes; change them at any time)
                              tasks of that model end ``failed`` with that ``error``.
     ``task_status_override`` a status (e.g. ``"in_progress"``, ``"queued"``) that running
                              tasks answer instead of ``pending``/``processing``.
-    ``file_size_bytes``      pad every served PNG (with a ``tEXt`` chunk) to this size.
+    ``file_size_bytes``      pad every served PNG (with ``tEXt`` chunks) to this size; 8 MiB
+                             and more is cheap (a shared padding chunk, written unjoined).
+    ``short_images``         answer this many images fewer than ``n`` (inline creates and
+                             completed tasks; never fewer than none).
+    ``b64_line_breaks``      ``b64_json`` in MIME style: 76-character lines joined by CRLF.
+    ``result_redirect_to``   result URLs become ``/redirect?to=<this>`` (``{file_url}``,
+                             ``{file_id}``, ``{base_url}``, ``{other_base_url}`` filled in),
+                             e.g. ``"http://10.0.0.1/{file_id}.png"``: a private redirect.
+    ``trickle_bytes_per_second``  the CDN sends images at this rate (50 ms chunks).
+    ``serve_non_image``      the CDN answers HTML labelled ``image/png``.
+    ``poll_url_override``    create and task answers carry this ``poll_url`` (``{task_id}``,
+                             ``{port}``, ``{base_url}``, ``{other_base_url}`` filled in;
+                             other braces left alone), e.g. ``"http://[::1"`` or
+                             ``"HTTP://127.0.0.1:{port}/v1/tasks/{task_id}"``; the task stays
+                             pollable at ``/v1/tasks/{id}``.
+    ``create_without_status``  task creates answer ``task_id`` and ``poll_url`` but no
+                             ``status``.
+    ``refuse_key``           every ``/v1`` route answers 401 ``invalid_api_key``, even to
+                             the right key (the CDN routes still answer).
     ``gate``                 an :class:`asyncio.Event`; synchronous creates and edits
                              wait for it before answering (``gated`` counts those waiting).
     ``rate_limit``           requests per window per API key (default None: no limit).
@@ -109,7 +135,10 @@ Fault injection
 
 Observation
     ``requests`` records every request (faulted ones too) as a :class:`RecordedRequest`
-    (multipart bodies also as ``form`` and ``files``: the exact bytes that arrived);
+    (multipart bodies also as ``form`` and ``files``: the exact bytes that arrived; its
+    ``authorization`` header and the ``origin`` it came in on). The emulator listens on
+    two origins: ``base_url`` and ``other_base_url`` (a "foreign" host, same routes);
+    :meth:`~LemonDataEmulator.foreign_requests` lists what reached the second one;
     :meth:`~LemonDataEmulator.creates` (bodies), :meth:`~LemonDataEmulator.create_requests`,
     :meth:`~LemonDataEmulator.edits`, :meth:`~LemonDataEmulator.uploads`,
     :meth:`~LemonDataEmulator.polls` and :meth:`~LemonDataEmulator.downloads` filter it.
@@ -274,6 +303,7 @@ from tests.fakes.lemondata.server import (
     MODEL_VIEWS,
     RECOMMENDATION_CATEGORIES,
     REDIRECT_PATH,
+    TRICKLE_TICK_SECONDS,
     LemonDataEmulator,
 )
 
@@ -347,6 +377,7 @@ __all__ = [
     "TASK_PATH_PREFIXES",
     "TERMINAL_TASK_STATUSES",
     "TEXT_TO_IMAGE",
+    "TRICKLE_TICK_SECONDS",
     "UNIT_PER_1M_TOKENS",
     "UNIT_PER_REQUEST",
     "UPLOADS_PATH",

@@ -17,6 +17,8 @@ MIME_LINE_CHARS = 76
 _PNG_END = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND") & 0xFFFFFFFF)
 _PADDING_KEYWORD = b"Comment\x00"
 _PADDING_OVERHEAD = 12  # a chunk's length, type and CRC
+_SHARED_PADDING_FROM = 64 * 1024  # pad bigger images with one shared chunk + a small one
+_HEAD_ALLOWANCE = 4096  # room left beside the shared chunk: head, small chunk, IEND
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -54,18 +56,29 @@ def _padding_chunk(spare: int) -> bytes:
     return _png_chunk(b"tEXt", _PADDING_KEYWORD + b"." * filler)
 
 
+def _small_padding(spare: int) -> bytes:
+    return _png_chunk(b"tEXt", _PADDING_KEYWORD + b"." * (spare - _PADDING_OVERHEAD - 8))
+
+
 def png_parts(
     rgb: tuple[int, int, int], *, side: int = IMAGE_SIDE, size_bytes: int | None = None
 ) -> list[bytes]:
     """Return :func:`make_png`'s bytes as a few parts, to write without joining them.
 
-    The padding chunk depends only on the size, so it is built once per size: serving
-    many 8 MiB images costs one copy each, not a CRC over 8 MiB each.
+    Past 64 KiB the padding is one big ``tEXt`` chunk that depends only on the size
+    (built once per size) and a small one: serving many 8 MiB images costs a write
+    each, not a CRC over 8 MiB each.
     """
     head = _png_head(rgb, side)
-    if size_bytes is not None and size_bytes > len(head) + len(_PNG_END):
-        return [head, _padding_chunk(size_bytes - len(head) - len(_PNG_END)), _PNG_END]
-    return [head, _PNG_END]
+    if size_bytes is None or size_bytes <= len(head) + len(_PNG_END):
+        return [head, _PNG_END]
+    spare = size_bytes - len(head) - len(_PNG_END)
+    if spare < _SHARED_PADDING_FROM or len(head) > _HEAD_ALLOWANCE - 64:
+        return [head, _padding_chunk(spare), _PNG_END]
+    # One big chunk that depends only on size_bytes (the head's length varies with the
+    # colour), and a small one for the rest.
+    shared = _padding_chunk(size_bytes - _HEAD_ALLOWANCE)
+    return [head, shared, _small_padding(spare - len(shared)), _PNG_END]
 
 
 def make_png(

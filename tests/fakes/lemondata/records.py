@@ -37,6 +37,12 @@ class RecordedRequest:
     body: bytes = b""
     form: dict[str, str] | None = None
     files: list[UploadPart] = field(default_factory=list)
+    origin: str = ""
+
+    @property
+    def authorization(self) -> str | None:
+        """Return the request's Authorization header (None when it had none)."""
+        return next((v for k, v in self.headers.items() if k.lower() == "authorization"), None)
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,8 @@ class EmulatedTask:
     file_ids: list[str] = field(default_factory=list)
     operation: str = "text-to-image"
     inputs: list[InputImage] = field(default_factory=list)
+    started_at: float = 0.0  # on the emulator's clock
+    complete_at: float | None = None  # None: completes by polls
 
     @property
     def poll_url(self) -> str:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import colorsys
+import contextlib
 import itertools
 import json
 import secrets
+import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -58,7 +60,14 @@ from tests.fakes.lemondata.forms import (
     is_multipart,
     parse_multipart,
 )
-from tests.fakes.lemondata.images import b64_encode, decode_data_url, make_png, sniff_image
+from tests.fakes.lemondata.images import (
+    NOT_AN_IMAGE,
+    b64_encode,
+    decode_data_url,
+    make_png,
+    png_parts,
+    sniff_image,
+)
 from tests.fakes.lemondata.inputs import (
     MAX_REDIRECTS,
     is_private_host,
@@ -106,6 +115,7 @@ RECOMMENDATION_CATEGORIES = (
 HOSTED_PREFIX = "/hosted/"
 REDIRECT_PATH = "/redirect"
 MAX_BODY_BYTES = 64 * 1024 * 1024
+TRICKLE_TICK_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,14 @@ class _Fault:
 def _unparsable(parsed: _ParsedBody) -> RequestRejectedError:
     what = "multipart/form-data" if parsed.multipart else "JSON"
     return RequestRejectedError(f"We could not parse the {what} body of your request.")
+
+
+def _origin(request: web.Request) -> str:
+    """The origin (scheme, host, port) of the socket that received ``request``."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if isinstance(sockname, tuple) and len(sockname) >= 2:
+        return f"http://{sockname[0]}:{sockname[1]}"
+    return f"http://{request.host}"
 
 
 def _shutting_down() -> web.StreamResponse:
@@ -191,6 +209,18 @@ class LemonDataEmulator:
         self.rate_limited_count = 0
         self.rate_log: list[RateEvent] = []
         self._rate_limiter = RateLimiter()
+        self.refuse_key = False
+        self.poll_url_override: str | None = None
+        self.create_without_status = False
+        self.short_images = 0
+        self.b64_line_breaks = False
+        self.report_progress = False
+        self.complete_after_seconds: float | None = None
+        self.complete_after_seconds_by_model: dict[str, float] = {}
+        self.task_duration: Callable[[EmulatedTask], float | None] | None = None
+        self.result_redirect_to: str | None = None
+        self.trickle_bytes_per_second: float | None = None
+        self.serve_non_image = False
         self.model_overrides: dict[str, ModelOverride] = {}
         self.models_gate: asyncio.Event | None = None
         self.models_gated = 0
@@ -209,6 +239,7 @@ class LemonDataEmulator:
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        self._other_base_url: str | None = None
 
     def __repr__(self) -> str:
         return f"LemonDataEmulator(base_url={self._base_url!r}, models={len(self.models)})"
@@ -221,6 +252,17 @@ class LemonDataEmulator:
         if self._base_url is None:
             raise RuntimeError("the LemonData emulator is not started")
         return self._base_url
+
+    @property
+    def other_base_url(self) -> str:
+        """Return a second origin of the same emulator (another port): a "foreign" host.
+
+        It serves the same routes; requests to it are recorded with that ``origin``, so a
+        test can prove the API key never went there (:meth:`foreign_requests`).
+        """
+        if self._other_base_url is None:
+            raise RuntimeError("the LemonData emulator is not started")
+        return self._other_base_url
 
     async def start(self) -> None:
         """Bind 127.0.0.1 on an ephemeral port and start serving."""
@@ -243,15 +285,18 @@ class LemonDataEmulator:
         app.router.add_get(REDIRECT_PATH, self._handle_redirect)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
+        origins = []
         try:
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
+            for _ in range(2):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.bind(("127.0.0.1", 0))
+                await web.SockSite(runner, sock).start()
+                origins.append(f"http://127.0.0.1:{sock.getsockname()[1]}")
         except BaseException:
             await runner.cleanup()
             raise
-        host, port = runner.addresses[0][:2]
         self._runner = runner
-        self._base_url = f"http://{host}:{port}"
+        self._base_url, self._other_base_url = origins
 
     async def stop(self) -> None:
         """Release gated creates, close every connection and stop serving (idempotent)."""
@@ -260,7 +305,7 @@ class LemonDataEmulator:
             return
         self._closing.set()
         await runner.cleanup()
-        self._base_url = None
+        self._base_url = self._other_base_url = None
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -371,6 +416,11 @@ class LemonDataEmulator:
             if r.method == "POST" and r.path == GENERATIONS_PATH
         ]
 
+    def foreign_requests(self) -> list[RecordedRequest]:
+        """Return every request received on :attr:`other_base_url`."""
+        other = self._other_base_url
+        return [r for r in self.requests if r.origin == other]
+
     def create_requests(self) -> list[RecordedRequest]:
         """Return every ``POST /v1/images/generations`` as recorded (faulted too)."""
         return [r for r in self.requests if r.method == "POST" and r.path == GENERATIONS_PATH]
@@ -478,6 +528,7 @@ class LemonDataEmulator:
                 body=raw,
                 form=None if parts is None else form_fields(parts),
                 files=[] if parts is None else [p for p in parts if p.filename is not None],
+                origin=_origin(request),
             )
         )
         self._notify()
@@ -487,7 +538,7 @@ class LemonDataEmulator:
                 return self._fault_response(request, fault)
             decision: RateDecision | None = None
             if request.path.startswith("/v1/"):
-                if not self._authorized(request):
+                if self.refuse_key or not self._authorized(request):
                     return web.json_response(
                         error_body("Invalid API key provided", "invalid_api_key"), status=401
                     )
@@ -689,33 +740,37 @@ class LemonDataEmulator:
         self._generation_by_ref[generation.generation_id] = generation
         if as_task:
             task = self._new_task(
-                plan.model, plan.n, plan.prompt, requested_async=body.get("async") is True
+                plan.model,
+                plan.n,
+                plan.prompt,
+                requested_async=body.get("async") is True,
+                operation=plan.operation,
+                inputs=inputs,
             )
-            task.operation, task.inputs = plan.operation, inputs
             generation.task_id = task.task_id
             self._generation_by_ref[task.task_id] = generation
-            return web.json_response(
-                {
-                    "created": task.created,
-                    "task_id": task.task_id,
-                    "id": task.task_id,
-                    "status": "pending",
-                    "poll_url": task.poll_url,
-                    "data": [],
-                }
-            )
+            answer: dict[str, Any] = {
+                "created": task.created,
+                "task_id": task.task_id,
+                "id": task.task_id,
+                "status": "pending",
+                "poll_url": self._poll_url(task),
+                "data": [],
+            }
+            if self.create_without_status:
+                del answer["status"]
+            return web.json_response(answer)
         if not await self._pass_gate("gate"):
             return _shutting_down()
         b64 = body.get("response_format") == "b64_json"
         data = []
-        for _ in range(plan.n):
+        for _ in range(max(0, plan.n - self.short_images)):
             item: dict[str, Any]
             if b64:
                 png = make_png(self._next_colour(), size_bytes=self.file_size_bytes)
-                item = {"b64_json": b64_encode(png)}
+                item = {"b64_json": b64_encode(png, line_breaks=self.b64_line_breaks)}
             else:
-                file_id = self._new_file(generation)
-                item = {"url": self._file_url(file_id)}
+                item = {"url": self._result_url(self._new_file(generation))}
             if plan.model == DALLE3_MODEL:
                 item["revised_prompt"] = f"A detailed, vivid illustration of {plan.prompt.strip()}"
             data.append(item)
@@ -792,8 +847,36 @@ class LemonDataEmulator:
         stored = self.files.get(file_id)
         if stored is None or stored.expired:
             return web.Response(status=404, text="Not Found: the URL expired or never existed")
-        png = make_png(stored.rgb, size_bytes=self.file_size_bytes)
-        return web.Response(body=png, content_type="image/png")
+        return await self._serve(request, self._served_parts(stored), "image/png")
+
+    def _served_parts(self, stored: StoredFile) -> list[bytes]:
+        """The bytes the CDN serves for a generated image (``serve_non_image``: HTML)."""
+        if self.serve_non_image:
+            return [NOT_AN_IMAGE]
+        return png_parts(stored.rgb, size_bytes=self.file_size_bytes)
+
+    async def _serve(
+        self, request: web.Request, parts: list[bytes], content_type: str
+    ) -> web.StreamResponse:
+        """Stream ``parts`` without joining them, at ``trickle_bytes_per_second`` if set."""
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        response.content_length = sum(len(part) for part in parts)
+        await response.prepare(request)
+        rate = self.trickle_bytes_per_second
+        if rate is None:
+            for part in parts:
+                await response.write(part)
+        else:
+            data = b"".join(parts)
+            step = max(1, int(rate * TRICKLE_TICK_SECONDS))
+            for start in range(0, len(data), step):
+                await response.write(data[start : start + step])
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), step / rate)
+                if self._closing.is_set():
+                    break
+        await response.write_eof()
+        return response
 
     async def _handle_hosted(self, request: web.Request) -> web.StreamResponse:
         hosted = self.hosted.get(request.match_info["hosted_id"])
@@ -864,14 +947,16 @@ class LemonDataEmulator:
     def _is_own_host(self, host: str, port: int | None) -> bool:
         if self._base_url is None:
             return False
-        own_port = int(self._base_url.rsplit(":", 1)[1])
-        return host in ("127.0.0.1", "localhost") and port == own_port
+        own_ports = {
+            int(url.rsplit(":", 1)[1]) for url in (self._base_url, self._other_base_url) if url
+        }
+        return host in ("127.0.0.1", "localhost") and port in own_ports
 
     def _fetch_own(self, url: str, path: str, query: str, param: str, hops: int) -> bytes:
         if path.startswith(FILES_PREFIX):
             stored = self.files.get(path.removeprefix(FILES_PREFIX).removesuffix(".png"))
             if stored is not None and not stored.expired:
-                return make_png(stored.rgb, size_bytes=self.file_size_bytes)
+                return b"".join(self._served_parts(stored))
         elif path.startswith(HOSTED_PREFIX):
             hosted = self.hosted.get(path.removeprefix(HOSTED_PREFIX))
             if hosted is not None:
@@ -935,16 +1020,50 @@ class LemonDataEmulator:
                 extra={"prompt_max_characters": limit},
             )
 
-    def _new_task(self, model: str, n: int, prompt: str, *, requested_async: bool) -> EmulatedTask:
+    def _new_task(
+        self,
+        model: str,
+        n: int,
+        prompt: str,
+        *,
+        requested_async: bool,
+        operation: str = "text-to-image",
+        inputs: Sequence[InputImage] = (),
+    ) -> EmulatedTask:
         task_id = f"ldtask_{secrets.token_hex(16)}"
-        task = EmulatedTask(task_id, model, n, prompt, requested_async)
+        task = EmulatedTask(
+            task_id,
+            model,
+            n,
+            prompt,
+            requested_async,
+            operation=operation,
+            inputs=list(inputs),
+            started_at=self.clock(),
+        )
+        duration = self._duration(task)
+        if duration is not None:
+            task.complete_at = task.started_at + duration
         self.tasks[task_id] = task
         return task
+
+    def _duration(self, task: EmulatedTask) -> float | None:
+        """Seconds until ``task`` completes, or None to complete by polls."""
+        if self.task_duration is not None and (seconds := self.task_duration(task)) is not None:
+            return seconds
+        if task.model in self.complete_after_seconds_by_model:
+            return self.complete_after_seconds_by_model[task.model]
+        return self.complete_after_seconds
 
     def _advance(self, task: EmulatedTask) -> None:
         if task.done:
             return
-        if not self.hold_tasks and task.polls >= self.polls_to_complete:
+        now = self.clock()
+        if task.complete_at is not None:
+            due = now >= task.complete_at
+        else:
+            due = task.polls >= self.polls_to_complete
+        if due and not self.hold_tasks:
             error = self.fail_task_models.get(task.model)
             if error is None:
                 self._complete(task)
@@ -952,7 +1071,12 @@ class LemonDataEmulator:
                 self._fail(task, error)
             return
         task.status = "processing"
-        task.progress = min(95, 100 * task.polls // max(self.polls_to_complete, 1))
+        if task.complete_at is not None:
+            span = task.complete_at - task.started_at
+            done = 100 * (now - task.started_at) / span if span > 0 else 100
+        else:
+            done = 100 * task.polls / max(self.polls_to_complete, 1)
+        task.progress = max(task.progress, min(95, int(done)))
         task.updated = int(time.time())
 
     def _complete(self, task: EmulatedTask) -> None:
@@ -961,7 +1085,8 @@ class LemonDataEmulator:
         task.error = None
         task.updated = int(time.time())
         generation = self._generation_by_ref.get(task.task_id)
-        task.file_ids = [self._new_file(generation) for _ in range(task.n)]
+        count = max(0, task.n - self.short_images)
+        task.file_ids = [self._new_file(generation) for _ in range(count)]
 
     def _fail(self, task: EmulatedTask, error: str | dict[str, Any]) -> None:
         task.status = "failed"
@@ -972,7 +1097,7 @@ class LemonDataEmulator:
         status = task.status
         data: list[dict[str, Any]] = []
         if task.done:
-            data = [{"url": self._file_url(f)} for f in task.file_ids]
+            data = [{"url": self._result_url(f)} for f in task.file_ids]
         elif self.task_status_override is not None:
             status = self.task_status_override
         elif status == "processing":
@@ -980,17 +1105,41 @@ class LemonDataEmulator:
         body: dict[str, Any] = {
             "id": task.task_id,
             "task_id": task.task_id,
-            "poll_url": task.poll_url,
+            "poll_url": self._poll_url(task),
             "status": status,
-            "progress": task.progress,
             "model": task.model,
             "created": task.created,
             "updated": task.updated,
             "data": data,
         }
+        if self.report_progress:
+            body["progress"] = task.progress
         if task.status == "failed":
             body["error"] = task.error
         return body
+
+    def _placeholders(self, text: str, **values: str) -> str:
+        values = {
+            "base_url": self._base_url or "",
+            "other_base_url": self._other_base_url or "",
+            "port": (self._base_url or ":").rsplit(":", 1)[1],
+            **values,
+        }
+        for key, value in values.items():
+            text = text.replace("{" + key + "}", value)
+        return text
+
+    def _poll_url(self, task: EmulatedTask) -> str:
+        if self.poll_url_override is None:
+            return task.poll_url
+        return self._placeholders(self.poll_url_override, task_id=task.task_id)
+
+    def _result_url(self, file_id: str) -> str:
+        url = self._file_url(file_id)
+        if self.result_redirect_to is None:
+            return url
+        target = self._placeholders(self.result_redirect_to, file_url=url, file_id=file_id)
+        return self.redirect_url(target)
 
     def _next_colour(self) -> tuple[int, int, int]:
         hue = (next(self._colours) * 0.618033988749895) % 1.0
