@@ -115,6 +115,9 @@ Knobs (plain attributes; change them at any time)
                              windows, request times and task deadlines; a benchmark may
                              drive it. ``wall_clock`` (default :func:`time.time`) gives
                              ``X-RateLimit-Reset``.
+    ``record_requests``      record each request (default True); False keeps nothing in
+                             ``requests`` (nor in the filters) for benchmarks, while
+                             ``request_count``, ``rate_log`` and all state still count.
     ``model_overrides``      model -> :class:`ModelOverride`: replace its
                              ``supported_operations`` / ``capabilities``, merge into its
                              ``pricing``, ``agent_preferences``, ``request_format_summary``,
@@ -141,7 +144,10 @@ Observation
     :meth:`~LemonDataEmulator.foreign_requests` lists what reached the second one;
     :meth:`~LemonDataEmulator.creates` (bodies), :meth:`~LemonDataEmulator.create_requests`,
     :meth:`~LemonDataEmulator.edits`, :meth:`~LemonDataEmulator.uploads`,
-    :meth:`~LemonDataEmulator.polls` and :meth:`~LemonDataEmulator.downloads` filter it.
+    :meth:`~LemonDataEmulator.polls` and :meth:`~LemonDataEmulator.downloads` filter it
+    (through an index: a filter costs what it returns; so keep ``requests`` append-only
+    and forget it with :meth:`~LemonDataEmulator.clear_requests`). ``request_count``
+    counts every request, recorded or not.
     ``generations`` lists every accepted create and edit (:class:`Generation`: operation,
     forwarded ``params``, ``inputs`` as :class:`InputImage` with their bytes);
     :meth:`~LemonDataEmulator.generation` / :meth:`~LemonDataEmulator.input_images` find
@@ -292,9 +298,11 @@ from tests.fakes.lemondata.records import (
     HostedImage,
     InputImage,
     RecordedRequest,
+    RequestIndex,
     StoredFile,
     UploadedFile,
     UploadPart,
+    request_kind,
 )
 from tests.fakes.lemondata.server import (
     HOSTED_PREFIX,
@@ -395,6 +403,7 @@ __all__ = [
     "RateEvent",
     "RateLimiter",
     "RecordedRequest",
+    "RequestIndex",
     "RequestPlan",
     "RequestRejectedError",
     "StoredFile",
@@ -427,6 +436,7 @@ __all__ = [
     "png_parts",
     "pricing",
     "pricing_detail",
+    "request_kind",
     "sniff_image",
     "split_http_url",
     "unsupported_operation",

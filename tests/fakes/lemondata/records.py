@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from tests.fakes.lemondata.contract import TERMINAL_TASK_STATUSES
+from tests.fakes.lemondata.contract import (
+    EDITS_PATH,
+    FILES_PREFIX,
+    GENERATIONS_PATH,
+    TASK_PATH_PREFIXES,
+    TERMINAL_TASK_STATUSES,
+    UPLOADS_PATH,
+)
+
+_POST_KINDS = {GENERATIONS_PATH: "create", EDITS_PATH: "edit", UPLOADS_PATH: "upload"}
 
 
 class UploadPart(NamedTuple):
@@ -43,6 +53,48 @@ class RecordedRequest:
     def authorization(self) -> str | None:
         """Return the request's Authorization header (None when it had none)."""
         return next((v for k, v in self.headers.items() if k.lower() == "authorization"), None)
+
+
+def request_kind(method: str, path: str) -> tuple[str, str | None] | None:
+    """Classify a request for the observation helpers: (kind, task or file id) or None."""
+    if method == "POST":
+        kind = _POST_KINDS.get(path)
+        return None if kind is None else (kind, None)
+    if method != "GET":
+        return None
+    if path.startswith(TASK_PATH_PREFIXES) and path.count("/") == 3 and path not in _POST_KINDS:
+        return "poll", path.rsplit("/", 1)[-1]
+    if path.startswith(FILES_PREFIX):
+        return "download", path.removeprefix(FILES_PREFIX).removesuffix(".png")
+    return None
+
+
+class RequestIndex:
+    """Recorded requests by kind and by task or file id: filters cost what they return."""
+
+    def __init__(self) -> None:
+        self._by_kind: defaultdict[str, list[RecordedRequest]] = defaultdict(list)
+        self._by_key: defaultdict[tuple[str, str], list[RecordedRequest]] = defaultdict(list)
+
+    def add(self, request: RecordedRequest) -> None:
+        """Index one request (requests of no interesting kind are skipped)."""
+        kind = request_kind(request.method, request.path)
+        if kind is None:
+            return
+        self._by_kind[kind[0]].append(request)
+        if kind[1] is not None:
+            self._by_key[(kind[0], kind[1])].append(request)
+
+    def of(self, kind: str, key: str | None = None) -> list[RecordedRequest]:
+        """Return a copy of the requests of ``kind`` (and ``key``), in arrival order."""
+        if key is None:
+            return list(self._by_kind.get(kind, ()))
+        return list(self._by_key.get((kind, key), ()))
+
+    def clear(self) -> None:
+        """Forget every request."""
+        self._by_kind.clear()
+        self._by_key.clear()
 
 
 @dataclass(frozen=True)

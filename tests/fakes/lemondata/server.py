@@ -38,7 +38,6 @@ from tests.fakes.lemondata.contract import (
     FILES_PREFIX,
     GENERATIONS_PATH,
     GPT_IMAGE_MODEL,
-    TASK_PATH_PREFIXES,
     UPLOAD_PURPOSES,
     UPLOADS_PATH,
     ImageRef,
@@ -82,6 +81,7 @@ from tests.fakes.lemondata.records import (
     HostedImage,
     InputImage,
     RecordedRequest,
+    RequestIndex,
     StoredFile,
     UploadedFile,
     UploadPart,
@@ -226,7 +226,10 @@ class LemonDataEmulator:
         self.models_gated = 0
         self.allow_own_host_urls = True
         self.remote_images: dict[str, bytes] = {}
+        self.record_requests = True
+        self.request_count = 0
         self.requests: list[RecordedRequest] = []
+        self._index = RequestIndex()
         self.tasks: dict[str, EmulatedTask] = {}
         self.files: dict[str, StoredFile] = {}
         self.uploaded_files: dict[str, UploadedFile] = {}
@@ -410,11 +413,13 @@ class LemonDataEmulator:
         A JSON create gives its decoded JSON (None when malformed); a multipart create
         gives its text fields (:attr:`RecordedRequest.form`; the image is in ``files``).
         """
-        return [
-            r.json if r.form is None else r.form
-            for r in self.requests
-            if r.method == "POST" and r.path == GENERATIONS_PATH
-        ]
+        return [r.json if r.form is None else r.form for r in self._index.of("create")]
+
+    def clear_requests(self) -> None:
+        """Forget every recorded request (``request_count`` and ``rate_log`` are kept)."""
+        self.requests.clear()
+        self._index.clear()
+        self._notify()
 
     def foreign_requests(self) -> list[RecordedRequest]:
         """Return every request received on :attr:`other_base_url`."""
@@ -423,15 +428,15 @@ class LemonDataEmulator:
 
     def create_requests(self) -> list[RecordedRequest]:
         """Return every ``POST /v1/images/generations`` as recorded (faulted too)."""
-        return [r for r in self.requests if r.method == "POST" and r.path == GENERATIONS_PATH]
+        return self._index.of("create")
 
     def edits(self) -> list[RecordedRequest]:
         """Return every ``POST /v1/images/edits`` as recorded (faulted too)."""
-        return [r for r in self.requests if r.method == "POST" and r.path == EDITS_PATH]
+        return self._index.of("edit")
 
     def uploads(self) -> list[RecordedRequest]:
         """Return every ``POST /v1/files`` as recorded (faulted too)."""
-        return [r for r in self.requests if r.method == "POST" and r.path == UPLOADS_PATH]
+        return self._index.of("upload")
 
     def generation(self, ref: str) -> Generation:
         """Return the accepted create or edit behind ``ref``.
@@ -448,24 +453,11 @@ class LemonDataEmulator:
 
     def polls(self, task_id: str | None = None) -> list[RecordedRequest]:
         """Return every task poll, optionally only those of ``task_id``."""
-        return [
-            r
-            for r in self.requests
-            if r.method == "GET"
-            and r.path.startswith(TASK_PATH_PREFIXES)
-            and r.path != GENERATIONS_PATH
-            and (task_id is None or r.path.rsplit("/", 1)[-1] == task_id)
-        ]
+        return self._index.of("poll", task_id)
 
     def downloads(self, file_id: str | None = None) -> list[RecordedRequest]:
         """Return every image fetch, optionally only those of ``file_id``."""
-        return [
-            r
-            for r in self.requests
-            if r.method == "GET"
-            and r.path.startswith(FILES_PREFIX)
-            and (file_id is None or r.path == f"{FILES_PREFIX}{file_id}.png")
-        ]
+        return self._index.of("download", file_id)
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10) -> None:
         """Wait until ``predicate()`` is true, re-checking after every request or change.
@@ -517,8 +509,9 @@ class LemonDataEmulator:
             except ValueError as exc:
                 error = str(exc)
         request[_BODY_KEY] = _ParsedBody(parsed, error, parts, is_multipart(content_type))
-        self.requests.append(
-            RecordedRequest(
+        self.request_count += 1
+        if self.record_requests:
+            recorded = RecordedRequest(
                 method=request.method,
                 path=request.path,
                 query=dict(request.query),
@@ -530,7 +523,8 @@ class LemonDataEmulator:
                 files=[] if parts is None else [p for p in parts if p.filename is not None],
                 origin=_origin(request),
             )
-        )
+            self.requests.append(recorded)
+            self._index.add(recorded)
         self._notify()
         try:
             fault = self._take_fault(request.path)
