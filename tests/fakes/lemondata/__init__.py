@@ -163,10 +163,10 @@ Observation
 The emulator is single-loop: use it from the event loop that started it.
 
 Modules: ``contract`` (constants, errors, request validation), ``forms`` (multipart
-parsing), ``inputs`` (the URL policy), ``images`` (image bytes: served, sniffed),
-``catalog`` (the model list), ``ratelimit`` (the rate limiter), ``records`` (recorded
-requests, generations, tasks, files) and ``server`` (:class:`LemonDataEmulator`); this
-package re-exports their names.
+parsing), ``inputs`` (the URL policy; input images to bytes), ``images`` (image bytes:
+served, sniffed), ``catalog`` (the model list), ``ratelimit`` (the rate limiter),
+``records`` (recorded requests, generations, tasks, files), ``tasks`` (how tasks run)
+and ``server`` (:class:`LemonDataEmulator`); this package re-exports their names.
 """
 
 from __future__ import annotations
@@ -279,8 +279,11 @@ from tests.fakes.lemondata.images import (
     sniff_image,
 )
 from tests.fakes.lemondata.inputs import (
+    HOSTED_PREFIX,
     MAX_REDIRECTS,
     PRIVATE_HOST_SUFFIXES,
+    REDIRECT_PATH,
+    InputSources,
     is_private_host,
     not_an_image,
     split_http_url,
@@ -305,14 +308,15 @@ from tests.fakes.lemondata.records import (
     request_kind,
 )
 from tests.fakes.lemondata.server import (
-    HOSTED_PREFIX,
     MAX_BODY_BYTES,
     MODEL_CATEGORIES,
     MODEL_VIEWS,
     RECOMMENDATION_CATEGORIES,
-    REDIRECT_PATH,
     TRICKLE_TICK_SECONDS,
     LemonDataEmulator,
+)
+from tests.fakes.lemondata.tasks import (
+    TaskEngine,
 )
 
 __all__ = [
@@ -395,6 +399,7 @@ __all__ = [
     "HostedImage",
     "ImageRef",
     "InputImage",
+    "InputSources",
     "LemonDataEmulator",
     "ModelOverride",
     "MultipartError",
@@ -407,6 +412,7 @@ __all__ = [
     "RequestPlan",
     "RequestRejectedError",
     "StoredFile",
+    "TaskEngine",
     "UploadPart",
     "UploadedFile",
     "always_async",

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import colorsys
 import contextlib
 import itertools
 import json
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -35,7 +34,6 @@ from tests.fakes.lemondata.contract import (
     DEFAULT_MODELS,
     DEFAULT_TASK_ERROR,
     EDITS_PATH,
-    FILES_PREFIX,
     GENERATIONS_PATH,
     GPT_IMAGE_MODEL,
     UPLOAD_PURPOSES,
@@ -62,17 +60,15 @@ from tests.fakes.lemondata.forms import (
 from tests.fakes.lemondata.images import (
     NOT_AN_IMAGE,
     b64_encode,
-    decode_data_url,
     make_png,
     png_parts,
     sniff_image,
 )
 from tests.fakes.lemondata.inputs import (
-    MAX_REDIRECTS,
-    is_private_host,
+    HOSTED_PREFIX,
+    REDIRECT_PATH,
+    InputSources,
     not_an_image,
-    split_http_url,
-    url_refused,
 )
 from tests.fakes.lemondata.ratelimit import RateDecision, RateEvent, RateLimiter
 from tests.fakes.lemondata.records import (
@@ -86,6 +82,7 @@ from tests.fakes.lemondata.records import (
     UploadedFile,
     UploadPart,
 )
+from tests.fakes.lemondata.tasks import TaskEngine
 
 MODEL_VIEWS = ("compact", "full")
 MODEL_CATEGORIES = (
@@ -112,8 +109,6 @@ RECOMMENDATION_CATEGORIES = (
     "rerank",
     "translation",
 )
-HOSTED_PREFIX = "/hosted/"
-REDIRECT_PATH = "/redirect"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 TRICKLE_TICK_SECONDS = 0.05
 
@@ -186,7 +181,7 @@ def _format_seconds(seconds: float) -> str:
 # --------------------------------------------------------------------------- emulator
 
 
-class LemonDataEmulator:
+class LemonDataEmulator(TaskEngine, InputSources):
     """A LemonData image API on 127.0.0.1 with knobs, fault injection and a request log."""
 
     def __init__(self, api_key: str = DEFAULT_API_KEY, models: list[str] | None = None) -> None:
@@ -884,83 +879,6 @@ class LemonDataEmulator:
             return web.Response(status=400, text="redirect needs ?to=")
         return web.Response(status=302, headers={"Location": target})
 
-    # ----------------------------------------------------------------- input images
-
-    def _resolve_inputs(
-        self, plan: RequestPlan, uploads: Mapping[str, UploadPart]
-    ) -> list[InputImage]:
-        """Fetch or look up every input image of ``plan``; refuse what is not an image."""
-        resolved = []
-        for ref in plan.inputs:
-            name = ref.value
-            if ref.source == "upload":
-                part = uploads[ref.param]
-                data, name = part.data, part.filename or ""
-            elif ref.source == "file_id":
-                data = self._uploaded_bytes(ref, plan.model)
-            else:
-                data = self._fetch(ref.value, ref.param)
-            content_type = sniff_image(data)
-            if content_type is None:
-                raise not_an_image(ref.param)
-            resolved.append(InputImage(ref.role, ref.source, name, ref.param, content_type, data))
-        return resolved
-
-    def _uploaded_bytes(self, ref: ImageRef, model: str) -> bytes:
-        stored = self.uploaded_files.get(ref.value)
-        if stored is None:
-            raise RequestRejectedError(
-                f"{ref.param}: no such file {ref.value!r}", param=ref.param, code="file_not_found"
-            )
-        if stored.model != model:
-            raise RequestRejectedError(
-                f"{ref.param}: file {ref.value!r} is bound to model {stored.model}, not {model}",
-                param=ref.param,
-                code="file_model_mismatch",
-            )
-        return stored.data
-
-    def _fetch(self, url: str, param: str, hops: int = 0) -> bytes:
-        """Return the bytes the gateway would download from ``url`` (redirects re-checked)."""
-        decoded = decode_data_url(url)
-        if decoded is not None:
-            return decoded[1]
-        parts = split_http_url(param, url)
-        host = parts.hostname or ""
-        if self._is_own_host(host, parts.port):
-            if not self.allow_own_host_urls:
-                raise url_refused(param, url, "private addresses are not fetched")
-            return self._fetch_own(url, parts.path, parts.query, param, hops)
-        if is_private_host(host):
-            raise url_refused(param, url, "private addresses are not fetched")
-        data = self.remote_images.get(url)
-        if data is None:
-            raise url_refused(param, url, "the download failed (not in remote_images)")
-        return data
-
-    def _is_own_host(self, host: str, port: int | None) -> bool:
-        if self._base_url is None:
-            return False
-        own_ports = {
-            int(url.rsplit(":", 1)[1]) for url in (self._base_url, self._other_base_url) if url
-        }
-        return host in ("127.0.0.1", "localhost") and port in own_ports
-
-    def _fetch_own(self, url: str, path: str, query: str, param: str, hops: int) -> bytes:
-        if path.startswith(FILES_PREFIX):
-            stored = self.files.get(path.removeprefix(FILES_PREFIX).removesuffix(".png"))
-            if stored is not None and not stored.expired:
-                return b"".join(self._served_parts(stored))
-        elif path.startswith(HOSTED_PREFIX):
-            hosted = self.hosted.get(path.removeprefix(HOSTED_PREFIX))
-            if hosted is not None:
-                return hosted.data
-        elif path == REDIRECT_PATH and (targets := parse_qs(query).get("to")):
-            if hops >= MAX_REDIRECTS:
-                raise url_refused(param, url, "too many redirects")
-            return self._fetch(targets[0], param, hops + 1)
-        raise url_refused(param, url, "the download failed (HTTP 404)")
-
     # ----------------------------------------------------------------- state
 
     def _check_content_policy(self, prompt: str) -> None:
@@ -1013,140 +931,3 @@ class LemonDataEmulator:
                 param="prompt",
                 extra={"prompt_max_characters": limit},
             )
-
-    def _new_task(
-        self,
-        model: str,
-        n: int,
-        prompt: str,
-        *,
-        requested_async: bool,
-        operation: str = "text-to-image",
-        inputs: Sequence[InputImage] = (),
-    ) -> EmulatedTask:
-        task_id = f"ldtask_{secrets.token_hex(16)}"
-        task = EmulatedTask(
-            task_id,
-            model,
-            n,
-            prompt,
-            requested_async,
-            operation=operation,
-            inputs=list(inputs),
-            started_at=self.clock(),
-        )
-        duration = self._duration(task)
-        if duration is not None:
-            task.complete_at = task.started_at + duration
-        self.tasks[task_id] = task
-        return task
-
-    def _duration(self, task: EmulatedTask) -> float | None:
-        """Seconds until ``task`` completes, or None to complete by polls."""
-        if self.task_duration is not None and (seconds := self.task_duration(task)) is not None:
-            return seconds
-        if task.model in self.complete_after_seconds_by_model:
-            return self.complete_after_seconds_by_model[task.model]
-        return self.complete_after_seconds
-
-    def _advance(self, task: EmulatedTask) -> None:
-        if task.done:
-            return
-        now = self.clock()
-        if task.complete_at is not None:
-            due = now >= task.complete_at
-        else:
-            due = task.polls >= self.polls_to_complete
-        if due and not self.hold_tasks:
-            error = self.fail_task_models.get(task.model)
-            if error is None:
-                self._complete(task)
-            else:
-                self._fail(task, error)
-            return
-        task.status = "processing"
-        if task.complete_at is not None:
-            span = task.complete_at - task.started_at
-            done = 100 * (now - task.started_at) / span if span > 0 else 100
-        else:
-            done = 100 * task.polls / max(self.polls_to_complete, 1)
-        task.progress = max(task.progress, min(95, int(done)))
-        task.updated = int(time.time())
-
-    def _complete(self, task: EmulatedTask) -> None:
-        task.status = "completed"
-        task.progress = 100
-        task.error = None
-        task.updated = int(time.time())
-        generation = self._generation_by_ref.get(task.task_id)
-        count = max(0, task.n - self.short_images)
-        task.file_ids = [self._new_file(generation) for _ in range(count)]
-
-    def _fail(self, task: EmulatedTask, error: str | dict[str, Any]) -> None:
-        task.status = "failed"
-        task.error = error
-        task.updated = int(time.time())
-
-    def _task_body(self, task: EmulatedTask) -> dict[str, Any]:
-        status = task.status
-        data: list[dict[str, Any]] = []
-        if task.done:
-            data = [{"url": self._result_url(f)} for f in task.file_ids]
-        elif self.task_status_override is not None:
-            status = self.task_status_override
-        elif status == "processing":
-            data = [{"url": ""}]  # the contract quirk: a placeholder entry while running
-        body: dict[str, Any] = {
-            "id": task.task_id,
-            "task_id": task.task_id,
-            "poll_url": self._poll_url(task),
-            "status": status,
-            "model": task.model,
-            "created": task.created,
-            "updated": task.updated,
-            "data": data,
-        }
-        if self.report_progress:
-            body["progress"] = task.progress
-        if task.status == "failed":
-            body["error"] = task.error
-        return body
-
-    def _placeholders(self, text: str, **values: str) -> str:
-        values = {
-            "base_url": self._base_url or "",
-            "other_base_url": self._other_base_url or "",
-            "port": (self._base_url or ":").rsplit(":", 1)[1],
-            **values,
-        }
-        for key, value in values.items():
-            text = text.replace("{" + key + "}", value)
-        return text
-
-    def _poll_url(self, task: EmulatedTask) -> str:
-        if self.poll_url_override is None:
-            return task.poll_url
-        return self._placeholders(self.poll_url_override, task_id=task.task_id)
-
-    def _result_url(self, file_id: str) -> str:
-        url = self._file_url(file_id)
-        if self.result_redirect_to is None:
-            return url
-        target = self._placeholders(self.result_redirect_to, file_url=url, file_id=file_id)
-        return self.redirect_url(target)
-
-    def _next_colour(self) -> tuple[int, int, int]:
-        hue = (next(self._colours) * 0.618033988749895) % 1.0
-        red, green, blue = colorsys.hsv_to_rgb(hue, 0.65, 0.95)
-        return round(red * 255), round(green * 255), round(blue * 255)
-
-    def _new_file(self, generation: Generation | None = None) -> str:
-        file_id = f"img_{secrets.token_hex(12)}"
-        self.files[file_id] = StoredFile(file_id, self._next_colour())
-        if generation is not None:
-            generation.file_ids.append(file_id)
-            self._generation_by_ref[file_id] = generation
-        return file_id
-
-    def _file_url(self, file_id: str) -> str:
-        return f"{self.base_url}{FILES_PREFIX}{file_id}.png"
