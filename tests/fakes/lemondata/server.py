@@ -111,6 +111,7 @@ RECOMMENDATION_CATEGORIES = (
 )
 MAX_BODY_BYTES = 64 * 1024 * 1024
 TRICKLE_TICK_SECONDS = 0.05
+LISTEN_BACKLOG = 2048
 
 
 @dataclass(frozen=True)
@@ -156,14 +157,14 @@ def _shutting_down() -> web.StreamResponse:
     )
 
 
-def _model_not_found(model: str, *, status: int) -> web.StreamResponse:
+def _model_not_found(model: str) -> web.StreamResponse:
     return web.json_response(
         error_body(
             f"The model `{model}` does not exist or you do not have access to it.",
             "model_not_found",
             param="model",
         ),
-        status=status,
+        status=404,
     )
 
 
@@ -263,7 +264,7 @@ class LemonDataEmulator(TaskEngine, InputSources):
         return self._other_base_url
 
     async def start(self) -> None:
-        """Bind 127.0.0.1 on an ephemeral port and start serving."""
+        """Bind two ephemeral ports of 127.0.0.1 (``base_url``, ``other_base_url``); serve."""
         if self._runner is not None:
             raise RuntimeError("the LemonData emulator is already started")
         self._closing = asyncio.Event()
@@ -288,7 +289,8 @@ class LemonDataEmulator(TaskEngine, InputSources):
             for _ in range(2):
                 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 sock.bind(("127.0.0.1", 0))
-                await web.SockSite(runner, sock).start()
+                # A deep backlog: benchmarks open 1,000 connections at once.
+                await web.SockSite(runner, sock, backlog=LISTEN_BACKLOG).start()
                 origins.append(f"http://127.0.0.1:{sock.getsockname()[1]}")
         except BaseException:
             await runner.cleanup()
@@ -640,7 +642,7 @@ class LemonDataEmulator(TaskEngine, InputSources):
     async def _handle_model(self, request: web.Request) -> web.StreamResponse:
         model = request.match_info["model"]
         if model not in self.models:
-            return _model_not_found(model, status=404)
+            return _model_not_found(model)
         if not await self._pass_gate("models_gate"):
             return _shutting_down()
         rank = self.models.index(model) + 1
@@ -649,7 +651,7 @@ class LemonDataEmulator(TaskEngine, InputSources):
     async def _handle_model_pricing(self, request: web.Request) -> web.StreamResponse:
         model = request.match_info["model"]
         if model not in self.models:
-            return _model_not_found(model, status=404)
+            return _model_not_found(model)
         if not await self._pass_gate("models_gate"):
             return _shutting_down()
         return web.json_response(pricing_detail(model, self.model_overrides.get(model, {})))
