@@ -1,0 +1,393 @@
+"""The model catalog: list items, compact items, model details and pricing.
+
+Each model has a profile (operations, price, request format, recommendation evidence)
+built from the contract's defaults and a test's :class:`ModelOverride`. The extension
+block is named ``tokenlab`` or, for some models, ``lemondata`` (both names appear).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
+
+from tests.fakes.lemondata.contract import (
+    DALLE3_MODEL,
+    DALLE3_SIZES,
+    EDITS_PATH,
+    GEMINI_FLASH_MODELS,
+    GEMINI_PROMPT_ONLY_MODELS,
+    GENERATIONS_PATH,
+    GPT_IMAGE_MODEL,
+    IMAGE_EDIT,
+    IMAGE_TO_IMAGE,
+    MAX_PROMPT_CHARS,
+    MODEL_CREATED,
+    RESOLUTIONS,
+    TEXT_TO_IMAGE,
+    default_operations,
+)
+
+EXTENSION_KEYS = ("tokenlab", "lemondata")
+# Models whose extension block is named ``lemondata`` by default (the rest: ``tokenlab``).
+LEMONDATA_EXTENSION_MODELS = frozenset({"flux-pro", "midjourney"})
+ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+GPT_IMAGE_SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
+DEFAULT_ONLINE_RPM = 60
+CURRENCY = "USD"
+UNIT_PER_REQUEST = "per_request"
+UNIT_PER_1M_TOKENS = "per_1m_tokens"
+ENDPOINT_BY_OPERATION = {
+    TEXT_TO_IMAGE: GENERATIONS_PATH,
+    IMAGE_TO_IMAGE: GENERATIONS_PATH,
+    IMAGE_EDIT: EDITS_PATH,
+}
+DOCUMENTED_INPUTS = {
+    TEXT_TO_IMAGE: ["prompt"],
+    IMAGE_TO_IMAGE: ["prompt", "image_url", "image_urls", "reference_image_urls", "mask_url"],
+    IMAGE_EDIT: ["prompt", "images", "image_url", "image_urls", "mask", "image", "image[]"],
+}
+CAPABILITY_BY_OPERATION = {IMAGE_TO_IMAGE: "image_to_image", IMAGE_EDIT: "image_edit"}
+# gpt-image-2 is billed by tokens: text in, image in, cached in, image out (USD per 1M).
+GPT_IMAGE_TOKEN_PRICES = {
+    "text_input_per_1m": "5.00",
+    "image_input_per_1m": "8.00",
+    "cached_input_per_1m": "1.25",
+    "image_output_per_1m": "40.00",
+}
+
+
+class ModelOverride(TypedDict, total=False):
+    """What a test changes about one model (``LemonDataEmulator.model_overrides[model]``).
+
+    ``supported_operations`` and ``capabilities`` replace the defaults (operations also
+    decide what creates and edits accept); ``pricing``, ``agent_preferences`` (the
+    ``image`` recommendation block) and ``request_format_summary`` (its
+    ``service_limits`` too) are merged over them; ``extension_key`` renames the block
+    (``tokenlab`` / ``lemondata``); ``omit_extension`` drops it from every answer.
+    """
+
+    supported_operations: Sequence[str]
+    capabilities: Sequence[str]
+    pricing: Mapping[str, Any]
+    agent_preferences: Mapping[str, Any]
+    request_format_summary: Mapping[str, Any]
+    extension_key: str
+    omit_extension: bool
+
+
+def owner(model: str) -> str:
+    """Return the public provider of a model."""
+    if model.startswith(("gpt-", "dall-e")):
+        return "openai"
+    if model.startswith(("gemini", "nano-banana")):
+        return "google"
+    if model.startswith("flux"):
+        return "black-forest-labs"
+    if model.startswith("midjourney"):
+        return "midjourney"
+    return "lemondata"
+
+
+def operations(model: str, override: ModelOverride) -> tuple[str, ...]:
+    """Return the model's supported operations (the override's, or the defaults)."""
+    if "supported_operations" in override:
+        return tuple(override["supported_operations"])
+    return default_operations(model)
+
+
+def _per_request(price: str, low: str | None = None, high: str | None = None) -> dict[str, Any]:
+    pricing: dict[str, Any] = {
+        "unit": UNIT_PER_REQUEST,
+        "currency": CURRENCY,
+        "per_request": price,
+        "has_complex_pricing": low is not None,
+    }
+    if low is not None and high is not None:
+        pricing.update({"min_price": low, "max_price": high})
+    return pricing
+
+
+def default_pricing(model: str) -> dict[str, Any]:
+    """Return the model's compact ``pricing`` (prices are decimal strings, in USD)."""
+    if model == GPT_IMAGE_MODEL:
+        return {
+            "unit": UNIT_PER_1M_TOKENS,
+            "currency": CURRENCY,
+            "input_per_1m": GPT_IMAGE_TOKEN_PRICES["text_input_per_1m"],
+            "output_per_1m": GPT_IMAGE_TOKEN_PRICES["image_output_per_1m"],
+            "min_price": "0.011",
+            "max_price": "0.250",
+            "has_complex_pricing": True,
+        }
+    if model in ("gemini-3-pro-image-preview", "nano-banana-pro"):
+        return _per_request("0.134", "0.134", "0.240")
+    if model in GEMINI_FLASH_MODELS or model in GEMINI_PROMPT_ONLY_MODELS:
+        return _per_request("0.039")
+    if model.startswith("flux"):
+        return _per_request("0.050")
+    if model.startswith("midjourney"):
+        return _per_request("0.080")
+    return _per_request("0.040")
+
+
+def pricing(model: str, override: ModelOverride) -> dict[str, Any]:
+    """Return the model's effective ``pricing`` (defaults merged with the override)."""
+    return {**default_pricing(model), **override.get("pricing", {})}
+
+
+def _capabilities(model: str, override: ModelOverride) -> list[str]:
+    if "capabilities" in override:
+        return list(override["capabilities"])
+    ops = operations(model, override)
+    return ["image_generation"] + [
+        CAPABILITY_BY_OPERATION[op] for op in ops if op in CAPABILITY_BY_OPERATION
+    ]
+
+
+def _recommendation(model: str, rank: int, override: ModelOverride) -> dict[str, Any]:
+    """The ``agent_preferences.image`` block (``rank`` kept for older clients)."""
+    if model.startswith("midjourney"):
+        evidence: dict[str, Any] = {
+            "success_rate_24h": None,
+            "sample_count_24h": 4,
+            "status": "insufficient_samples",
+        }
+    else:
+        evidence = {
+            "success_rate_24h": round(0.99 - 0.01 * rank, 2),
+            "sample_count_24h": 2000 - 100 * rank,
+            "status": "ready",
+        }
+    block = {"recommended": True, "rank": rank, "preferred_rank": rank, **evidence}
+    return {**block, **override.get("agent_preferences", {})}
+
+
+def _parameters(model: str, ops: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
+    """Return (supported parameters, aspect ratios, resolutions) of a model family."""
+    common = ["prompt", "n", "response_format", "user"]
+    if model == GPT_IMAGE_MODEL:
+        extra = ["size", "quality", "async", "background", "output_format"]
+        extra += ["output_compression", "compression", "moderation", "partial_images"]
+        return common + extra, [], []
+    if model == DALLE3_MODEL:
+        return [*common, "size", "quality", "style"], [], []
+    if model in GEMINI_PROMPT_ONLY_MODELS:
+        return common, [], []
+    inputs = ["operation", "image_url", "image_urls", "reference_image_urls", "mask_url"]
+    image_params = inputs if IMAGE_TO_IMAGE in ops else []
+    if model in GEMINI_FLASH_MODELS:
+        return [*common, "aspect_ratio", *image_params], list(ASPECT_RATIOS), []
+    if model.startswith(("gemini", "nano-banana")):
+        params = [*common, "aspect_ratio", "resolution", *image_params]
+        return params, list(ASPECT_RATIOS), list(RESOLUTIONS)
+    if model.startswith("flux"):
+        return [*common, "aspect_ratio", "seed", "async"], list(ASPECT_RATIOS), []
+    return [*common, "aspect_ratio"], list(ASPECT_RATIOS), []
+
+
+def format_summary(model: str, override: ModelOverride) -> dict[str, Any]:
+    """Return the detail route's ``request_format_summary`` (override merged in)."""
+    ops = list(operations(model, override))
+    params, ratios, resolutions = _parameters(model, ops)
+    asynchronous = model == GPT_IMAGE_MODEL or model.startswith("flux")
+    summary: dict[str, Any] = {
+        "public_operations": ops,
+        "supported_parameters": params,
+        "feature_flags": {"async": asynchronous, "b64_json": True},
+        "output_formats": ["png", "jpeg", "webp"] if model == GPT_IMAGE_MODEL else ["png"],
+        "service_limits": {
+            "online_rpm": DEFAULT_ONLINE_RPM,
+            "concurrency": None,
+            "offline_inference": False,
+            "offline_tpd": None,
+            "prompt_max_characters": MAX_PROMPT_CHARS,
+        },
+        "required_selectors": [],
+        "optional_selectors": [p for p in ("size", "aspect_ratio", "resolution") if p in params],
+        "resolutions": resolutions,
+        "resolutions_label": "Resolution" if resolutions else None,
+        "durations": [],
+        "durations_label": None,
+        "aspect_ratios": ratios,
+        "aspect_ratios_label": "Aspect ratio" if ratios else None,
+        "request_endpoint": GENERATIONS_PATH,
+        "status_mode": "async_task_optional" if asynchronous else "sync",
+        "request_shape_mode": "openai_images",
+        "recommended_request_summary": None,
+        "request_endpoint_by_operation": {op: ENDPOINT_BY_OPERATION.get(op) for op in ops},
+        "operation_constraints": [
+            {
+                "operation": op,
+                "request_endpoint": ENDPOINT_BY_OPERATION.get(op),
+                "supported_parameters": params,
+                "allowed_aspect_ratios": ratios,
+                "allowed_resolutions": resolutions,
+                "documented_inputs": DOCUMENTED_INPUTS.get(op, ["prompt"]),
+            }
+            for op in ops
+        ],
+    }
+    if model == GPT_IMAGE_MODEL:
+        summary["sizes"] = list(GPT_IMAGE_SIZES)
+    elif model == DALLE3_MODEL:
+        summary["sizes"] = list(DALLE3_SIZES)
+    changes = dict(override.get("request_format_summary", {}))
+    limits = {**summary["service_limits"], **changes.pop("service_limits", {})}
+    summary.update(changes)
+    summary["service_limits"] = limits
+    return summary
+
+
+def _extension_key(model: str, override: ModelOverride) -> str:
+    default = "lemondata" if model in LEMONDATA_EXTENSION_MODELS else "tokenlab"
+    return override.get("extension_key", default)
+
+
+def _lifecycle(model: str) -> dict[str, Any]:
+    return {
+        "stage": "preview" if "preview" in model else "active",
+        "reason": None,
+        "replacement_model": None,
+        "released_at": None,
+        "deprecated_at": None,
+        "retired_at": None,
+        "sunset_at": None,
+        "latest": False,
+        "latest_source": "none",
+        "latest_window_days": None,
+    }
+
+
+def _extension(model: str, override: ModelOverride) -> dict[str, Any]:
+    """The fields the list and detail routes share."""
+    price = pricing(model, override)
+    ops = list(operations(model, override))
+    return {
+        "aliases": [],
+        "pricing": price,
+        "capabilities": _capabilities(model, override),
+        "providers": [owner(model)],
+        "max_input_tokens": None,
+        "max_output_tokens": None,
+        "category": "image",
+        "pricing_unit": price.get("unit", UNIT_PER_REQUEST),
+        "has_complex_pricing": bool(price.get("has_complex_pricing", False)),
+        "supported_operations": ops,
+        "request_endpoint": GENERATIONS_PATH,
+        "lifecycle": _lifecycle(model),
+        "commercial": {"user_charge_policy": "paid", "free_reason": None, "free_until": None},
+        "badges": [],
+    }
+
+
+def _item(model: str, extension: dict[str, Any], override: ModelOverride) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": model,
+        "object": "model",
+        "created": MODEL_CREATED,
+        "owned_by": owner(model),
+    }
+    if not override.get("omit_extension", False):
+        item[_extension_key(model, override)] = extension
+    return item
+
+
+def list_item(
+    model: str, rank: int, recommended_for: str | None, override: ModelOverride
+) -> dict[str, Any]:
+    """Return the ``ModelListItem`` of ``model`` (``agent_preferences`` when recommended)."""
+    extension = _extension(model, override)
+    summary = format_summary(model, override)
+    extension["request_format_summary"] = {
+        key: summary[key]
+        for key in ("public_operations", "request_endpoint", "request_endpoint_by_operation")
+    }
+    if recommended_for is not None:
+        extension["agent_preferences"] = {recommended_for: _recommendation(model, rank, override)}
+    return _item(model, extension, override)
+
+
+def compact_item(
+    model: str, rank: int, recommended_for: str | None, override: ModelOverride
+) -> dict[str, Any]:
+    """Return the ``CompactModelListItem`` of ``model`` (``recommendation`` when asked).
+
+    With ``omit_extension`` the optional operation, endpoint and recommendation fields
+    are left out.
+    """
+    item: dict[str, Any] = {
+        "id": model,
+        "provider": owner(model),
+        "category": "image",
+        "capabilities": _capabilities(model, override),
+        "max_input_tokens": None,
+        "max_output_tokens": None,
+        "pricing": pricing(model, override),
+        "status": _lifecycle(model)["stage"],
+        "latest": False,
+    }
+    if override.get("omit_extension", False):
+        return item
+    item["supported_operations"] = list(operations(model, override))
+    item["request_endpoint"] = GENERATIONS_PATH
+    if recommended_for is not None:
+        evidence = _recommendation(model, rank, override)
+        item["recommendation"] = {
+            key: evidence.get(key)
+            for key in ("preferred_rank", "success_rate_24h", "sample_count_24h", "status")
+        }
+    return item
+
+
+def model_detail(model: str, rank: int, override: ModelOverride) -> dict[str, Any]:
+    """Return the ``Model`` answer of ``GET /v1/models/{model}``."""
+    extension = _extension(model, override)
+    summary = format_summary(model, override)
+    extension.update(
+        {
+            "pricing_summary": pricing(model, override),
+            "pricing_provenance": None,
+            "agent_preferences": {"image": _recommendation(model, rank, override)},
+            "accepted_request_formats": [],
+            "request_format_summary": summary,
+            "request_format_details": {
+                **copy.deepcopy(summary),
+                "documented_inputs": sorted(
+                    {
+                        i
+                        for op in summary["public_operations"]
+                        for i in DOCUMENTED_INPUTS.get(op, ["prompt"])
+                    }
+                ),
+                "documented_outputs": ["data[].url", "data[].b64_json"],
+                "fallback_status_endpoints": ["/v1/images/{id}"],
+                "notes": [],
+                "recommended_request": {"model": model, "prompt": "A lemon on a table"},
+            },
+        }
+    )
+    return _item(model, extension, override)
+
+
+def pricing_detail(model: str, override: ModelOverride) -> dict[str, Any]:
+    """Return the ``ModelPricingResponse`` of ``GET /v1/models/{model}/pricing``."""
+    price = pricing(model, override)
+    scalar = {
+        key: price[key]
+        for key in ("per_request", "input_per_1m", "output_per_1m", "min_price", "max_price")
+        if key in price
+    }
+    return {
+        "model": model,
+        "pricing_unit": price.get("unit", UNIT_PER_REQUEST),
+        "has_complex_pricing": bool(price.get("has_complex_pricing", False)),
+        "supported_operations": list(operations(model, override)),
+        "pricing": price,
+        "pricing_summary": price,
+        "pricing_provenance": None,
+        "pricing_details": (
+            {"currency": CURRENCY, **GPT_IMAGE_TOKEN_PRICES} if model == GPT_IMAGE_MODEL else None
+        ),
+        "scalar_pricing": scalar,
+    }
