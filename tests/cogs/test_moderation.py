@@ -783,3 +783,12 @@ async def test_retention_runs_daily_while_the_cog_is_loaded(env):
     await env.bot.unload_extension("cogs.moderation")
     await asyncio.gather(task, return_exceptions=True)
     assert task.cancelled() and not cog.retention.is_running()
+
+
+@pytest.mark.parametrize("command", ["imagemod logs", "imagemod export"])
+async def test_a_huge_filter_is_echoed_shortened(env, command):
+    """A 3,000-character model filter is echoed cut down: the reply stays within limits."""
+    message = await mod(env, command, {"model": "m" * 3000})
+    assert len(message["content"]) <= 2000
+    assert "mmm…" in message["content"] and "m" * 200 not in message["content"]
+    assert env.fake.violations == []

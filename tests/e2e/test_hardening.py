@@ -208,3 +208,95 @@ async def test_a_channel_post_in_flight_at_a_kill_is_not_doubled_after_restart(
     assert row["delivered_via"] == "channel"
     posts = [m for m in fake.channel_messages(fake.channel_id) if m["type"] != 20]  # not the card
     assert len(posts) == 1
+
+
+@pytest.mark.parametrize(
+    "poll_url",
+    [
+        "http://[::1",  # not a URL at all
+        "{other_base_url}/v1/tasks/{task_id}",  # another host: never sent the key
+        "HTTP://127.0.0.1:{port}/v1/tasks/{task_id}",  # the gateway, upper-case scheme
+    ],
+)
+async def test_an_odd_poll_url_never_hangs_a_job_or_leaks_the_key(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess, poll_url: str
+) -> None:
+    """Whatever poll_url the create answers, the task is polled on the gateway and collected."""
+    emulator.poll_url_override = poll_url
+    interaction = await fake.invoke("imagine", {"prompt": "a lemon", "model": "gpt-image-2"})
+    edit = await bot.race(wait_for_outcome(fake, interaction))
+    assert edit.payload["embeds"][0]["title"] == "Here is your image"
+    assert emulator.foreign_requests() == []
+    row = await bot.wait_for_job(lambda j: j["delivery_state"] == "delivered")
+    assert row["quota_state"] == "settled"
+
+
+async def test_a_create_answer_without_a_status_is_a_task_to_poll(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """{task_id, poll_url} with no status is pending: polled and delivered, not malformed."""
+    emulator.create_without_status = True
+    interaction = await fake.invoke("imagine", {"prompt": "a lemon", "model": "gpt-image-2"})
+    edit = await bot.race(wait_for_outcome(fake, interaction))
+    assert edit.payload["embeds"][0]["title"] == "Here is your image"
+    assert emulator.polls()
+
+
+async def test_fewer_images_than_asked_are_all_that_is_charged(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """Asked for 4, made 2: 2 are shown and charged, and the card says so."""
+    emulator.short_images = 2
+    interaction = await fake.invoke(
+        "imagine", {"prompt": "four lemons", "model": "nano-banana", "count": 4}
+    )
+    edit = await bot.race(wait_for_outcome(fake, interaction))
+    assert len(edit.files) == 2
+    assert "made 2 of the 4 images" in field_value(edit.payload["embeds"][0], "Fewer images")
+    row = await bot.wait_for_job(lambda j: j["delivery_state"] == "delivered")
+    assert (row["quota_state"], row["quota_units"]) == ("settled", 2)
+
+
+@pytest.mark.parametrize(
+    ("knob", "value", "code"),
+    [
+        ("serve_non_image", True, "malformed"),  # the link serves a login page
+        ("result_redirect_to", "http://169.254.169.254/latest/meta-data", "malformed"),
+    ],
+)
+async def test_a_result_link_that_is_not_a_safe_image_fails_and_refunds(
+    fake: FakeDiscord,
+    emulator: LemonDataEmulator,
+    bot: BotProcess,
+    knob: str,
+    value: object,
+    code: str,
+) -> None:
+    """Not an image, or a redirect to a link-local address: no download, refunded, said."""
+    setattr(emulator, knob, value)
+    interaction = await fake.invoke("imagine", {"prompt": "a lemon", "model": "nano-banana"})
+    edit = await bot.race(wait_for_outcome(fake, interaction))
+    assert edit.payload["embeds"][0]["title"] == "No image this time"
+    assert edit.files == []
+    row = await bot.wait_for_job(lambda j: j["delivery_state"] == "delivered")
+    assert (row["state"], row["error_code"], row["quota_state"]) == ("failed", code, "released")
+
+
+async def test_a_trickling_download_is_bounded_by_the_job_timeout(
+    fake: FakeDiscord, emulator: LemonDataEmulator, make_bot: BotFactory
+) -> None:
+    """A gateway that trickles bytes cannot hold a slot past JOB_TIMEOUT_SECONDS."""
+    bot = make_bot(env={"JOB_TIMEOUT_SECONDS": "2"})
+    await bot.start()
+    emulator.file_size_bytes = 4 * MIB
+    emulator.trickle_bytes_per_second = 64 * 1024  # a minute for the image
+    interaction = await fake.invoke("imagine", {"prompt": "a lemon", "model": "nano-banana"})
+    edit = await bot.race(wait_for_outcome(fake, interaction, timeout=45))
+    assert edit.payload["embeds"][0]["title"] == "No image this time"
+    row = await bot.wait_for_job(lambda j: j["delivery_state"] == "delivered")
+    assert (row["state"], row["error_code"], row["quota_state"]) == (
+        "timed_out",
+        "timeout",
+        "released",
+    )
+    assert row["finished_at"] - row["submitted_at"] < 10  # the 2 s bound, not the minute

@@ -371,3 +371,21 @@ async def test_cancel_pressed_in_another_server_is_refused(tmp_path, monkeypatch
         assert refusal["content"] == "That request no longer exists."
         job = await env.job_for(card)
         assert (job.state, job.quota_state) == ("queued", "reserved")
+
+
+async def test_a_database_error_after_a_create_ends_the_job_refunded(
+    tmp_path, monkeypatch, fake, lemondata
+):
+    """The gateway repeats a task id (the ledger refuses a duplicate): refunded, not stuck."""
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        lemondata.hold_tasks = True
+        monkeypatch.setattr("tests.fakes.lemondata.tasks.secrets.token_hex", lambda n: "same")
+        first = await env.imagine(prompt="first", model="gpt-image-2")
+        await env.bot.jobs.wait_for_job(
+            (await env.job_for(first)).id, lambda j: j.state == "running"
+        )
+        second = await env.imagine(prompt="second", model="gpt-image-2")
+        job = await env.settled((await env.job_for(second)).id)
+        assert (job.state, job.error_code, job.quota_state) == ("failed", "unavailable", "released")
+        assert second.original["embeds"][0]["title"] == "No image this time"
+        assert (await env.job_for(first)).state == "running"  # the first is untouched
