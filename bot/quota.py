@@ -29,7 +29,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 from bot.errors import QuotaExceeded
-from bot.store import GuildSettings, Job, JobDraft, QuotaRule, Store
+from bot.store import GuildSettings, InputImage, Job, JobDraft, QuotaRule, Store
 from bot.ui.format import timestamp
 from bot.ui.text import PERIOD_NOUNS
 
@@ -126,8 +126,13 @@ class QuotaService:
         used = await self._store.jobs.quota_used(guild_id, user_id, window_of(now, period))
         return QuotaStatus(used, limit, window_reset(now, period), period)
 
-    async def reserve_and_insert(self, draft: JobDraft, role_ids: Collection[int] = ()) -> Job:
-        """Reserve ``draft.quota_units`` and store the job, atomically; return the job.
+    async def reserve_and_insert(
+        self,
+        draft: JobDraft,
+        role_ids: Collection[int] = (),
+        inputs: Sequence[InputImage] = (),
+    ) -> Job:
+        """Reserve ``draft.quota_units`` and store the job (and its inputs), atomically.
 
         Raises QuotaExceeded (and stores nothing) when the units do not fit.
         """
@@ -140,7 +145,9 @@ class QuotaService:
                 raise QuotaExceeded(
                     quota_refusal(used, limit, draft.quota_units, now, settings.quota_period)
                 )
-            return await self._store.jobs.insert(replace(draft, quota_window=window), now=now)
+            return await self._store.jobs.insert(
+                replace(draft, quota_window=window), now=now, inputs=inputs
+            )
 
     async def settle(self, job_id: int, units: int | None = None) -> bool:
         """Charge a reservation for good (the images were made); True the first time.

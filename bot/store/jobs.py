@@ -19,6 +19,7 @@ from bot.store.rows import (
     GENERATING_STATES,
     JOB_UPDATABLE,
     TERMINAL_STATES,
+    InputImage,
     Job,
     JobDraft,
     StoredImage,
@@ -49,18 +50,36 @@ class JobStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def insert(self, draft: JobDraft, *, now: float | None = None) -> Job:
-        """Store a new job in state ``queued`` with its quota reserved; return it."""
+    async def insert(
+        self, draft: JobDraft, *, now: float | None = None, inputs: Sequence[InputImage] = ()
+    ) -> Job:
+        """Store a new job in state ``queued`` with its quota reserved and its inputs."""
         now = time.time() if now is None else now
         values = [encode_column(name, getattr(draft, name)) for name in DRAFT_COLUMNS]
-        row = await self._db.fetchone(
-            f"INSERT INTO jobs ({', '.join(DRAFT_COLUMNS)}, state, quota_state, created_at, "
-            f"updated_at) VALUES ({placeholders(len(values))}, 'queued', 'reserved', ?, ?) "
-            "RETURNING *",
-            (*values, now, now),
-        )
-        assert row is not None
+        async with self._db.transaction():
+            row = await self._db.fetchone(
+                f"INSERT INTO jobs ({', '.join(DRAFT_COLUMNS)}, state, quota_state, created_at, "
+                f"updated_at) VALUES ({placeholders(len(values))}, 'queued', 'reserved', ?, ?) "
+                "RETURNING *",
+                (*values, now, now),
+            )
+            assert row is not None
+            if inputs:
+                await self._db.executemany(
+                    "INSERT INTO job_inputs (job_id, position, filename, content_type, data) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(row["id"], i.position, i.filename, i.content_type, i.data) for i in inputs],
+                )
         return Job.from_row(row)
+
+    async def inputs(self, job_id: int) -> list[InputImage]:
+        """Return a job's reference images in order (bytes None once retention took them)."""
+        rows = await self._db.fetchall(
+            "SELECT position, filename, content_type, data FROM job_inputs "
+            "WHERE job_id = ? ORDER BY position",
+            (job_id,),
+        )
+        return [InputImage(**dict(r)) for r in rows]
 
     async def get(self, job_id: int) -> Job | None:
         """Return one job, or None."""
@@ -182,11 +201,12 @@ class JobStore:
         Counts, models, states and quota units stay, so usage history survives.
         """
         async with self._db.transaction():
-            await self._db.execute(
-                "DELETE FROM job_images WHERE job_id IN "
-                f"(SELECT id FROM jobs WHERE created_at < ? AND {_FINISHED})",
-                (cutoff,),
-            )
+            for table in ("job_images", "job_inputs"):
+                await self._db.execute(
+                    f"DELETE FROM {table} WHERE job_id IN "
+                    f"(SELECT id FROM jobs WHERE created_at < ? AND {_FINISHED})",
+                    (cutoff,),
+                )
             return await self._db.execute(
                 "UPDATE jobs SET prompt = '', options = json_set(options, '$.prompt', ''), "
                 "request = json_set(request, '$.prompt', ''), result_urls = NULL, "

@@ -41,6 +41,9 @@ class JobDraft:
     request: dict[str, Any]
     quota_units: int
     quota_window: str = ""  # set by QuotaService when it reserves
+    parent_id: int | None = None  # the job a Reroll, Edit or Remix was made from
+    kind: str = "imagine"  # imagine | reroll | edit | remix
+    input_count: int = 0  # reference images sent with the request
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +109,19 @@ JOB_UPDATABLE = frozenset(
 def encode_column(name: str, value: Any) -> Any:
     """Return ``value`` as stored in column ``name`` (JSON columns as text)."""
     return json.dumps(value) if name in JSON_COLUMNS else value
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """A reference image of a request: its bytes, kept with the job."""
+
+    position: int
+    filename: str
+    content_type: str
+    data: bytes | None  # None once retention removed it
+
+
+JOB_KINDS = ("imagine", "reroll", "edit", "remix")
 
 
 @dataclass(frozen=True)
