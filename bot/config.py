@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.lemondata.cc"
 DEFAULT_DATABASE_URL = "sqlite:///data/lemonbot.db"
 DEFAULT_MODEL = "gemini-2.5-flash-image"
+DEFAULT_EDIT_MODEL = "gemini-2.5-flash-image"  # takes a reference image (image-to-image)
+DEFAULT_MAX_INPUT_IMAGE_MB = 20
 DEFAULT_DAILY_IMAGE_QUOTA = 25
 DEFAULT_JOB_TIMEOUT_SECONDS = 600
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -93,6 +95,13 @@ class Settings:
     max_queued_jobs_per_user: int = 5
     max_queued_jobs_per_guild: int = 25
     log_retention_days: int = 90
+    max_input_image_mb: float = DEFAULT_MAX_INPUT_IMAGE_MB
+    default_edit_model: str = DEFAULT_EDIT_MODEL
+
+    @property
+    def max_input_image_bytes(self) -> int:
+        """The largest reference image accepted, in bytes."""
+        return int(self.max_input_image_mb * 1024 * 1024)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -169,6 +178,10 @@ class Settings:
             max_queued_jobs_per_user=integer("MAX_QUEUED_JOBS_PER_USER", 5),
             max_queued_jobs_per_guild=integer("MAX_QUEUED_JOBS_PER_GUILD", 25),
             log_retention_days=integer("LOG_RETENTION_DAYS", 90),
+            max_input_image_mb=number(
+                "MAX_INPUT_IMAGE_MB", DEFAULT_MAX_INPUT_IMAGE_MB, minimum=0.01
+            ),
+            default_edit_model=env.get("DEFAULT_EDIT_MODEL", "").strip() or DEFAULT_EDIT_MODEL,
         )
 
     def secrets(self) -> tuple[str, ...]:

@@ -9,7 +9,17 @@ LemonData's image API contract) decide *how* a request for each model must look.
 
 from __future__ import annotations
 
-from bot.catalog.families import CONSERVATIVE, FAMILIES, Family, Geometry, family_of
+from bot.catalog.families import (
+    CONSERVATIVE,
+    FAMILIES,
+    MAX_REFERENCE_IMAGES,
+    Family,
+    Geometry,
+    ImageInput,
+    ImageMode,
+    family_of,
+    image_input_of,
+)
 from bot.catalog.geometry import (
     dalle_size,
     describe_shape,
@@ -29,31 +39,48 @@ from bot.catalog.options import (
     STYLES,
     ImagineOptions,
 )
-from bot.catalog.requests import build_request, cost_units, unit_weight, validate
+from bot.catalog.requests import (
+    GENERATIONS,
+    Route,
+    build_request,
+    check_images,
+    cost_units,
+    route_for,
+    unit_weight,
+    validate,
+)
 
 __all__ = [
     "CONSERVATIVE",
     "DALLE_QUALITIES",
     "DEFAULT_RATIO",
     "FAMILIES",
+    "GENERATIONS",
     "GPT_QUALITIES",
     "MAX_COUNT",
     "MAX_PROMPT_LENGTH",
+    "MAX_REFERENCE_IMAGES",
     "RATIOS",
     "RESOLUTIONS",
     "STYLES",
     "Family",
     "Geometry",
+    "ImageInput",
+    "ImageMode",
     "ImagineOptions",
     "ModelCatalog",
+    "Route",
     "build_request",
+    "check_images",
     "cost_units",
     "dalle_size",
     "describe_shape",
     "family_of",
     "geometry_for",
     "gpt_image_size",
+    "image_input_of",
     "is_valid_gpt_size",
+    "route_for",
     "unit_weight",
     "validate",
 ]

@@ -8,6 +8,30 @@ from enum import Enum
 from bot.catalog.options import DALLE_QUALITIES, GPT_QUALITIES, MAX_COUNT, RESOLUTIONS, STYLES
 
 
+class ImageMode(Enum):
+    """How a family takes reference images, if at all (the gateway's operations)."""
+
+    NONE = "none"  # text to image only
+    EDIT = "image-edit"  # POST /v1/images/edits, files as image[]
+    IMAGE_TO_IMAGE = "image-to-image"  # POST /v1/images/generations, operation + image
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """Whether a model takes reference images, how, and how many."""
+
+    mode: ImageMode
+    max_images: int = 0
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the model takes any reference image."""
+        return self.mode is not ImageMode.NONE and self.max_images > 0
+
+
+TEXT_ONLY = ImageInput(ImageMode.NONE)
+
+
 class Geometry(Enum):
     """How a family takes the picture's shape."""
 
@@ -31,6 +55,9 @@ class Family:
     max_count: int = MAX_COUNT
     supports_async: bool = False
     weight: int = 1
+    # Reference images: GPT Image edits take up to 16; a multipart generation (Gemini,
+    # Nano Banana) carries one upload; FLUX edits one source image.
+    image_input: ImageInput = TEXT_ONLY
 
     def matches(self, model: str) -> bool:
         """Return True if ``model`` belongs to this family."""
@@ -47,6 +74,7 @@ FAMILIES: tuple[Family, ...] = (
         qualities=GPT_QUALITIES,
         supports_async=True,
         weight=2,
+        image_input=ImageInput(ImageMode.EDIT, 16),
     ),
     Family(
         name="DALL-E 3",
@@ -62,6 +90,7 @@ FAMILIES: tuple[Family, ...] = (
         ids=frozenset({"gemini-3-pro-image-preview", "nano-banana-pro", "nano-banana-2"}),
         resolutions=RESOLUTIONS,
         weight=2,
+        image_input=ImageInput(ImageMode.IMAGE_TO_IMAGE, 1),
     ),
     Family(
         name="Gemini Flash image",
@@ -74,6 +103,7 @@ FAMILIES: tuple[Family, ...] = (
                 "nano-banana-edit",
             }
         ),
+        image_input=ImageInput(ImageMode.IMAGE_TO_IMAGE, 1),
     ),
     Family(
         name="Gemini 2.0 Flash (prompt only)",
@@ -86,6 +116,7 @@ FAMILIES: tuple[Family, ...] = (
         geometry=Geometry.ASPECT_RATIO,
         prefixes=("flux-", "flux.", "black-forest-labs/"),
         supports_async=True,
+        image_input=ImageInput(ImageMode.EDIT, 1),
     ),
 )
 
@@ -98,3 +129,28 @@ def family_of(model: str) -> Family:
         if family.matches(model):
             return family
     return CONSERVATIVE
+
+
+# The most images one member may attach to a request (the /imagine options image..image3).
+MAX_REFERENCE_IMAGES = 3
+
+
+def image_input_of(model: str, operations: tuple[str, ...] | None = None) -> ImageInput:
+    """Return how ``model`` takes reference images.
+
+    ``operations`` is what the gateway's model list says the model supports (its
+    ``supported_operations``), which wins when known; the family table is the fallback.
+    """
+    family = family_of(model)
+    if operations is None:
+        return family.image_input
+    known = family.image_input.max_images or 1
+    if ImageMode.EDIT.value in operations and family.image_input.mode is not (
+        ImageMode.IMAGE_TO_IMAGE
+    ):
+        return ImageInput(ImageMode.EDIT, known)
+    if ImageMode.IMAGE_TO_IMAGE.value in operations:
+        return ImageInput(ImageMode.IMAGE_TO_IMAGE, 1)
+    if ImageMode.EDIT.value in operations:
+        return ImageInput(ImageMode.EDIT, known)
+    return TEXT_ONLY

@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from bot.catalog.families import ImageInput, image_input_of
 from bot.lemondata import AuthenticationError, LemonDataError, ModelInfo
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,21 @@ class ModelCatalog:
 
     def is_listed(self, model: str) -> bool:
         """Return True if the last fetched list has ``model``."""
-        return any(m.id == model for m in self._models)
+        return self.info(model) is not None
+
+    def info(self, model: str) -> ModelInfo | None:
+        """Return what the last fetched list says of ``model``, or None."""
+        return next((m for m in self._models if m.id == model), None)
+
+    def models(self) -> list[ModelInfo]:
+        """Return the cached models, best first (may be empty before the first fetch)."""
+        self._refresh_if_stale()
+        return list(self._models)
+
+    def image_input(self, model: str) -> ImageInput:
+        """Return how ``model`` takes reference images (the gateway's word, else its family)."""
+        info = self.info(model)
+        return image_input_of(model, info.operations if info else None)
 
     @property
     def loaded(self) -> bool:

@@ -26,6 +26,7 @@ class ImagineOptions:
     quality: str | None = None
     count: int = 1
     style: str | None = None
+    images: int = 0  # reference images sent with the request (their bytes travel apart)
 
     def normalized(self) -> ImagineOptions:
         """Strip the prompt and lower-case the enumerated values."""

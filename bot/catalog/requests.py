@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from bot.catalog.families import Geometry, family_of
+from bot.catalog.families import Geometry, ImageInput, ImageMode, family_of, image_input_of
 from bot.catalog.geometry import geometry_for
 from bot.catalog.options import (
     DEFAULT_RATIO,
@@ -23,10 +24,15 @@ def _choices(values: Sequence[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
-def validate(options: ImagineOptions, listed: Callable[[str], bool]) -> ImagineOptions:
+def validate(
+    options: ImagineOptions,
+    listed: Callable[[str], bool],
+    image_input: Callable[[str], ImageInput] = image_input_of,
+) -> ImagineOptions:
     """Return normalised options, or raise InvalidRequest with a short reason.
 
-    ``listed`` says whether the gateway currently lists a model. Nothing here does
+    ``listed`` says whether the gateway currently lists a model, ``image_input`` how it
+    takes reference images (the catalog knows the gateway's metadata). Nothing here does
     I/O, so it runs before any quota is reserved or any request is sent.
     """
     options = options.normalized()
@@ -63,6 +69,8 @@ def validate(options: ImagineOptions, listed: Callable[[str], bool]) -> ImagineO
         raise InvalidRequest(f"{model} has no quality choice: leave `quality` empty.")
     if options.style is not None and options.style not in family.styles:
         raise InvalidRequest(f"{model} has no style choice: only `dall-e-3` takes a style.")
+    if options.images:
+        check_images(options.model, options.images, image_input(options.model))
     if not 1 <= options.count <= family.max_count:
         images = "image" if family.max_count == 1 else "images"
         raise InvalidRequest(
@@ -72,8 +80,28 @@ def validate(options: ImagineOptions, listed: Callable[[str], bool]) -> ImagineO
     return options
 
 
+def check_images(model: str, count: int, accepts: ImageInput) -> None:
+    """Refuse reference images the model does not take, or too many of them."""
+    if not accepts.accepted:
+        raise InvalidRequest(
+            f"`{model}` makes images from text only: remove the reference image, or pick a "
+            "model that takes one, such as `gpt-image-2` or `gemini-2.5-flash-image`."
+        )
+    if count > accepts.max_images:
+        takes = (
+            "one reference image"
+            if accepts.max_images == 1
+            else (f"up to {accepts.max_images} reference images")
+        )
+        raise InvalidRequest(f"`{model}` takes {takes}; you gave {count}.")
+
+
 def build_request(options: ImagineOptions, user: str) -> dict[str, Any]:
-    """Build the ``POST /v1/images/generations`` body for validated ``options``."""
+    """Build the request body for validated ``options`` (see :func:`route_for` for where).
+
+    With reference images, a family taking them image-to-image gets ``operation``; an
+    edit family's body is for ``/v1/images/edits``.
+    """
     family = family_of(options.model)
     body: dict[str, Any] = {
         "model": options.model,
@@ -88,7 +116,34 @@ def build_request(options: ImagineOptions, user: str) -> dict[str, Any]:
         body["style"] = options.style
     if family.supports_async:
         body["async"] = True
+    if options.images and family.image_input.mode is ImageMode.IMAGE_TO_IMAGE:
+        body["operation"] = ImageMode.IMAGE_TO_IMAGE.value
     return body
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a create goes, and under which form field its reference images travel."""
+
+    path: str
+    file_field: str | None = None  # None: a JSON body without images
+
+
+GENERATIONS = Route("/v1/images/generations")
+
+
+def route_for(body: Mapping[str, Any], input_count: int) -> Route:
+    """Return where a stored request body goes (the bytes go as a multipart upload).
+
+    Discord's attachment links are signed and expire, so images always travel as bytes:
+    one ``image`` upload on a multipart generation (image-to-image), or ``image[]``
+    uploads on a multipart edit.
+    """
+    if not input_count:
+        return GENERATIONS
+    if body.get("operation") == ImageMode.IMAGE_TO_IMAGE.value:
+        return Route("/v1/images/generations", "image")
+    return Route("/v1/images/edits", "image[]")
 
 
 def unit_weight(

@@ -37,6 +37,7 @@ from bot.jobs import parts
 from bot.store import Job, Store, StoredImage
 from bot.ui.cards import failure_embed, progress_embed, result_embed, result_notes
 from bot.ui.format import fit_lines
+from bot.ui.views import result_view
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +233,9 @@ class Delivery:
         embed = self._embed(job, plan, stored) if first else None
         links = _link_text(plan) if first else None
         mention = discord.AllowedMentions(users=[discord.Object(job.user_id)])
+        # The first message carries the buttons (Reroll, Edit, Details, Delete); a failure
+        # carries none, which also removes a Cancel button left on a waiting card.
+        view = result_view(job.id, len(stored)) if first and job.state == "succeeded" else None
         if via == "edit" and embed is not None:
             return await self._webhook(job).edit_message(
                 self._original(job),
@@ -239,7 +243,7 @@ class Delivery:
                 embed=embed,
                 attachments=files,
                 allowed_mentions=mention,
-                view=None,  # removes a Cancel button left on a waiting card
+                view=view,
             )
         if via == "edit" and self.token_usable(job):
             return await self._webhook(job).send(files=files, wait=True)
@@ -260,6 +264,8 @@ class Delivery:
             else None
         )
         extra: dict[str, Any] = {"embed": embed} if embed is not None else {}
+        if view is not None:
+            extra["view"] = view
         return await channel.send(
             content=(content + (f"\n{links}" if links else "")) if first else None,
             files=files,

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from bot.background import Background
+from bot.catalog import route_for
 from bot.config import Settings
 from bot.jobs import dispatch
 from bot.jobs.delivery import Delivery, Sent
@@ -159,9 +160,14 @@ class JobRunner:
 
     async def _create(self, job: Job) -> None:
         """Create the generation; an inline answer is collected within the job's deadline."""
+        route = route_for(job.request, job.input_count)
+        inputs = await self._store.jobs.inputs(job.id) if job.input_count else []
+        files = [(i.filename, i.data, i.content_type) for i in inputs if i.data is not None]
         try:
             async with asyncio.timeout(self._remaining(job)):
-                result = await self._api.create_image(job.request)
+                result = await self._api.create_image(
+                    job.request, path=route.path, file_field=route.file_field, files=files
+                )
                 if result.task is None:
                     await self._finish(job.id, result.images)
                     return

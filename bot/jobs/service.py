@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from bot.background import Background
 from bot.catalog import ImagineOptions, ModelCatalog, build_request, cost_units, validate
@@ -23,7 +23,7 @@ from bot.jobs.lifecycle import JobRunner
 from bot.lemondata import LemonDataClient
 from bot.moderation import ModerationService
 from bot.quota import QuotaService, api_user
-from bot.store import Job, JobDraft, Store
+from bot.store import InputImage, Job, JobDraft, Store
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,9 @@ class JobRequest:
     upload_limit: int
     received_at: float
     role_ids: tuple[int, ...] = ()
+    inputs: tuple[InputImage, ...] = ()  # reference images, already checked bytes
+    parent_id: int | None = None  # the job a Reroll, Edit or Remix starts from
+    kind: str = "imagine"
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ def draft_for(request: JobRequest, options: ImagineOptions, weights: Mapping[str
         prompt=options.prompt,
         request=build_request(options, user),
         quota_units=cost_units(options, weights),
+        parent_id=request.parent_id,
+        kind=request.kind,
+        input_count=len(request.inputs),
     )
 
 
@@ -135,7 +141,11 @@ class JobService:
             raise ServiceUnavailable(
                 "The list of image models can't be loaded right now. Please try again soon."
             )
-        options = validate(request.options, self._catalog.is_listed)
+        options = validate(
+            replace(request.options, images=len(request.inputs)),
+            self._catalog.is_listed,
+            self._catalog.image_input,
+        )
         draft = draft_for(request, options, self._settings.model_weights)
         # Its own step: a blocked prompt is recorded, and that record must not roll back.
         await self._moderation.check_request(
@@ -147,7 +157,7 @@ class JobService:
                 await self.runner.caps(request.guild_id),
                 await self._load(request.guild_id, request.user_id),
             )
-            job = await self._quota.reserve_and_insert(draft, request.role_ids)
+            job = await self._quota.reserve_and_insert(draft, request.role_ids, request.inputs)
         self.runner.unacknowledged.add(job.id)
         if position is not None:
             self.runner.positions[job.id] = position  # the first response shows it

@@ -17,7 +17,7 @@ Retry policy (how the bot avoids paying twice):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -49,6 +49,9 @@ MAX_ATTEMPTS = 4
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 20.0
 MAX_RETRY_AFTER = 60.0
+GENERATIONS_PATH = "/v1/images/generations"
+# A file to upload: (file name, bytes, content type).
+Upload = tuple[str, bytes, str]
 KEY_REFUSED = (
     "LemonData refused LEMONDATA_API_KEY (HTTP %s): check the key in .env "
     "(or the environment) and restart the bot"
@@ -88,15 +91,34 @@ class LemonDataClient:
         models = parse_models(body)
         return sorted(models, key=lambda m: (m.rank is None, m.rank or 0))
 
-    async def create_image(self, body: Mapping[str, Any]) -> CreateResult:
-        """Create a generation; the answer is inline images or a task to poll."""
-        answer = await self._request(
-            "POST",
-            "/v1/images/generations",
-            json=dict(body),
-            idempotent=False,
-            http_timeout=CREATE_TIMEOUT,
-        )
+    async def create_image(
+        self,
+        body: Mapping[str, Any],
+        *,
+        path: str = GENERATIONS_PATH,
+        file_field: str | None = None,
+        files: Sequence[Upload] = (),
+    ) -> CreateResult:
+        """Create a generation (or an edit); the answer is inline images or a task to poll.
+
+        With ``files`` the body goes as ``multipart/form-data``: each field as text, each
+        file (name, bytes, type) under ``file_field``. Reference images always travel
+        as bytes, never as links.
+        """
+        if files:
+            assert file_field is not None
+            answer = await self._request(
+                "POST",
+                path,
+                data={key: _form_value(value) for key, value in body.items()},
+                files=[(file_field, upload) for upload in files],
+                idempotent=False,
+                http_timeout=CREATE_TIMEOUT,
+            )
+        else:
+            answer = await self._request(
+                "POST", path, json=dict(body), idempotent=False, http_timeout=CREATE_TIMEOUT
+            )
         return parse_create(answer)
 
     async def get_task(
@@ -142,13 +164,16 @@ class LemonDataClient:
         retry: bool = True,
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        files: Sequence[tuple[str, Upload]] = (),
         http_timeout: httpx.Timeout = READ_TIMEOUT,
     ) -> Any:
         url = path if path.startswith(("http://", "https://")) else self._base_url + path
         hook = _retry_read if idempotent else _retry_create
+        content = {"json": json} if json is not None else {"data": data, "files": list(files)}
         async for attempt in self._retrying(hook, attempts=0 if retry else 1):
             with attempt:
-                return await self._exchange(method, url, params, json, http_timeout)
+                return await self._exchange(method, url, params, content, http_timeout)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _exchange(
@@ -156,13 +181,18 @@ class LemonDataClient:
         method: str,
         url: str,
         params: Mapping[str, str] | None,
-        json: Mapping[str, Any] | None,
+        content: Mapping[str, Any],
         http_timeout: httpx.Timeout,
     ) -> Any:
         """Run one HTTP exchange and return the decoded JSON body."""
         try:
             response = await self._http.request(
-                method, url, params=params, json=json, headers=self._headers, timeout=http_timeout
+                method,
+                url,
+                params=params,
+                headers=self._headers,
+                timeout=http_timeout,
+                **{k: v for k, v in content.items() if v},
             )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise TransportError(
@@ -188,6 +218,13 @@ class LemonDataClient:
                 f"LemonData answered HTTP {response.status_code} with a body that is not JSON",
                 status=response.status_code,
             ) from None
+
+
+def _form_value(value: Any) -> str:
+    """Return a body value as a multipart form field (booleans as true/false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _retry_read(exc: Exception) -> bool | float:

@@ -11,12 +11,28 @@ TERMINAL_STATUSES = frozenset({"completed", "failed"})
 
 
 @dataclass(frozen=True)
+class Pricing:
+    """A model's price as the gateway publishes it (USD amounts as decimal text)."""
+
+    unit: str = ""  # per_request | per_1m_tokens | ...
+    currency: str = "USD"
+    per_request: str | None = None
+    input_per_1m: str | None = None
+    output_per_1m: str | None = None
+    min_price: str | None = None
+    max_price: str | None = None
+    complex: bool = False
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """One entry of ``GET /v1/models?recommended_for=image``."""
 
     id: str
     owned_by: str = ""
     rank: int | None = None
+    operations: tuple[str, ...] | None = None  # supported_operations, when the list says
+    pricing: Pricing | None = None
 
 
 @dataclass(frozen=True)
@@ -131,12 +147,49 @@ def parse_models(body: Any) -> list[ModelInfo]:
     for item in body["data"]:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             continue
-        rank = None
         ext = item.get("tokenlab") or item.get("lemondata") or {}
-        prefs = ext.get("agent_preferences") if isinstance(ext, dict) else None
-        if isinstance(prefs, dict):
-            image_pref = prefs.get("image")
-            if isinstance(image_pref, dict) and isinstance(image_pref.get("rank"), int):
-                rank = image_pref["rank"]
-        models.append(ModelInfo(id=item["id"], owned_by=str(item.get("owned_by") or ""), rank=rank))
+        ext = ext if isinstance(ext, dict) else {}
+        operations = ext.get("supported_operations")
+        models.append(
+            ModelInfo(
+                id=item["id"],
+                owned_by=str(item.get("owned_by") or ""),
+                rank=_rank(ext.get("agent_preferences")),
+                operations=(
+                    tuple(str(op) for op in operations) if isinstance(operations, list) else None
+                ),
+                pricing=_pricing(ext.get("pricing")),
+            )
+        )
     return models
+
+
+def _rank(prefs: Any) -> int | None:
+    image = prefs.get("image") if isinstance(prefs, dict) else None
+    if not isinstance(image, dict):
+        return None
+    for key in ("preferred_rank", "rank"):
+        if isinstance(image.get(key), int):
+            return int(image[key])
+    return None
+
+
+def _pricing(raw: Any) -> Pricing | None:
+    """Parse a ``pricing`` block; amounts stay text (the gateway sends decimal strings)."""
+    if not isinstance(raw, dict):
+        return None
+
+    def amount(key: str) -> str | None:
+        value = raw.get(key)
+        return str(value) if isinstance(value, str | int | float) and value != "" else None
+
+    return Pricing(
+        unit=str(raw.get("unit") or ""),
+        currency=str(raw.get("currency") or "USD"),
+        per_request=amount("per_request"),
+        input_per_1m=amount("input_per_1m"),
+        output_per_1m=amount("output_per_1m"),
+        min_price=amount("min_price"),
+        max_price=amount("max_price"),
+        complex=bool(raw.get("has_complex_pricing")),
+    )

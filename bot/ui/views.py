@@ -39,18 +39,62 @@ async def run_button(interaction: discord.Interaction[Any], action: str, job_id:
         await report_error(interaction, exc, f"button {action}:{job_id}")
 
 
-class CancelButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"lemonbot:cancel:(?P<job_id>[0-9]+)",
-):
-    """The Cancel button of a waiting request."""
+# action -> (label, style); the custom_id is lemonbot:<action>:<job id>.
+JOB_ACTIONS = {
+    "cancel": ("Cancel", discord.ButtonStyle.secondary),
+    "reroll": ("Reroll", discord.ButtonStyle.primary),
+    "edit": ("Edit", discord.ButtonStyle.secondary),
+    "details": ("Details", discord.ButtonStyle.secondary),
+    "delete": ("Delete", discord.ButtonStyle.danger),
+}
+EDIT_PICK = "editpick"
 
-    def __init__(self, job_id: int) -> None:
+
+class JobButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"lemonbot:(?P<action>cancel|reroll|edit|details|delete):(?P<job_id>[0-9]+)",
+):
+    """A button acting on a job: Cancel, Reroll, Edit, Details or Delete."""
+
+    def __init__(self, action: str, job_id: int) -> None:
+        label, style = JOB_ACTIONS[action]
         super().__init__(
-            discord.ui.Button(
-                label="Cancel",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"lemonbot:cancel:{job_id}",
+            discord.ui.Button(label=label, style=style, custom_id=f"lemonbot:{action}:{job_id}")
+        )
+        self.action = action
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> JobButton:
+        """Rebuild the button from a press on any message."""
+        return cls(match["action"], int(match["job_id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Hand the press to the handler registered for its action."""
+        await run_button(interaction, self.action, self.job_id)
+
+
+class EditPicker(
+    discord.ui.DynamicItem[discord.ui.Select[discord.ui.View]],
+    template=r"lemonbot:editpick:(?P<job_id>[0-9]+)",
+):
+    """On a result with several images: which one Edit starts from."""
+
+    def __init__(self, job_id: int, count: int = 1) -> None:
+        super().__init__(
+            discord.ui.Select(
+                custom_id=f"lemonbot:{EDIT_PICK}:{job_id}",
+                placeholder="Edit one of these images…",
+                options=[
+                    discord.SelectOption(label=f"Edit image {n}", value=str(n))
+                    for n in range(1, max(1, count) + 1)
+                ],
             )
         )
         self.job_id = job_id
@@ -62,23 +106,41 @@ class CancelButton(
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
-    ) -> CancelButton:
-        """Rebuild the button from a press on any message."""
+    ) -> EditPicker:
+        """Rebuild the select from a choice on any message."""
         return cls(int(match["job_id"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        """Hand the press to the registered ``cancel`` handler."""
-        await run_button(interaction, "cancel", self.job_id)
+        """Hand the choice to the ``editpick`` handler (it reads the chosen value)."""
+        await run_button(interaction, EDIT_PICK, self.job_id)
+
+
+def _view(*items: discord.ui.Item[Any]) -> discord.ui.View:
+    """Return a view of persistent items, stopped so that only the dynamic items answer."""
+    view = discord.ui.View(timeout=None)
+    for item in items:
+        view.add_item(item)
+    view.stop()  # not stored in the view store: presses go to the registered DynamicItems
+    return view
 
 
 def cancel_view(job_id: int) -> discord.ui.View:
     """Return the view of a waiting card: one Cancel button."""
-    view = discord.ui.View(timeout=None)
-    view.add_item(CancelButton(job_id))
-    return view
+    return _view(JobButton("cancel", job_id))
 
 
-PERSISTENT_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (CancelButton,)
+def result_view(job_id: int, images: int) -> discord.ui.View:
+    """Return the buttons of a delivered result; with several images, a pick for Edit."""
+    buttons = [JobButton("reroll", job_id)]
+    if images <= 1:
+        buttons.append(JobButton("edit", job_id))
+    buttons += [JobButton("details", job_id), JobButton("delete", job_id)]
+    if images > 1:
+        return _view(*buttons, EditPicker(job_id, images))
+    return _view(*buttons)
+
+
+PERSISTENT_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (JobButton, EditPicker)
 
 
 class LogsView(discord.ui.View):
