@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -21,9 +22,10 @@ from bot.catalog import (
 )
 from bot.client import LemonBot
 from bot.jobs import JobRequest
-from bot.ui.cards import progress_embed, quota_embed
+from bot.jobs.references import check_sizes, read_attachments
+from bot.ui.cards import quota_embed
 from bot.ui.replies import member_role_ids
-from bot.ui.views import cancel_view
+from cogs.submit import request_for, submit, submit_deferred
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,9 @@ class Imagine(commands.Cog):
         quality="Quality, for models that offer it (GPT Image, DALL-E 3)",
         count="How many images to make (default 1)",
         style="Style, for DALL-E 3",
+        image="A reference image to start from (PNG, JPEG, WebP or GIF)",
+        image2="A second reference image, for models that take several",
+        image3="A third reference image, for models that take several",
     )
     @app_commands.choices(
         ratio=RATIO_CHOICES,
@@ -108,41 +113,34 @@ class Imagine(commands.Cog):
         quality: str | None = None,
         count: Range[int, 1, MAX_COUNT] = 1,
         style: str | None = None,
+        image: discord.Attachment | None = None,
+        image2: discord.Attachment | None = None,
+        image3: discord.Attachment | None = None,
     ) -> None:
-        """Generate images from a text prompt."""
-        assert interaction.guild_id is not None and interaction.channel_id is not None
-        request = JobRequest(
-            options=ImagineOptions(
-                prompt=prompt,
-                model=model or self.bot.settings.default_model,
-                ratio=ratio,
-                resolution=resolution,
-                quality=quality,
-                count=count,
-                style=style,
-            ),
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            user_id=interaction.user.id,
-            application_id=interaction.application_id,
-            interaction_id=interaction.id,
-            interaction_token=interaction.token,
-            upload_limit=interaction.filesize_limit,
-            received_at=interaction.created_at.timestamp(),
-            role_ids=member_role_ids(interaction.user),
+        """Generate images from a text prompt, optionally starting from reference images."""
+        options = ImagineOptions(
+            prompt=prompt,
+            model=model or self.bot.settings.default_model,
+            ratio=ratio,
+            resolution=resolution,
+            quality=quality,
+            count=count,
+            style=style,
         )
-        accepted = await self.bot.jobs.accept(request)  # a BotError is answered ephemerally
-        job = accepted.job
-        try:
-            waiting = accepted.position is not None
-            response = await interaction.response.send_message(
-                embed=progress_embed(job, accepted.position),
-                view=cancel_view(job.id) if waiting else discord.utils.MISSING,
-            )
-        except BaseException:  # HTTP error, dropped connection, cancellation: nobody saw it
-            await self.bot.jobs.abandon(job.id)
-            raise
-        await self.bot.jobs.acknowledged(job.id, response.message_id)
+        references = [a for a in (image, image2, image3) if a is not None]
+        if not references:  # a BotError is answered ephemerally by the error router
+            await submit(self.bot, interaction, request_for(interaction, options))
+            return
+        # What needs no download is refused at once: the model, the count, the sizes.
+        limit = self.bot.settings.max_input_image_bytes
+        await self.bot.jobs.check(replace(options, images=len(references)))
+        check_sizes(references, limit)
+
+        async def build() -> JobRequest:
+            inputs = await read_attachments(references, limit)
+            return request_for(interaction, options, inputs=inputs)
+
+        await submit_deferred(self.bot, interaction, build)
 
     @app_commands.command(name="quota")
     @app_commands.guild_only()

@@ -45,8 +45,7 @@ def as_input(position: int, data: bytes, shown_name: str, max_bytes: int) -> Inp
     kind = image_type(data)
     if kind is None:
         raise InvalidRequest(
-            f"`{shown_name[:80]}` is not an image the bot can use: attach a PNG, JPEG, "
-            "WebP or GIF."
+            f"`{shown_name[:80]}` is not an image the bot can use: attach a PNG, JPEG, WebP or GIF."
         )
     return InputImage(position, f"reference-{position + 1}.{EXTENSIONS[kind]}", kind, data)
 

@@ -125,11 +125,11 @@ class JobService:
         """Coroutines called with every job whose outcome delivery has ended."""
         return self.runner.finished_listeners
 
-    async def accept(self, request: JobRequest) -> Accepted:
-        """Validate, check server rules, reserve quota and store a job.
+    async def check(self, options: ImagineOptions) -> ImagineOptions:
+        """Validate options (``images`` counting the references) against the live catalog.
 
-        Raises a BotError (answered ephemerally) to refuse it; nothing is reserved or
-        sent in that case.
+        Raises a BotError with a short reason; nothing is stored. Used before reference
+        images are downloaded, and again by :meth:`accept`.
         """
         if self._background.closing:
             raise ServiceUnavailable("The bot is restarting. Please try again in a moment.")
@@ -141,11 +141,19 @@ class JobService:
             raise ServiceUnavailable(
                 "The list of image models can't be loaded right now. Please try again soon."
             )
-        options = validate(
-            replace(request.options, images=len(request.inputs)),
-            self._catalog.is_listed,
-            self._catalog.image_input,
-        )
+        return validate(options, self._catalog.is_listed, self._catalog.image_input)
+
+    def takes_images(self, model: str) -> bool:
+        """Whether ``model`` takes a reference image (per the gateway, else its family)."""
+        return self._catalog.image_input(model).accepted
+
+    async def accept(self, request: JobRequest) -> Accepted:
+        """Validate, check server rules, reserve quota and store a job.
+
+        Raises a BotError (answered ephemerally) to refuse it; nothing is reserved or
+        sent in that case.
+        """
+        options = await self.check(replace(request.options, images=len(request.inputs)))
         draft = draft_for(request, options, self._settings.model_weights)
         # Its own step: a blocked prompt is recorded, and that record must not roll back.
         await self._moderation.check_request(
@@ -235,6 +243,23 @@ class JobService:
         self.runner.kick()
         await self.runner.deliver(job_id)
         return await self._store.jobs.get(job_id) or cancelled
+
+    async def source(self, job_id: int, guild_id: int | None) -> tuple[Job, list[InputImage]]:
+        """Return a job to start a new one from (Reroll, Edit), with its reference images.
+
+        Refused when the job is gone, belongs to another server, or its prompt was
+        erased by log retention.
+        """
+        job = await self._store.jobs.get(job_id)
+        if job is None or (guild_id is not None and job.guild_id != guild_id):
+            raise InvalidRequest("That image is no longer in the bot's records.")
+        if not job.prompt:
+            raise InvalidRequest(
+                "That image's prompt was removed by the server's log retention, so it can't "
+                "be used again. Start a new one with /imagine."
+            )
+        inputs = await self._store.jobs.inputs(job_id) if job.input_count else []
+        return job, [i for i in inputs if i.data is not None]
 
     async def activity(self, guild_id: int, user_id: int) -> tuple[int, int]:
         """Return a member's (running, waiting) job counts."""

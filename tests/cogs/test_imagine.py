@@ -38,7 +38,20 @@ async def test_commands_synced_with_documented_options(env):
     """Start-up syncs /imagine with its documented options and types."""
     (imagine,) = [c for c in env.fake.global_commands if c["name"] == "imagine"]
     options = {o["name"]: o for o in imagine["options"]}
-    assert list(options) == ["prompt", "model", "ratio", "resolution", "quality", "count", "style"]
+    assert list(options) == [
+        "prompt",
+        "model",
+        "ratio",
+        "resolution",
+        "quality",
+        "count",
+        "style",
+        "image",
+        "image2",
+        "image3",
+    ]
+    assert [options[n]["type"] for n in ("image", "image2", "image3")] == [11, 11, 11]
+    assert not any(options[n].get("required") for n in ("image", "image2", "image3"))
     assert options["prompt"]["type"] == 3 and options["prompt"]["required"]
     assert options["prompt"]["max_length"] == 4000
     assert options["model"]["autocomplete"] is True

@@ -18,7 +18,7 @@ from tests.fakes.lemondata import DEFAULT_MODELS, LemonDataEmulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
-STRING, INTEGER = 3, 4
+STRING, INTEGER, ATTACHMENT = 3, 4, 11
 RATIOS = ["1:1", "16:9", "9:16", "3:2", "2:3", "4:3", "3:4", "21:9"]
 
 
@@ -38,7 +38,18 @@ async def test_boot_syncs_imagine_globally_with_the_documented_options(
     assert imagine["name"] == "imagine"
     assert imagine["type"] == 1
     options = _options(imagine)
-    assert list(options) == ["prompt", "model", "ratio", "resolution", "quality", "count", "style"]
+    assert list(options) == [
+        "prompt",
+        "model",
+        "ratio",
+        "resolution",
+        "quality",
+        "count",
+        "style",
+        "image",
+        "image2",
+        "image3",
+    ]
     assert [name for name, o in options.items() if o.get("required")] == ["prompt"]
     assert {name: o["type"] for name, o in options.items()} == {
         "prompt": STRING,
@@ -48,6 +59,9 @@ async def test_boot_syncs_imagine_globally_with_the_documented_options(
         "quality": STRING,
         "count": INTEGER,
         "style": STRING,
+        "image": ATTACHMENT,
+        "image2": ATTACHMENT,
+        "image3": ATTACHMENT,
     }
     assert options["prompt"]["max_length"] == 4000
     assert options["model"].get("autocomplete") is True

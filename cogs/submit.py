@@ -1,0 +1,111 @@
+"""One way into the job service for every entry point: /imagine, Reroll, Edit and Remix.
+
+:func:`submit` builds the :class:`~bot.jobs.JobRequest` from the interaction, has the
+service accept it, and answers with the job's progress card (public). Refusals are
+BotErrors, answered privately by the error router. When reference images must be
+downloaded first, the interaction is deferred at once (Discord wants an answer within
+3 s) and :func:`submit_deferred` finishes it: the card replaces the "thinking" message,
+or a refusal removes it and is answered privately.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import discord
+
+from bot.catalog import ImagineOptions
+from bot.client import LemonBot
+from bot.errors import BotError
+from bot.jobs import Accepted, JobRequest
+from bot.store import InputImage
+from bot.ui.cards import progress_embed
+from bot.ui.replies import member_role_ids, send_ephemeral
+from bot.ui.views import cancel_view
+
+log = logging.getLogger(__name__)
+
+Interaction = discord.Interaction[Any]
+
+
+def request_for(
+    interaction: Interaction,
+    options: ImagineOptions,
+    *,
+    inputs: Sequence[InputImage] = (),
+    parent_id: int | None = None,
+    kind: str = "imagine",
+    guild_id: int | None = None,
+) -> JobRequest:
+    """Return the request an interaction makes (a DM press acts for the job's server)."""
+    guild = interaction.guild_id or guild_id
+    assert guild is not None and interaction.channel_id is not None
+    return JobRequest(
+        options=options,
+        guild_id=guild,
+        channel_id=interaction.channel_id,
+        user_id=interaction.user.id,
+        application_id=interaction.application_id,
+        interaction_id=interaction.id,
+        interaction_token=interaction.token,
+        upload_limit=interaction.filesize_limit,
+        received_at=interaction.created_at.timestamp(),
+        role_ids=member_role_ids(interaction.user),
+        inputs=tuple(inputs),
+        parent_id=parent_id,
+        kind=kind,
+    )
+
+
+def _card(accepted: Accepted) -> dict[str, Any]:
+    job = accepted.job
+    waiting = accepted.position is not None
+    return {
+        "embed": progress_embed(job, accepted.position),
+        "view": cancel_view(job.id) if waiting else discord.utils.MISSING,
+    }
+
+
+async def submit(bot: LemonBot, interaction: Interaction, request: JobRequest) -> None:
+    """Accept a request and answer with its progress card (a refusal raises a BotError)."""
+    accepted = await bot.jobs.accept(request)
+    try:
+        response = await interaction.response.send_message(**_card(accepted))
+    except BaseException:  # HTTP error, dropped connection, cancellation: nobody saw it
+        await bot.jobs.abandon(accepted.job.id)
+        raise
+    await bot.jobs.acknowledged(accepted.job.id, response.message_id)
+
+
+async def submit_deferred(
+    bot: LemonBot, interaction: Interaction, build: Callable[[], Awaitable[JobRequest]]
+) -> None:
+    """Defer, build the request (downloads, checks), accept it and show its card.
+
+    A refusal at any step removes the "thinking" message and is answered privately, so
+    that only the member sees it; nothing is reserved or sent.
+    """
+    if not interaction.response.is_done():
+        await interaction.response.defer(thinking=True)
+    try:
+        accepted = await bot.jobs.accept(await build())
+    except BotError as exc:
+        await _withdraw(interaction)
+        await send_ephemeral(interaction, exc.message)
+        return
+    try:
+        message = await interaction.edit_original_response(**_card(accepted))
+    except BaseException:
+        await bot.jobs.abandon(accepted.job.id)
+        raise
+    await bot.jobs.acknowledged(accepted.job.id, message.id)
+
+
+async def _withdraw(interaction: Interaction) -> None:
+    """Remove the public "thinking" message of a deferred interaction."""
+    try:
+        await interaction.delete_original_response()
+    except discord.HTTPException as exc:
+        log.info("could not remove the thinking message: HTTP %s", exc.status)
