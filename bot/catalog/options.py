@@ -27,6 +27,7 @@ class ImagineOptions:
     count: int = 1
     style: str | None = None
     images: int = 0  # reference images sent with the request (their bytes travel apart)
+    replaced_model: str | None = None  # an Edit of a text-only model's image uses another
 
     def normalized(self) -> ImagineOptions:
         """Strip the prompt and lower-case the enumerated values."""

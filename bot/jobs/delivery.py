@@ -33,6 +33,7 @@ import aiohttp
 import discord
 
 from bot.background import Background
+from bot.errors import InvalidRequest
 from bot.jobs import parts
 from bot.store import Job, Store, StoredImage
 from bot.ui.cards import failure_embed, progress_embed, result_embed, result_notes
@@ -286,6 +287,35 @@ class Delivery:
         for name, value in result_notes(job, arrived=len(stored), unshown=len(plan.unshown)):
             embed.add_field(name=name, value=value, inline=False)
         return embed
+
+    async def remove(self, job: Job) -> bool:
+        """Delete a job's result message (and a progress card left above a reply).
+
+        Returns True when the result message was already gone; raises InvalidRequest
+        when Discord does not let the bot delete it.
+        """
+        assert job.delivered_channel_id is not None and job.delivered_message_id is not None
+        gone = await self._delete(job, job.delivered_channel_id, job.delivered_message_id)
+        if job.message_id and job.message_id != job.delivered_message_id:
+            # The progress card of a result posted as a reply still shows the prompt.
+            try:
+                await self._delete(job, job.channel_id, job.message_id)
+            except InvalidRequest:
+                log.info("job %s: progress message could not be deleted", job.id)
+        return gone
+
+    async def _delete(self, job: Job, channel_id: int, message_id: int) -> bool:
+        guild_id = None if job.delivered_via == "dm" else job.guild_id
+        channel = self._client.get_partial_messageable(channel_id, guild_id=guild_id)
+        try:
+            await channel.get_partial_message(message_id).delete()
+        except discord.NotFound:
+            return True
+        except discord.Forbidden:
+            raise InvalidRequest(
+                "Discord doesn't let me delete that message (missing access to the channel)."
+            ) from None
+        return False
 
     async def first_answer(self, job: Job) -> tuple[bool, int | None]:
         """Return whether Discord has the job's first answer, and its message id.

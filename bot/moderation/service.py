@@ -24,6 +24,7 @@ from bot.moderation.audit import AuditLog
 from bot.moderation.blocklist import MAX_RULES_PER_GUILD, check_new_rule, first_match
 from bot.moderation.export import jobs_csv
 from bot.store import BlockedUser, GuildSettings, Job, JobFilter, PromptRule, QuotaRule, Store
+from bot.ui.cards import thumbnail_url
 from bot.ui.format import limit_text, shorten
 from bot.ui.moderation import action_audit_embed, blocked_audit_embed
 
@@ -318,20 +319,39 @@ class ModerationService:
         )
         return text
 
-    async def record_deletion(
-        self, job: Job, moderator_id: int, *, already_gone: bool, thumbnail: str | None
-    ) -> None:
-        """Record that a job's image message was deleted, and by whom."""
+    @staticmethod
+    def deletable(job: Job) -> Job:
+        """Return ``job`` if its image message can be deleted; raise InvalidRequest if not."""
+        if job.deleted_at is not None:
+            raise InvalidRequest(
+                f"Job {job.id}'s image was already deleted by <@{job.deleted_by}>."
+            )
+        if job.delivered_message_id is None or job.delivered_channel_id is None:
+            raise InvalidRequest(f"Job {job.id} has no posted message to delete.")
+        return job
+
+    async def delete_image(
+        self, job: Job, by_user_id: int, remove: Callable[[Job], Awaitable[bool]]
+    ) -> str:
+        """Delete a job's image message(s) with ``remove``, record who did it; say what happened.
+
+        ``remove`` returns True when the message was already gone (still recorded). The
+        requester deleting their own image is recorded exactly like a moderator.
+        """
+        gone = await remove(job)
         await self._act(
             job.guild_id,
-            moderator_id,
+            by_user_id,
             "delete",
             f"deleted the image of job {job.id} by <@{job.user_id}>.",
-            lambda: self._store.jobs.mark_deleted(job.id, moderator_id),
+            lambda: self._store.jobs.mark_deleted(job.id, by_user_id),
             target=f"job:{job.id}",
-            detail="message already gone" if already_gone else None,
-            thumbnail=thumbnail,
+            detail="message already gone" if gone else None,
+            thumbnail=thumbnail_url(job),
         )
+        if gone:
+            return f"Job {job.id}'s message was already gone; recorded as deleted."
+        return f"Deleted the image of job {job.id}."
 
     # ------------------------------------------------------------------ retention
 

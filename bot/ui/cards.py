@@ -68,10 +68,56 @@ def failure_text(job: Job) -> str:
     return text
 
 
+KIND_LABELS = {"reroll": "Reroll", "edit": "Edit", "remix": "Remix"}
+DETAIL_PROMPT = 3500
+
+
 def _member_card(job: Job, title: str, colour: discord.Colour) -> discord.Embed:
     embed = job_header(job, title=title, colour=colour)
     embed.add_field(name="Model", value=f"`{job.model}`")
     embed.add_field(name="Ratio", value=describe_shape(ImagineOptions(**job.options)))
+    replaced = job.options.get("replaced_model")
+    if replaced:
+        embed.add_field(
+            name="Model used",
+            value=f"`{replaced}` takes no reference image, so `{job.model}` made this edit.",
+            inline=False,
+        )
+    if job.parent_id is not None:
+        kind = KIND_LABELS.get(job.kind, job.kind)
+        embed.add_field(name="From", value=f"{kind} of job {job.parent_id}")
+    embed.set_footer(text=f"Job {job.id}")
+    return embed
+
+
+def details_embed(job: Job) -> discord.Embed:
+    """Return the private Details of a result: everything a member may know about it."""
+    embed = job_header(
+        job, title=f"Job {job.id} · details", prompt_limit=DETAIL_PROMPT, colour=COLOUR_DONE
+    )
+    if job.revised_prompt:
+        embed.add_field(
+            name="Revised prompt", value=shorten(job.revised_prompt, 1000), inline=False
+        )
+    embed.add_field(name="Model", value=f"`{job.model}`")
+    embed.add_field(name="Ratio", value=describe_shape(ImagineOptions(**job.options)))
+    chosen = {
+        k: v
+        for k, v in job.options.items()
+        if k in ("resolution", "quality", "count", "style") and v not in (None, 1)
+    }
+    if chosen:
+        embed.add_field(name="Options", value=", ".join(f"{k} {v}" for k, v in chosen.items()))
+    embed.add_field(name="Charged", value=f"{job.quota_units} ({job.quota_state})")
+    timings = [f"asked {timestamp(job.created_at, 'R')}"]
+    if job.submitted_at and job.finished_at:
+        timings.append(f"made in {job.finished_at - job.submitted_at:.0f} s")
+    embed.add_field(name="Timings", value=", ".join(timings), inline=False)
+    if job.parent_id is not None:
+        kind = KIND_LABELS.get(job.kind, job.kind)
+        embed.add_field(name="Made from", value=f"{kind} of job {job.parent_id}")
+    if job.input_count:
+        embed.add_field(name="Reference images", value=str(job.input_count))
     embed.set_footer(text=f"Job {job.id}")
     return embed
 

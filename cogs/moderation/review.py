@@ -12,8 +12,7 @@ from discord.app_commands import Choice, Range
 
 from bot.client import LemonBot
 from bot.errors import InvalidRequest
-from bot.store import JOB_STATES, Job, JobFilter
-from bot.ui.cards import thumbnail_url
+from bot.store import JOB_STATES, JobFilter
 from bot.ui.moderation import describe_filter, job_detail_embed, job_summary_embed
 from bot.ui.options import Since
 from bot.ui.views import LogsView
@@ -121,42 +120,10 @@ class ReviewCommands(CommandsBase):
         self, interaction: discord.Interaction[LemonBot], job_id: Range[int, 1, None]
     ) -> None:
         """Delete a job's posted image and record who did it."""
-        job = await self.service.job(guild_of(interaction), job_id)
-        if job.deleted_at is not None:
-            raise InvalidRequest(
-                f"Job {job.id}'s image was already deleted by <@{job.deleted_by}>."
-            )
-        if job.delivered_message_id is None or job.delivered_channel_id is None:
-            raise InvalidRequest(f"Job {job.id} has no posted message to delete.")
+        job = self.service.deletable(await self.service.job(guild_of(interaction), job_id))
         await interaction.response.defer(ephemeral=True, thinking=True)
-        gone = await self._delete_message(job, job.delivered_channel_id, job.delivered_message_id)
-        if job.message_id and job.message_id != job.delivered_message_id:
-            # The progress card of a result posted as a reply still shows the prompt.
-            try:
-                await self._delete_message(job, job.channel_id, job.message_id)
-            except InvalidRequest:
-                log.info("job %s: progress message could not be deleted", job.id)
-        await self.service.record_deletion(
-            job, interaction.user.id, already_gone=gone, thumbnail=thumbnail_url(job)
-        )
-        reply = f"Deleted the image of job {job.id}."
-        if gone:
-            reply = f"Job {job.id}'s message was already gone; recorded as deleted."
+        reply = await self.service.delete_image(job, interaction.user.id, self.bot.delivery.remove)
         await interaction.edit_original_response(content=reply)
-
-    async def _delete_message(self, job: Job, channel_id: int, message_id: int) -> bool:
-        """Delete one message; return True if it was already gone."""
-        guild_id = None if job.delivered_via == "dm" else job.guild_id
-        channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
-        try:
-            await channel.get_partial_message(message_id).delete()
-        except discord.NotFound:
-            return True
-        except discord.Forbidden:
-            raise InvalidRequest(
-                "Discord doesn't let me delete that message (missing access to the channel)."
-            ) from None
-        return False
 
 
 def _filters(

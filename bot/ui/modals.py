@@ -1,0 +1,95 @@
+"""Modals: what to change in an Edit, and what to make of a Remix.
+
+A modal is sent stopped (not kept in discord.py's view store), and its submit is routed
+by custom_id (``lemonbot:editmodal:<job>:<image>``, ``lemonbot:remix:<token>``) to the
+cog's ``on_interaction`` listener, so no state lives in the modal object itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+
+from bot.catalog import MAX_PROMPT_LENGTH
+
+EDIT_MODAL = "lemonbot:editmodal:"
+REMIX_MODAL = "lemonbot:remix:"
+PROMPT_FIELD = "prompt"
+RATIO_FIELD = "ratio"
+MODEL_FIELD = "model"
+TITLE_LIMIT = 45
+MODEL_ID_LIMIT = 100
+
+
+def _modal(title: str, custom_id: str, *inputs: discord.ui.TextInput[Any]) -> discord.ui.Modal:
+    modal = discord.ui.Modal(title=title[:TITLE_LIMIT], custom_id=custom_id, timeout=None)
+    for text_input in inputs:
+        modal.add_item(text_input)
+    modal.stop()  # routed by custom_id, see the module docstring
+    return modal
+
+
+def edit_modal(job_id: int, image: int, prompt: str, ratio: str | None) -> discord.ui.Modal:
+    """Return the Edit modal, pre-filled with the result's prompt and ratio."""
+    return _modal(
+        f"Edit image {image} of job {job_id}",
+        f"{EDIT_MODAL}{job_id}:{image}",
+        discord.ui.TextInput(
+            label="What should the new image show?",
+            custom_id=PROMPT_FIELD,
+            style=discord.TextStyle.paragraph,
+            default=prompt[:MAX_PROMPT_LENGTH],
+            max_length=MAX_PROMPT_LENGTH,
+        ),
+        discord.ui.TextInput(
+            label="Ratio (e.g. 1:1, 16:9, 9:16)",
+            custom_id=RATIO_FIELD,
+            default=ratio or "",
+            required=False,
+            max_length=5,
+        ),
+    )
+
+
+def remix_modal(token: str, default_model: str) -> discord.ui.Modal:
+    """Return the Remix modal: a prompt, and optionally a model."""
+    return _modal(
+        "Remix with lemonbot",
+        f"{REMIX_MODAL}{token}",
+        discord.ui.TextInput(
+            label="What should change?",
+            custom_id=PROMPT_FIELD,
+            style=discord.TextStyle.paragraph,
+            max_length=MAX_PROMPT_LENGTH,
+        ),
+        discord.ui.TextInput(
+            label="Model (optional)",
+            custom_id=MODEL_FIELD,
+            placeholder=default_model[:MODEL_ID_LIMIT],
+            required=False,
+            max_length=MODEL_ID_LIMIT,
+        ),
+    )
+
+
+def modal_values(data: Any) -> dict[str, str]:
+    """Return a modal submit's values by custom_id (action rows and labels both)."""
+    values: dict[str, str] = {}
+
+    def walk(components: Any) -> None:
+        for component in components or ():
+            if not isinstance(component, dict):
+                continue
+            if component.get("type") == 1:
+                walk(component.get("components"))
+            elif component.get("type") == 18:
+                walk([component.get("component")])
+            elif "custom_id" in component:
+                value = component.get("value", component.get("values"))
+                values[str(component["custom_id"])] = (
+                    value[0] if isinstance(value, list) and value else str(value or "")
+                )
+
+    walk((data or {}).get("components"))
+    return values
