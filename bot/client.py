@@ -33,7 +33,7 @@ from bot.ui.views import PERSISTENT_ITEMS, ButtonHandler
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine", "cogs.moderation")
+EXTENSIONS = ("cogs.imagine", "cogs.results", "cogs.moderation")
 COMMANDS_HASH_KEY = "commands_hash"
 # Post results, link them, attach images, and reply to the progress message.
 INVITE_PERMISSIONS = discord.Permissions(

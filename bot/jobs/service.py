@@ -14,7 +14,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 
 from bot.background import Background
-from bot.catalog import ImagineOptions, ModelCatalog, build_request, cost_units, validate
+from bot.catalog import (
+    ImageInput,
+    ImagineOptions,
+    ModelCatalog,
+    build_request,
+    cost_units,
+    validate,
+)
 from bot.config import Settings
 from bot.errors import InvalidRequest, NotAllowed, ServiceUnavailable
 from bot.jobs import dispatch
@@ -145,7 +152,18 @@ class JobService:
 
     def takes_images(self, model: str) -> bool:
         """Whether ``model`` takes a reference image (per the gateway, else its family)."""
-        return self._catalog.image_input(model).accepted
+        return self.image_input(model).accepted
+
+    def image_input(self, model: str) -> ImageInput:
+        """Return how ``model`` takes reference images (per the gateway, else its family)."""
+        return self._catalog.image_input(model)
+
+    async def known(self, job_id: int | None, guild_id: int) -> int | None:
+        """Return ``job_id`` if it is a job of this server, else None (a lineage link)."""
+        if job_id is None:
+            return None
+        job = await self._store.jobs.get(job_id)
+        return job.id if job is not None and job.guild_id == guild_id else None
 
     async def accept(self, request: JobRequest) -> Accepted:
         """Validate, check server rules, reserve quota and store a job.
