@@ -106,7 +106,9 @@ class LemonBot(commands.Bot):
         self.jobs.finished_listeners.append(self._audit_finished_job)
 
     async def _audit_finished_job(self, job: Job) -> None:
-        await self.audit.post(job.guild_id, finished_audit_embed(job))
+        """Post a finished job to the audit channel, with the reference images it used."""
+        inputs = await self.store.jobs.inputs(job.id) if job.input_count else []
+        await self.audit.post(job.guild_id, finished_audit_embed(job), files=inputs)
 
     async def setup_hook(self) -> None:
         """Load cogs, resume unfinished jobs, start the poller and sync commands."""

@@ -6,12 +6,14 @@ post is dropped. Posts made on the way to answering a member run in the backgrou
 
 from __future__ import annotations
 
+import io
 import logging
+from collections.abc import Sequence
 
 import discord
 
 from bot.background import Background
-from bot.store import Store
+from bot.store import InputImage, Store
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +27,24 @@ class AuditLog:
         self._background = background
 
     async def post(
-        self, guild_id: int, embed: discord.Embed, *, channel_id: int | None = None
+        self,
+        guild_id: int,
+        embed: discord.Embed,
+        *,
+        channel_id: int | None = None,
+        files: Sequence[InputImage] = (),
     ) -> bool:
-        """Post ``embed`` to the server's log channel (or ``channel_id``); False if it failed."""
+        """Post ``embed`` (and ``files``) to the server's log channel; False if it failed."""
         if channel_id is None:
             channel_id = (await self._store.guilds.settings(guild_id)).log_channel_id
         if channel_id is None:
             return False
         channel = self._client.get_partial_messageable(channel_id, guild_id=guild_id)
+        attached = [discord.File(io.BytesIO(f.data), filename=f.filename) for f in files if f.data]
         try:
-            await channel.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+            await channel.send(
+                embed=embed, files=attached, allowed_mentions=discord.AllowedMentions.none()
+            )
         except discord.HTTPException as exc:
             log.warning(
                 "guild %s: audit post to channel %s failed: HTTP %s (code %s)",

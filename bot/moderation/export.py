@@ -43,6 +43,9 @@ COLUMNS: dict[str, Callable[[Job], Any]] = {
     "result_urls": lambda job: " ".join(job.result_urls),
     "finished_at": lambda job: _iso(job.finished_at),
     "deleted_by": lambda job: job.deleted_by,
+    "parent_id": lambda job: job.parent_id,
+    "kind": lambda job: job.kind,
+    "input_images": lambda job: job.input_count,
 }
 CSV_COLUMNS = tuple(COLUMNS)
 

@@ -23,7 +23,16 @@ from bot.errors import InvalidRequest, NotAllowed
 from bot.moderation.audit import AuditLog
 from bot.moderation.blocklist import MAX_RULES_PER_GUILD, check_new_rule, first_match
 from bot.moderation.export import jobs_csv
-from bot.store import BlockedUser, GuildSettings, Job, JobFilter, PromptRule, QuotaRule, Store
+from bot.store import (
+    BlockedUser,
+    GuildSettings,
+    InputImage,
+    Job,
+    JobFilter,
+    PromptRule,
+    QuotaRule,
+    Store,
+)
 from bot.ui.cards import thumbnail_url
 from bot.ui.format import limit_text, shorten
 from bot.ui.moderation import action_audit_embed, blocked_audit_embed
@@ -108,6 +117,10 @@ class ModerationService:
         if job is None or job.guild_id != guild_id:
             raise InvalidRequest(f"There is no job {job_id} in this server.")
         return job
+
+    async def inputs(self, job: Job) -> list[InputImage]:
+        """Return the reference images a job was made from (for moderators to see)."""
+        return await self._store.jobs.inputs(job.id) if job.input_count else []
 
     async def jobs(self, filters: JobFilter, *, limit: int, offset: int = 0) -> list[Job]:
         """Return the jobs matching ``filters``, newest first."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.store import BlockedUser, GuildSettings, Job, JobFilter, PromptRule, QuotaRule
-from bot.ui.cards import job_header, jump_link, thumbnail_url
+from bot.ui.cards import KIND_LABELS, job_header, jump_link, thumbnail_url
 from bot.ui.format import FIELD_LIMIT, code, fit_lines, limit_text, shorten, timestamp
 from bot.ui.text import PERIOD_NOUNS
 
@@ -103,6 +103,7 @@ def job_detail_embed(job: Job) -> discord.Embed:
         )
     if job.task_id:
         embed.add_field(name="Task", value=f"`{shorten(job.task_id, 100)}`")
+    _add_lineage(embed, job)
     if job.result_urls:
         urls = fit_lines([f"<{url}>" for url in job.result_urls], 800, more="…")
         embed.add_field(name="Image URLs", value=urls, inline=False)
@@ -120,7 +121,19 @@ def finished_audit_embed(job: Job) -> discord.Embed:
         embed.add_field(name="Charged", value=f"{job.quota_units} units")
     elif job.error_code:
         embed.add_field(name="Error", value=f"`{job.error_code}`")
+    _add_lineage(embed, job)
     return _with_thumbnail(embed, job)
+
+
+def _add_lineage(embed: discord.Embed, job: Job) -> None:
+    """Add where a job came from (Reroll, Edit, Remix) and its reference images."""
+    if job.parent_id is not None:
+        embed.add_field(
+            name="Made from", value=f"{KIND_LABELS.get(job.kind, job.kind)} of job {job.parent_id}"
+        )
+    if job.input_count:
+        noun = "image" if job.input_count == 1 else "images"
+        embed.add_field(name="Reference", value=f"{job.input_count} {noun} (attached)")
 
 
 def blocked_audit_embed(

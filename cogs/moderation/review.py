@@ -74,7 +74,14 @@ class ReviewCommands(CommandsBase):
     ) -> None:
         """Show everything stored about one job."""
         job = await self.service.job(guild_of(interaction), job_id)
-        await interaction.response.send_message(embed=job_detail_embed(job), ephemeral=True)
+        files = [
+            discord.File(io.BytesIO(i.data), filename=i.filename)
+            for i in await self.service.inputs(job)
+            if i.data and len(i.data) <= interaction.filesize_limit
+        ]
+        await interaction.response.send_message(
+            embed=job_detail_embed(job), files=files, ephemeral=True
+        )
 
     @imagemod.command(name="export")
     @app_commands.describe(**FILTER_DESCRIPTIONS)
