@@ -13,6 +13,7 @@ import logging
 import secrets
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -48,6 +49,8 @@ async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> No
             await interaction.response.send_message(text, ephemeral=True)
     except discord.HTTPException as exc:
         log.warning("could not send an ephemeral reply: HTTP %s", exc.status)
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # Discord unreachable
+        log.warning("could not send an ephemeral reply: %s", type(exc).__name__)
 
 
 def error_text(error: BaseException, where: str) -> str:
