@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from typing import Any
 
 import discord
 import httpx
@@ -63,18 +64,29 @@ class LemonTree(app_commands.CommandTree["LemonBot"]):
         await report_error(interaction, error, f"command {name}")
 
 
-class LemonBot(commands.Bot):
-    """The bot: owns the services and wires them to Discord's lifecycle."""
+class LemonBot(commands.AutoShardedBot):
+    """The bot: owns the services and wires them to Discord's lifecycle.
+
+    It runs the shards ``SHARD_IDS`` of ``SHARD_COUNT`` (all of them by default); several
+    identical processes, each with its own slice, share one PostgreSQL. Only the process
+    holding shard 0 syncs the commands.
+    """
 
     def __init__(self, *, settings: Settings, store: Store, http: httpx.AsyncClient) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
+        shards: dict[str, Any] = {}
+        if settings.shard_count is not None:
+            shards["shard_count"] = settings.shard_count
+        if settings.shard_ids is not None:
+            shards["shard_ids"] = list(settings.shard_ids)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
             tree_cls=LemonTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            **shards,
         )
         self.settings = settings
         self.store = store
@@ -121,7 +133,13 @@ class LemonBot(commands.Bot):
         await self.sync_commands()
 
     async def sync_commands(self) -> None:
-        """Sync to DEV_GUILD_ID at every start, or globally when the command set changed."""
+        """Sync to DEV_GUILD_ID at every start, or globally when the command set changed.
+
+        Only the process holding shard 0 syncs: the others leave the commands alone.
+        """
+        if not self.settings.holds_shard_zero:
+            log.info("not syncing commands: shard 0 runs in another process")
+            return
         if self.settings.dev_guild_id is not None:
             guild = discord.Object(self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)

@@ -57,6 +57,26 @@ def database_path(url: str) -> Path:
     return Path(path)
 
 
+def parse_shard_ids(raw: str, count: int | None) -> tuple[int, ...] | None:
+    """Parse ``SHARD_IDS`` (``0-3``, ``4,5,6,7`` or both mixed); None when empty."""
+    if not raw.strip():
+        return None
+    if count is None:
+        raise ConfigError("SHARD_IDS needs SHARD_COUNT (the total number of shards)")
+    ids: set[int] = set()
+    for part in raw.split(","):
+        low, sep, high = part.strip().partition("-")
+        if not low.isdigit() or (sep and not high.isdigit()):
+            raise ConfigError(f"SHARD_IDS must look like 0-3 or 4,5,6,7; got {raw!r}")
+        first, last = int(low), int(high) if sep else int(low)
+        if first > last or last >= count:
+            raise ConfigError(
+                f"SHARD_IDS {part.strip()!r} is not within 0..{count - 1} (SHARD_COUNT={count})"
+            )
+        ids.update(range(first, last + 1))
+    return tuple(sorted(ids))
+
+
 def parse_weights(raw: str) -> dict[str, int]:
     """Parse ``MODEL_WEIGHTS`` (``model=weight`` pairs separated by commas)."""
     weights: dict[str, int] = {}
@@ -97,6 +117,13 @@ class Settings:
     log_retention_days: int = 90
     max_input_image_mb: float = DEFAULT_MAX_INPUT_IMAGE_MB
     default_edit_model: str = DEFAULT_EDIT_MODEL
+    shard_count: int | None = None  # None: as many as Discord recommends, all here
+    shard_ids: tuple[int, ...] | None = None  # None: every shard of shard_count
+
+    @property
+    def holds_shard_zero(self) -> bool:
+        """Whether this process runs shard 0 (it alone syncs the commands)."""
+        return self.shard_ids is None or 0 in self.shard_ids
 
     @property
     def max_input_image_bytes(self) -> int:
@@ -136,6 +163,9 @@ class Settings:
             return int(value)
 
         token = required("DISCORD_TOKEN")
+        shard_count = (
+            integer("SHARD_COUNT", 0, minimum=1) if env.get("SHARD_COUNT", "").strip() else None
+        )
         api_key = required("LEMONDATA_API_KEY")
 
         guild_raw = env.get("DEV_GUILD_ID", "").strip()
@@ -182,6 +212,8 @@ class Settings:
                 "MAX_INPUT_IMAGE_MB", DEFAULT_MAX_INPUT_IMAGE_MB, minimum=0.01
             ),
             default_edit_model=env.get("DEFAULT_EDIT_MODEL", "").strip() or DEFAULT_EDIT_MODEL,
+            shard_count=shard_count,
+            shard_ids=parse_shard_ids(env.get("SHARD_IDS", ""), shard_count),
         )
 
     def secrets(self) -> tuple[str, ...]:

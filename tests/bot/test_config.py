@@ -131,3 +131,28 @@ def test_in_memory_database_exits_with_one_line(tmp_path):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "in-memory database" in lines[0], result.stderr
+
+
+@pytest.mark.parametrize(
+    ("count", "ids", "expected", "zero"),
+    [
+        ("", "", None, True),
+        ("8", "0-3", (0, 1, 2, 3), True),
+        ("8", "4,5,6,7", (4, 5, 6, 7), False),
+        ("8", "6, 1-2", (1, 2, 6), False),
+    ],
+)
+def test_shards(count, ids, expected, zero):
+    """SHARD_IDS takes ranges and lists; only the holder of shard 0 syncs commands."""
+    settings = Settings.from_env(BASE | {"SHARD_COUNT": count, "SHARD_IDS": ids})
+    assert settings.shard_ids == expected and settings.holds_shard_zero is zero
+
+
+@pytest.mark.parametrize(
+    ("count", "ids", "needle"),
+    [("", "0-3", "needs SHARD_COUNT"), ("4", "2-5", "within 0..3"), ("4", "a", "look like")],
+)
+def test_bad_shards_are_refused(count, ids, needle):
+    """Shard settings that cannot work are refused with one line."""
+    with pytest.raises(ConfigError, match=needle):
+        Settings.from_env(BASE | {"SHARD_COUNT": count, "SHARD_IDS": ids})
