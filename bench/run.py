@@ -1,6 +1,6 @@
 """Run lemonbot's benchmarks and print one table each (see bench/README.md).
 
-    python bench/run.py                 # all: accept, poller, size
+    python bench/run.py                 # all: accept, poller, size, scheduler
     python bench/run.py poller size     # some of them
     python -m bench.run                 # the same, as a module
 
@@ -27,13 +27,14 @@ if str(ROOT) not in sys.path:
 # discord.py imports audioop (voice support), deprecated since Python 3.11.
 warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
 
-from bench import bench_accept, bench_poller, bench_size  # noqa: E402
+from bench import bench_accept, bench_poller, bench_scheduler, bench_size  # noqa: E402
 from bench._common import Report  # noqa: E402
 
 BENCHMARKS: dict[str, Callable[[], Report]] = {
     "accept": lambda: asyncio.run(bench_accept.run()),
     "poller": lambda: asyncio.run(bench_poller.run()),
     "size": bench_size.run,
+    "scheduler": bench_scheduler.run,
 }
 
 
