@@ -55,6 +55,7 @@ from bot.scheduler import (  # noqa: E402
     VirtualClock,
     option_key,
 )
+from bot.scheduler.planner import POLL_PRICE  # noqa: E402
 
 SEED = 20240613
 WINDOW = 60.0
@@ -336,9 +337,7 @@ def run_scheduler(
 
     async def main() -> None:
         budget = RequestBudget(rpm=BOT_RPM, clock=clock)
-        planner = PollPlanner(clock=clock, durations=durations)
-        if price is not None:
-            planner = PollPlanner(clock=clock, durations=durations, price=price)
+        planner = PollPlanner(clock=clock, durations=durations, price=price or POLL_PRICE)
         planner.learn_history(history)
 
         async def poll(pick: PollPick, grant: Grant) -> PollResult:

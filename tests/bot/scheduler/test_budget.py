@@ -85,26 +85,25 @@ def test_creates_wait_for_room_instead_of_failing():
 
 
 def test_retry_after_is_honoured():
-    """After a 429 with Retry-After: 30, nothing is sent for 30 s, then one probe."""
+    """After a 429 with Retry-After: 30, nothing is sent for 30 s; then one probe goes."""
     clock = VirtualClock()
     budget = RequestBudget(rpm=60, clock=clock)
 
-    async def main() -> list[tuple[float, bool]]:
+    async def main() -> tuple[list[tuple[float, bool]], list[tuple[float, bool]]]:
         grant = await budget.acquire("poll")
         await clock.sleep(1)
         budget.observe(429, {"Retry-After": "30"}, grant)
-        grants = await asyncio.gather(*(budget.acquire("poll") for _ in range(3)))
-        return [(g.at, g.probe) for g in grants]
+        waiting = [asyncio.ensure_future(budget.acquire("create")) for _ in range(3)]
+        await clock.sleep(100)
+        probes = [w.result() for w in waiting if w.done()]
+        for probe in probes:
+            budget.observe(200, {}, probe)
+        rest = await asyncio.gather(*(w for w in waiting if not w.done()))
+        return [(g.at, g.probe) for g in probes], [(g.at, g.probe) for g in rest]
 
-    # The probe goes at 31 s; the other two wait for its answer (there is none here),
-    # so only the probe is granted before the simulation is stopped by the timeout.
-    async def bounded() -> list[tuple[float, bool]]:
-        try:
-            return await asyncio.wait_for(main(), timeout=200)
-        except TimeoutError:
-            return [(at, True) for at in sent_times(budget)[1:]]
-
-    assert clock.run(bounded()) == [(31.0, True)]
+    probes, rest = clock.run(main())
+    assert probes == [(31.0, True)]  # one probe, at the end of the pause
+    assert rest == [(101.0, False), (101.0, False)]  # the others after its answer
     assert budget.stats().throttled == 1
 
 
