@@ -77,7 +77,7 @@ should be False for failed or lost tasks; ``LEMONDATA_RPM`` is not read anywhere
 (``Settings`` owns the environment).
 """
 
-from bot.scheduler.budget import DEFAULT_RPM, BudgetStats, Grant, RequestBudget, RequestKind, Slot
+from bot.scheduler.budget import DEFAULT_RPM, RequestBudget, Slot
 from bot.scheduler.clock import Clock, LoopClock, VirtualClock, clock_time, sleep_or_wake
 from bot.scheduler.estimates import (
     CompletionTime,
@@ -88,6 +88,7 @@ from bot.scheduler.estimates import (
     Prior,
     option_key,
 )
+from bot.scheduler.grants import BudgetStats, Grant, PollDemand, RequestKind
 from bot.scheduler.headers import RateHeaders, parse_rate_headers
 from bot.scheduler.loop import PollLoop, PollResult
 from bot.scheduler.planner import Due, PollPick, PollPlanner
@@ -104,6 +105,7 @@ __all__ = [
     "Grant",
     "LogNormal",
     "LoopClock",
+    "PollDemand",
     "PollLoop",
     "PollPick",
     "PollPlanner",

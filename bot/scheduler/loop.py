@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from bot.scheduler.budget import Grant, RequestBudget
+from bot.scheduler.budget import RequestBudget
 from bot.scheduler.clock import Clock, LoopClock, sleep_or_wake
+from bot.scheduler.grants import Grant
 from bot.scheduler.planner import PollPick, PollPlanner
 
 log = logging.getLogger(__name__)
