@@ -1,6 +1,6 @@
 """Run lemonbot's benchmarks and print one table each (see bench/README.md).
 
-    python bench/run.py                 # all: accept, ack, poller, size
+    python bench/run.py                 # all: accept, ack, poller, size, scheduler
     python bench/run.py poller size     # some of them
     python -m bench.run                 # the same, as a module
 
@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
 # discord.py imports audioop (voice support), deprecated since Python 3.11.
 warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
 
-from bench import bench_accept, bench_ack, bench_poller, bench_size  # noqa: E402
+from bench import bench_accept, bench_ack, bench_poller, bench_scheduler, bench_size  # noqa: E402
 from bench._common import Report  # noqa: E402
 
 BENCHMARKS: dict[str, Callable[[], Report]] = {
@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     "ack": lambda: asyncio.run(bench_ack.run()),
     "poller": lambda: asyncio.run(bench_poller.run()),
     "size": bench_size.run,
+    "scheduler": bench_scheduler.run,
 }
 
 

@@ -1,0 +1,118 @@
+"""PollLoop: the one loop that polls running tasks, as the planner and the budget say."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from bot.scheduler.budget import RequestBudget
+from bot.scheduler.clock import Clock, LoopClock, sleep_or_wake
+from bot.scheduler.grants import Grant
+from bot.scheduler.planner import PollPick, PollPlanner
+
+log = logging.getLogger(__name__)
+
+MAX_POLLS_IN_FLIGHT = 16
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """What one poll found."""
+
+    done: bool  # the task needs no more polls (it ended, or it is gone)
+    progress: int | None = None
+    learn: bool = True  # its duration is worth learning (it completed)
+
+
+PollFn = Callable[[PollPick, Grant], Awaitable[PollResult]]
+Spawn = Callable[[Coroutine[Any, Any, None], str], object]
+
+
+class PollLoop:
+    """Wake when the planner wants a poll, wait for a grant, poll the likeliest task.
+
+    ``poll(pick, grant)`` makes the request with the given grant (the client observes
+    the answer with it) and returns a :class:`PollResult`; an exception counts as no
+    answer (its ``retry_after``, if any, is honoured for that task).
+    """
+
+    def __init__(
+        self,
+        planner: PollPlanner,
+        budget: RequestBudget,
+        poll: PollFn,
+        *,
+        clock: Clock | None = None,
+        max_in_flight: int = MAX_POLLS_IN_FLIGHT,
+        spawn: Spawn | None = None,
+    ) -> None:
+        self._planner = planner
+        self._budget = budget
+        self._poll = poll
+        self._clock = clock or LoopClock()
+        self._max_in_flight = max_in_flight
+        self._spawn = spawn or self._spawn_task
+        self._own_tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self.in_flight = 0
+        planner.add_listener(self.wake)
+        budget.set_poll_demand(planner)
+
+    def wake(self) -> None:
+        """Re-read the schedule (the planner calls this when it changes)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Poll until cancelled."""
+        while True:
+            self._wake.clear()
+            due = self._planner.next_due()
+            if due is None or self.in_flight >= self._max_in_flight:
+                await self._wake.wait()
+                continue
+            delay = due.at - self._clock.now()
+            if delay > 0:
+                await sleep_or_wake(self._clock, delay, self._wake)
+                continue
+            grant = await self._budget.acquire("poll", final=due.final)
+            picks = self._planner.choose(1)
+            if not picks:
+                self._budget.release(grant)
+                continue
+            self.in_flight += 1
+            self._spawn(self._run_poll(picks[0], grant), f"poll-{picks[0].job_id}")
+
+    async def aclose(self) -> None:
+        """Cancel the polls this loop started itself (not those given to ``spawn``)."""
+        tasks = list(self._own_tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run_poll(self, pick: PollPick, grant: Grant) -> None:
+        try:
+            result = await self._poll(pick, grant)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            retry_after = getattr(exc, "retry_after", None)
+            log.warning("job %s: poll failed: %r", pick.job_id, exc)
+            self._planner.poll_failed(
+                pick.job_id,
+                retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+            )
+        else:
+            self._planner.polled(
+                pick.job_id, done=result.done, progress=result.progress, learn=result.learn
+            )
+        finally:
+            self.in_flight -= 1
+            self._wake.set()
+
+    def _spawn_task(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._own_tasks.add(task)
+        task.add_done_callback(self._own_tasks.discard)
