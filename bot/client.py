@@ -27,6 +27,7 @@ from bot.jobs.delivery import Delivery
 from bot.lemondata import LemonDataClient
 from bot.moderation import AuditLog, ModerationService
 from bot.quota import QuotaService
+from bot.scheduler import RequestBudget
 from bot.store import Job, Store
 from bot.ui.moderation import finished_audit_embed
 from bot.ui.replies import report_error
@@ -95,8 +96,13 @@ class LemonBot(commands.AutoShardedBot):
         self.background = Background()
         # Persistent buttons hand their presses to the handler a cog registered here.
         self.button_handlers: dict[str, ButtonHandler] = {}
+        # One request budget for every gateway request of the key (creates, polls, list).
+        self.budget = RequestBudget(rpm=settings.lemondata_rpm)
         self.api = LemonDataClient(
-            http, base_url=settings.lemondata_base_url, api_key=settings.lemondata_api_key
+            http,
+            base_url=settings.lemondata_base_url,
+            api_key=settings.lemondata_api_key,
+            budget=self.budget,
         )
         self.catalog = ModelCatalog(
             fetch=self.api.list_image_models, max_age=settings.model_cache_seconds
@@ -114,6 +120,7 @@ class LemonBot(commands.AutoShardedBot):
             delivery=self.delivery,
             settings=settings,
             background=self.background,
+            budget=self.budget,
         )
         self.jobs.finished_listeners.append(self._audit_finished_job)
 

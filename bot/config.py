@@ -106,8 +106,9 @@ class Settings:
     daily_image_quota: int = DEFAULT_DAILY_IMAGE_QUOTA
     job_timeout_seconds: float = DEFAULT_JOB_TIMEOUT_SECONDS
     log_level: str = "INFO"
-    poll_interval_seconds: float = 2.0
-    poll_max_interval_seconds: float = 15.0
+    poll_interval_seconds: float = 0.5
+    poll_max_interval_seconds: float = 60.0
+    lemondata_rpm: int = 60
     model_cache_seconds: float = 600.0
     model_weights: dict[str, int] = field(default_factory=dict)
     max_running_jobs_per_user: int = 2
@@ -199,8 +200,9 @@ class Settings:
                 "JOB_TIMEOUT_SECONDS", DEFAULT_JOB_TIMEOUT_SECONDS, minimum=1
             ),
             log_level=level,
-            poll_interval_seconds=number("POLL_INTERVAL_SECONDS", 2.0, minimum=0.01),
-            poll_max_interval_seconds=number("POLL_MAX_INTERVAL_SECONDS", 15.0, minimum=0.01),
+            poll_interval_seconds=number("POLL_INTERVAL_SECONDS", 0.5, minimum=0.01),
+            poll_max_interval_seconds=number("POLL_MAX_INTERVAL_SECONDS", 60.0, minimum=0.01),
+            lemondata_rpm=integer("LEMONDATA_RPM", 60, minimum=1),
             model_cache_seconds=number("MODEL_CACHE_SECONDS", 600.0, minimum=1),
             model_weights=parse_weights(env.get("MODEL_WEIGHTS", "")),
             max_running_jobs_per_user=integer("MAX_RUNNING_JOBS_PER_USER", 2, minimum=1),

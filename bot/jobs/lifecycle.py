@@ -42,6 +42,7 @@ from bot.lemondata import (
     sniff_content_type,
 )
 from bot.quota import QuotaService
+from bot.scheduler import RequestBudget
 from bot.store import ACTIVE_STATES, Job, Store, StoredImage
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 # Waits before the 2nd, 3rd, ... delivery attempt when every path failed (Discord down).
 DELIVERY_RETRY_DELAYS = (5.0, 20.0, 60.0, 300.0)
 ERROR_DETAIL_LIMIT = 500
+# How many of the latest finished tasks teach the poller how long tasks take.
+HISTORY_JOBS = 2000
 # The least time a step gets, and what collecting a task that ended at its deadline gets.
 MIN_STEP_SECONDS = 1.0
 FINAL_COLLECT_SECONDS = 30.0
@@ -66,6 +69,7 @@ class JobRunner:
         delivery: Delivery,
         settings: Settings,
         background: Background,
+        budget: RequestBudget,
     ) -> None:
         self._store = store
         self._api = api
@@ -82,6 +86,7 @@ class JobRunner:
         self.finished_listeners: list[Callable[[Job], Awaitable[None]]] = []
         self.poller = TaskPoller(
             api,
+            budget=budget,
             on_done=self._on_task_done,
             on_timeout=self._on_task_timed_out,
             on_lost=self._on_task_lost,
@@ -194,8 +199,21 @@ class JobRunner:
         if task.done:
             await self._task_done(job.id, task)
             return
-        self.poller.track(job.id, task.task_id, task.poll_url, self._deadline(running))
+        self._track(running)
         await self._delivery.progress(running)
+
+    def _track(self, job: Job) -> None:
+        """Have the poller follow a running task."""
+        assert job.task_id is not None
+        self.poller.track(
+            job.id,
+            job.task_id,
+            job.poll_url,
+            self._deadline(job),
+            model=job.model,
+            options=job.options,
+            submitted_at=job.submitted_at,
+        )
 
     def _deadline(self, job: Job) -> float:
         """Give up on a task JOB_TIMEOUT_SECONDS after it was sent (queue time is free)."""
@@ -362,7 +380,13 @@ class JobRunner:
     # ------------------------------------------------------------------ recovery
 
     async def resume(self) -> dict[str, int]:
-        """Pick up every unfinished job after a start; return counts by action."""
+        """Pick up every unfinished job after a start; return counts by action.
+
+        First the poller learns how long tasks take from the ledger's recent finished
+        tasks, so that estimates survive restarts.
+        """
+        learned = self.poller.learn(await self._store.jobs.finished_tasks(HISTORY_JOBS))
+        log.info("learned completion times from %d finished tasks", learned)
         counts = dict.fromkeys(
             ("queued", "dropped", "polling", "finishing", "interrupted", "delivering"), 0
         )
@@ -388,7 +412,7 @@ class JobRunner:
                     self._run(self.fail(job.id, "interrupted", None), "fail", job.id)
             elif job.state == "running" and job.task_id:
                 counts["polling"] += 1
-                self.poller.track(job.id, job.task_id, job.poll_url, self._deadline(job))
+                self._track(job)
             elif job.terminal:
                 counts["delivering"] += 1
                 self._run(self.deliver(job.id), "deliver", job.id)

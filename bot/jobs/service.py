@@ -30,6 +30,7 @@ from bot.jobs.lifecycle import JobRunner
 from bot.lemondata import LemonDataClient
 from bot.moderation import ModerationService
 from bot.quota import QuotaService, api_user
+from bot.scheduler import RequestBudget
 from bot.store import InputImage, Job, JobDraft, Store
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class JobService:
         delivery: Delivery,
         settings: Settings,
         background: Background,
+        budget: RequestBudget,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -123,6 +125,7 @@ class JobService:
             delivery=delivery,
             settings=settings,
             background=background,
+            budget=budget,
         )
         self.poller = self.runner.poller
         self.wait_for_job = self.runner.wait_for_job

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import httpx
 import stamina
@@ -58,6 +58,39 @@ KEY_REFUSED = (
 )
 
 
+RequestKind = Literal["create", "poll", "download", "models"]
+
+
+class Budget(Protocol):
+    """The request budget every request to the gateway goes through (see bot.scheduler)."""
+
+    async def acquire(self, kind: RequestKind, *, final: bool = False) -> Any:
+        """Wait until a request may be sent; return the grant for it."""
+        ...
+
+    def observe(self, status: int | None, headers: Mapping[str, str], grant: Any = None) -> None:
+        """Learn from the answer to a granted request (``status`` None: no answer)."""
+        ...
+
+    def release(self, grant: Any) -> None:
+        """Give back a grant whose request never left."""
+        ...
+
+
+class Unbounded:
+    """A budget that never waits (for tools and narrow tests)."""
+
+    async def acquire(self, kind: RequestKind, *, final: bool = False) -> Any:
+        """Grant at once."""
+        return None
+
+    def observe(self, status: int | None, headers: Mapping[str, str], grant: Any = None) -> None:
+        """Learn nothing."""
+
+    def release(self, grant: Any) -> None:
+        """Nothing to give back."""
+
+
 class LemonDataClient:
     """Speak LemonData's image API over an injected ``httpx.AsyncClient``.
 
@@ -73,11 +106,14 @@ class LemonDataClient:
         base_url: str,
         api_key: str,
         max_attempts: int = MAX_ATTEMPTS,
+        budget: Budget | None = None,
     ) -> None:
         self._http = http
         self._base_url = normalise_base_url(base_url)
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._max_attempts = max_attempts
+        # One budget per API key for every request that carries it (see bot.scheduler).
+        self.budget: Budget = budget or Unbounded()
         self._addresses = AddressPolicy(self._base_url)
 
     def __repr__(self) -> str:
@@ -86,7 +122,7 @@ class LemonDataClient:
     async def list_image_models(self) -> list[ModelInfo]:
         """Return the gateway's recommended image models, best first."""
         body = await self._request(
-            "GET", "/v1/models", params={"recommended_for": "image"}, idempotent=True
+            "GET", "/v1/models", kind="models", params={"recommended_for": "image"}, idempotent=True
         )
         models = parse_models(body)
         return sorted(models, key=lambda m: (m.rank is None, m.rank or 0))
@@ -110,6 +146,7 @@ class LemonDataClient:
             answer = await self._request(
                 "POST",
                 path,
+                kind="create",
                 data={key: _form_value(value) for key, value in body.items()},
                 files=[(file_field, upload) for upload in files],
                 idempotent=False,
@@ -117,21 +154,34 @@ class LemonDataClient:
             )
         else:
             answer = await self._request(
-                "POST", path, json=dict(body), idempotent=False, http_timeout=CREATE_TIMEOUT
+                "POST",
+                path,
+                kind="create",
+                json=dict(body),
+                idempotent=False,
+                http_timeout=CREATE_TIMEOUT,
             )
         return parse_create(answer)
 
     async def get_task(
-        self, task_id: str, poll_url: str | None = None, *, retry: bool = True
+        self,
+        task_id: str,
+        poll_url: str | None = None,
+        *,
+        retry: bool = True,
+        grant: Any = None,
     ) -> TaskStatus:
         """Return a task's current state, following ``poll_url`` on the gateway's origin.
 
         A ``poll_url`` that is malformed or on another origin is not followed: the
         gateway's own ``/v1/tasks/{task_id}`` is polled instead, so the key never leaves.
-        With ``retry=False`` one attempt is made (the caller schedules the next).
+        With ``retry=False`` one attempt is made (the caller schedules the next);
+        ``grant`` is the budget's permission the caller already holds for it.
         """
         url = task_url(self._base_url, task_id, poll_url)
-        body = await self._request("GET", url, idempotent=True, retry=retry)
+        body = await self._request(
+            "GET", url, kind="poll", idempotent=True, retry=retry, grant=grant
+        )
         return parse_task(body, fallback_id=task_id)
 
     async def download(self, url: str, *, max_bytes: int) -> Download:
@@ -160,8 +210,10 @@ class LemonDataClient:
         method: str,
         path: str,
         *,
+        kind: RequestKind,
         idempotent: bool,
         retry: bool = True,
+        grant: Any = None,
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
         data: Mapping[str, str] | None = None,
@@ -173,7 +225,10 @@ class LemonDataClient:
         content = {"json": json} if json is not None else {"data": data, "files": list(files)}
         async for attempt in self._retrying(hook, attempts=0 if retry else 1):
             with attempt:
-                return await self._exchange(method, url, params, content, http_timeout)
+                # Every attempt waits for the budget's permission (the first may bring it).
+                held = grant if grant is not None else await self.budget.acquire(kind)
+                grant = None
+                return await self._exchange(method, url, params, content, http_timeout, held)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _exchange(
@@ -183,8 +238,9 @@ class LemonDataClient:
         params: Mapping[str, str] | None,
         content: Mapping[str, Any],
         http_timeout: httpx.Timeout,
+        grant: Any,
     ) -> Any:
-        """Run one HTTP exchange and return the decoded JSON body."""
+        """Run one HTTP exchange under ``grant``; tell the budget; return the JSON body."""
         try:
             response = await self._http.request(
                 method,
@@ -195,17 +251,24 @@ class LemonDataClient:
                 **{k: v for k, v in content.items() if v},
             )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            self.budget.release(grant)  # nothing reached the gateway
             raise TransportError(
                 f"cannot reach LemonData ({type(exc).__name__})", sent=False
             ) from None
         except httpx.TransportError as exc:
+            self.budget.observe(None, {}, grant)
             raise TransportError(
                 f"LemonData did not answer ({type(exc).__name__})", sent=True
             ) from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:  # redirect loops, decoding, ...
+            self.budget.observe(None, {}, grant)
             raise MalformedResponseError(
                 f"LemonData's answer could not be read ({type(exc).__name__})"
             ) from None
+        except BaseException:  # cancelled: the request may or may not have gone
+            self.budget.observe(None, {}, grant)
+            raise
+        self.budget.observe(response.status_code, response.headers, grant)
         if response.status_code >= 400:
             error = error_from_response(response)
             if isinstance(error, AuthenticationError):

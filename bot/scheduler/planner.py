@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 POLL_PRICE = 0.25
 MIN_GAP = 0.5  # seconds between two polls of one task, at least
 STARVATION_FLOOR = 30.0  # a task is polled at least every max(2 x its mean, this)
+MAX_GAP: float | None = None  # ... and at least this often, when set (POLL_MAX_INTERVAL_SECONDS)
 CANDIDATES = 64  # under a tight budget, the most overdue tasks compared for a slot
 FORECAST_TTL = 2.0  # seconds an expected_done() figure is reused
 LIKELY = 0.5  # a poll this likely to find its task ended goes before creates
@@ -75,12 +76,14 @@ class PollPlanner:
         price: float = POLL_PRICE,
         min_gap: float = MIN_GAP,
         starvation_floor: float = STARVATION_FLOOR,
+        max_gap: float | None = MAX_GAP,
     ) -> None:
         self._clock = clock or LoopClock()
         self.durations = durations or DurationModel()
         self._price = price
         self._min_gap = min_gap
         self._floor = starvation_floor
+        self._max_gap = max_gap  # a hard bound on the time between two polls of a task
         self._tasks: dict[int, _Task] = {}
         self._heap: list[tuple[float, int, int, int]] = []  # (at, seq, job id, version)
         self._finals: list[tuple[float, int, int, int]] = []
@@ -139,13 +142,18 @@ class PollPlanner:
             deadline,
             prior,
             prior,
-            max(2 * estimate.mean, self._floor),
+            self._longest(estimate.mean),
             alive_at=min(submitted, now),
         )
         if progress:
             task.dist = prior.with_progress(now - submitted, progress)
         self._tasks[job_id] = task
         self._schedule(task)
+
+    def _longest(self, mean: float) -> float:
+        """Return the most time a task may go unpolled (its starvation bound)."""
+        longest = max(2 * mean, self._floor)
+        return longest if self._max_gap is None else min(longest, self._max_gap)
 
     def forget(self, job_id: int) -> None:
         """Stop planning polls for a task."""

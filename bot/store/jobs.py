@@ -93,6 +93,15 @@ class JobStore:
         )
         return [Job.from_row(r) for r in rows]
 
+    async def finished_tasks(self, limit: int) -> list[Job]:
+        """Return the latest succeeded task jobs, newest first (their timings teach polls)."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM jobs WHERE state = 'succeeded' AND task_id IS NOT NULL "
+            "AND submitted_at IS NOT NULL AND finished_at IS NOT NULL ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [Job.from_row(r) for r in rows]
+
     async def queued(self) -> list[Job]:
         """Return every queued job, oldest first (the dispatch order)."""
         rows = await self._db.fetchall("SELECT * FROM jobs WHERE state = 'queued' ORDER BY id")

@@ -1,32 +1,44 @@
-"""TaskPoller scheduling: back-off, Retry-After, one poll in flight per task, deadlines."""
+"""TaskPoller: tasks polled through the planner and the budget until they end, deadlines.
+
+The planner and the budget have their own tests (tests/bot/scheduler/); these check the
+adapter the bot runs: every poll is one attempt with its grant, every outcome reaches
+the lifecycle once, and every job ends, whatever its final poll meets.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
 from bot.background import Background
 from bot.jobs.poller import TaskPoller
-from bot.lemondata import RateLimitError, TaskStatus
+from bot.lemondata import NotFoundError, RateLimitError, TaskStatus
+from bot.scheduler import RequestBudget
+
+RUNNING = TaskStatus(task_id="t", status="processing", poll_url="/p")
+COMPLETED = TaskStatus(task_id="t", status="completed", poll_url="/p")
 
 
 class ScriptedApi:
-    """A get_task that answers from a script and records concurrency."""
+    """A get_task that answers from a script, one script per task, and records calls."""
 
-    def __init__(self, answers):
-        self.answers = list(answers)
-        self.calls = 0
+    def __init__(self, answers: dict[str, list[Any]]) -> None:
+        self.answers = {task: list(script) for task, script in answers.items()}
+        self.calls: list[tuple[str, bool, Any]] = []
         self.in_flight = 0
         self.peak = 0
 
-    async def get_task(self, task_id, poll_url=None, *, retry=True):
-        self.calls += 1
+    async def get_task(self, task_id, poll_url=None, *, retry=True, grant=None):
+        self.calls.append((task_id, retry, grant))
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         try:
-            answer = self.answers.pop(0)
+            await asyncio.sleep(0)
+            script = self.answers[task_id]
+            answer = script.pop(0) if len(script) > 1 else script[0]
             if isinstance(answer, Exception):
                 raise answer
             return answer
@@ -34,158 +46,101 @@ class ScriptedApi:
             self.in_flight -= 1
 
 
-def poller_for(api, done, **kw):
-    async def on_done(job_id, status):
-        done.append(("done", job_id, status.status))
+class Outcomes:
+    """The lifecycle's side: what each job ended as."""
 
-    async def on_timeout(job_id):
-        done.append(("timeout", job_id, None))
+    def __init__(self, expected: int) -> None:
+        self.seen: list[tuple[str, int]] = []
+        self.expected = expected
+        self.all_done = asyncio.Event()
 
-    async def on_lost(job_id, exc):
-        done.append(("lost", job_id, None))
+    def _add(self, kind: str, job_id: int) -> None:
+        self.seen.append((kind, job_id))
+        if len(self.seen) >= self.expected:
+            self.all_done.set()
 
-    return TaskPoller(
-        api,
-        on_done=on_done,
-        on_timeout=on_timeout,
-        on_lost=on_lost,
-        interval=kw.get("interval", 0.01),
-        max_interval=kw.get("max_interval", 0.02),
-        background=Background(),
+    async def done(self, job_id: int, status: TaskStatus) -> None:
+        self._add(status.status, job_id)
+
+    async def timeout(self, job_id: int) -> None:
+        self._add("timeout", job_id)
+
+    async def lost(self, job_id: int, exc: Exception) -> None:
+        self._add("lost", job_id)
+
+
+async def run_poller(api: ScriptedApi, tasks: dict[int, float], *, rpm: int = 6000) -> Outcomes:
+    """Track ``tasks`` (job id -> deadline) and run the real loop until each has ended."""
+    outcomes = Outcomes(len(tasks))
+    background = Background()
+    budget = RequestBudget(rpm=rpm)
+    poller = TaskPoller(
+        api,  # type: ignore[arg-type]
+        budget=budget,
+        on_done=outcomes.done,
+        on_timeout=outcomes.timeout,
+        on_lost=outcomes.lost,
+        interval=0.001,
+        max_interval=0.01,
+        background=background,
     )
-
-
-async def test_retry_after_pushes_the_next_poll_back():
-    """After a 429 with Retry-After, the task is not polled again before that time."""
-    api = ScriptedApi([RateLimitError("slow", status=429, retry_after=30.0)])
-    poller = poller_for(api, [])
-    poller.track(1, "t1", None, deadline=time.time() + 600)
-    tracked = poller._tracked[1]
-    before = time.monotonic()
-    await poller._poll(tracked)
-    assert api.calls == 1
-    assert tracked.next_at >= before + 30.0
-    assert not tracked.in_flight
+    for job_id, deadline in tasks.items():
+        poller.track(job_id, f"t{job_id}", None, deadline, model="gpt-image-2")
+    poller.start()
+    try:
+        async with asyncio.timeout(10):
+            await outcomes.all_done.wait()
+    finally:
+        await background.close()
+    assert len(poller) == 0  # nothing left tracked
+    return outcomes
 
 
 @pytest.mark.parametrize("polls", [1, 3])
-async def test_polls_until_done_with_back_off(polls):
-    """Running answers are polled again with growing delays; done is reported once."""
-    running = TaskStatus(task_id="t1", status="processing", poll_url="/v1/tasks/t1")
-    completed = TaskStatus(task_id="t1", status="completed", poll_url="/v1/tasks/t1")
-    api = ScriptedApi([running] * (polls - 1) + [completed])
-    done: list = []
-    poller = poller_for(api, done, interval=0.001, max_interval=0.004)
-    poller.track(7, "t1", None, deadline=time.time() + 600)
-    delays = []
-    while not done:
-        tracked = poller._tracked[7]
-        await poller._poll(tracked)
-        delays.append(tracked.delay)
-    assert done == [("done", 7, "completed")] and api.calls == polls
-    assert delays == sorted(delays) and delays[-1] <= 0.004
-    assert len(poller) == 0
+async def test_polls_until_done_and_reports_once(polls):
+    """Running answers are polled again; the completion is reported exactly once."""
+    api = ScriptedApi({"t7": [RUNNING] * (polls - 1) + [COMPLETED]})
+    outcomes = await run_poller(api, {7: time.time() + 600})
+    assert outcomes.seen == [("completed", 7)]
+    assert len(api.calls) == polls
+
+
+async def test_every_poll_is_one_attempt_with_its_grant():
+    """The client is asked for one attempt under the budget's grant: no back-off in a slot."""
+    api = ScriptedApi({"t1": [RateLimitError("slow", status=429, retry_after=0.01), COMPLETED]})
+    outcomes = await run_poller(api, {1: time.time() + 600})
+    assert outcomes.seen == [("completed", 1)]
+    assert [retry for _, retry, _ in api.calls] == [False, False]
+    assert all(grant is not None for _, _, grant in api.calls)
 
 
 @pytest.mark.parametrize(
     ("answer", "outcome"),
     [
-        (TaskStatus(task_id="t3", status="processing", poll_url="/p"), ("timeout", 3, None)),
-        (TaskStatus(task_id="t3", status="completed", poll_url="/p"), ("done", 3, "completed")),
-        (RateLimitError("slow", status=429), ("timeout", 3, None)),
+        (RUNNING, "timeout"),
+        (COMPLETED, "completed"),
+        (RateLimitError("slow", status=429), "timeout"),
+        (RuntimeError("the client broke"), "timeout"),
     ],
 )
-async def test_deadline_gets_one_final_poll(answer, outcome):
+async def test_the_final_poll_ends_the_job_whatever_it_meets(answer, outcome):
     """Past its deadline a task is polled once more: done if it ended, else timed out."""
-    api = ScriptedApi([answer])
-    done: list = []
-    poller = poller_for(api, done)
-    poller.track(3, "t3", None, deadline=time.time() - 1)
-    await poller._poll(poller._tracked[3])
-    assert done == [outcome] and api.calls == 1
-    assert len(poller) == 0
+    api = ScriptedApi({"t3": [answer]})
+    outcomes = await run_poller(api, {3: time.time() - 1})
+    assert outcomes.seen == [(outcome, 3)]
+    assert len(api.calls) == 1
 
 
-async def test_scheduler_loop_runs_every_task_to_the_end():
-    """The real loop polls many tasks to completion, at most 8 polls in flight."""
-    completed = TaskStatus(task_id="t", status="completed", poll_url="/p")
-    api = ScriptedApi([completed] * 20)
-    eight_in_flight = asyncio.Event()
-    scripted = api.get_task
-
-    async def get_task(task_id, poll_url=None, *, retry=True):
-        # Hold every poll until 8 are in flight: a cap above 8 shows as a higher peak,
-        # a cap below 8 as a time-out.
-        api.in_flight += 1
-        api.peak = max(api.peak, api.in_flight)
-        if api.in_flight == 8:
-            # Open the gate only after every poll task already runnable has had its
-            # turn: a ninth one admitted by the poller would be counted first.
-            asyncio.get_running_loop().call_soon(eight_in_flight.set)
-        await eight_in_flight.wait()
-        api.in_flight -= 1
-        return await scripted(task_id, poll_url, retry=retry)
-
-    api.get_task = get_task
-    done: list = []
-    all_done = asyncio.Event()
-
-    async def on_done(job_id, status):
-        done.append(job_id)
-        if len(done) == 20:
-            all_done.set()
-
-    async def never(*args):
-        raise AssertionError("no task should time out or be lost")
-
-    background = Background()
-    poller = TaskPoller(
-        api,
-        on_done=on_done,
-        on_timeout=never,
-        on_lost=never,
-        interval=0.001,
-        max_interval=0.01,
-        background=background,
-    )
-    for job_id in range(20):
-        poller.track(job_id, f"t{job_id}", None, deadline=time.time() + 600)
-    poller.start()
-    try:
-        async with asyncio.timeout(10):
-            await all_done.wait()
-    finally:
-        await background.close()
-    assert sorted(done) == list(range(20))
-    assert api.calls == 20 and api.peak == 8
+async def test_a_lost_task_ends_at_once():
+    """An unknown task (404) cannot come back: the job ends without more polls."""
+    api = ScriptedApi({"t4": [NotFoundError("gone", status=404)]})
+    outcomes = await run_poller(api, {4: time.time() + 600})
+    assert outcomes.seen == [("lost", 4)] and len(api.calls) == 1
 
 
-async def test_a_back_off_never_holds_a_poll_slot():
-    """Polls are single attempts: nine tasks rate-limited for a minute take no slot."""
-    limited = RateLimitError("slow", status=429, retry_after=60.0)
-    api = ScriptedApi([limited] * 9)
-    retries: list[bool] = []
-    scripted = api.get_task
-
-    async def get_task(task_id, poll_url=None, *, retry=True):
-        retries.append(retry)
-        return await scripted(task_id, poll_url, retry=retry)
-
-    api.get_task = get_task
-    poller = poller_for(api, [])
-    for job_id in range(9):
-        poller.track(job_id, f"t{job_id}", None, deadline=time.time() + 600)
-        await poller._poll(poller._tracked[job_id])
-    assert retries == [False] * 9  # the client sleeps out no Retry-After inside a slot
-    assert poller._slots._value == 8  # every slot is free while the tasks wait
-    assert all(t.next_at >= time.monotonic() + 59 for t in poller._tracked.values())
-
-
-async def test_the_final_poll_ends_the_job_whatever_it_meets():
-    """Past the deadline even an unexpected error ends the job (timed out), never hangs it."""
-    api = ScriptedApi([RuntimeError("the client broke")])
-    done: list = []
-    poller = poller_for(api, done)
-    poller.track(5, "t5", "http://[::1", deadline=time.time() - 1)
-    await poller._poll(poller._tracked[5])
-    assert done == [("timeout", 5, None)] and len(poller) == 0
+async def test_many_tasks_run_to_the_end_within_the_budget():
+    """Forty tasks all end; the budget's per-minute limit is never exceeded."""
+    api = ScriptedApi({f"t{i}": [RUNNING, COMPLETED] for i in range(40)})
+    outcomes = await run_poller(api, dict.fromkeys(range(40), time.time() + 600), rpm=6000)
+    assert sorted(job for _, job in outcomes.seen) == list(range(40))
+    assert len(api.calls) == 80
