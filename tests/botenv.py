@@ -103,9 +103,14 @@ async def running_bot(
     *,
     fake: FakeDiscord,
     lemondata: LemonDataEmulator,
+    database: Path | str | None = None,
     **overrides: Any,
 ) -> AsyncIterator[BotEnv]:
-    """Start a LemonBot against the fakes; close it on exit."""
+    """Start a LemonBot against the fakes; close it on exit.
+
+    ``database`` (a SQLite path or a PostgreSQL URL, e.g. the ``database_url`` fixture)
+    replaces the default SQLite file in ``tmp_path``.
+    """
     monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
     monkeypatch.setattr(
         discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url)
@@ -113,7 +118,7 @@ async def running_bot(
     settings = settings_for(fake, lemondata, tmp_path / "bot.db", **overrides)
     async with (
         httpx.AsyncClient(verify=False) as http,
-        Store.open(settings.database_path) as db,
+        Store.open(database or settings.database_path) as db,
     ):
         bot = LemonBot(settings=settings, store=db, http=http)
         try:

@@ -1,4 +1,6 @@
-"""Shared fixtures: a fresh SQLite file per test, the LemonData emulator, the API client."""
+"""Shared fixtures: a fresh database per test (SQLite, then PostgreSQL), the LemonData
+emulator, the API client.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +14,11 @@ from bot.lemondata import LemonDataClient
 from bot.store import Store
 from tests.fakes.lemondata import DEFAULT_API_KEY, LemonDataEmulator
 
+pytest_plugins = ["tests.postgres"]
+
+# Every test of a fresh database runs once per engine.
+ENGINES = ("sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
+
 
 @pytest.fixture(autouse=True)
 def _fast_retries():
@@ -21,9 +28,17 @@ def _fast_retries():
     stamina.set_testing(False)
 
 
+@pytest.fixture(params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """Where the test's own fresh database lives: a SQLite file or a PostgreSQL database."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return str(tmp_path / "lemonbot.db")
+
+
 @pytest.fixture
-async def db(tmp_path) -> AsyncIterator[Store]:
-    async with Store.open(tmp_path / "lemonbot.db") as database:
+async def db(database_url: str) -> AsyncIterator[Store]:
+    async with Store.open(database_url) as database:
         yield database
 
 

@@ -2,8 +2,12 @@
 
 The rest of the bot talks to a :class:`Store` only: ``store.jobs`` (the ledger),
 ``store.guilds`` (server settings and rules), ``store.actions`` (the moderator log),
-``store.state`` (the bot's own keys), and ``store.transaction()`` to make several
-writes one. Cogs never touch the store; services do.
+``store.state`` (the bot's own keys), ``store.transaction()`` to make several
+writes one, and ``store.lock(key)`` to serialise a read-check-write across processes.
+Cogs never touch the store; services do.
+
+:meth:`Store.open` picks the engine from its argument: a SQLite file (a path or a
+``sqlite:///`` URL) or PostgreSQL (a ``postgresql://`` URL).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 
 from bot.store.actions import ActionLog
 from bot.store.database import Database
+from bot.store.engines import open_database
 from bot.store.guilds import GuildStore
 from bot.store.jobs import JobFilter, JobStore
 from bot.store.rows import (
@@ -32,7 +37,6 @@ from bot.store.rows import (
     QuotaRule,
     StoredImage,
 )
-from bot.store.sqlite import SqliteDatabase
 from bot.store.state import StateStore
 
 __all__ = [
@@ -73,9 +77,13 @@ class Store:
         """Make the writes of the body one transaction (nested calls join it)."""
         return self.db.transaction()
 
+    async def lock(self, key: str) -> None:
+        """Serialise the open transaction with every other one locking ``key``."""
+        await self.db.lock(key)
+
     @classmethod
     @asynccontextmanager
-    async def open(cls, path: Path | str) -> AsyncIterator[Store]:
-        """Open and migrate the SQLite database at ``path``; close it on exit."""
-        async with SqliteDatabase.open(path) as db:
+    async def open(cls, url_or_path: Path | str) -> AsyncIterator[Store]:
+        """Open and migrate the database (SQLite path or URL, PostgreSQL URL); close on exit."""
+        async with open_database(url_or_path) as db:
             yield cls(db)

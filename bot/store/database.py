@@ -3,8 +3,11 @@
 The repositories (:mod:`bot.store.jobs`, :mod:`bot.store.guilds`, ...) hold every SQL
 statement of the bot, written once with ``?`` placeholders. An engine implements
 :class:`Database` for one kind of database: :mod:`bot.store.sqlite` is the embedded
-default. An engine translates placeholders if it must, and owns transactions and
-migrations (numbered, append-only files under ``bot/store/migrations/<engine>/``).
+default, :mod:`bot.store.postgres` the shared one. An engine translates placeholders if
+it must, and owns transactions and migrations (numbered, append-only files under
+``bot/store/migrations/<engine>/``, the same numbers with the same meaning per engine).
+Where the engines' SQL truly differs, the engine hands the repositories its fragment
+(:meth:`Database.blank_json_key`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,21 @@ class Database(Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """Run the body as one transaction; a call inside an open one joins it."""
+        ...
+
+    async def lock(self, key: str) -> None:
+        """Serialise the rest of the open transaction with every other one locking ``key``.
+
+        Call it inside a transaction, before the reads that a decision depends on (a
+        quota reservation reads what was used, then inserts): two transactions that lock
+        the same key, in this process or any other, then run one after the other; the
+        lock is released when the transaction ends. Raises RuntimeError outside one.
+        SQLite's transactions are already serialised, so there it only checks that.
+        """
+        ...
+
+    def blank_json_key(self, column: str, key: str) -> str:
+        """Return SQL for the JSON object text of ``column`` with its ``key`` set to ''."""
         ...
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

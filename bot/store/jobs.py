@@ -209,6 +209,7 @@ class JobStore:
 
         Counts, models, states and quota units stay, so usage history survives.
         """
+        blank = self._db.blank_json_key
         async with self._db.transaction():
             for table in ("job_images", "job_inputs"):
                 await self._db.execute(
@@ -217,8 +218,8 @@ class JobStore:
                     (cutoff,),
                 )
             return await self._db.execute(
-                "UPDATE jobs SET prompt = '', options = json_set(options, '$.prompt', ''), "
-                "request = json_set(request, '$.prompt', ''), result_urls = NULL, "
+                f"UPDATE jobs SET prompt = '', options = {blank('options', 'prompt')}, "
+                f"request = {blank('request', 'prompt')}, result_urls = NULL, "
                 "revised_prompt = NULL, interaction_token = NULL, error_message = NULL "
                 f"WHERE created_at < ? AND prompt != '' AND {_FINISHED}",
                 (cutoff,),

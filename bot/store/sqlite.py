@@ -31,6 +31,8 @@ ENGINE = "sqlite"
 class SqliteDatabase:
     """The bot's SQLite database; open it with :meth:`open` (an async context manager)."""
 
+    engine = ENGINE
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
@@ -74,6 +76,16 @@ class SqliteDatabase:
                 await self._conn.commit()
             finally:
                 self._owner = None
+
+    async def lock(self, key: str) -> None:
+        """Check that a transaction is open: SQLite already runs them one at a time."""
+        if self._owner is None or self._owner is not asyncio.current_task():
+            raise RuntimeError("lock() must be called inside a transaction")
+
+    def blank_json_key(self, column: str, key: str) -> str:
+        """Return SQL for the JSON text of ``column`` with its top-level ``key`` set to ''."""
+        assert key.isidentifier(), key
+        return f"json_set({column}, '$.{key}', '')"
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run a query (RETURNING statements too) and return every row."""

@@ -45,8 +45,10 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-async def env(tmp_path, monkeypatch, fake, lemondata) -> AsyncIterator[BotEnv]:
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as bot_env:
+async def env(tmp_path, monkeypatch, fake, lemondata, database_url) -> AsyncIterator[BotEnv]:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as bot_env:
         await with_moderation(bot_env)
         yield bot_env
 

@@ -1,0 +1,91 @@
+"""Moving a bot: a populated SQLite ledger copied into PostgreSQL, ids and all."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.store import InputImage, Store, StoredImage, migrate
+from bot.store.migrate import TABLES, LedgerCopyError, copy_ledger, migrate_db
+from tests.factories import draft
+
+pytestmark = pytest.mark.postgres
+
+
+async def _populate(path) -> dict[str, list[int]]:
+    """Fill every table of a SQLite ledger, with gaps in the ids; return the ids kept."""
+    async with Store.open(path) as db:
+        jobs = [
+            (await db.jobs.insert(draft(interaction_id=i), inputs=inputs)).id
+            for i, inputs in enumerate([(), (InputImage(0, "a.png", "image/png", b"ref"),), ()])
+        ]
+        await db.jobs.save_images(jobs[0], [StoredImage(0, "http://x/1.png", "image/png", b"1")])
+        await db.jobs.transition(jobs[0], ["queued"], "running", task_id="t1")
+        await db.guilds.update_settings(1, daily_limit=5, quota_period="week")
+        await db.guilds.set_quota_rule(1, "role", 100, None, set_by=9)
+        await db.guilds.block_user(1, 7, "spam", blocked_by=9)
+        rules = [(await db.guilds.add_prompt_rule(1, p, False, 9)).id for p in ("a", "b", "c")]
+        await db.guilds.remove_prompt_rule(1, rules[1])
+        actions = [(await db.actions.record(1, 9, "block", "7")).id for _ in range(2)]
+        await db.state.set("commands", "hash")
+        async with db.transaction():
+            await db.db.execute("DELETE FROM jobs WHERE id = ?", (jobs[1],))
+        return {"jobs": [jobs[0], jobs[2]], "prompt_rules": [rules[0], rules[2]], "mod": actions}
+
+
+async def test_copy_keeps_rows_and_ids(tmp_path, postgres_url):
+    """Every table arrives with equal counts and the same ids; new ids follow the old."""
+    source = tmp_path / "old.db"
+    ids = await _populate(source)
+    counts = await copy_ledger(f"sqlite:///{source}", postgres_url)
+    assert set(counts) == set(TABLES)
+    assert counts["jobs"] == 2 and counts["job_images"] == 1 and counts["prompt_rules"] == 2
+    assert counts["job_inputs"] == 0  # they went with their job
+    async with Store.open(postgres_url) as db:
+        assert [j.id for j in await db.jobs.unfinished()] == ids["jobs"]
+        assert (await db.jobs.get(ids["jobs"][0])).task_id == "t1"
+        assert [r.id for r in await db.guilds.prompt_rules(1)] == ids["prompt_rules"]
+        assert sorted(a.id for a in await db.actions.latest(1)) == ids["mod"]
+        assert (await db.guilds.settings(1)).quota_period == "week"
+        assert (await db.guilds.quota_rules(1))[0].limit_units is None
+        assert (await db.guilds.blocked_user(1, 7)).reason == "spam"
+        assert (await db.jobs.load_images(ids["jobs"][0]))[0].data == b"1"
+        assert await db.state.get("commands") == "hash"
+        assert (await db.jobs.insert(draft())).id == max(ids["jobs"]) + 1
+        assert (await db.guilds.add_prompt_rule(1, "d", False, 9)).id == ids["prompt_rules"][-1] + 1
+
+
+async def test_a_second_copy_is_refused_and_writes_nothing(tmp_path, postgres_url):
+    """A target that holds rows is refused with a clear message, and stays as it was."""
+    source = tmp_path / "old.db"
+    await _populate(source)
+    summary = await migrate_db(source, postgres_url)
+    assert summary.startswith("Copied ") and "2 jobs" in summary and "\n" not in summary
+    async with Store.open(source) as db:
+        await db.jobs.insert(draft())
+    with pytest.raises(LedgerCopyError, match="not empty"):
+        await copy_ledger(source, postgres_url)
+    async with Store.open(postgres_url) as db:
+        assert len(await db.jobs.unfinished()) == 2
+
+
+async def test_a_missing_source_is_refused(tmp_path, postgres_url):
+    """A mistyped SQLite path is an error, not an empty ledger copied."""
+    with pytest.raises(LedgerCopyError, match="no SQLite database"):
+        await copy_ledger(f"sqlite:///{tmp_path / 'nope.db'}", postgres_url)
+    assert not (tmp_path / "nope.db").exists()
+
+
+async def test_a_failed_copy_leaves_the_target_empty(tmp_path, postgres_url, monkeypatch):
+    """When the counts disagree the whole copy is rolled back."""
+    source = tmp_path / "old.db"
+    await _populate(source)
+    real = migrate._copy_table
+
+    async def miscounted(source, target, table):
+        return await real(source, target, table) + (table == "mod_actions")
+
+    monkeypatch.setattr(migrate, "_copy_table", miscounted)
+    with pytest.raises(LedgerCopyError, match="row counts differ"):
+        await copy_ledger(source, postgres_url)
+    async with Store.open(postgres_url) as db:
+        assert set((await migrate.count_rows(db.db)).values()) == {0}
