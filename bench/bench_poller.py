@@ -184,7 +184,8 @@ async def run() -> Report:
         report.add(f"{name}: polls per task", polls, "polls", base[1])
         report.add(f"{name}: 429 answers", limited, "429s", base[2])
     report.notes.append(
-        f"seeded durations (seed {SEED}); the poller learned {HISTORY} finished tasks per model first, as from the ledger"
+        f"seeded durations (seed {SEED}); the poller learned {HISTORY} finished tasks per "
+        "model first, as from the ledger"
     )
     return report
 

@@ -138,6 +138,8 @@ class QuotaService:
         """
         now = time.time()
         async with self._store.transaction():
+            # Exact across processes: one reservation of a member at a time (PostgreSQL).
+            await self._store.lock(f"quota:{draft.guild_id}:{draft.user_id}")
             limit, settings = await self.limit_for(draft.guild_id, draft.user_id, role_ids)
             window = window_of(now, settings.quota_period)
             used = await self._store.jobs.quota_used(draft.guild_id, draft.user_id, window)

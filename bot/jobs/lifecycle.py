@@ -135,6 +135,7 @@ class JobRunner:
     async def _dispatch(self) -> None:
         """Submit queued jobs, oldest first, while their caps allow; update positions."""
         started: list[Job] = []
+        creating: list[Job] = []
         # One transaction: every check of the pass sees the same jobs (none finishing
         # half-way through), so a later job can never overtake an earlier one.
         async with self._dispatch_lock, self._store.transaction():
@@ -144,14 +145,17 @@ class JobRunner:
             plan = dispatch.plan(queued, running, caps, self.unacknowledged)
             for job in plan.start:
                 if self._background.closing:
-                    return
+                    break
                 submitted = await self._store.jobs.transition(
                     job.id, ["queued"], "submitted", submitted_at=time.time()
                 )
                 if submitted is not None:
-                    self._run(self._create(submitted), "create", job.id)
+                    creating.append(submitted)
                     if self.positions.pop(job.id, None) is not None:
                         started.append(submitted)  # its card still says "waiting"
+        # After the commit: a create's answer must find the job stored as "submitted".
+        for job in creating:
+            self._run(self._create(job), "create", job.id)
         await self.notify()  # outside the transaction: waiters read the database
         for job in started:
             await self._delivery.progress(job)

@@ -182,6 +182,7 @@ class JobService:
         )
         # One transaction: queue room, quota and the insert see one state.
         async with self._store.transaction():
+            await self._store.lock(f"admission:{request.guild_id}")  # the queue's room
             position = dispatch.admission(
                 await self.runner.caps(request.guild_id),
                 await self._load(request.guild_id, request.user_id),

@@ -12,7 +12,6 @@ from bot.catalog import ImagineOptions
 from bot.errors import QuotaExceeded
 from bot.jobs import Accepted, JobRequest
 from bot.store import JobFilter
-from bot.store.engines import engine_of
 from bot.ui.text import FAILURE_TEXT, REFUND_NOTE
 from tests.botenv import running_bot
 from tests.fakes.fake_discord import FakeDiscord
@@ -377,13 +376,9 @@ async def test_unexpected_error_in_create_fails_the_job(
 
 
 async def test_fifty_concurrent_requests_through_the_service(
-    request, tmp_path, monkeypatch, fake, lemondata, database_url
+    tmp_path, monkeypatch, fake, lemondata, database_url
 ):
     """With 2 images left, 50 simultaneous /imagine requests give exactly 2 accepted."""
-    if engine_of(database_url) == "postgres":
-        # Remove once QuotaService.reserve_and_insert takes store.lock() (issue 14).
-        reason = "PostgreSQL reservations are exact only once QuotaService takes store.lock()"
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
     async with running_bot(
         tmp_path,
         monkeypatch,
