@@ -72,7 +72,7 @@ def settings_for(base_url: str, api_key: str, db_path: Path) -> Settings:
         discord_token="bench-not-used",
         lemondata_api_key=api_key,
         lemondata_base_url=base_url,
-        database_path=db_path,
+        database=db_path,
     )
 
 
@@ -148,15 +148,15 @@ async def measure(
         lemondata.base_url, lemondata.api_key, folder / f"accept-c{concurrency}-h{history}.db"
     )
     if history:
-        async with Store.open(settings.database_path):
+        async with Store.open(settings.database):
             pass  # create the schema
-        seed_history(settings.database_path, history)
+        seed_history(settings.database, history)
     per_segment = SEGMENT_CALLS[concurrency]
     total = per_segment * ORDER.count("accept")
     if (total + WARMUP) / GUILDS > settings.max_queued_jobs_per_guild:
         raise RuntimeError("too many calls: the servers' queues would fill up")
     async with (
-        Store.open(settings.database_path) as accept_db,
+        Store.open(settings.database) as accept_db,
         Store.open(folder / f"insert-c{concurrency}-h{history}.db") as insert_db,
     ):
         await add_blocklists(accept_db)

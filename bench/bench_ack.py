@@ -96,13 +96,13 @@ async def run() -> Report:
                 discord_token=fake.bot_token,
                 lemondata_api_key=lemondata.api_key,
                 lemondata_base_url=lemondata.base_url,
-                database_path=Path(tmp) / "ack.db",
+                database=Path(tmp) / "ack.db",
                 daily_image_quota=100_000,
             )
             settings = dataclasses.replace(
                 settings, max_queued_jobs_per_guild=10_000, max_queued_jobs_per_user=10_000
             )
-            async with httpx.AsyncClient() as http, Store.open(settings.database_path) as store:
+            async with httpx.AsyncClient() as http, Store.open(settings.database) as store:
                 bot = LemonBot(settings=settings, store=store, http=http)
 
                 @bot.tree.command(name="ping", description="answers at once")

@@ -1,5 +1,7 @@
 """Composition root: ``python -m bot`` loads settings, opens resources and runs the bot.
 
+``python -m bot migrate-db --from sqlite:///… --to postgresql://…`` copies a ledger.
+
 A bad setting exits at once with one line naming it. When Discord cannot be reached at
 start (DNS, a refused connection, an outage), logging in is retried with back-off, one
 log line per attempt and no traceback; ``SIGTERM`` still stops the bot at once. A
@@ -82,7 +84,7 @@ async def main(settings: Settings) -> int:
 
     async with (
         httpx.AsyncClient(headers={"User-Agent": "lemonbot"}) as http,
-        Store.open(settings.database_path) as store,
+        Store.open(settings.database) as store,
     ):
         delay = LOGIN_RETRY_FIRST
         while True:
@@ -136,8 +138,35 @@ async def serve(bot: LemonBot, stop: asyncio.Event) -> int:
     return 0
 
 
+def migrate_db(argv: list[str]) -> int:
+    """``python -m bot migrate-db --from sqlite:///… --to postgresql://…``: copy a ledger."""
+    import argparse
+
+    from bot.store.engines import redacted
+    from bot.store.migrate import LedgerCopyError
+    from bot.store.migrate import migrate_db as copy
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bot migrate-db",
+        description="Copy a SQLite ledger (jobs, quotas, rules, settings) into an empty "
+        "PostgreSQL database. Stop the bot first.",
+    )
+    parser.add_argument("--from", dest="source", required=True, help="sqlite:///path.db")
+    parser.add_argument("--to", dest="target", required=True, help="postgresql://…")
+    args = parser.parse_args(argv)
+    try:
+        print(asyncio.run(copy(args.source, args.target)))
+    except (LedgerCopyError, ValueError, OSError) as exc:
+        message = str(exc).replace(args.target, redacted(args.target))
+        print(f"lemonbot migrate-db: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def run() -> None:
     """Entry point: exit with a one-line message on bad configuration."""
+    if sys.argv[1:2] == ["migrate-db"]:
+        raise SystemExit(migrate_db(sys.argv[2:]))
     load_dotenv(find_dotenv(usecwd=True))  # ./.env of the working directory, or a parent's
     try:
         settings = Settings.from_env()
@@ -148,7 +177,9 @@ def run() -> None:
     from bot.logs import setup_logging
 
     setup_logging(settings.log_level, settings.secrets())
-    log.info("starting lemonbot with %r", settings)
+    from bot.store.engines import redacted
+
+    log.info("starting lemonbot with %r, database %s", settings, redacted(settings.database))
     raise SystemExit(asyncio.run(main(settings)))
 
 

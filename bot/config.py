@@ -31,14 +31,23 @@ class ConfigError(Exception):
     """A setting is missing or malformed; the message is one line meant for a human."""
 
 
-def database_path(url: str) -> Path:
-    """Turn a ``sqlite:///relative.db`` or ``sqlite:////absolute.db`` URL into a path.
+def database_target(url: str) -> Path | str:
+    """Turn ``DATABASE_URL`` into what the store opens: a SQLite path, or a PostgreSQL URL.
 
-    Values that would silently lose data are refused: an in-memory database, and a
-    query string or fragment (SQLite options here would become part of the file name).
+    ``sqlite:///relative.db`` and ``sqlite:////absolute.db`` name a file; values that
+    would silently lose data are refused: an in-memory database, and a query string or
+    fragment (SQLite options here would become part of the file name).
+    ``postgresql://user:password@host:5432/name`` (or ``postgres://``) selects PostgreSQL.
     """
+    if url.lower().startswith(("postgresql://", "postgres://")):
+        if len(url.split("://", 1)[1]) < 1:
+            raise ConfigError("DATABASE_URL names no PostgreSQL server")
+        return url
     prefix = "sqlite:///"
-    shape = f"DATABASE_URL must look like {DEFAULT_DATABASE_URL} or sqlite:////absolute/path.db"
+    shape = (
+        f"DATABASE_URL must look like {DEFAULT_DATABASE_URL}, sqlite:////absolute/path.db "
+        "or postgresql://user:password@host/name"
+    )
     if not url.lower().startswith(prefix) or len(url) == len(prefix):
         raise ConfigError(f"{shape}, got {url!r}")
     path = url[len(prefix) :]  # sqlite:///data/x.db -> data/x.db ; sqlite:////abs -> /abs
@@ -100,7 +109,9 @@ class Settings:
     discord_token: str = field(repr=False)
     lemondata_api_key: str = field(repr=False)
     lemondata_base_url: str = DEFAULT_BASE_URL
-    database_path: Path = Path("data/lemonbot.db")
+    database: Path | str = field(
+        default=Path("data/lemonbot.db"), repr=False
+    )  # may hold a password
     dev_guild_id: int | None = None
     default_model: str = DEFAULT_MODEL
     daily_image_quota: int = DEFAULT_DAILY_IMAGE_QUOTA
@@ -190,9 +201,7 @@ class Settings:
             discord_token=token,
             lemondata_api_key=api_key,
             lemondata_base_url=base_url,
-            database_path=database_path(
-                env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
-            ),
+            database=database_target(env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL),
             dev_guild_id=int(guild_raw) if guild_raw else None,
             default_model=env.get("DEFAULT_MODEL", "").strip() or DEFAULT_MODEL,
             daily_image_quota=integer("DAILY_IMAGE_QUOTA", DEFAULT_DAILY_IMAGE_QUOTA),
@@ -220,4 +229,13 @@ class Settings:
 
     def secrets(self) -> tuple[str, ...]:
         """Return the secret values, for the log redaction filter."""
-        return (self.discord_token, self.lemondata_api_key)
+        password = database_password(self.database)
+        return (self.discord_token, self.lemondata_api_key, *([password] if password else []))
+
+
+def database_password(target: Path | str) -> str | None:
+    """Return the password of a PostgreSQL URL, if it has one."""
+    if isinstance(target, Path) or "://" not in target:
+        return None
+    credentials = target.split("://", 1)[1].rpartition("@")[0]
+    return credentials.split(":", 1)[1] if ":" in credentials else None

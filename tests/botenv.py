@@ -89,7 +89,7 @@ def settings_for(
         discord_token=fake.bot_token,
         lemondata_api_key=lemondata.api_key,
         lemondata_base_url=lemondata.base_url,
-        database_path=db_path,
+        database=db_path,
         poll_interval_seconds=0.01,
         poll_max_interval_seconds=0.05,
     )
@@ -118,7 +118,7 @@ async def running_bot(
     settings = settings_for(fake, lemondata, tmp_path / "bot.db", **overrides)
     async with (
         httpx.AsyncClient(verify=False) as http,
-        Store.open(database or settings.database_path) as db,
+        Store.open(database or settings.database) as db,
     ):
         bot = LemonBot(settings=settings, store=db, http=http)
         try:

@@ -18,7 +18,7 @@ def test_defaults():
     """Only the two secrets are required; the rest has documented defaults."""
     settings = Settings.from_env(BASE)
     assert settings.lemondata_base_url == "https://api.lemondata.cc"
-    assert settings.database_path == Path("data/lemonbot.db")
+    assert settings.database == Path("data/lemonbot.db")
     assert settings.dev_guild_id is None
     assert settings.daily_image_quota == 25
 
@@ -36,7 +36,7 @@ def test_absolute_database_url_and_overrides():
             "LEMONDATA_BASE_URL": "http://127.0.0.1:9/",
         }
     )
-    assert settings.database_path == Path("/var/lib/lemonbot/bot.db")
+    assert settings.database == Path("/var/lib/lemonbot/bot.db")
     assert settings.dev_guild_id == 1234
     assert settings.daily_image_quota == 7
     assert settings.job_timeout_seconds == 90
@@ -49,7 +49,7 @@ def test_absolute_database_url_and_overrides():
     [
         ({"LEMONDATA_API_KEY": "k"}, "DISCORD_TOKEN"),
         ({"DISCORD_TOKEN": "t"}, "LEMONDATA_API_KEY"),
-        (BASE | {"DATABASE_URL": "postgres://x"}, "DATABASE_URL"),
+        (BASE | {"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         (BASE | {"DEV_GUILD_ID": "abc"}, "DEV_GUILD_ID"),
         (BASE | {"DAILY_IMAGE_QUOTA": "lots"}, "DAILY_IMAGE_QUOTA"),
         (BASE | {"JOB_TIMEOUT_SECONDS": "0"}, "JOB_TIMEOUT_SECONDS"),
@@ -156,3 +156,11 @@ def test_bad_shards_are_refused(count, ids, needle):
     """Shard settings that cannot work are refused with one line."""
     with pytest.raises(ConfigError, match=needle):
         Settings.from_env(BASE | {"SHARD_COUNT": count, "SHARD_IDS": ids})
+
+
+def test_a_postgresql_url_selects_postgresql_and_its_password_is_secret():
+    """postgresql:// is kept as a URL for the store; its password is redacted from logs."""
+    url = "postgresql://bot:s3cret-pw@db.internal:5432/lemonbot"
+    settings = Settings.from_env(BASE | {"DATABASE_URL": url})
+    assert settings.database == url
+    assert "s3cret-pw" in settings.secrets() and "s3cret-pw" not in repr(settings)
