@@ -89,3 +89,28 @@ async def test_a_failed_copy_leaves_the_target_empty(tmp_path, postgres_url, mon
         await copy_ledger(source, postgres_url)
     async with Store.open(postgres_url) as db:
         assert set((await migrate.count_rows(db.db)).values()) == {0}
+
+
+def test_the_migrate_db_command_copies_then_refuses_a_second_copy(tmp_path, postgres_url):
+    """`python -m bot migrate-db`: one summary line, then a one-line refusal, no traceback."""
+    import asyncio
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = tmp_path / "old.db"
+    asyncio.run(_populate(source))
+    root = str(Path(__file__).resolve().parents[3])
+    command = [sys.executable, "-m", "bot", "migrate-db", "--from", f"sqlite:///{source}"]
+    env = os.environ | {"PYTHONPATH": root}
+    first = subprocess.run(
+        [*command, "--to", postgres_url], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert first.returncode == 0, first.stderr
+    assert len(first.stdout.strip().splitlines()) == 1 and "jobs" in first.stdout
+    again = subprocess.run(
+        [*command, "--to", postgres_url], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert again.returncode == 2
+    assert len(again.stderr.strip().splitlines()) == 1 and "Traceback" not in again.stderr
