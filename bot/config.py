@@ -120,6 +120,7 @@ class Settings:
     poll_interval_seconds: float = 0.5
     poll_max_interval_seconds: float = 60.0
     lemondata_rpm: int = 60
+    lease_seconds: float = 30.0
     model_cache_seconds: float = 600.0
     model_weights: dict[str, int] = field(default_factory=dict)
     max_running_jobs_per_user: int = 2
@@ -212,6 +213,7 @@ class Settings:
             poll_interval_seconds=number("POLL_INTERVAL_SECONDS", 0.5, minimum=0.01),
             poll_max_interval_seconds=number("POLL_MAX_INTERVAL_SECONDS", 60.0, minimum=0.01),
             lemondata_rpm=integer("LEMONDATA_RPM", 60, minimum=1),
+            lease_seconds=number("LEASE_SECONDS", 30.0, minimum=1),
             model_cache_seconds=number("MODEL_CACHE_SECONDS", 600.0, minimum=1),
             model_weights=parse_weights(env.get("MODEL_WEIGHTS", "")),
             max_running_jobs_per_user=integer("MAX_RUNNING_JOBS_PER_USER", 2, minimum=1),

@@ -6,15 +6,8 @@ tasks are downloaded, stored and marked ``succeeded`` (quota settled) in one
 transaction; every failure is stored as ``failed``/``timed_out`` with the quota
 released in the same transaction. Delivery follows each terminal state.
 
-Restart recovery (:meth:`JobRunner.resume`) rebuilds everything from the rows:
-
-* ``queued``: never sent, so the dispatcher submits it when a slot is free;
-* ``submitted`` with images already stored: the create answered, so it is finished;
-* ``submitted`` without images: a create was in flight when the process died. The
-  bot cannot tell whether the gateway made (and billed) the image, so it does not
-  create again: the job fails as ``interrupted`` and the quota is released;
-* ``running``: the task id is known, so the task is polled again (never re-created);
-* terminal with delivery pending: the outcome is delivered again.
+Restart recovery and the leases that let several processes share the work are in
+:mod:`bot.jobs.recovery`.
 """
 
 from __future__ import annotations
@@ -32,6 +25,7 @@ from bot.jobs import dispatch
 from bot.jobs.delivery import Delivery, Sent
 from bot.jobs.failures import classify, failed_task, lost_task
 from bot.jobs.poller import TaskPoller
+from bot.jobs.recovery import Leases, Recovery
 from bot.lemondata import (
     ImageResult,
     LemonDataClient,
@@ -79,8 +73,8 @@ class JobRunner:
         self._background = background
         self._changed = asyncio.Condition()
         self._dispatch_lock = asyncio.Lock()
-        # Jobs whose interaction is not answered yet: they keep their turn, unstarted.
-        self.unacknowledged: set[int] = set()
+        self.leases = Leases(store, settings.lease_seconds)
+        self.recovery = Recovery(self, store, self.leases)
         # Queue places last shown on waiting cards.
         self.positions: dict[int, int] = {}
         self.finished_listeners: list[Callable[[Job], Awaitable[None]]] = []
@@ -113,7 +107,12 @@ class JobRunner:
         if not self._background.closing:
             self._background.spawn(self._dispatch(), "dispatch")
 
-    def _run(self, coro: Coroutine[Any, Any, None], name: str, job_id: int) -> None:
+    @property
+    def delivery(self) -> Delivery:
+        """How outcomes reach Discord."""
+        return self._delivery
+
+    def run(self, coro: Coroutine[Any, Any, None], name: str, job_id: int) -> None:
         """Run a step of a job in the background, with the shutdown grace, guarded."""
         self._background.spawn(self._guarded(coro, job_id), f"{name}-{job_id}", grace=True)
 
@@ -139,28 +138,34 @@ class JobRunner:
         # One transaction: every check of the pass sees the same jobs (none finishing
         # half-way through), so a later job can never overtake an earlier one.
         async with self._dispatch_lock, self._store.transaction():
+            await self._store.lock("dispatch")  # one pass at a time, across processes
             queued = await self._store.jobs.queued()
             caps = {gid: await self.caps(gid) for gid in {job.guild_id for job in queued}}
             running = await self._store.jobs.generating_counts()
-            plan = dispatch.plan(queued, running, caps, self.unacknowledged)
+            # A job whose first answer is not recorded yet keeps its turn, unstarted.
+            unanswered = {
+                job.id for job in queued if job.acknowledged_at is None and job.interaction_token
+            }
+            plan = dispatch.plan(queued, running, caps, unanswered)
             for job in plan.start:
                 if self._background.closing:
                     break
-                submitted = await self._store.jobs.transition(
-                    job.id, ["queued"], "submitted", submitted_at=time.time()
+                submitted = await self._store.jobs.submit(
+                    job.id, owner=self.leases.owner, lease_until=self.leases.until()
                 )
                 if submitted is not None:
+                    self.leases.hold(submitted)
                     creating.append(submitted)
                     if self.positions.pop(job.id, None) is not None:
                         started.append(submitted)  # its card still says "waiting"
         # After the commit: a create's answer must find the job stored as "submitted".
         for job in creating:
-            self._run(self._create(job), "create", job.id)
+            self.run(self._create(job), "create", job.id)
         await self.notify()  # outside the transaction: waiters read the database
         for job in started:
             await self._delivery.progress(job)
         for job_id, position in plan.positions().items():
-            if job_id not in self.unacknowledged and self.positions.get(job_id) != position:
+            if job_id not in unanswered and self.positions.get(job_id) != position:
                 self.positions[job_id] = position
                 job = next(j for jobs in plan.waiting.values() for j in jobs if j.id == job_id)
                 await self._delivery.progress(job, position=position)
@@ -194,7 +199,12 @@ class JobRunner:
             return
         task = result.task
         running = await self._store.jobs.transition(
-            job.id, ["submitted"], "running", task_id=task.task_id, poll_url=task.poll_url
+            job.id,
+            ["submitted"],
+            "running",
+            token=self.leases.token(job.id),
+            task_id=task.task_id,
+            poll_url=task.poll_url,
         )
         if running is None:
             return
@@ -203,10 +213,10 @@ class JobRunner:
         if task.done:
             await self._task_done(job.id, task)
             return
-        self._track(running)
+        self.track(running)
         await self._delivery.progress(running)
 
-    def _track(self, job: Job) -> None:
+    def track(self, job: Job) -> None:
         """Have the poller follow a running task."""
         assert job.task_id is not None
         self.poller.track(
@@ -231,13 +241,13 @@ class JobRunner:
     # download and delivery get the shutdown grace period (polls are cancelled at once).
 
     async def _on_task_done(self, job_id: int, status: TaskStatus) -> None:
-        self._run(self._task_done(job_id, status), "finish", job_id)
+        self.run(self._task_done(job_id, status), "finish", job_id)
 
     async def _on_task_timed_out(self, job_id: int) -> None:
-        self._run(self.fail(job_id, "timeout", None, state="timed_out"), "timeout", job_id)
+        self.run(self.fail(job_id, "timeout", None, state="timed_out"), "timeout", job_id)
 
     async def _on_task_lost(self, job_id: int, exc: LemonDataError) -> None:
-        self._run(self.fail(job_id, *lost_task(exc)), "lost", job_id)
+        self.run(self.fail(job_id, *lost_task(exc)), "lost", job_id)
 
     async def _task_done(self, job_id: int, status: TaskStatus) -> None:
         if status.status != "completed":
@@ -246,6 +256,10 @@ class JobRunner:
             await self._finish(job_id, status.images)
         else:
             await self.fail(job_id, "malformed", "completed task has no images")
+
+    async def finish_stored(self, job_id: int) -> None:
+        """Finish a job whose create answered before a restart (its images are stored)."""
+        await self._finish(job_id, ())
 
     async def _finish(self, job_id: int, images: Sequence[ImageResult]) -> None:
         """Store the answer's images, download what is only a URL, then succeed.
@@ -281,6 +295,7 @@ class JobRunner:
                 job_id,
                 ["submitted", "running"],
                 "succeeded",
+                token=self.leases.token(job_id),
                 result_urls=[i.url for i in complete if i.url],
                 revised_prompt=revised,
                 finished_at=time.time(),
@@ -307,6 +322,7 @@ class JobRunner:
                 job_id,
                 ACTIVE_STATES,
                 state,
+                token=self.leases.token(job_id),
                 error_code=code,
                 error_message=detail[:ERROR_DETAIL_LIMIT] if detail else None,
                 finished_at=time.time(),
@@ -362,15 +378,25 @@ class JobRunner:
     async def _record_delivery(self, job: Job, sent: Sent | None) -> Job | None:
         """Record where the outcome went, with any refund, in one transaction."""
         async with self._store.transaction():
+            token = self.leases.token(job.id)
             if sent is None:
                 finished = await self._store.jobs.mark_delivered(
-                    job.id, via="none", channel_id=None, message_id=None, delivered=False
+                    job.id,
+                    via="none",
+                    channel_id=None,
+                    message_id=None,
+                    delivered=False,
+                    token=token,
                 )
                 if finished is not None and await self._quota.refund(job.id):
                     log.warning("job %s: outcome undeliverable; quota refunded", job.id)
                 return finished
             finished = await self._store.jobs.mark_delivered(
-                job.id, via=sent.via, channel_id=sent.channel_id, message_id=sent.message_id
+                job.id,
+                via=sent.via,
+                channel_id=sent.channel_id,
+                message_id=sent.message_id,
+                token=token,
             )
             stored = len(await self._store.jobs.load_images(job.id))
             if finished is not None and job.state == "succeeded" and sent.shown < stored:
@@ -379,50 +405,25 @@ class JobRunner:
                     log.warning("job %s: %d of %d images shown", job.id, sent.shown, stored)
         if finished is not None and job.state == "succeeded":
             await self._store.jobs.drop_image_data(job.id)
+        self.leases.release(job.id)  # the job needs nobody any more
         return finished
 
     # ------------------------------------------------------------------ recovery
 
     async def resume(self) -> dict[str, int]:
-        """Pick up every unfinished job after a start; return counts by action.
+        """Pick up every unfinished job after a start (see :mod:`bot.jobs.recovery`).
 
         First the poller learns how long tasks take from the ledger's recent finished
         tasks, so that estimates survive restarts.
         """
         learned = self.poller.learn(await self._store.jobs.finished_tasks(HISTORY_JOBS))
         log.info("learned completion times from %d finished tasks", learned)
-        counts = dict.fromkeys(
-            ("queued", "dropped", "polling", "finishing", "interrupted", "delivering"), 0
-        )
-        for job in await self._store.jobs.unfinished():
-            if job.state == "queued" and job.acknowledged_at is None and job.interaction_token:
-                # Did Discord get the first answer before the process died? If not, the
-                # member saw "The application did not respond": nobody expects the image.
-                answered, message_id = await self._delivery.first_answer(job)
-                if not answered:
-                    counts["dropped"] += 1
-                    await self.drop(job.id)
-                    continue
-                await self._store.jobs.acknowledge(job.id, message_id)
-                counts["queued"] += 1
-            elif job.state == "queued":
-                counts["queued"] += 1
-            elif job.state == "submitted":
-                if await self._store.jobs.load_images(job.id):
-                    counts["finishing"] += 1
-                    self._run(self._finish(job.id, ()), "finish", job.id)
-                else:
-                    counts["interrupted"] += 1
-                    self._run(self.fail(job.id, "interrupted", None), "fail", job.id)
-            elif job.state == "running" and job.task_id:
-                counts["polling"] += 1
-                self._track(job)
-            elif job.terminal:
-                counts["delivering"] += 1
-                self._run(self.deliver(job.id), "deliver", job.id)
-        self.kick()
-        log.info("resumed jobs: %s", counts)
-        return counts
+        return await self.recovery.resume()
+
+    def start(self) -> None:
+        """Start the poller and the lease upkeep (stopped with the background tasks)."""
+        self.poller.start()
+        self._background.spawn(self.recovery.keep(), "leases")
 
     async def drop(self, job_id: int) -> None:
         """Cancel a queued job whose interaction was never answered; release its quota."""
@@ -435,7 +436,6 @@ class JobRunner:
                 await self._store.jobs.mark_delivered(
                     job_id, via="none", channel_id=None, message_id=None, delivered=False
                 )
-        self.unacknowledged.discard(job_id)
         self.positions.pop(job_id, None)
 
     # ------------------------------------------------------------------ waiting

@@ -115,9 +115,12 @@ class TaskPoller:
             self._started = True
             self._background.spawn(self._loop.run(), "poller")
 
-    def _end(self, job_id: int) -> None:
+    def forget(self, job_id: int) -> None:
+        """Stop polling a task (its job ended, or another process took it over)."""
         self._tracked.pop(job_id, None)
         self.planner.forget(job_id)
+
+    _end = forget
 
     async def _poll(self, pick: PollPick, grant: Grant) -> PollResult:
         tracked = self._tracked.get(pick.job_id)

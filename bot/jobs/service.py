@@ -188,7 +188,6 @@ class JobService:
                 await self._load(request.guild_id, request.user_id),
             )
             job = await self._quota.reserve_and_insert(draft, request.role_ids, request.inputs)
-        self.runner.unacknowledged.add(job.id)
         if position is not None:
             self.runner.positions[job.id] = position  # the first response shows it
         log.info(
@@ -218,7 +217,6 @@ class JobService:
 
     def start(self, job_id: int) -> None:
         """Let a queued job run as soon as its server and user have a free slot."""
-        self.runner.unacknowledged.discard(job_id)
         self.runner.kick()
 
     async def abandon(self, job_id: int) -> None:
@@ -232,7 +230,6 @@ class JobService:
                 await self._store.jobs.mark_delivered(
                     job_id, via="none", channel_id=None, message_id=None, delivered=False
                 )
-        self.runner.unacknowledged.discard(job_id)
         await self.runner.notify()
         self.runner.kick()
 
@@ -258,7 +255,6 @@ class JobService:
                     "It has already been sent to the image service, so it can't be cancelled."
                 )
             await self._quota.release(job_id)
-        self.runner.unacknowledged.discard(job_id)
         self.runner.positions.pop(job_id, None)
         log.info("job %s cancelled by %s", job_id, by_user_id)
         await self.runner.notify()
@@ -296,5 +292,5 @@ class JobService:
         return await self.runner.resume()
 
     def start_background(self) -> None:
-        """Start the poller."""
-        self.runner.poller.start()
+        """Start the poller and the lease upkeep."""
+        self.runner.start()

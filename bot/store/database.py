@@ -25,6 +25,11 @@ MIGRATION_NAME = re.compile(r"^V(\d+)__[\w-]+\.sql$")
 class Database(Protocol):
     """One database engine, as the repositories use it."""
 
+    engine: str  # "sqlite" or "postgres"
+    # Appended to a subquery that picks rows to claim: rows another transaction holds
+    # are skipped (" FOR UPDATE SKIP LOCKED" on PostgreSQL; SQLite serialises anyway).
+    skip_locked: str
+
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """Run the body as one transaction; a call inside an open one joins it."""
         ...

@@ -44,6 +44,11 @@ class JobFilter:
     since: float | None = None
 
 
+def _fence(token: int | None) -> tuple[str, tuple[int, ...]]:
+    """Return the SQL condition (and its parameter) that the lease is still ``token``."""
+    return ("", ()) if token is None else (" AND lease_token = ?", (token,))
+
+
 class JobStore:
     """The job ledger."""
 
@@ -133,12 +138,15 @@ class JobStore:
         to_state: str,
         *,
         now: float | None = None,
+        token: int | None = None,
         **fields: Any,
     ) -> Job | None:
         """Move a job to ``to_state`` if it is in one of ``from_states``; set ``fields``.
 
         Returns the updated job, or None (and changes nothing) when the job was not in
-        ``from_states``, which makes every transition safe to attempt twice.
+        ``from_states``, which makes every transition safe to attempt twice. With
+        ``token``, the write also needs the lease still held with that token (fencing:
+        a process that lost the job to another cannot write over it).
         """
         unknown = set(fields) - JOB_UPDATABLE
         if unknown:
@@ -146,11 +154,64 @@ class JobStore:
         sources = tuple(from_states)
         assignments = "".join(f", {name} = ?" for name in fields)
         values = [encode_column(name, value) for name, value in fields.items()]
+        fence, fenced = _fence(token)
         return await self._update_one(
             f"UPDATE jobs SET state = ?, updated_at = ?{assignments} "
-            f"WHERE id = ? AND state IN ({placeholders(len(sources))}) RETURNING *",
-            (to_state, time.time() if now is None else now, *values, job_id, *sources),
+            f"WHERE id = ? AND state IN ({placeholders(len(sources))}){fence} RETURNING *",
+            (to_state, time.time() if now is None else now, *values, job_id, *sources, *fenced),
         )
+
+    async def submit(self, job_id: int, *, owner: str, lease_until: float) -> Job | None:
+        """Move a queued job to ``submitted``, leased to ``owner``; None if not queued."""
+        now = time.time()
+        return await self._update_one(
+            "UPDATE jobs SET state = 'submitted', submitted_at = ?, updated_at = ?, "
+            "lease_owner = ?, lease_until = ?, lease_token = lease_token + 1 "
+            "WHERE id = ? AND state = 'queued' RETURNING *",
+            (now, now, owner, lease_until, job_id),
+        )
+
+    async def claim(
+        self, *, owner: str, lease_until: float, limit: int, everything: bool = False
+    ) -> list[Job]:
+        """Lease to ``owner`` the jobs that need work and nobody holds; return them.
+
+        Work is a create or poll (``submitted``, ``running``) or a pending delivery.
+        A lease that expired is taken over, its token raised. ``everything`` takes every
+        such job whatever its lease (the one process of an SQLite ledger, at its start).
+        Several processes never claim one job: PostgreSQL skips rows another claim holds.
+        """
+        now = time.time()
+        free = "" if everything else " AND (lease_until IS NULL OR lease_until < ?)"
+        rows = await self._db.fetchall(
+            "UPDATE jobs SET lease_owner = ?, lease_until = ?, lease_token = lease_token + 1 "
+            f"WHERE id IN (SELECT id FROM jobs WHERE ({_GENERATING} OR "
+            f"(state IN ({', '.join(repr(s) for s in TERMINAL_STATES)}) "
+            f"AND delivery_state = 'pending')){free} ORDER BY id LIMIT ?"
+            f"{self._db.skip_locked}) RETURNING *",
+            (owner, lease_until, *(() if everything else (now,)), limit),
+        )
+        return sorted((Job.from_row(r) for r in rows), key=lambda job: job.id)
+
+    async def renew(self, owner: str, lease_until: float, job_ids: Sequence[int]) -> set[int]:
+        """Extend ``owner``'s leases of ``job_ids``; return the ids it still holds."""
+        if not job_ids:
+            return set()
+        rows = await self._db.fetchall(
+            f"UPDATE jobs SET lease_until = ? WHERE lease_owner = ? "
+            f"AND id IN ({placeholders(len(job_ids))}) RETURNING id",
+            (lease_until, owner, *job_ids),
+        )
+        return {int(r["id"]) for r in rows}
+
+    async def unacknowledged(self, older_than: float) -> list[Job]:
+        """Return queued jobs whose first answer was not recorded by ``older_than``."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM jobs WHERE state = 'queued' AND acknowledged_at IS NULL "
+            "AND interaction_token IS NOT NULL AND created_at < ? ORDER BY id",
+            (older_than,),
+        )
+        return [Job.from_row(r) for r in rows]
 
     async def acknowledge(self, job_id: int, message_id: int | None) -> Job | None:
         """Record that the member got the first answer, and the message it created."""
@@ -180,19 +241,30 @@ class JobStore:
         channel_id: int | None,
         message_id: int | None,
         delivered: bool = True,
+        token: int | None = None,
     ) -> Job | None:
         """Record how a job's outcome reached the user, once; forget its interaction token.
 
         The path of a first part already posted (see :meth:`record_part`) is kept.
         """
         now = time.time()
+        fence, fenced = _fence(token)
         return await self._update_one(
             "UPDATE jobs SET delivery_state = ?, delivered_via = COALESCE(delivered_via, ?), "
             "delivered_channel_id = COALESCE(delivered_channel_id, ?), "
             "delivered_message_id = COALESCE(delivered_message_id, ?), delivered_at = ?, "
             "interaction_token = NULL, updated_at = ? "
-            "WHERE id = ? AND delivery_state = 'pending' RETURNING *",
-            ("delivered" if delivered else "failed", via, channel_id, message_id, now, now, job_id),
+            f"WHERE id = ? AND delivery_state = 'pending'{fence} RETURNING *",
+            (
+                "delivered" if delivered else "failed",
+                via,
+                channel_id,
+                message_id,
+                now,
+                now,
+                job_id,
+                *fenced,
+            ),
         )
 
     async def mark_deleted(self, job_id: int, moderator_id: int) -> Job | None:

@@ -73,6 +73,7 @@ class PostgresDatabase:
     """The bot's PostgreSQL database; open it with :meth:`open` (an async context manager)."""
 
     engine = ENGINE
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool

@@ -73,6 +73,9 @@ class Job(JobDraft):
     deleted_at: float | None = None
     acknowledged_at: float | None = None
     parts_delivered: int = 0
+    lease_owner: str | None = None  # the process working on the job, until lease_until
+    lease_until: float | None = None
+    lease_token: int = 0  # raised at every hand-over; fences a stale owner's writes
 
     @property
     def terminal(self) -> bool:

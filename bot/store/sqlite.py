@@ -32,6 +32,7 @@ class SqliteDatabase:
     """The bot's SQLite database; open it with :meth:`open` (an async context manager)."""
 
     engine = ENGINE
+    skip_locked = ""  # transactions are serialised: nobody else holds a row
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
