@@ -28,6 +28,7 @@ from bot.lemondata import LemonDataClient
 from bot.moderation import AuditLog, ModerationService
 from bot.quota import QuotaService
 from bot.scheduler import RequestBudget
+from bot.scheduler.shared import SharedBudget
 from bot.store import Job, Store
 from bot.ui.moderation import finished_audit_embed
 from bot.ui.replies import report_error
@@ -45,6 +46,15 @@ INVITE_PERMISSIONS = discord.Permissions(
     attach_files=True,
     read_message_history=True,
 )
+
+
+def shared_budget(settings: Settings, store: Store) -> RequestBudget | SharedBudget:
+    """Return the key's request budget: local, or shared by the processes of one database."""
+    local = RequestBudget(rpm=settings.lemondata_rpm)
+    if store.db.engine == "sqlite":
+        return local  # one process: its own budget is the whole budget
+    key = hashlib.sha256(settings.lemondata_api_key.encode()).hexdigest()[:32]
+    return SharedBudget(local, key=key, take=store.budget.take, pause=store.budget.pause)
 
 
 def invite_url(application_id: int) -> str:
@@ -96,8 +106,9 @@ class LemonBot(commands.AutoShardedBot):
         self.background = Background()
         # Persistent buttons hand their presses to the handler a cog registered here.
         self.button_handlers: dict[str, ButtonHandler] = {}
-        # One request budget for every gateway request of the key (creates, polls, list).
-        self.budget = RequestBudget(rpm=settings.lemondata_rpm)
+        # One request budget for every gateway request of the key (creates, polls, list),
+        # shared through the database when several processes use one PostgreSQL.
+        self.budget = shared_budget(settings, store)
         self.api = LemonDataClient(
             http,
             base_url=settings.lemondata_base_url,

@@ -36,7 +36,7 @@ from bot.lemondata import (
     sniff_content_type,
 )
 from bot.quota import QuotaService
-from bot.scheduler import RequestBudget
+from bot.scheduler.loop import PollBudget
 from bot.store import ACTIVE_STATES, Job, Store, StoredImage
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class JobRunner:
         delivery: Delivery,
         settings: Settings,
         background: Background,
-        budget: RequestBudget,
+        budget: PollBudget,
     ) -> None:
         self._store = store
         self._api = api

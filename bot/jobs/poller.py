@@ -25,9 +25,10 @@ from typing import Any
 from bot.background import Background
 from bot.jobs.failures import FINAL_POLL_ERRORS
 from bot.lemondata import LemonDataClient, LemonDataError, TaskStatus
-from bot.scheduler import Grant, PollLoop, PollPick, PollPlanner, PollResult, RequestBudget
+from bot.scheduler import Grant, PollLoop, PollPick, PollPlanner, PollResult
 from bot.scheduler.clock import LoopClock, clock_time
 from bot.scheduler.estimates import option_key
+from bot.scheduler.loop import PollBudget
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class TaskPoller:
         self,
         api: LemonDataClient,
         *,
-        budget: RequestBudget,
+        budget: PollBudget,
         on_done: OnDone,
         on_timeout: OnTimeout,
         on_lost: OnLost,

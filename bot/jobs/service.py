@@ -30,7 +30,7 @@ from bot.jobs.lifecycle import JobRunner
 from bot.lemondata import LemonDataClient
 from bot.moderation import ModerationService
 from bot.quota import QuotaService, api_user
-from bot.scheduler import RequestBudget
+from bot.scheduler.loop import PollBudget
 from bot.store import InputImage, Job, JobDraft, Store
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class JobService:
         delivery: Delivery,
         settings: Settings,
         background: Background,
-        budget: RequestBudget,
+        budget: PollBudget,
     ) -> None:
         self._store = store
         self._catalog = catalog

@@ -6,11 +6,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from bot.scheduler.budget import RequestBudget
 from bot.scheduler.clock import Clock, LoopClock, sleep_or_wake
-from bot.scheduler.grants import Grant
+from bot.scheduler.grants import Grant, PollDemand, RequestKind
 from bot.scheduler.planner import PollPick, PollPlanner
 
 log = logging.getLogger(__name__)
@@ -28,6 +27,24 @@ class PollResult:
 
 
 PollFn = Callable[[PollPick, Grant], Awaitable[PollResult]]
+
+
+class PollBudget(Protocol):
+    """What the loop needs of a budget (a RequestBudget, or one shared by processes)."""
+
+    async def acquire(self, kind: RequestKind, *, final: bool = False) -> Grant:
+        """Wait for permission to send a request."""
+        ...
+
+    def release(self, grant: Grant) -> None:
+        """Give back an unused grant."""
+        ...
+
+    def set_poll_demand(self, demand: PollDemand) -> None:
+        """Let the budget ask which polls are wanted."""
+        ...
+
+
 Spawn = Callable[[Coroutine[Any, Any, None], str], object]
 
 
@@ -42,7 +59,7 @@ class PollLoop:
     def __init__(
         self,
         planner: PollPlanner,
-        budget: RequestBudget,
+        budget: PollBudget,
         poll: PollFn,
         *,
         clock: Clock | None = None,

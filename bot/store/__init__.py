@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from bot.store.actions import ActionLog
+from bot.store.budget import BudgetStore
 from bot.store.database import Database
 from bot.store.engines import open_database
 from bot.store.guilds import GuildStore
@@ -72,6 +73,7 @@ class Store:
         self.guilds = GuildStore(db)
         self.actions = ActionLog(db)
         self.state = StateStore(db)
+        self.budget = BudgetStore(db)
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """Make the writes of the body one transaction (nested calls join it)."""
