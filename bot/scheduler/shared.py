@@ -24,6 +24,9 @@ Take = Callable[..., Awaitable[float]]
 Pause = Callable[[str, float], Awaitable[None]]
 WINDOW_SECONDS = 60.0
 LONGEST_WAIT = 5.0  # look again at least this often (another process may free a place)
+# The shared window is held a little longer than the gateway's, so that the time between
+# taking a place and the request's arrival cannot put two windows' worth in one.
+GUARD = 0.1
 
 
 class SharedBudget:
@@ -69,8 +72,9 @@ class SharedBudget:
     async def _place(self) -> None:
         """Wait for a place in the shared window (another process may free one)."""
         while True:
+            window = self.window * (1 + GUARD)
             wait = await self._take(
-                self._key, limit=self.local.limit, window=self.window, now=time.time()
+                self._key, limit=self.local.limit, window=window, now=time.time()
             )
             if not wait:
                 return

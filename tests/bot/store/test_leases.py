@@ -1,0 +1,68 @@
+"""Leases on the ledger: claims, renewals, take-over of expired leases, fenced writes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bot.store import Store
+from tests.factories import draft
+
+
+async def _running(db: Store, **overrides) -> int:
+    job = await db.jobs.insert(draft(**overrides))
+    submitted = await db.jobs.submit(job.id, owner="a", lease_until=time.time() + 30)
+    assert submitted is not None and submitted.lease_owner == "a"
+    return job.id
+
+
+async def test_a_live_lease_is_not_claimed_and_an_expired_one_is_taken_over(db):
+    """Another process claims only what nobody holds, raising the token as it takes it."""
+    held = await _running(db)
+    expired = await _running(db, interaction_id=99)
+    async with db.transaction():
+        await db.db.execute(
+            "UPDATE jobs SET lease_until = ? WHERE id = ?", (time.time() - 1, expired)
+        )
+    [taken] = await db.jobs.claim(owner="b", lease_until=time.time() + 30, limit=10)
+    assert taken.id == expired and taken.lease_owner == "b" and taken.lease_token == 2
+    assert await db.jobs.renew("a", time.time() + 30, [held, expired]) == {held}
+
+
+async def test_a_write_with_a_stale_token_is_fenced(db):
+    """The process that lost a job cannot move it: its token no longer matches."""
+    job_id = await _running(db)
+    old = (await db.jobs.get(job_id)).lease_token
+    [taken] = await db.jobs.claim(
+        owner="b", lease_until=time.time() + 30, limit=10, everything=True
+    )
+    stale = await db.jobs.transition(job_id, ["submitted"], "failed", token=old, error_code="x")
+    assert stale is None
+    fresh = await db.jobs.transition(job_id, ["submitted"], "running", token=taken.lease_token)
+    assert fresh is not None and fresh.state == "running"
+
+
+async def test_two_claimers_never_take_the_same_job(db):
+    """Concurrent claims split the orphans: every job is taken by exactly one."""
+    ids = [await _running(db, interaction_id=i) for i in range(20)]
+    async with db.transaction():
+        await db.db.execute("UPDATE jobs SET lease_until = ?", (time.time() - 1,))
+    first, second = await asyncio.gather(
+        db.jobs.claim(owner="x", lease_until=time.time() + 30, limit=100),
+        db.jobs.claim(owner="y", lease_until=time.time() + 30, limit=100),
+    )
+    taken = [j.id for j in first] + [j.id for j in second]
+    assert sorted(taken) == ids
+
+
+async def test_the_shared_budget_window_is_exact_under_concurrent_takers(db):
+    """Many takers at once get exactly the window's limit of places, then a wait."""
+    now = time.time()
+    waits = await asyncio.gather(
+        *(db.budget.take("k", limit=7, window=60, now=now) for _ in range(20))
+    )
+    assert sum(1 for w in waits if w == 0) == 7
+    assert all(55 < w <= 60 for w in waits if w)
+    assert await db.budget.take("k", limit=7, window=60, now=now + 61) == 0  # a new window
+    await db.budget.pause("k", now + 100)
+    assert await db.budget.take("k", limit=7, window=60, now=now + 62) > 35
