@@ -19,7 +19,7 @@ from bot.scheduler.budget import RequestBudget
 from bot.scheduler.grants import Grant, PollDemand, RequestKind
 from bot.scheduler.headers import parse_rate_headers
 
-# (key, limit, window, now) -> seconds to wait (0: a place was taken)
+# (key, limit=, window=, now=, learned=, window_known=) -> seconds to wait (0: a place)
 Take = Callable[..., Awaitable[float]]
 Pause = Callable[[str, float], Awaitable[None]]
 WINDOW_SECONDS = 60.0
@@ -48,6 +48,7 @@ class SharedBudget:
         self._window = window
         self._seen_window = 0.0  # the longest time to a reset the gateway announced
         self._pause_until = 0.0  # a 429's pause not yet shared
+        self._learned = False  # whether the gateway's headers told this process the limit
 
     @property
     def window(self) -> float:
@@ -74,7 +75,12 @@ class SharedBudget:
         while True:
             window = self.window * (1 + GUARD)
             wait = await self._take(
-                self._key, limit=self.local.limit, window=window, now=time.time()
+                self._key,
+                limit=self.local.limit,
+                window=window,
+                now=time.time(),
+                learned=self._learned,
+                window_known=bool(self._seen_window),
             )
             if not wait:
                 return
@@ -85,8 +91,16 @@ class SharedBudget:
         """Learn from an answer here; share a 429's pause with every process."""
         self.local.observe(status, headers, grant)
         info = parse_rate_headers(headers, time.time())
-        if info.reset_in is not None and 0 < info.reset_in <= self._window:
+        opened = (
+            info.limit is not None
+            and info.remaining is not None
+            and info.remaining >= info.limit - 1
+        )
+        if opened and info.reset_in is not None and 0 < info.reset_in <= self._window:
+            # The first request of a gateway window: its time to the reset is the window.
             self._seen_window = max(self._seen_window, info.reset_in)
+        if info.limit is not None:
+            self._learned = True
         if status == 429:  # shared at the next acquire (observe cannot wait)
             retry = info.retry_after if info.retry_after is not None else self.window / 4
             self._pause_until = max(self._pause_until, time.time() + retry)

@@ -15,5 +15,6 @@ CREATE TABLE request_budget (
     window_start  DOUBLE PRECISION NOT NULL,
     used          BIGINT  NOT NULL,
     request_limit BIGINT  NOT NULL,
+    window_length DOUBLE PRECISION NOT NULL,
     paused_until  DOUBLE PRECISION NOT NULL DEFAULT 0
 );

@@ -15,5 +15,6 @@ CREATE TABLE request_budget (
     window_start  REAL    NOT NULL,
     used          INTEGER NOT NULL,
     request_limit INTEGER NOT NULL,
+    window_length REAL    NOT NULL,
     paused_until  REAL    NOT NULL DEFAULT 0
 );

@@ -1,0 +1,183 @@
+"""Several real bot processes (different shards) on one PostgreSQL, the emulator, one Discord.
+
+Every promise of one process holds for three: exact quotas, no job lost or done twice
+(a killed process's jobs are finished by another), one request budget, and commands
+synced by the holder of shard 0 alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.e2e.conftest import BotFactory
+from tests.e2e.harness import BotProcess, wait_for_outcome
+from tests.fakes.fake_discord import FakeDiscord, FakeInteraction
+from tests.fakes.lemondata import LemonDataEmulator
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(90)]
+
+SHARDS = 3
+
+
+async def ledger(url: str) -> list[dict[str, Any]]:
+    """Every job row, read straight from PostgreSQL."""
+    conn = await asyncpg.connect(url)
+    try:
+        return [dict(r) for r in await conn.fetch("SELECT * FROM jobs ORDER BY id")]
+    finally:
+        await conn.close()
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    """Wait (bounded) for a fact only the database shows."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what}: still false after {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def start_processes(
+    postgres_url: str, fake: FakeDiscord, make_bot: BotFactory
+) -> Callable[..., Awaitable[list[BotProcess]]]:
+    """Start one bot process per shard (each with its own token label) on one database.
+
+    ``postgres_url`` comes first: its database outlives the processes, stopped before.
+    """
+
+    async def start(count: int = SHARDS, **env: str) -> list[BotProcess]:
+        bots = []
+        for shard in range(count):
+            token = f"{fake.bot_token}-p{shard}"
+            fake.accept_token(token, f"p{shard}")
+            bot = make_bot(
+                f"p{shard}",
+                env={
+                    "DISCORD_TOKEN": token,
+                    "DATABASE_URL": postgres_url,
+                    "SHARD_COUNT": str(count),
+                    "SHARD_IDS": str(shard),
+                    "LEASE_SECONDS": "2",
+                    **env,
+                },
+            )
+            await bot.start()
+            bots.append(bot)
+        return bots
+
+    return start
+
+
+async def invoke_via(
+    fake: FakeDiscord, shard: int, options: dict[str, Any], *, count: int = SHARDS, **kw: Any
+) -> FakeInteraction:
+    """Send a /imagine of the default server to the process holding ``shard`` of ``count``."""
+    payload = fake.interaction_payload("imagine", options, **kw)
+    await fake.dispatch(
+        "INTERACTION_CREATE", payload, guild_id=fake.guild_id_for_shard(shard, count)
+    )
+    return fake.get_interaction(int(payload["id"]))
+
+
+async def test_only_the_holder_of_shard_zero_syncs_commands(
+    fake: FakeDiscord, start_processes: Callable[..., Awaitable[list[BotProcess]]]
+) -> None:
+    """Three processes identify their own shards; one sync, by the process with shard 0."""
+    bots = await start_processes()
+    assert fake.identified_shards == [0, 1, 2]
+    syncs = [r for r in fake.requests if r.method == "PUT" and r.path.endswith("/commands")]
+    assert [r.bot for r in syncs] == ["p0"]
+    for bot in bots[1:]:
+        assert "not syncing commands: shard 0 runs in another process" in bot.log_text()
+
+
+async def test_two_processes_reserving_for_one_member_never_exceed_the_quota(
+    fake: FakeDiscord,
+    emulator: LemonDataEmulator,
+    postgres_url: str,
+    start_processes: Callable[..., Awaitable[list[BotProcess]]],
+) -> None:
+    """A member with 2 images left, eight requests at once through two processes: 2 pass."""
+    bots = await start_processes(2, DAILY_IMAGE_QUOTA="2")
+    emulator.hold_tasks = True
+    interactions = await asyncio.gather(
+        *(
+            invoke_via(fake, i % 2, {"prompt": f"lemon {i}", "model": "gpt-image-2"}, count=2)
+            for i in range(8)
+        )
+    )
+    await asyncio.gather(*(fake.wait_for_callback(i, timeout=20) for i in interactions))
+    # Both processes took the member's requests (discord.py logs each dispatch at DEBUG).
+    assert all("Dispatching event interaction" in b.log_text() for b in bots)
+    rows = await ledger(postgres_url)
+    charged = [r for r in rows if r["quota_state"] in ("reserved", "settled")]
+    assert sum(r["quota_units"] for r in charged) == 2  # gpt-image-2 weighs 2: one request
+    refused = [i for i in interactions if i.callbacks and i.ephemeral]
+    assert len(refused) == 8 - len(charged)
+
+
+async def test_a_killed_processs_jobs_are_finished_by_another_once(
+    fake: FakeDiscord,
+    emulator: LemonDataEmulator,
+    postgres_url: str,
+    start_processes: Callable[..., Awaitable[list[BotProcess]]],
+) -> None:
+    """SIGKILL the process running four tasks: another takes them over within the lease."""
+    bots = await start_processes(2)
+    emulator.hold_tasks = True
+    members = [fake.alice, fake.bob, *(fake.add_user(f"m{i}") for i in range(2))]
+    interactions = [
+        await invoke_via(fake, 0, {"prompt": f"lemon {i}", "model": "gpt-image-2"}, count=2, user=m)
+        for i, m in enumerate(members)
+    ]
+    await bots[0].race(emulator.wait_for(lambda: len(emulator.tasks) == 4, timeout=20))
+
+    async def all_running() -> bool:
+        rows = await ledger(postgres_url)
+        return len(rows) == 4 and all(r["state"] == "running" for r in rows)
+
+    await until(all_running, 20, "four running tasks")
+    await bots[0].kill()
+    for task_id in list(emulator.tasks):
+        emulator.complete_task(task_id)
+    edits = await bots[1].race(
+        asyncio.gather(*(wait_for_outcome(fake, i, timeout=30) for i in interactions))
+    )
+    assert all(e.payload["embeds"][0]["title"] == "Here is your image" for e in edits)
+    assert len(emulator.creates()) == 4  # no task created twice
+    rows = await ledger(postgres_url)
+    assert all(r["delivery_state"] == "delivered" for r in rows)
+    assert {r["lease_owner"].split(":")[1] for r in rows} == {str(bots[1].pid)}
+    assert all(len(i.edits) >= 1 and len(i.followups) == 0 for i in interactions)
+    assert "taken" in bots[1].log_text()
+
+
+async def test_three_processes_share_one_budget_under_a_tight_limit(
+    fake: FakeDiscord,
+    emulator: LemonDataEmulator,
+    start_processes: Callable[..., Awaitable[list[BotProcess]]],
+) -> None:
+    """6 requests per 2 s for the key, jobs on every shard: all delivered, no 429.
+
+    The gateway announces its limit from the first answer (the model list each process
+    fetches at start), as LemonData's does; the processes share what they learn.
+    """
+    emulator.rate_limit = 6
+    emulator.rate_window = 2.0
+    emulator.reset_rate_limit()
+    await start_processes()
+    members = [fake.alice, fake.bob, *(fake.add_user(f"m{i}") for i in range(4))]
+    interactions = [
+        await invoke_via(fake, i % SHARDS, {"prompt": f"lemon {i}", "model": "gpt-image-2"}, user=m)
+        for i, m in enumerate(members)
+    ]
+    edits = await asyncio.gather(*(wait_for_outcome(fake, i, timeout=60) for i in interactions))
+    assert all(e.payload["embeds"][0]["title"] == "Here is your image" for e in edits)
+    assert emulator.rate_limited_count == 0
