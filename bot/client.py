@@ -138,7 +138,9 @@ class LemonBot(commands.AutoShardedBot):
     async def _audit_finished_job(self, job: Job) -> None:
         """Post a finished job to the audit channel, with the reference images it used."""
         inputs = await self.store.jobs.inputs(job.id) if job.input_count else []
-        await self.audit.post(job.guild_id, finished_audit_embed(job), files=inputs)
+        await self.audit.post(
+            job.guild_id, lambda lang: finished_audit_embed(job, lang), files=inputs
+        )
 
     async def setup_hook(self) -> None:
         """Load cogs, resume unfinished jobs, start the poller and sync commands."""

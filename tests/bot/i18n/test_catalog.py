@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
 import discord
 import pytest
 from discord import app_commands
 
 import bot.i18n.catalog as catalog
+from bot.catalog import CONSERVATIVE, FAMILIES
 from bot.i18n import (
     CHINESE,
     ENGLISH,
@@ -24,7 +27,12 @@ from bot.i18n import (
     seconds,
     t,
 )
+from bot.store import JOB_STATES
+from bot.store.rows import QUOTA_STATES
+from bot.ui.cards import KINDS, family_text, footer_job, footer_text
+from bot.ui.text import FAILURE_CODES
 
+REPO = Path(__file__).resolve().parents[3]
 ENGLISH_MESSAGES = messages(ENGLISH)
 CHINESE_MESSAGES = messages(CHINESE)
 KEYS = sorted(ENGLISH_MESSAGES.entries)
@@ -92,6 +100,53 @@ def test_chinese_is_chinese(key):
         assert form != ENGLISH_MESSAGES.entries[key][-1] or not re.search("[A-Za-z]", bare)
 
 
+def _literal_keys() -> dict[str, str]:
+    """Every catalogue key named by a string constant in bot/ and cogs/."""
+    prefixes = {key.split(".")[0] for key in KEYS}
+    pattern = re.compile(r"^(" + "|".join(sorted(prefixes)) + r")\.[a-z0-9_.\-]+$")
+    found = {}
+    for root in ("bot", "cogs"):
+        for file in (REPO / root).rglob("*.py"):
+            tree = ast.parse(file.read_text(encoding="utf-8"))
+            parts = {
+                id(p) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for p in n.values
+            }
+            for node in ast.walk(tree):
+                text = node.value if isinstance(node, ast.Constant) else None
+                if id(node) in parts:
+                    continue  # the fixed part of a key made at run time
+                if isinstance(text, str) and pattern.match(text):
+                    found[text] = f"{file.relative_to(REPO)}:{node.lineno}"
+    return found
+
+
+def test_every_key_named_in_code_exists():
+    """A key written out in code is in the catalogue (else t() raises at run time)."""
+    missing = {key: where for key, where in _literal_keys().items() if key not in KEYS}
+    assert not missing
+
+
+@pytest.mark.parametrize(
+    "key",
+    [f"state.{s}" for s in JOB_STATES]
+    + [f"state_name.{s}" for s in JOB_STATES]
+    + [f"failure.{code}" for code in FAILURE_CODES]
+    + [f"quota_state.{s}" for s in QUOTA_STATES]
+    + [f"kind.{kind}" for kind in KINDS]
+    + [f"period.{p}" for p in ("day", "week", "month")],
+)
+def test_keys_built_from_stored_values_exist(key):
+    """Keys made from a job's stored values (state, error code, kind) all exist."""
+    assert key in KEYS
+
+
+def test_every_family_has_a_name_in_both_languages():
+    """Each model family's name is in the catalogue (its key is made from the name)."""
+    for family in (*FAMILIES, CONSERVATIVE):
+        assert family_text(family, ENGLISH) == family.name
+        assert family_text(family, CHINESE)
+
+
 @pytest.mark.parametrize(
     ("value", "lang"),
     [
@@ -136,6 +191,13 @@ def test_values_render_in_the_readers_language():
     assert Number(1.25, decimals=1).render(ENGLISH) == "1.2"
     assert money("0.039", "USD", ENGLISH) == "$0.039"
     assert money("0.25", "USD", CHINESE) == "US$0.25"
+
+
+def test_footer_is_read_back_in_every_language():
+    """Remix finds the job of a card whatever language its footer is in."""
+    assert footer_job(footer_text(42, ENGLISH)) == 42
+    assert footer_job(footer_text(42, CHINESE)) == 42
+    assert footer_job("Job 4x") is None and footer_job("") is None
 
 
 # ---------------------------------------------------------------------- Discord's limits
