@@ -37,7 +37,7 @@ from bot.ui.views import PERSISTENT_ITEMS, ButtonHandler
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine", "cogs.results", "cogs.moderation")
+EXTENSIONS = ("cogs.imagine", "cogs.results", "cogs.moderation", "cogs.guide")
 COMMANDS_HASH_KEY = "commands_hash"
 # Post results, link them, attach images, and reply to the progress message.
 INVITE_PERMISSIONS = discord.Permissions(

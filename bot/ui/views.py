@@ -151,7 +151,7 @@ PERSISTENT_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (JobButton, Ed
 
 
 class PageView(discord.ui.View):
-    """Previous/Next buttons of a private list (``/imagemod logs``), for its reader."""
+    """Previous/Next buttons of a private list (``/imagemod logs``, ``/models``), for its reader."""
 
     def __init__(
         self,
@@ -159,8 +159,11 @@ class PageView(discord.ui.View):
         owner_id: int,
         origin: discord.Interaction[Any],
         has_next: bool,
+        *,
+        not_owner: str = "refusal.not_page_owner",
     ) -> None:
         super().__init__(timeout=VIEW_TIMEOUT_SECONDS)
+        self._not_owner = not_owner  # the catalogue key another member's press is told
         self._fetch = fetch
         self._owner_id = owner_id
         self._origin = origin
@@ -178,7 +181,7 @@ class PageView(discord.ui.View):
         if interaction.user.id == self._owner_id:
             return True
         await interaction.response.send_message(
-            t("refusal.not_page_owner", interaction.locale), ephemeral=True
+            t(self._not_owner, interaction.locale), ephemeral=True
         )
         return False
 

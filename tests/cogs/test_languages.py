@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import bot.i18n.catalog as catalog
-from bot.i18n import CHINESE, t
+from bot.i18n import CHINESE, ENGLISH, t
 from tests.botenv import BotEnv, running_bot
 from tests.fakes.fake_discord import FakeDiscord
 
@@ -173,3 +173,89 @@ async def test_audit_posts_use_the_servers_language(env):
     assert post["embeds"][0]["description"] == (
         f"<@{owner.id}> 将审计频道设为 <#{env.fake.channel2_id}>。"
     )
+
+
+# ---------------------------------------------------------------------- /help and /models
+
+
+@pytest.mark.parametrize("locale", ["en-US", ZH])
+async def test_help_is_private_and_in_the_members_language(env, locale):
+    """/help explains making, editing and remixing, the quota and moderation, privately."""
+    interaction = env.send("help", locale=locale)
+    _, data = await env.fake.wait_for_callback(interaction)
+    assert data["flags"] & EPHEMERAL
+    [embed] = data["embeds"]
+    lang = CHINESE if locale == ZH else ENGLISH
+    assert embed["title"] == t("help.title", lang)
+    text = "\n".join(fields(embed).values())
+    for command in ("/imagine", "/models", "/quota", "/imagemod logs"):
+        assert command in text
+    for button in ("reroll", "edit", "details", "delete"):
+        assert t(f"button.{button}", lang) in text
+    assert t("cmd.remix", lang) in text
+
+
+async def test_models_lists_what_each_model_accepts_costs_and_is_priced(env):
+    """/models: each recommended model with its options, async, quota weight and price."""
+    interaction = env.send("models")
+    _, data = await env.fake.wait_for_callback(interaction)
+    assert data["flags"] & EPHEMERAL
+    [page] = data["embeds"]
+    entries = fields(page)
+    assert page["footer"]["text"] == "Page 1 of 2"
+    gpt = entries["gpt-image-2 · GPT Image 2"]
+    assert "resolution 1k/2k/4k" in gpt and "quality auto/low/medium/high" in gpt
+    assert "up to 16 reference images (edit)" in gpt
+    assert "**Runs:** as an async task" in gpt
+    assert "**Quota:** 2 units per image (4k counts double)" in gpt
+    assert "**Price:** billed by tokens ($0.011–$0.25 per image)" in gpt
+    dalle = entries["dall-e-3 · DALL-E 3"]
+    assert "style vivid/natural" in dalle and "1 image per request" in dalle
+    assert "no reference image" in dalle and "**Runs:** in one request" in dalle
+    assert "**Price:** ≈ $0.04 per image" in dalle
+    assert "**Quota:** 1 unit per image" in dalle
+    pro = entries["gemini-3-pro-image-preview · Gemini Pro image"]
+    assert "**Price:** ≈ $0.134 per image, $0.134–$0.24 depending on the request" in pro
+    assert "1 reference image (image-to-image)" in pro
+    assert list(entries)[:2] == ["gpt-image-2 · GPT Image 2", "dall-e-3 · DALL-E 3"]
+
+    press = env.click(interaction, "Next", env.fake.alice)
+    _, turned = await env.fake.wait_for_callback(press)
+    second = fields(turned["embeds"][0])
+    assert "gemini-2.0-flash-preview-image-generation · Gemini 2.0 Flash (prompt only)" in second
+    assert "midjourney" in second and "prompt only (no ratio)" in "\n".join(second.values())
+    assert turned["embeds"][0]["footer"]["text"] == "Page 2 of 2"
+
+
+async def test_models_in_chinese_and_with_prices_unknown(env):
+    """Chinese /models; a model without published pricing says so."""
+    env.lemondata.model_overrides["flux-pro"] = {"pricing": {"unit": "", "per_request": None}}
+    await env.bot.catalog.refresh()
+    interaction = env.send("models", locale=ZH)
+    _, data = await env.fake.wait_for_callback(interaction)
+    entries = fields(data["embeds"][0])
+    gpt = entries["gpt-image-2 · GPT Image 2"]
+    assert "**价格：**按 token 计费（每张 US$0.011–US$0.25）" in gpt
+    assert "**额度：**每张 2 单位（4k 计双倍）" in gpt
+    assert data["embeds"][0]["footer"]["text"] == "第 1 页，共 2 页"
+    press = env.click(interaction, "下一页", env.fake.alice)
+    _, turned = await env.fake.wait_for_callback(press)
+    flux = fields(turned["embeds"][0])["flux-pro · FLUX"]
+    assert "**价格：**网关未公布" in flux
+
+
+async def test_models_answers_at_once_before_the_list_is_loaded(env, monkeypatch):
+    """With no model list yet (the gateway failing), /models says so instead of waiting."""
+    from bot.lemondata import LemonDataError
+
+    async def failing() -> list[Any]:
+        raise LemonDataError("down")
+
+    catalog_ = env.bot.catalog
+    monkeypatch.setattr(catalog_, "fetch", failing)
+    monkeypatch.setattr(catalog_, "_models", [])
+    monkeypatch.setattr(catalog_, "_fetched_at", None)
+    interaction = env.send("models")
+    _, data = await env.fake.wait_for_callback(interaction)
+    assert data["flags"] & EPHEMERAL
+    assert data["content"] == "The model list hasn't loaded yet. Please try again in a moment."
