@@ -22,6 +22,7 @@ from discord.ext import commands
 from bot.background import Background
 from bot.catalog import ModelCatalog
 from bot.config import Settings
+from bot.i18n import CatalogTranslator
 from bot.jobs import JobService
 from bot.jobs.delivery import Delivery
 from bot.lemondata import LemonDataClient
@@ -36,7 +37,7 @@ from bot.ui.views import PERSISTENT_ITEMS, ButtonHandler
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine", "cogs.results", "cogs.moderation")
+EXTENSIONS = ("cogs.imagine", "cogs.results", "cogs.moderation", "cogs.guide")
 COMMANDS_HASH_KEY = "commands_hash"
 # Post results, link them, attach images, and reply to the progress message.
 INVITE_PERMISSIONS = discord.Permissions(
@@ -138,10 +139,13 @@ class LemonBot(commands.AutoShardedBot):
     async def _audit_finished_job(self, job: Job) -> None:
         """Post a finished job to the audit channel, with the reference images it used."""
         inputs = await self.store.jobs.inputs(job.id) if job.input_count else []
-        await self.audit.post(job.guild_id, finished_audit_embed(job), files=inputs)
+        await self.audit.post(
+            job.guild_id, lambda lang: finished_audit_embed(job, lang), files=inputs
+        )
 
     async def setup_hook(self) -> None:
         """Load cogs, resume unfinished jobs, start the poller and sync commands."""
+        await self.tree.set_translator(CatalogTranslator())  # before the sync reads it
         self.add_dynamic_items(*PERSISTENT_ITEMS)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
@@ -164,14 +168,29 @@ class LemonBot(commands.AutoShardedBot):
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d commands to guild %s", len(synced), guild.id)
             return
-        payload = [command.to_dict(self.tree) for command in self.tree.get_commands()]
-        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        digest = await self.command_digest()
         if await self.store.state.get(COMMANDS_HASH_KEY) == digest:
             log.info("command set unchanged; not syncing")
             return
         synced = await self.tree.sync()
         await self.store.state.set(COMMANDS_HASH_KEY, digest)
         log.info("synced %d global commands", len(synced))
+
+    async def command_digest(self) -> str:
+        """Return a hash of the command set as it is synced, translations included.
+
+        ``to_dict`` leaves localizations out, so a changed translation would never be
+        synced; the translated payload is what ``tree.sync`` sends.
+        """
+        translator = self.tree.translator
+        payload = [
+            await command.get_translated_payload(self.tree, translator)
+            if translator is not None
+            else command.to_dict(self.tree)
+            for command in self.tree.get_commands()
+        ]
+        text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     async def on_ready(self) -> None:
         """Log readiness and, once, the invite link (this fires again on every reconnect)."""

@@ -1,21 +1,36 @@
 """BotError: failures with a short message meant for the user who caused them.
 
-Raise a subclass anywhere below the cogs; the app-command error router in
-``bot/client.py`` turns it into an ephemeral reply. Anything that is not a
-BotError becomes "Something went wrong (ref XYZ)" and is logged with that ref.
+Raise a subclass anywhere below the cogs with a catalogue key and its parameters
+(``InvalidRequest("refusal.prompt_empty")``); the one error router,
+:func:`bot.ui.replies.report_error`, renders it in the language of the member who is
+answered. Anything that is not a BotError becomes "Something went wrong (ref XYZ)" and
+is logged with that ref.
 """
 
 from __future__ import annotations
+
+from discord import app_commands
+
+from bot.i18n import ENGLISH, LocaleLike, Text
 
 DISCORD_MESSAGE_LIMIT = 2000
 
 
 class BotError(Exception):
-    """An error whose message may be shown to the user as-is."""
+    """An error whose message may be shown to the user, in their language.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message[:DISCORD_MESSAGE_LIMIT])
-        self.message = message[:DISCORD_MESSAGE_LIMIT]
+    ``message`` is the English rendering (for logs and tests); :meth:`render` gives the
+    text for a reader's locale.
+    """
+
+    def __init__(self, message: Text | str, /, **params: object) -> None:
+        self.text = message if isinstance(message, Text) else Text(message, params)
+        self.message = self.text.render(ENGLISH)[:DISCORD_MESSAGE_LIMIT]
+        super().__init__(self.message)
+
+    def render(self, locale: LocaleLike) -> str:
+        """Return the message as ``locale`` reads it."""
+        return self.text.render(locale)[:DISCORD_MESSAGE_LIMIT]
 
 
 class InvalidRequest(BotError):
@@ -36,3 +51,11 @@ class ServiceUnavailable(BotError):
 
 class NotAllowed(BotError):
     """The user may not do this (blocked user, missing permission, blocked prompt)."""
+
+
+class CheckRefused(app_commands.CheckFailure):
+    """A command check refused the member, with a message from the catalogue."""
+
+    def __init__(self, key: str, /, **params: object) -> None:
+        self.text = Text(key, params)
+        super().__init__(self.text.render(ENGLISH))

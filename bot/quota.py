@@ -29,9 +29,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 from bot.errors import QuotaExceeded
+from bot.i18n import Text
 from bot.store import GuildSettings, InputImage, Job, JobDraft, QuotaRule, Store
 from bot.ui.format import timestamp
-from bot.ui.text import PERIOD_NOUNS
+from bot.ui.text import period_key
 
 log = logging.getLogger(__name__)
 
@@ -171,16 +172,15 @@ class QuotaService:
         return await self._store.jobs.reduce_charge(job_id, units)
 
 
-def quota_refusal(used: int, limit: int, cost: int, now: float, period: str = "day") -> str:
+def quota_refusal(used: int, limit: int, cost: int, now: float, period: str = "day") -> Text:
     """Return the short message shown when a request does not fit the quota."""
     reset = timestamp(window_reset(now, period), "R")
-    noun = PERIOD_NOUNS.get(period, "today")
+    noun = Text(period_key(period))
     if limit == 0:
-        return "Image generation is turned off for you on this server."
+        return Text("refusal.quota_off")
     left = max(0, limit - used)
     if left == 0:
-        return f"You've used all {limit} of your images for {noun}. Your quota resets {reset}."
-    return (
-        f"This request costs {cost} but you have {left} of {limit} left for {noun}. "
-        f"Your quota resets {reset}."
+        return Text.of("refusal.quota_used", limit=limit, period=noun, reset=reset)
+    return Text.of(
+        "refusal.quota_short", cost=cost, left=left, limit=limit, period=noun, reset=reset
     )

@@ -21,9 +21,10 @@ from bot.catalog import (
     unit_weight,
 )
 from bot.client import LemonBot
+from bot.i18n import LocaleLike, Text, command_text
 from bot.jobs import JobRequest
 from bot.jobs.references import check_sizes, read_attachments
-from bot.ui.cards import quota_embed
+from bot.ui.cards import family_text, quota_embed
 from bot.ui.replies import member_role_ids
 from cogs.submit import request_for, submit, submit_deferred
 
@@ -31,27 +32,36 @@ log = logging.getLogger(__name__)
 
 AUTOCOMPLETE_WAIT_SECONDS = 1.5
 CHOICE_NAME_LIMIT = 100
+# ratio -> its shape, named in the choice (choice.ratio_<shape>)
+RATIO_SHAPES = {
+    "1:1": "square",
+    "16:9": "landscape",
+    "9:16": "portrait",
+    "3:2": "landscape",
+    "2:3": "portrait",
+    "4:3": "landscape",
+    "3:4": "portrait",
+    "21:9": "wide",
+}
 RATIO_CHOICES = [
-    Choice(name="1:1 square", value="1:1"),
-    Choice(name="16:9 landscape", value="16:9"),
-    Choice(name="9:16 portrait", value="9:16"),
-    Choice(name="3:2 landscape", value="3:2"),
-    Choice(name="2:3 portrait", value="2:3"),
-    Choice(name="4:3 landscape", value="4:3"),
-    Choice(name="3:4 portrait", value="3:4"),
-    Choice(name="21:9 wide", value="21:9"),
+    Choice(name=command_text(f"choice.ratio_{shape}", ratio=ratio), value=ratio)
+    for ratio, shape in RATIO_SHAPES.items()
 ]
 RESOLUTION_CHOICES = [
-    Choice(name="1k", value="1k"),
-    Choice(name="2k", value="2k"),
-    Choice(name="4k (counts double)", value="4k"),
+    Choice(name=command_text("choice.resolution", resolution="1k"), value="1k"),
+    Choice(name=command_text("choice.resolution", resolution="2k"), value="2k"),
+    Choice(name=command_text("choice.resolution_4k"), value="4k"),
 ]
-QUALITY_CHOICES = [Choice(name=f"{q} (GPT Image)", value=q) for q in GPT_QUALITIES] + [
-    Choice(name=f"{q} (DALL-E 3)", value=q) for q in DALLE_QUALITIES
+QUALITY_CHOICES = [
+    Choice(name=command_text("choice.quality_gpt", quality=Text(f"quality.{q}")), value=q)
+    for q in GPT_QUALITIES
+] + [
+    Choice(name=command_text("choice.quality_dalle", quality=Text(f"quality.{q}")), value=q)
+    for q in DALLE_QUALITIES
 ]
 STYLE_CHOICES = [
-    Choice(name="vivid (DALL-E 3)", value="vivid"),
-    Choice(name="natural (DALL-E 3)", value="natural"),
+    Choice(name=command_text("choice.style_vivid"), value="vivid"),
+    Choice(name=command_text("choice.style_natural"), value="natural"),
 ]
 
 
@@ -83,19 +93,19 @@ class Imagine(commands.Cog):
             moderator=moderator,
         )
 
-    @app_commands.command(name="imagine")
+    @app_commands.command(name="imagine", description=command_text("cmd.imagine"))
     @app_commands.guild_only()
     @app_commands.describe(
-        prompt="What the image should show",
-        model="Image model (default: the server's default model)",
-        ratio="Aspect ratio (default 1:1)",
-        resolution="Output resolution, for models that offer it (Gemini Pro, GPT Image)",
-        quality="Quality, for models that offer it (GPT Image, DALL-E 3)",
-        count="How many images to make (default 1)",
-        style="Style, for DALL-E 3",
-        image="A reference image to start from (PNG, JPEG, WebP or GIF)",
-        image2="A second reference image, for models that take several",
-        image3="A third reference image, for models that take several",
+        prompt=command_text("cmd.imagine.prompt"),
+        model=command_text("cmd.imagine.model"),
+        ratio=command_text("cmd.imagine.ratio"),
+        resolution=command_text("cmd.imagine.resolution"),
+        quality=command_text("cmd.imagine.quality"),
+        count=command_text("cmd.imagine.count"),
+        style=command_text("cmd.imagine.style"),
+        image=command_text("cmd.imagine.image"),
+        image2=command_text("cmd.imagine.image2"),
+        image3=command_text("cmd.imagine.image3"),
     )
     @app_commands.choices(
         ratio=RATIO_CHOICES,
@@ -142,7 +152,7 @@ class Imagine(commands.Cog):
 
         await submit_deferred(self.bot, interaction, build)
 
-    @app_commands.command(name="quota")
+    @app_commands.command(name="quota", description=command_text("cmd.quota"))
     @app_commands.guild_only()
     async def quota(self, interaction: discord.Interaction[LemonBot]) -> None:
         """Show your image quota, when it resets, and what each model costs."""
@@ -153,7 +163,7 @@ class Imagine(commands.Cog):
         weights = self.bot.settings.model_weights
         costs = [(name, unit_weight(name, None, weights)) for name in self.bot.catalog.names()]
         await interaction.response.send_message(
-            embed=quota_embed(status, running, queued, costs), ephemeral=True
+            embed=quota_embed(status, running, queued, costs, interaction.locale), ephemeral=True
         )
 
     @imagine.autocomplete("model")
@@ -165,15 +175,15 @@ class Imagine(commands.Cog):
         if not catalog.loaded:
             await catalog.ensure_loaded(AUTOCOMPLETE_WAIT_SECONDS)
         return [
-            Choice(name=_model_label(name), value=name)
+            Choice(name=_model_label(name, interaction.locale), value=name)
             for name in catalog.suggest(current)
             if len(name) <= CHOICE_NAME_LIMIT  # Discord refuses longer choice values
         ]
 
 
-def _model_label(model: str) -> str:
+def _model_label(model: str, locale: LocaleLike) -> str:
     family = family_of(model)
-    label = model if family.name == "other" else f"{model} · {family.name}"
+    label = model if family.name == "other" else f"{model} · {family_text(family, locale)}"
     return label[:CHOICE_NAME_LIMIT]
 
 

@@ -21,11 +21,12 @@ from discord.ext import commands
 from bot.catalog import MAX_REFERENCE_IMAGES, ImagineOptions
 from bot.client import LemonBot
 from bot.errors import InvalidRequest, NotAllowed
+from bot.i18n import Text, command_text
 from bot.jobs import JobRequest
 from bot.jobs.parts import file_name
 from bot.jobs.references import as_input, read_attachments
 from bot.store import InputImage, Job, StoredImage
-from bot.ui.cards import details_embed
+from bot.ui.cards import details_embed, footer_job
 from bot.ui.modals import (
     EDIT_MODAL,
     MODEL_FIELD,
@@ -44,9 +45,6 @@ log = logging.getLogger(__name__)
 Interaction = discord.Interaction[Any]
 REMIX_TTL_SECONDS = 15 * 60
 MAX_PENDING_REMIXES = 500
-NO_IMAGE_TEXT = "That message has no image to remix."
-REMIX_EXPIRED_TEXT = "This Remix form has expired. Open Remix on the message again."
-NOT_YOURS_TEXT = "Only the member who asked for this image, or a moderator, can delete it."
 
 
 @dataclass
@@ -65,7 +63,7 @@ class Results(commands.Cog):
         self.bot = bot
         self._remixes: dict[str, PendingRemix] = {}
         self._menu = app_commands.ContextMenu(
-            name="Remix with lemonbot",
+            name=command_text("cmd.remix"),
             callback=self.remix,
             allowed_contexts=app_commands.AppCommandContext(guild=True),
         )
@@ -117,25 +115,27 @@ class Results(commands.Cog):
     async def _open_edit(self, interaction: Interaction, job_id: int, image: int) -> None:
         job, _ = await self.bot.jobs.source(job_id, interaction.guild_id)
         await interaction.response.send_modal(
-            edit_modal(job.id, image, job.prompt, job.options.get("ratio"))
+            edit_modal(job.id, image, job.prompt, job.options.get("ratio"), interaction.locale)
         )
 
     async def details(self, interaction: Interaction, job_id: int) -> None:
         """Show the result's details privately."""
         job, _ = await self.bot.jobs.source(job_id, interaction.guild_id)
-        await interaction.response.send_message(embed=details_embed(job), ephemeral=True)
+        await interaction.response.send_message(
+            embed=details_embed(job, interaction.locale), ephemeral=True
+        )
 
     async def delete(self, interaction: Interaction, job_id: int) -> None:
         """Delete the result, for its requester or a moderator; recorded like /imagemod."""
         job, _ = await self.bot.jobs.source(job_id, interaction.guild_id)
         if interaction.user.id != job.user_id and not await self._moderates(interaction, job):
-            raise NotAllowed(NOT_YOURS_TEXT)
+            raise NotAllowed("refusal.not_your_image")
         job = self.bot.moderation.deletable(job)
         await interaction.response.defer(ephemeral=True, thinking=True)
         reply = await self.bot.moderation.delete_image(
             job, interaction.user.id, self.bot.delivery.remove
         )
-        await interaction.edit_original_response(content=reply)
+        await interaction.edit_original_response(content=reply.render(interaction.locale))
 
     async def _moderates(self, interaction: Interaction, job: Job) -> bool:
         if interaction.guild_id != job.guild_id:
@@ -204,11 +204,8 @@ class Results(commands.Cog):
         if image <= len(job.result_urls):
             download = await self.bot.api.download(job.result_urls[image - 1], max_bytes=limit)
             if download.data is not None:
-                return as_input(0, download.data, f"image {image}", limit)
-        raise InvalidRequest(
-            f"Image {image} of job {job.id} is no longer available to edit. "
-            "Press Reroll, or start again with /imagine."
-        )
+                return as_input(0, download.data, Text.of("refusal.result_image", n=image), limit)
+        raise InvalidRequest("refusal.edit_gone", image=image, job_id=job.id)
 
     # ------------------------------------------------------------------ remix
 
@@ -216,20 +213,20 @@ class Results(commands.Cog):
         """Remix with lemonbot: start from this message's images."""
         images = [a for a in message.attachments if _looks_like_image(a)]
         if not images:
-            raise InvalidRequest(NO_IMAGE_TEXT)
+            raise InvalidRequest("refusal.no_image_to_remix")
         self._forget_old_remixes()
         token = secrets.token_hex(8)
         assert interaction.guild_id is not None  # the menu is offered in servers only
         parent = await self.bot.jobs.known(_job_of(message), interaction.guild_id)
         self._remixes[token] = PendingRemix(images[:MAX_REFERENCE_IMAGES], parent)
         await interaction.response.send_modal(
-            remix_modal(token, self.bot.settings.default_edit_model)
+            remix_modal(token, self.bot.settings.default_edit_model, interaction.locale)
         )
 
     async def _remix_submitted(self, interaction: Interaction, token: str) -> None:
         pending = self._remixes.pop(token, None)
         if pending is None:
-            raise InvalidRequest(REMIX_EXPIRED_TEXT)
+            raise InvalidRequest("refusal.remix_expired")
         values = modal_values(interaction.data)
         model = values.get(MODEL_FIELD, "").strip() or self.bot.settings.default_edit_model
         accepts = self.bot.jobs.image_input(model)
@@ -265,9 +262,9 @@ def _looks_like_image(attachment: discord.Attachment) -> bool:
 def _job_of(message: discord.Message) -> int | None:
     """Return the job a lemonbot result message shows (its card's footer), if any."""
     for embed in message.embeds:
-        text = embed.footer.text or ""
-        if text.startswith("Job ") and text[4:].isdigit():
-            return int(text[4:])
+        job_id = footer_job(embed.footer.text or "")
+        if job_id is not None:
+            return job_id
     return None
 
 

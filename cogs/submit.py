@@ -19,6 +19,7 @@ import discord
 from bot.catalog import ImagineOptions
 from bot.client import LemonBot
 from bot.errors import BotError
+from bot.i18n import locale_of
 from bot.jobs import Accepted, JobRequest
 from bot.store import InputImage
 from bot.ui.cards import progress_embed
@@ -56,6 +57,7 @@ def request_for(
         inputs=tuple(inputs),
         parent_id=parent_id,
         kind=kind,
+        locale=locale_of(interaction.locale),
     )
 
 
@@ -64,7 +66,7 @@ def _card(accepted: Accepted) -> dict[str, Any]:
     waiting = accepted.position is not None
     return {
         "embed": progress_embed(job, accepted.position),
-        "view": cancel_view(job.id) if waiting else discord.utils.MISSING,
+        "view": cancel_view(job.id, job.locale) if waiting else discord.utils.MISSING,
     }
 
 
@@ -93,7 +95,7 @@ async def submit_deferred(
         accepted = await bot.jobs.accept(await build())
     except BotError as exc:
         await _withdraw(interaction)
-        await send_ephemeral(interaction, exc.message)
+        await send_ephemeral(interaction, exc.render(interaction.locale))
         return
     try:
         message = await interaction.edit_original_response(**_card(accepted))

@@ -17,11 +17,15 @@ from bot.catalog.options import (
     ImagineOptions,
 )
 from bot.errors import InvalidRequest
+from bot.i18n import Joined, Number, Text
 
 
-def _choices(values: Sequence[str]) -> str:
+def _choices(values: Sequence[str]) -> Text | str:
+    """Return ``a``, ``b`` or ``c``, as the reader's language writes it."""
     quoted = [f"`{v}`" for v in values]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    if len(quoted) == 1:
+        return quoted[0]
+    return Text.of("join.or", head=Joined(quoted[:-1]), last=quoted[-1])
 
 
 def validate(
@@ -37,45 +41,41 @@ def validate(
     """
     options = options.normalized()
     if not options.prompt:
-        raise InvalidRequest("Your prompt is empty: describe the image you want.")
+        raise InvalidRequest("refusal.prompt_empty")
     if len(options.prompt) > MAX_PROMPT_LENGTH:
         raise InvalidRequest(
-            f"Your prompt is {len(options.prompt):,} characters long; "
-            f"the limit is {MAX_PROMPT_LENGTH:,}."
+            "refusal.prompt_too_long",
+            length=Number(len(options.prompt)),
+            limit=Number(MAX_PROMPT_LENGTH),
         )
     if not options.model:
-        raise InvalidRequest("Pick a model from the list.")
+        raise InvalidRequest("refusal.model_missing")
     if not listed(options.model):
-        raise InvalidRequest(
-            f"`{options.model[:80]}` is not an available image model. Pick one from the list."
-        )
+        raise InvalidRequest("refusal.model_unknown", model=f"`{options.model[:80]}`")
     family = family_of(options.model)
     model = f"`{options.model}`"
     if options.ratio is not None and options.ratio not in RATIOS:
-        raise InvalidRequest(f"Ratio must be one of {_choices(RATIOS)}.")
+        raise InvalidRequest("refusal.ratio_unknown", choices=_choices(RATIOS))
     if family.geometry is Geometry.NONE and options.ratio not in (None, DEFAULT_RATIO):
-        raise InvalidRequest(f"{model} takes only a prompt: leave `ratio` empty.")
+        raise InvalidRequest("refusal.ratio_prompt_only", model=model)
     if options.resolution is not None:
         if options.resolution not in RESOLUTIONS:
-            raise InvalidRequest(f"Resolution must be {_choices(RESOLUTIONS)}.")
+            raise InvalidRequest("refusal.resolution_unknown", choices=_choices(RESOLUTIONS))
         if options.resolution not in family.resolutions:
-            raise InvalidRequest(
-                f"{model} has no resolution choice: leave `resolution` empty "
-                "or pick a Pro model such as `gemini-3-pro-image-preview`."
-            )
+            raise InvalidRequest("refusal.resolution_none", model=model)
     if options.quality is not None and options.quality not in family.qualities:
         if family.qualities:
-            raise InvalidRequest(f"{model} takes quality {_choices(family.qualities)}.")
-        raise InvalidRequest(f"{model} has no quality choice: leave `quality` empty.")
+            raise InvalidRequest(
+                "refusal.quality_choices", model=model, choices=_choices(family.qualities)
+            )
+        raise InvalidRequest("refusal.quality_none", model=model)
     if options.style is not None and options.style not in family.styles:
-        raise InvalidRequest(f"{model} has no style choice: only `dall-e-3` takes a style.")
+        raise InvalidRequest("refusal.style_none", model=model)
     if options.images:
         check_images(options.model, options.images, image_input(options.model))
     if not 1 <= options.count <= family.max_count:
-        images = "image" if family.max_count == 1 else "images"
         raise InvalidRequest(
-            f"{model} makes at most {family.max_count} {images} per request; "
-            f"you asked for {options.count}."
+            "refusal.count_too_many", model=model, count=family.max_count, asked=options.count
         )
     return options
 
@@ -83,17 +83,11 @@ def validate(
 def check_images(model: str, count: int, accepts: ImageInput) -> None:
     """Refuse reference images the model does not take, or too many of them."""
     if not accepts.accepted:
-        raise InvalidRequest(
-            f"`{model}` makes images from text only: remove the reference image, or pick a "
-            "model that takes one, such as `gpt-image-2` or `gemini-2.5-flash-image`."
-        )
+        raise InvalidRequest("refusal.images_none", model=f"`{model}`")
     if count > accepts.max_images:
-        takes = (
-            "one reference image"
-            if accepts.max_images == 1
-            else (f"up to {accepts.max_images} reference images")
+        raise InvalidRequest(
+            "refusal.images_too_many", model=f"`{model}`", count=accepts.max_images, given=count
         )
-        raise InvalidRequest(f"`{model}` takes {takes}; you gave {count}.")
 
 
 def build_request(options: ImagineOptions, user: str) -> dict[str, Any]:

@@ -34,9 +34,18 @@ import discord
 
 from bot.background import Background
 from bot.errors import InvalidRequest
+from bot.i18n import ENGLISH, t
 from bot.jobs import parts
 from bot.store import Job, Store, StoredImage
-from bot.ui.cards import failure_embed, progress_embed, result_embed, result_notes
+from bot.ui.cards import (
+    failure_embed,
+    links_text,
+    posted_text,
+    progress_embed,
+    result_embed,
+    result_notes,
+    too_large_field,
+)
 from bot.ui.format import fit_lines
 from bot.ui.views import result_view
 
@@ -232,11 +241,15 @@ class Delivery:
         files = [discord.File(io.BytesIO(data), filename=n) for n, data in plan.parts[index].files]
         first = index == 0
         embed = self._embed(job, plan, stored) if first else None
-        links = _link_text(plan) if first else None
+        links = _link_text(job, plan) if first else None
         mention = discord.AllowedMentions(users=[discord.Object(job.user_id)])
         # The first message carries the buttons (Reroll, Edit, Details, Delete); a failure
         # carries none, which also removes a Cancel button left on a waiting card.
-        view = result_view(job.id, len(stored)) if first and job.state == "succeeded" else None
+        view = (
+            result_view(job.id, len(stored), job.locale)
+            if first and job.state == "succeeded"
+            else None
+        )
         if via == "edit" and embed is not None:
             return await self._webhook(job).edit_message(
                 self._original(job),
@@ -252,11 +265,9 @@ class Delivery:
             channel: discord.abc.Messageable = await self._client.create_dm(
                 discord.Object(job.user_id)
             )
-            content = f"Your image request in <#{job.channel_id}> ended; here is the result."
         else:
             channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-            ready = "your image is ready." if job.state == "succeeded" else "your request ended."
-            content = f"<@{job.user_id}> {ready}"
+        content = posted_text(job, via)
         reference = (
             discord.MessageReference(
                 message_id=job.message_id, channel_id=job.channel_id, fail_if_not_exists=False
@@ -283,7 +294,9 @@ class Delivery:
         ref = f"attachment://{first[0][0]}" if first else (plan.links[0] if plan.links else None)
         embed = result_embed(job, image_ref=ref)
         if plan.links and not first:
-            embed.add_field(name="Too large to attach", value=join_links(plan.links, 1024))
+            embed.add_field(
+                name=too_large_field(job), value=join_links(plan.links, 1024, job.locale)
+            )
         for name, value in result_notes(job, arrived=len(stored), unshown=len(plan.unshown)):
             embed.add_field(name=name, value=value, inline=False)
         return embed
@@ -312,9 +325,7 @@ class Delivery:
         except discord.NotFound:
             return True
         except discord.Forbidden:
-            raise InvalidRequest(
-                "Discord doesn't let me delete that message (missing access to the channel)."
-            ) from None
+            raise InvalidRequest("refusal.delete_forbidden") from None
         return False
 
     async def first_answer(self, job: Job) -> tuple[bool, int | None]:
@@ -353,15 +364,15 @@ class Delivery:
         return self._locks.setdefault(job_id, asyncio.Lock())
 
 
-def join_links(links: Sequence[str], limit: int) -> str:
+def join_links(links: Sequence[str], limit: int, locale: str = ENGLISH) -> str:
     """Join whole links, one per line, within ``limit`` characters ("+N more" after)."""
-    return fit_lines(links, limit, more="(+{count} more)")
+    return fit_lines(links, limit, more=lambda count: t("result.more_links", locale, count=count))
 
 
-def _link_text(plan: parts.Plan) -> str | None:
+def _link_text(job: Job, plan: parts.Plan) -> str | None:
     if not plan.links or not plan.parts[0].files:
         return None
-    return "Too large to attach:\n" + join_links(plan.links, LINKS_CONTENT_LIMIT)
+    return links_text(job, join_links(plan.links, LINKS_CONTENT_LIMIT, job.locale))
 
 
 def _fate_unknown(exc: BaseException) -> bool:

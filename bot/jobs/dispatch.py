@@ -47,16 +47,9 @@ def admission(caps: Caps, load: Load) -> int | None:
     if not must_wait:
         return None
     if load.queued_user >= caps.queued_per_user:
-        plural = "s" if load.queued_user != 1 else ""
-        raise QueueFull(
-            f"You already have {load.queued_user} request{plural} waiting for a free slot. "
-            "Please wait for one to start."
-        )
+        raise QueueFull("refusal.queue_member_full", count=load.queued_user)
     if load.queued_guild >= caps.queued_per_guild:
-        raise QueueFull(
-            f"This server's image queue is full ({load.queued_guild} waiting). "
-            "Please try again in a few minutes."
-        )
+        raise QueueFull("refusal.queue_server_full", count=load.queued_guild)
     return load.queued_guild + 1
 
 

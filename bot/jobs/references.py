@@ -15,14 +15,19 @@ from collections.abc import Sequence
 import discord
 
 from bot.errors import InvalidRequest
+from bot.i18n import Number, Text
 from bot.lemondata.images import EXTENSIONS, image_type
 from bot.store import InputImage
 
 log = logging.getLogger(__name__)
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
+def _megabytes(size: int) -> Text:
+    return Text.of("unit.megabytes", size=Number(size / (1024 * 1024), decimals=1))
+
+
+def _shown(name: str | Text) -> str | Text:
+    return f"`{name[:80]}`" if isinstance(name, str) else name
 
 
 def check_sizes(attachments: Sequence[discord.Attachment], max_bytes: int) -> None:
@@ -30,23 +35,29 @@ def check_sizes(attachments: Sequence[discord.Attachment], max_bytes: int) -> No
     for attachment in attachments:
         if attachment.size > max_bytes:
             raise InvalidRequest(
-                f"`{attachment.filename[:80]}` is {_megabytes(attachment.size)}; reference "
-                f"images can be at most {_megabytes(max_bytes)}."
+                "refusal.image_too_large",
+                name=_shown(attachment.filename),
+                size=_megabytes(attachment.size),
+                max=_megabytes(max_bytes),
             )
 
 
-def as_input(position: int, data: bytes, shown_name: str, max_bytes: int) -> InputImage:
-    """Return checked bytes as a job input; raise InvalidRequest when they are no image."""
+def as_input(position: int, data: bytes, shown_name: str | Text, max_bytes: int) -> InputImage:
+    """Return checked bytes as a job input; raise InvalidRequest when they are no image.
+
+    ``shown_name`` names the image in a refusal: a file name, or a message such as
+    "image 2" of a result.
+    """
     if len(data) > max_bytes:
         raise InvalidRequest(
-            f"`{shown_name[:80]}` is {_megabytes(len(data))}; reference images can be at "
-            f"most {_megabytes(max_bytes)}."
+            "refusal.image_too_large",
+            name=_shown(shown_name),
+            size=_megabytes(len(data)),
+            max=_megabytes(max_bytes),
         )
     kind = image_type(data)
     if kind is None:
-        raise InvalidRequest(
-            f"`{shown_name[:80]}` is not an image the bot can use: attach a PNG, JPEG, WebP or GIF."
-        )
+        raise InvalidRequest("refusal.not_an_image", name=_shown(shown_name))
     return InputImage(position, f"reference-{position + 1}.{EXTENSIONS[kind]}", kind, data)
 
 
@@ -62,8 +73,7 @@ async def read_attachments(
         except (discord.HTTPException, OSError) as exc:
             log.info("could not read attachment %s: %r", attachment.id, exc)
             raise InvalidRequest(
-                f"`{attachment.filename[:80]}` could not be read from Discord. Please attach "
-                "it again."
+                "refusal.attachment_unreadable", name=_shown(attachment.filename)
             ) from None
         inputs.append(as_input(position, data, attachment.filename, max_bytes))
     return tuple(inputs)

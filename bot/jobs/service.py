@@ -24,6 +24,7 @@ from bot.catalog import (
 )
 from bot.config import Settings
 from bot.errors import InvalidRequest, NotAllowed, ServiceUnavailable
+from bot.i18n import ENGLISH, locale_of
 from bot.jobs import dispatch
 from bot.jobs.delivery import Delivery
 from bot.jobs.lifecycle import JobRunner
@@ -36,10 +37,6 @@ from bot.store import InputImage, Job, JobDraft, Store
 log = logging.getLogger(__name__)
 
 CATALOG_WAIT_SECONDS = 1.5
-NOT_SET_UP_TEXT = (
-    "The bot's image service is not set up correctly, so it can't make images right now. "
-    "A server admin must fix it."
-)
 INTERACTION_TOKEN_LIFETIME = 15 * 60
 
 
@@ -60,6 +57,7 @@ class JobRequest:
     inputs: tuple[InputImage, ...] = ()  # reference images, already checked bytes
     parent_id: int | None = None  # the job a Reroll, Edit or Remix starts from
     kind: str = "imagine"
+    locale: str = ENGLISH  # the requester's language: their cards are in it (bot.i18n)
 
 
 @dataclass(frozen=True)
@@ -93,6 +91,7 @@ def draft_for(request: JobRequest, options: ImagineOptions, weights: Mapping[str
         parent_id=request.parent_id,
         kind=request.kind,
         input_count=len(request.inputs),
+        locale=locale_of(request.locale),
     )
 
 
@@ -142,15 +141,13 @@ class JobService:
         images are downloaded, and again by :meth:`accept`.
         """
         if self._background.closing:
-            raise ServiceUnavailable("The bot is restarting. Please try again in a moment.")
+            raise ServiceUnavailable("refusal.restarting")
         if self._catalog.key_refused:
-            raise ServiceUnavailable(NOT_SET_UP_TEXT)
+            raise ServiceUnavailable("refusal.not_set_up")
         if not await self._catalog.ensure_loaded(CATALOG_WAIT_SECONDS):
             if self._catalog.key_refused:
-                raise ServiceUnavailable(NOT_SET_UP_TEXT)
-            raise ServiceUnavailable(
-                "The list of image models can't be loaded right now. Please try again soon."
-            )
+                raise ServiceUnavailable("refusal.not_set_up")
+            raise ServiceUnavailable("refusal.models_unavailable")
         return validate(options, self._catalog.is_listed, self._catalog.image_input)
 
     def takes_images(self, model: str) -> bool:
@@ -244,16 +241,14 @@ class JobService:
         async with self._store.transaction():
             job = await self._store.jobs.get(job_id)
             if job is None or job.guild_id != guild_id:
-                raise InvalidRequest("That request no longer exists.")
+                raise InvalidRequest("refusal.request_gone")
             if job.user_id != by_user_id and not moderator:
-                raise NotAllowed("Only the member who asked for this image can cancel it.")
+                raise NotAllowed("refusal.not_your_request")
             cancelled = await self._store.jobs.transition(
                 job_id, ["queued"], "cancelled", error_code="cancelled", finished_at=time.time()
             )
             if cancelled is None:
-                raise InvalidRequest(
-                    "It has already been sent to the image service, so it can't be cancelled."
-                )
+                raise InvalidRequest("refusal.already_sent")
             await self._quota.release(job_id)
         self.runner.positions.pop(job_id, None)
         log.info("job %s cancelled by %s", job_id, by_user_id)
@@ -270,12 +265,9 @@ class JobService:
         """
         job = await self._store.jobs.get(job_id)
         if job is None or (guild_id is not None and job.guild_id != guild_id):
-            raise InvalidRequest("That image is no longer in the bot's records.")
+            raise InvalidRequest("refusal.image_gone")
         if not job.prompt:
-            raise InvalidRequest(
-                "That image's prompt was removed by the server's log retention, so it can't "
-                "be used again. Start a new one with /imagine."
-            )
+            raise InvalidRequest("refusal.prompt_retention")
         inputs = await self._store.jobs.inputs(job_id) if job.input_count else []
         return job, [i for i in inputs if i.data is not None]
 

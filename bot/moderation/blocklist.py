@@ -44,17 +44,14 @@ def compile_rule(pattern: str, is_regex: bool) -> re2._Regexp:
     """Compile a blocklist entry; raise InvalidRequest when it is not usable."""
     pattern = pattern.strip()
     if not pattern:
-        raise InvalidRequest("The pattern is empty.")
+        raise InvalidRequest("refusal.pattern_empty")
     if len(pattern) > MAX_PATTERN_LENGTH:
-        raise InvalidRequest(f"Patterns are limited to {MAX_PATTERN_LENGTH} characters.")
+        raise InvalidRequest("refusal.pattern_too_long", max=MAX_PATTERN_LENGTH)
     try:
         return re2.compile(pattern if is_regex else _word_pattern(pattern), _options())
     except re2.error as exc:
         reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
-        raise InvalidRequest(
-            f"That regular expression can't be used: {reason}. Back-references and "
-            "look-arounds are not supported."
-        ) from None
+        raise InvalidRequest("refusal.pattern_invalid", reason=reason) from None
 
 
 def check_new_rule(pattern: str, is_regex: bool) -> str:

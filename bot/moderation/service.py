@@ -7,7 +7,9 @@ details.
 
 Every moderator write goes through :meth:`ModerationService._act`, which makes the
 change and its entry in the moderator log one transaction, then posts the action to
-the audit channel (:class:`~bot.moderation.audit.AuditLog`).
+the audit channel (:class:`~bot.moderation.audit.AuditLog`). What an action did is a
+:class:`~bot.i18n.Text`: the moderator reads it in their language, the audit channel
+in the server's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, TypeVar
 import discord
 
 from bot.errors import InvalidRequest, NotAllowed
+from bot.i18n import ENGLISH, Text
 from bot.moderation.audit import AuditLog
 from bot.moderation.blocklist import MAX_RULES_PER_GUILD, check_new_rule, first_match
 from bot.moderation.export import jobs_csv
@@ -35,13 +38,11 @@ from bot.store import (
 )
 from bot.ui.cards import thumbnail_url
 from bot.ui.format import limit_text, shorten
-from bot.ui.moderation import action_audit_embed, blocked_audit_embed
+from bot.ui.moderation import action_audit_embed, blocked_audit_embed, per_period, rule_kind
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-BLOCKED_PROMPT_TEXT = "Your prompt was blocked by a rule of this server."
-BLOCKED_USER_TEXT = "You're blocked from generating images on this server."
 EXPORT_BATCH = 500
 
 
@@ -49,7 +50,7 @@ class PromptBlocked(NotAllowed):
     """The prompt matched the server's blocklist; the message does not reveal the rule."""
 
     def __init__(self, rule: PromptRule) -> None:
-        super().__init__(BLOCKED_PROMPT_TEXT)
+        super().__init__("refusal.prompt_blocked")
         self.rule = rule
 
 
@@ -76,14 +77,16 @@ class ModerationService:
     ) -> None:
         """Raise NotAllowed if the user is blocked or the prompt hits the blocklist."""
         if await self._store.guilds.blocked_user(guild_id, user_id) is not None:
-            raise NotAllowed(BLOCKED_USER_TEXT)
+            raise NotAllowed("refusal.member_blocked")
         rule = first_match(await self._store.guilds.prompt_rules(guild_id), prompt)
         if rule is not None:
             log.info("guild %s: prompt of user %s blocked by rule %s", guild_id, user_id, rule.id)
             await self._store.actions.record(
                 guild_id, None, "prompt_blocked", f"user:{user_id}", f"rule {rule.id}"
             )
-            self.audit.post_soon(guild_id, blocked_audit_embed(user_id, channel_id, prompt, rule))
+            self.audit.post_soon(
+                guild_id, lambda lang: blocked_audit_embed(user_id, channel_id, prompt, rule, lang)
+            )
             raise PromptBlocked(rule)
 
     async def is_moderator(
@@ -115,7 +118,7 @@ class ModerationService:
         """Return a job of this server; raise InvalidRequest when there is none."""
         job = await self._store.jobs.get(job_id)
         if job is None or job.guild_id != guild_id:
-            raise InvalidRequest(f"There is no job {job_id} in this server.")
+            raise InvalidRequest("refusal.no_such_job", job_id=job_id)
         return job
 
     async def inputs(self, job: Job) -> list[InputImage]:
@@ -145,7 +148,7 @@ class ModerationService:
         guild_id: int,
         moderator_id: int,
         action: str,
-        text: str | Callable[[T], str],
+        text: Text | Callable[[T], Text],
         change: Callable[[], Awaitable[T]],
         *,
         target: str | Callable[[T], str] | None = None,
@@ -167,12 +170,14 @@ class ModerationService:
         log.info("guild %s: moderator %s: %s %s", guild_id, moderator_id, action, target or "")
         if post:
             said = text(result) if callable(text) else text
-            embed = action_audit_embed(moderator_id, said, thumbnail=thumbnail)
-            self.audit.post_soon(guild_id, embed)
+            self.audit.post_soon(
+                guild_id,
+                lambda lang: action_audit_embed(moderator_id, said, lang, thumbnail=thumbnail),
+            )
         return result
 
     async def configure(
-        self, guild_id: int, moderator_id: int, changes: dict[str, Any], text: str
+        self, guild_id: int, moderator_id: int, changes: dict[str, Any], text: Text
     ) -> tuple[GuildSettings, bool]:
         """Change server settings; return them and whether the audit post got through.
 
@@ -189,19 +194,24 @@ class ModerationService:
             post=False,
         )
         channel_id = after.log_channel_id or before.log_channel_id
-        embed = action_audit_embed(moderator_id, text)
-        posted = await self.audit.post(guild_id, embed, channel_id=channel_id)
+        posted = await self.audit.post(
+            guild_id,
+            lambda lang: action_audit_embed(moderator_id, text, lang),
+            channel_id=channel_id,
+        )
         return after, posted
 
     async def set_default_quota(
         self, guild_id: int, moderator_id: int, changes: dict[str, Any], bot_default: int
-    ) -> str:
+    ) -> Text:
         """Change the server's default quota or its period; return what was done."""
 
-        def describe(settings: GuildSettings) -> str:
+        def describe(settings: GuildSettings) -> Text:
             limit = bot_default if settings.daily_limit is None else settings.daily_limit
-            text = f"set the default quota to {limit_text(limit)} per {settings.quota_period}"
-            return text + (" (the bot's default)." if settings.daily_limit is None else ".")
+            quota = per_period(limit_text(limit), settings.quota_period)
+            if settings.daily_limit is None:
+                return Text.of("action.default_quota_bot", quota=quota)
+            return Text.of("action.default_quota", quota=quota)
 
         settings = await self._act(
             guild_id,
@@ -217,7 +227,12 @@ class ModerationService:
         self, guild_id: int, user_id: int, reason: str | None, moderator_id: int
     ) -> None:
         """Stop a member from using /imagine in this server."""
-        text = f"blocked <@{user_id}> from generating images" + (f": {reason}" if reason else ".")
+        user = f"<@{user_id}>"
+        text = (
+            Text.of("action.block_reason", user=user, reason=reason)
+            if reason
+            else Text.of("action.block", user=user)
+        )
         await self._act(
             guild_id,
             moderator_id,
@@ -233,13 +248,13 @@ class ModerationService:
 
         async def change() -> None:
             if not await self._store.guilds.unblock_user(guild_id, user_id):
-                raise InvalidRequest(f"<@{user_id}> is not blocked.")
+                raise InvalidRequest("refusal.not_blocked", user=f"<@{user_id}>")
 
         await self._act(
             guild_id,
             moderator_id,
             "unblock",
-            f"unblocked <@{user_id}>.",
+            Text.of("action.unblock", user=f"<@{user_id}>"),
             change,
             target=f"user:{user_id}",
         )
@@ -249,14 +264,12 @@ class ModerationService:
     ) -> PromptRule:
         """Validate and add a blocklist entry."""
         pattern = check_new_rule(pattern, is_regex)
-        kind = "regex" if is_regex else "word"
+        kind = rule_kind(is_regex)
 
         async def change() -> PromptRule:
             rules = await self._store.guilds.prompt_rules(guild_id)
             if len(rules) >= MAX_RULES_PER_GUILD:
-                raise InvalidRequest(
-                    f"This server already has {len(rules)} blocklist entries, the most allowed."
-                )
+                raise InvalidRequest("refusal.blocklist_full", count=len(rules))
             return await self._store.guilds.add_prompt_rule(
                 guild_id, pattern, is_regex, moderator_id
             )
@@ -265,10 +278,12 @@ class ModerationService:
             guild_id,
             moderator_id,
             "blocklist_add",
-            lambda rule: f"added blocklist entry #{rule.id} ({kind}) `{shorten(pattern, 100)}`.",
+            lambda rule: Text.of(
+                "action.blocklist_add", id=rule.id, kind=kind, pattern=f"`{shorten(pattern, 100)}`"
+            ),
             change,
             target=lambda rule: f"rule:{rule.id}",
-            detail=f"{kind}: {pattern}",
+            detail=f"{kind.render(ENGLISH)}: {pattern}",
         )
         return rule
 
@@ -277,13 +292,13 @@ class ModerationService:
 
         async def change() -> None:
             if not await self._store.guilds.remove_prompt_rule(guild_id, rule_id):
-                raise InvalidRequest(f"There is no blocklist entry #{rule_id} in this server.")
+                raise InvalidRequest("refusal.no_such_rule", id=rule_id)
 
         await self._act(
             guild_id,
             moderator_id,
             "blocklist_remove",
-            f"removed blocklist entry #{rule_id}.",
+            Text.of("action.blocklist_remove", id=rule_id),
             change,
             target=f"rule:{rule_id}",
         )
@@ -296,9 +311,9 @@ class ModerationService:
         units: int | None,
         moderator_id: int,
         mention: str,
-    ) -> str:
+    ) -> Text:
         """Set a member's or a role's quota (None = unlimited); return what was done."""
-        text = f"set the quota of {mention} to {limit_text(units)}."
+        text = Text.of("action.quota_rule", target=mention, limit=limit_text(units))
         await self._act(
             guild_id,
             moderator_id,
@@ -308,20 +323,20 @@ class ModerationService:
                 guild_id, kind, target_id, units, moderator_id
             ),
             target=f"{kind}:{target_id}",
-            detail=limit_text(units),
+            detail=limit_text(units).render(ENGLISH),
         )
         return text
 
     async def clear_quota_rule(
         self, guild_id: int, kind: str, target_id: int, moderator_id: int, mention: str
-    ) -> str:
+    ) -> Text:
         """Remove a member's or a role's quota; refuse if there is none; return what was done."""
 
         async def change() -> None:
             if not await self._store.guilds.clear_quota_rule(guild_id, kind, target_id):
-                raise InvalidRequest(f"{mention} has no quota of their own.")
+                raise InvalidRequest("refusal.no_quota_rule", target=mention)
 
-        text = f"removed the quota of {mention}."
+        text = Text.of("action.quota_clear", target=mention)
         await self._act(
             guild_id,
             moderator_id,
@@ -337,15 +352,15 @@ class ModerationService:
         """Return ``job`` if its image message can be deleted; raise InvalidRequest if not."""
         if job.deleted_at is not None:
             raise InvalidRequest(
-                f"Job {job.id}'s image was already deleted by <@{job.deleted_by}>."
+                "refusal.already_deleted", job_id=job.id, by=f"<@{job.deleted_by}>"
             )
         if job.delivered_message_id is None or job.delivered_channel_id is None:
-            raise InvalidRequest(f"Job {job.id} has no posted message to delete.")
+            raise InvalidRequest("refusal.nothing_to_delete", job_id=job.id)
         return job
 
     async def delete_image(
         self, job: Job, by_user_id: int, remove: Callable[[Job], Awaitable[bool]]
-    ) -> str:
+    ) -> Text:
         """Delete a job's image message(s) with ``remove``, record who did it; say what happened.
 
         ``remove`` returns True when the message was already gone (still recorded). The
@@ -356,15 +371,15 @@ class ModerationService:
             job.guild_id,
             by_user_id,
             "delete",
-            f"deleted the image of job {job.id} by <@{job.user_id}>.",
+            Text.of("action.delete", job_id=job.id, user=f"<@{job.user_id}>"),
             lambda: self._store.jobs.mark_deleted(job.id, by_user_id),
             target=f"job:{job.id}",
             detail="message already gone" if gone else None,
             thumbnail=thumbnail_url(job),
         )
         if gone:
-            return f"Job {job.id}'s message was already gone; recorded as deleted."
-        return f"Deleted the image of job {job.id}."
+            return Text.of("mod.deleted_gone", job_id=job.id)
+        return Text.of("mod.deleted_image", job_id=job.id)
 
     # ------------------------------------------------------------------ retention
 

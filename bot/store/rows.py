@@ -44,6 +44,7 @@ class JobDraft:
     parent_id: int | None = None  # the job a Reroll, Edit or Remix was made from
     kind: str = "imagine"  # imagine | reroll | edit | remix
     input_count: int = 0  # reference images sent with the request
+    locale: str = "en"  # the requester's language (bot.i18n): their cards are in it
 
 
 @dataclass(frozen=True, kw_only=True)

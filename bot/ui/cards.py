@@ -1,20 +1,25 @@
-"""Job cards: the embeds that show a job, built from its row.
+"""Job cards: the embeds that show a job, built from its row, in the reader's language.
 
 Pure functions of :class:`bot.store.Job`, reused by every delivery path (edit, channel
-reply, DM) and by the moderator views, which share :func:`job_header`. Nothing here
-shows raw upstream JSON, and every text stays within Discord's limits.
+reply, DM) and by the moderator views, which share :func:`job_header`. The member's
+cards (progress, result, failure) are in the requester's language, stored with the job
+(``job.locale``), so a result delivered after a restart reads as the request did;
+Details is in the language of whoever pressed it. Nothing here shows raw upstream JSON,
+and every text stays within Discord's limits.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import discord
 
-from bot.catalog import ImagineOptions, describe_shape
-from bot.store import Job
+from bot.catalog import Family, ImagineOptions, describe_shape, geometry_for
+from bot.i18n import LANGUAGES, Joined, LocaleLike, Text, messages, seconds, t
+from bot.store import JOB_STATES, Job
 from bot.ui.format import fit_lines, safe_detail, shorten, timestamp
-from bot.ui.text import FAILURE_TEXT, PERIOD_NOUNS, REFUND_NOTE, RETENTION_REMOVED, STATE_LABELS
+from bot.ui.text import FAILURE_CODES, period_key
 
 if TYPE_CHECKING:
     from bot.quota import QuotaStatus
@@ -29,6 +34,8 @@ STATE_COLOURS = {
     "timed_out": COLOUR_FAILED,
     "cancelled": discord.Colour.light_grey(),
 }
+KINDS = ("imagine", "reroll", "edit", "remix")
+DETAIL_PROMPT = 3500
 
 
 def state_colour(job: Job) -> discord.Colour:
@@ -36,13 +43,41 @@ def state_colour(job: Job) -> discord.Colour:
     return STATE_COLOURS.get(job.state, COLOUR_PROGRESS)
 
 
-def prompt_text(job: Job, limit: int) -> str:
+def state_text(state: str, locale: LocaleLike) -> str:
+    """Return the label of a job state (``Generating``), or the state itself if unknown."""
+    return t(f"state.{state}", locale) if state in JOB_STATES else state
+
+
+def kind_text(kind: str) -> Text | str:
+    """Return how a job was made (Reroll, Edit, Remix), for a lineage line."""
+    return Text(f"kind.{kind}") if kind in KINDS else kind
+
+
+def family_text(family: Family, locale: LocaleLike) -> str:
+    """Return a model family's name (``Gemini Flash image``) in the reader's language."""
+    slug = re.sub(r"[^a-z0-9]+", "-", family.name.lower()).strip("-")
+    return t(f"family.{slug}", locale)
+
+
+def lineage_text(job: Job) -> Text:
+    """Return ``Reroll of job 12``: which job this one was made from, and how."""
+    return Text.of("card.from", kind=kind_text(job.kind), parent_id=job.parent_id)
+
+
+def prompt_text(job: Job, limit: int, locale: LocaleLike) -> str:
     """Return the job's prompt, shortened, or a note that retention removed it."""
-    return shorten(job.prompt, limit) if job.prompt else RETENTION_REMOVED
+    return shorten(job.prompt, limit) if job.prompt else t("card.retention_removed", locale)
+
+
+def ratio_text(job: Job, locale: LocaleLike) -> str:
+    """Return how the job's ratio was sent (``16:9 (1360x768)``, or the model's default)."""
+    options = ImagineOptions(**job.options)
+    return describe_shape(options) if geometry_for(options) else t("card.ratio_default", locale)
 
 
 def job_header(
     job: Job,
+    locale: LocaleLike,
     *,
     title: str | None = None,
     prompt_limit: int = PROMPT_PREVIEW,
@@ -51,74 +86,99 @@ def job_header(
 ) -> discord.Embed:
     """Return a job's embed head: title (default ``Job N · State``), prompt and colour."""
     return discord.Embed(
-        title=title or f"Job {job.id} · {STATE_LABELS.get(job.state, job.state)}",
-        description=prompt_text(job, prompt_limit),
+        title=title or t("card.title", locale, job_id=job.id, state=state_text(job.state, locale)),
+        description=prompt_text(job, prompt_limit, locale),
         colour=colour or state_colour(job),
         url=url,
     )
 
 
-def failure_text(job: Job) -> str:
+def failure_text(job: Job, locale: LocaleLike | None = None) -> str:
     """Return the one-paragraph explanation of why a job failed."""
+    lang = job.locale if locale is None else locale
     code = job.error_code or ("timeout" if job.state == "timed_out" else "task_failed")
-    template = FAILURE_TEXT.get(code, FAILURE_TEXT["task_failed"])
-    text = template.format(detail=safe_detail(job.error_message))
+    code = code if code in FAILURE_CODES else "task_failed"
+    text = t(f"failure.{code}", lang, detail=safe_detail(job.error_message, lang))
     if job.quota_state == "released":
-        text += " " + REFUND_NOTE
+        return t("failure.refunded", lang, text=text, note=t("failure.refund_note", lang))
     return text
 
 
-KIND_LABELS = {"reroll": "Reroll", "edit": "Edit", "remix": "Remix"}
-DETAIL_PROMPT = 3500
+def footer_text(job_id: int, locale: LocaleLike) -> str:
+    """Return a member card's footer, ``Job N`` (Remix reads it back: :func:`footer_job`)."""
+    return t("card.footer", locale, job_id=job_id)
+
+
+def footer_job(text: str) -> int | None:
+    """Return the job a card footer names, in any language, or None."""
+    for lang in LANGUAGES:
+        head, _, tail = str(messages(lang).template("card.footer")).partition("{job_id}")
+        match = re.fullmatch(re.escape(head) + r"([0-9]+)" + re.escape(tail), text)
+        if match:
+            return int(match[1])
+    return None
 
 
 def _member_card(job: Job, title: str, colour: discord.Colour) -> discord.Embed:
-    embed = job_header(job, title=title, colour=colour)
-    embed.add_field(name="Model", value=f"`{job.model}`")
-    embed.add_field(name="Ratio", value=describe_shape(ImagineOptions(**job.options)))
+    lang = job.locale
+    embed = job_header(job, lang, title=title, colour=colour)
+    embed.add_field(name=t("card.model", lang), value=f"`{job.model}`")
+    embed.add_field(name=t("card.ratio", lang), value=ratio_text(job, lang))
     replaced = job.options.get("replaced_model")
     if replaced:
         embed.add_field(
-            name="Model used",
-            value=f"`{replaced}` takes no reference image, so `{job.model}` made this edit.",
+            name=t("card.model_used", lang),
+            value=t("card.model_replaced", lang, replaced=replaced, model=job.model),
             inline=False,
         )
     if job.parent_id is not None:
-        kind = KIND_LABELS.get(job.kind, job.kind)
-        embed.add_field(name="From", value=f"{kind} of job {job.parent_id}")
-    embed.set_footer(text=f"Job {job.id}")
+        embed.add_field(name=t("card.from_title", lang), value=lineage_text(job).render(lang))
+    embed.set_footer(text=footer_text(job.id, lang))
     return embed
 
 
-def details_embed(job: Job) -> discord.Embed:
+def details_embed(job: Job, locale: LocaleLike) -> discord.Embed:
     """Return the private Details of a result: everything a member may know about it."""
+    lang = locale
     embed = job_header(
-        job, title=f"Job {job.id} · details", prompt_limit=DETAIL_PROMPT, colour=COLOUR_DONE
+        job,
+        lang,
+        title=t("details.title", lang, job_id=job.id),
+        prompt_limit=DETAIL_PROMPT,
+        colour=COLOUR_DONE,
     )
     if job.revised_prompt:
         embed.add_field(
-            name="Revised prompt", value=shorten(job.revised_prompt, 1000), inline=False
+            name=t("card.revised_prompt", lang),
+            value=shorten(job.revised_prompt, 1000),
+            inline=False,
         )
-    embed.add_field(name="Model", value=f"`{job.model}`")
-    embed.add_field(name="Ratio", value=describe_shape(ImagineOptions(**job.options)))
-    chosen = {
-        k: v
+    embed.add_field(name=t("card.model", lang), value=f"`{job.model}`")
+    embed.add_field(name=t("card.ratio", lang), value=ratio_text(job, lang))
+    chosen = [
+        f"{k} {v}"
         for k, v in job.options.items()
         if k in ("resolution", "quality", "count", "style") and v not in (None, 1)
-    }
+    ]
     if chosen:
-        embed.add_field(name="Options", value=", ".join(f"{k} {v}" for k, v in chosen.items()))
-    embed.add_field(name="Charged", value=f"{job.quota_units} ({job.quota_state})")
-    timings = [f"asked {timestamp(job.created_at, 'R')}"]
+        embed.add_field(name=t("card.options", lang), value=Joined(chosen).render(lang))
+    charged = t(
+        "details.charged",
+        lang,
+        units=job.quota_units,
+        state=t(f"quota_state.{job.quota_state}", lang),
+    )
+    embed.add_field(name=t("card.charged", lang), value=charged)
+    timings = [t("details.asked", lang, when=timestamp(job.created_at, "R"))]
     if job.submitted_at and job.finished_at:
-        timings.append(f"made in {job.finished_at - job.submitted_at:.0f} s")
-    embed.add_field(name="Timings", value=", ".join(timings), inline=False)
+        made = seconds(job.finished_at - job.submitted_at, lang)
+        timings.append(t("details.made_in", lang, duration=made))
+    embed.add_field(name=t("card.timings", lang), value=Joined(timings).render(lang), inline=False)
     if job.parent_id is not None:
-        kind = KIND_LABELS.get(job.kind, job.kind)
-        embed.add_field(name="Made from", value=f"{kind} of job {job.parent_id}")
+        embed.add_field(name=t("card.made_from", lang), value=lineage_text(job).render(lang))
     if job.input_count:
-        embed.add_field(name="Reference images", value=str(job.input_count))
-    embed.set_footer(text=f"Job {job.id}")
+        embed.add_field(name=t("details.reference_images", lang), value=str(job.input_count))
+    embed.set_footer(text=footer_text(job.id, lang))
     return embed
 
 
@@ -126,30 +186,35 @@ def state_label(job: Job, position: int | None = None) -> str:
     """Return the progress state line, with the queue position of a waiting job."""
     if job.state == "queued":
         if position is None:
-            return "Starting"
-        return f"Waiting for a free slot: #{position} in this server's queue"
-    return STATE_LABELS.get(job.state, job.state)
+            return t("state.starting", job.locale)
+        return t("state.queued_at", job.locale, position=position)
+    return state_text(job.state, job.locale)
 
 
 def progress_embed(job: Job, position: int | None = None) -> discord.Embed:
     """Return the embed shown while a job waits or generates."""
-    embed = _member_card(job, "Generating your image…", COLOUR_PROGRESS)
-    embed.add_field(name="State", value=state_label(job, position))
-    embed.add_field(name="Started", value=timestamp(job.created_at, "R"))
+    lang = job.locale
+    embed = _member_card(job, t("progress.title", lang), COLOUR_PROGRESS)
+    embed.add_field(name=t("progress.state", lang), value=state_label(job, position))
+    embed.add_field(name=t("progress.started", lang), value=timestamp(job.created_at, "R"))
     return embed
 
 
 def result_embed(job: Job, *, image_ref: str | None) -> discord.Embed:
     """Return the embed of a finished job; ``image_ref`` is an attachment:// or https URL."""
+    lang = job.locale
     count = len(job.result_urls) or 1
-    title = "Here is your image" if count == 1 else f"Here are your {count} images"
+    title = t("result.title_one", lang) if count == 1 else t("result.title", lang, count=count)
     embed = _member_card(job, title, COLOUR_DONE)
-    embed.add_field(name="Requested by", value=f"<@{job.user_id}>")
+    embed.add_field(name=t("result.requested_by", lang), value=f"<@{job.user_id}>")
     if job.finished_at:
-        embed.add_field(name="Took", value=f"{job.finished_at - job.created_at:.0f} s")
+        took = seconds(job.finished_at - job.created_at, lang)
+        embed.add_field(name=t("result.took", lang), value=took)
     if job.revised_prompt:
         embed.add_field(
-            name="Revised prompt", value=shorten(job.revised_prompt, 1000), inline=False
+            name=t("card.revised_prompt", lang),
+            value=shorten(job.revised_prompt, 1000),
+            inline=False,
         )
     if image_ref:
         embed.set_image(url=image_ref)
@@ -158,54 +223,87 @@ def result_embed(job: Job, *, image_ref: str | None) -> discord.Embed:
 
 def result_notes(job: Job, *, arrived: int, unshown: int) -> list[tuple[str, str]]:
     """Return notes for a result card: fewer images than asked, images not shown."""
+    lang = job.locale
     notes = []
     asked = int(job.options.get("count") or 1)
     if arrived < asked:
         notes.append(
             (
-                "Fewer images",
-                f"The image service made {arrived} of the {asked} images asked for; "
-                f"only {arrived} counted against your quota.",
+                t("result.fewer_title", lang),
+                t("result.fewer", lang, arrived=arrived, asked=asked),
             )
         )
     if unshown:
-        noun = "image was" if unshown == 1 else "images were"
-        notes.append(
-            (
-                "Not shown",
-                f"{unshown} {noun} too large to post here and came without a link; "
-                "they did not count against your quota.",
-            )
-        )
+        notes.append((t("result.unshown_title", lang), t("result.unshown", lang, count=unshown)))
     return notes
+
+
+def too_large_field(job: Job) -> str:
+    """Return the name of the result card's field of links too large to attach."""
+    return t("result.too_large_title", job.locale)
+
+
+def links_text(job: Job, links: str) -> str:
+    """Return the message text above links to images too large to attach."""
+    return t("result.too_large", job.locale, links=links)
+
+
+def posted_text(job: Job, via: str) -> str:
+    """Return the text of a result posted as a DM or a channel reply (mentions the member)."""
+    lang = job.locale
+    if via == "dm":
+        return t("result.dm", lang, channel=f"<#{job.channel_id}>")
+    key = "result.ready" if job.state == "succeeded" else "result.ended"
+    return t(key, lang, user=f"<@{job.user_id}>")
 
 
 def failure_embed(job: Job) -> discord.Embed:
     """Return the embed of a failed, timed-out or cancelled job."""
-    embed = _member_card(job, "No image this time", COLOUR_FAILED)
-    embed.add_field(name="What happened", value=failure_text(job), inline=False)
+    lang = job.locale
+    embed = _member_card(job, t("failure.title", lang), COLOUR_FAILED)
+    embed.add_field(name=t("failure.what_happened", lang), value=failure_text(job), inline=False)
     return embed
 
 
 def quota_embed(
-    status: QuotaStatus, running: int, queued: int, costs: list[tuple[str, int]]
+    status: QuotaStatus,
+    running: int,
+    queued: int,
+    costs: list[tuple[str, int]],
+    locale: LocaleLike,
 ) -> discord.Embed:
     """Return the /quota card: usage, reset time, jobs in flight and per-model costs."""
-    noun = PERIOD_NOUNS.get(status.period, "today")
+    lang = locale
+    period = Text(period_key(status.period))
     if status.limit is None:
-        usage = f"{status.used} used {noun} (no limit)"
+        usage = t("quota.usage_unlimited", lang, used=status.used, period=period)
     else:
-        usage = f"{status.used} of {status.limit} used {noun}, {status.remaining} left"
-    embed = discord.Embed(title="Your image quota", colour=COLOUR_PROGRESS)
-    embed.add_field(name="Usage", value=usage, inline=False)
-    reset = f"{timestamp(status.resets_at, 'R')} ({timestamp(status.resets_at, 'f')})"
-    embed.add_field(name="Resets", value=reset)
-    embed.add_field(name="Jobs", value=f"{running} running, {queued} waiting")
+        usage = t(
+            "quota.usage",
+            lang,
+            used=status.used,
+            limit=status.limit,
+            remaining=status.remaining,
+            period=period,
+        )
+    embed = discord.Embed(title=t("quota.title", lang), colour=COLOUR_PROGRESS)
+    embed.add_field(name=t("quota.usage_title", lang), value=usage, inline=False)
+    reset = t(
+        "quota.resets",
+        lang,
+        relative=timestamp(status.resets_at, "R"),
+        date=timestamp(status.resets_at, "f"),
+    )
+    embed.add_field(name=t("quota.resets_title", lang), value=reset)
+    embed.add_field(
+        name=t("quota.jobs_title", lang),
+        value=t("quota.jobs", lang, running=running, queued=queued),
+    )
     if costs:
         lines = [f"`{model}`: {cost}" for model, cost in costs]
         embed.add_field(
-            name="Cost of one image (4k counts double)",
-            value=fit_lines(lines, 1024),
+            name=t("quota.costs_title", lang),
+            value=fit_lines(lines, 1024, locale=lang),
             inline=False,
         )
     return embed

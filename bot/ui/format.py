@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import discord
 
 from bot.errors import DISCORD_MESSAGE_LIMIT
+from bot.i18n import ENGLISH, LocaleLike, Text, t
 
 DETAIL_LIMIT = 160
 FIELD_LIMIT = 1024
@@ -29,20 +30,27 @@ def clip(text: str, limit: int = DISCORD_MESSAGE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def fit_lines(lines: Sequence[str], limit: int, *, empty: str = "", more: str = "") -> str:
+def fit_lines(
+    lines: Sequence[str],
+    limit: int,
+    *,
+    empty: str = "",
+    more: Callable[[int], str] | None = None,
+    locale: LocaleLike = ENGLISH,
+) -> str:
     """Join whole lines with newlines within ``limit`` characters.
 
-    When they do not all fit, the last line says how many were left out: ``more`` is a
-    template with ``{count}`` (default ``… and {count} more``). ``empty`` is returned
-    when there are no lines.
+    When they do not all fit, the last line says how many were left out: ``more`` turns
+    that count into the line (default ``list.more``, "… and N more", in ``locale``).
+    ``empty`` is returned when there are no lines.
     """
     if not lines:
         return empty
-    template = more or "… and {count} more"
+    tail_of = more or (lambda count: t("list.more", locale, count=count))
     kept: list[str] = []
     used = 0
     for index, line in enumerate(lines):
-        tail = template.format(count=len(lines) - index)
+        tail = tail_of(len(lines) - index)
         room = limit - used - (1 if kept else 0)
         last = index == len(lines) - 1
         if len(line) > room or (not last and len(line) + 1 + len(tail) > room):
@@ -60,21 +68,24 @@ def timestamp(moment: float | None, style: TimestampStyle = "f") -> str:
     return discord.utils.format_dt(dt.datetime.fromtimestamp(moment, dt.UTC), style)
 
 
-def safe_detail(message: str | None) -> str:
-    """Return a short, human part of an upstream error message as ``: ...``, or ``''``."""
+def safe_detail(message: str | None, locale: LocaleLike = ENGLISH) -> str:
+    """Return a short, human part of an upstream error message as ``: ...``, or ``''``.
+
+    The detail is the gateway's own words (English), quoted as they came.
+    """
     if not message:
         return ""
     text = re.sub(r"[{}\[\]\"`]", "", message)
     text = re.sub(r"https?://\S+", "", text)
     text = shorten(text, DETAIL_LIMIT).rstrip(".")
-    return f": {text}" if text else ""
+    return t("failure.detail", locale, detail=text) if text else ""
 
 
-def limit_text(limit: int | None) -> str:
-    """Return a quota limit for display."""
+def limit_text(limit: int | None) -> Text:
+    """Return a quota limit for display (``unlimited``, ``1 unit``, ``5 units``)."""
     if limit is None:
-        return "unlimited"
-    return f"{limit} unit" if limit == 1 else f"{limit} units"
+        return Text("quota.unlimited")
+    return Text.of("quota.units", count=limit)
 
 
 def code(text: str, limit: int = 100) -> str:

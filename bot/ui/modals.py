@@ -12,6 +12,7 @@ from typing import Any
 import discord
 
 from bot.catalog import MAX_PROMPT_LENGTH
+from bot.i18n import LocaleLike, t
 
 EDIT_MODAL = "lemonbot:editmodal:"
 REMIX_MODAL = "lemonbot:remix:"
@@ -30,20 +31,22 @@ def _modal(title: str, custom_id: str, *inputs: discord.ui.TextInput[Any]) -> di
     return modal
 
 
-def edit_modal(job_id: int, image: int, prompt: str, ratio: str | None) -> discord.ui.Modal:
+def edit_modal(
+    job_id: int, image: int, prompt: str, ratio: str | None, locale: LocaleLike
+) -> discord.ui.Modal:
     """Return the Edit modal, pre-filled with the result's prompt and ratio."""
     return _modal(
-        f"Edit image {image} of job {job_id}",
+        t("modal.edit_title", locale, image=image, job_id=job_id),
         f"{EDIT_MODAL}{job_id}:{image}",
         discord.ui.TextInput(
-            label="What should the new image show?",
+            label=t("modal.edit_prompt", locale),
             custom_id=PROMPT_FIELD,
             style=discord.TextStyle.paragraph,
             default=prompt[:MAX_PROMPT_LENGTH],
             max_length=MAX_PROMPT_LENGTH,
         ),
         discord.ui.TextInput(
-            label="Ratio (e.g. 1:1, 16:9, 9:16)",
+            label=t("modal.edit_ratio", locale),
             custom_id=RATIO_FIELD,
             default=ratio or "",
             required=False,
@@ -52,19 +55,19 @@ def edit_modal(job_id: int, image: int, prompt: str, ratio: str | None) -> disco
     )
 
 
-def remix_modal(token: str, default_model: str) -> discord.ui.Modal:
+def remix_modal(token: str, default_model: str, locale: LocaleLike) -> discord.ui.Modal:
     """Return the Remix modal: a prompt, and optionally a model."""
     return _modal(
-        "Remix with lemonbot",
+        t("modal.remix_title", locale),
         f"{REMIX_MODAL}{token}",
         discord.ui.TextInput(
-            label="What should change?",
+            label=t("modal.remix_prompt", locale),
             custom_id=PROMPT_FIELD,
             style=discord.TextStyle.paragraph,
             max_length=MAX_PROMPT_LENGTH,
         ),
         discord.ui.TextInput(
-            label="Model (optional)",
+            label=t("modal.remix_model", locale),
             custom_id=MODEL_FIELD,
             placeholder=default_model[:MODEL_ID_LIMIT],
             required=False,

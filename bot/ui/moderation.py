@@ -1,4 +1,8 @@
-"""Moderator cards: job logs and details, audit posts, settings and rule lists."""
+"""Moderator cards: job logs and details, audit posts, settings and rule lists.
+
+Each takes the reader's language: the moderator's for replies, the server's for the
+audit channel.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.i18n import Joined, LocaleLike, Renderable, Text, seconds, t
 from bot.store import BlockedUser, GuildSettings, Job, JobFilter, PromptRule, QuotaRule
-from bot.ui.cards import KIND_LABELS, job_header, jump_link, thumbnail_url
+from bot.ui.cards import job_header, jump_link, lineage_text, thumbnail_url
 from bot.ui.format import FIELD_LIMIT, code, fit_lines, limit_text, shorten, timestamp
-from bot.ui.text import PERIOD_NOUNS
+from bot.ui.text import period_key
 
 if TYPE_CHECKING:
     from bot.quota import QuotaStatus
@@ -22,20 +27,32 @@ AUDIT_PROMPT = 300
 FILTER_ECHO_LIMIT = 100  # a filter is echoed shortened: the header must stay a header
 COLOUR_AUDIT = discord.Colour.blurple()
 COLOUR_BLOCKED = discord.Colour.dark_red()
+QUOTA_PERIODS = ("day", "week", "month")
 
 
-def describe_filter(filters: JobFilter) -> str:
+def per_period(limit: Renderable | str, period: str) -> Text:
+    """Return a limit per quota window: ``25 units per day``."""
+    period = period if period in QUOTA_PERIODS else "day"
+    return Text.of(f"quota.per_{period}", limit=limit)
+
+
+def rule_kind(is_regex: bool) -> Text:
+    """Return what a blocklist entry is: ``regex`` or ``word``."""
+    return Text("blocklist.regex" if is_regex else "blocklist.word")
+
+
+def describe_filter(filters: JobFilter) -> Renderable:
     """Return the filters as a short line, e.g. ``user <@1> · state failed``."""
-    parts = []
+    parts: list[Text] = []
     if filters.user_id is not None:
-        parts.append(f"user <@{filters.user_id}>")
+        parts.append(Text.of("filter.user", user=f"<@{filters.user_id}>"))
     if filters.model is not None:
-        parts.append(f"model {code(filters.model, FILTER_ECHO_LIMIT)}")
+        parts.append(Text.of("filter.model", model=code(filters.model, FILTER_ECHO_LIMIT)))
     if filters.state is not None:
-        parts.append(f"state {filters.state}")
+        parts.append(Text.of("filter.state", state=Text(f"state_name.{filters.state}")))
     if filters.since is not None:
-        parts.append(f"since {timestamp(filters.since)}")
-    return " · ".join(parts) if parts else "all jobs"
+        parts.append(Text.of("filter.since", since=timestamp(filters.since)))
+    return Joined(parts, "dots") if parts else Text("filter.all")
 
 
 def options_without_prompt(job: Job) -> dict[str, Any]:
@@ -50,155 +67,217 @@ def _with_thumbnail(embed: discord.Embed, job: Job) -> discord.Embed:
     return embed
 
 
-def job_summary_embed(job: Job) -> discord.Embed:
+def job_summary_embed(job: Job, locale: LocaleLike) -> discord.Embed:
     """Return one job's entry of the ``/imagemod logs`` list."""
+    lang = locale
     link = jump_link(job)
-    embed = job_header(job, prompt_limit=SUMMARY_PROMPT, url=link)
-    embed.add_field(name="User", value=f"<@{job.user_id}>")
-    embed.add_field(name="Model", value=f"`{job.model}`")
-    embed.add_field(name="When", value=timestamp(job.created_at, "R"))
+    embed = job_header(job, lang, prompt_limit=SUMMARY_PROMPT, url=link)
+    embed.add_field(name=t("mod.user", lang), value=f"<@{job.user_id}>")
+    embed.add_field(name=t("card.model", lang), value=f"`{job.model}`")
+    embed.add_field(name=t("mod.when", lang), value=timestamp(job.created_at, "R"))
     if job.error_code:
-        embed.add_field(name="Error", value=f"`{job.error_code}`")
+        embed.add_field(name=t("mod.error", lang), value=f"`{job.error_code}`")
     if job.deleted_at:
-        embed.add_field(name="Deleted", value=f"by <@{job.deleted_by}>")
+        embed.add_field(
+            name=t("mod.deleted", lang), value=t("mod.deleted_by", lang, by=f"<@{job.deleted_by}>")
+        )
     if link:
-        embed.add_field(name="Message", value=f"[Jump]({link})")
+        embed.add_field(name=t("mod.message", lang), value=t("mod.jump", lang, link=link))
     return _with_thumbnail(embed, job)
 
 
-def job_detail_embed(job: Job) -> discord.Embed:
+def _delivery_text(job: Job) -> Text | str:
+    delivery = job.delivered_via or job.delivery_state
+    known = ("edit", "channel", "dm", "none", "pending", "delivered", "failed")
+    return Text(f"delivery.{delivery}") if delivery in known else str(delivery)
+
+
+def job_detail_embed(job: Job, locale: LocaleLike) -> discord.Embed:
     """Return everything stored about one job, within Discord's embed limits."""
+    lang = locale
     link = jump_link(job)
-    embed = job_header(job, prompt_limit=DETAIL_PROMPT, url=link)
-    embed.add_field(name="Requester", value=f"<@{job.user_id}> (`{job.user_id}`)")
-    embed.add_field(name="Channel", value=f"<#{job.channel_id}>")
-    embed.add_field(name="Model", value=f"`{job.model}`")
+    embed = job_header(job, lang, prompt_limit=DETAIL_PROMPT, url=link)
+    embed.add_field(name=t("mod.requester", lang), value=f"<@{job.user_id}> (`{job.user_id}`)")
+    embed.add_field(name=t("mod.channel", lang), value=f"<#{job.channel_id}>")
+    embed.add_field(name=t("card.model", lang), value=f"`{job.model}`")
     options = json.dumps(options_without_prompt(job), ensure_ascii=False)
-    embed.add_field(name="Options", value=f"```{shorten(options, 600)}```", inline=False)
-    if job.revised_prompt:
-        embed.add_field(name="Revised prompt", value=shorten(job.revised_prompt, 800), inline=False)
     embed.add_field(
-        name="Quota", value=f"{job.quota_units} units, {job.quota_state} ({job.quota_window})"
+        name=t("card.options", lang), value=f"```{shorten(options, 600)}```", inline=False
+    )
+    if job.revised_prompt:
+        embed.add_field(
+            name=t("card.revised_prompt", lang),
+            value=shorten(job.revised_prompt, 800),
+            inline=False,
+        )
+    embed.add_field(
+        name=t("mod.quota", lang),
+        value=t(
+            "mod.quota_value",
+            lang,
+            units=job.quota_units,
+            state=Text(f"quota_state.{job.quota_state}"),
+            window=job.quota_window,
+        ),
     )
     if job.error_code:
         detail = f"`{job.error_code}`"
         if job.error_message:
             detail += " " + shorten(job.error_message, 300)
-        embed.add_field(name="Error", value=detail, inline=False)
-    timings = [f"Created {timestamp(job.created_at)}"]
+        embed.add_field(name=t("mod.error", lang), value=detail, inline=False)
+    timings: list[str] = [t("mod.created", lang, when=timestamp(job.created_at))]
     if job.submitted_at:
-        timings.append(f"sent after {job.submitted_at - job.created_at:.0f} s")
+        after = seconds(job.submitted_at - job.created_at, lang)
+        timings.append(t("mod.sent_after", lang, duration=after))
     if job.finished_at:
-        timings.append(f"finished after {job.finished_at - job.created_at:.0f} s")
+        after = seconds(job.finished_at - job.created_at, lang)
+        timings.append(t("mod.finished_after", lang, duration=after))
     if job.delivered_at:
-        timings.append(f"delivered {timestamp(job.delivered_at, 'R')}")
-    embed.add_field(name="Timings", value=", ".join(timings), inline=False)
-    delivery = job.delivered_via or job.delivery_state
-    embed.add_field(
-        name="Delivery", value=f"{delivery}" + (f" · [jump to message]({link})" if link else "")
-    )
+        timings.append(t("mod.delivered", lang, when=timestamp(job.delivered_at, "R")))
+    embed.add_field(name=t("card.timings", lang), value=Joined(timings).render(lang), inline=False)
+    delivery = _delivery_text(job)
+    value = delivery.render(lang) if isinstance(delivery, Text) else delivery
+    if link:
+        value += t("mod.jump_to_message", lang, link=link)
+    embed.add_field(name=t("mod.delivery", lang), value=value)
     if job.deleted_at:
         embed.add_field(
-            name="Deleted", value=f"by <@{job.deleted_by}> {timestamp(job.deleted_at, 'R')}"
+            name=t("mod.deleted", lang),
+            value=t(
+                "mod.deleted_by_when",
+                lang,
+                by=f"<@{job.deleted_by}>",
+                when=timestamp(job.deleted_at, "R"),
+            ),
         )
     if job.task_id:
-        embed.add_field(name="Task", value=f"`{shorten(job.task_id, 100)}`")
-    _add_lineage(embed, job)
+        embed.add_field(name=t("mod.task", lang), value=f"`{shorten(job.task_id, 100)}`")
+    _add_lineage(embed, job, lang)
     if job.result_urls:
-        urls = fit_lines([f"<{url}>" for url in job.result_urls], 800, more="…")
-        embed.add_field(name="Image URLs", value=urls, inline=False)
-    embed.set_footer(text=f"Server {job.guild_id} · API user {job.api_user}")
+        urls = fit_lines([f"<{url}>" for url in job.result_urls], 800, more=lambda _: "…")
+        embed.add_field(name=t("mod.image_urls", lang), value=urls, inline=False)
+    embed.set_footer(
+        text=t("mod.detail_footer", lang, guild_id=job.guild_id, api_user=job.api_user)
+    )
     return _with_thumbnail(embed, job)
 
 
-def finished_audit_embed(job: Job) -> discord.Embed:
-    """Return the audit-channel post for a finished job."""
-    embed = job_header(job, prompt_limit=AUDIT_PROMPT, url=jump_link(job))
-    embed.add_field(name="User", value=f"<@{job.user_id}>")
-    embed.add_field(name="Channel", value=f"<#{job.channel_id}>")
-    embed.add_field(name="Model", value=f"`{job.model}`")
+def finished_audit_embed(job: Job, locale: LocaleLike) -> discord.Embed:
+    """Return the audit-channel post for a finished job (in the server's language)."""
+    lang = locale
+    embed = job_header(job, lang, prompt_limit=AUDIT_PROMPT, url=jump_link(job))
+    embed.add_field(name=t("mod.user", lang), value=f"<@{job.user_id}>")
+    embed.add_field(name=t("mod.channel", lang), value=f"<#{job.channel_id}>")
+    embed.add_field(name=t("card.model", lang), value=f"`{job.model}`")
     if job.state == "succeeded":
-        embed.add_field(name="Charged", value=f"{job.quota_units} units")
+        embed.add_field(
+            name=t("card.charged", lang),
+            value=t("mod.units", lang, units=job.quota_units),
+        )
     elif job.error_code:
-        embed.add_field(name="Error", value=f"`{job.error_code}`")
-    _add_lineage(embed, job)
+        embed.add_field(name=t("mod.error", lang), value=f"`{job.error_code}`")
+    _add_lineage(embed, job, lang)
     return _with_thumbnail(embed, job)
 
 
-def _add_lineage(embed: discord.Embed, job: Job) -> None:
+def _add_lineage(embed: discord.Embed, job: Job, lang: LocaleLike) -> None:
     """Add where a job came from (Reroll, Edit, Remix) and its reference images."""
     if job.parent_id is not None:
-        embed.add_field(
-            name="Made from", value=f"{KIND_LABELS.get(job.kind, job.kind)} of job {job.parent_id}"
-        )
+        embed.add_field(name=t("card.made_from", lang), value=lineage_text(job).render(lang))
     if job.input_count:
-        noun = "image" if job.input_count == 1 else "images"
-        embed.add_field(name="Reference", value=f"{job.input_count} {noun} (attached)")
+        embed.add_field(
+            name=t("mod.reference", lang),
+            value=t("mod.reference_attached", lang, count=job.input_count),
+        )
 
 
 def blocked_audit_embed(
-    user_id: int, channel_id: int | None, prompt: str, rule: PromptRule
+    user_id: int, channel_id: int | None, prompt: str, rule: PromptRule, locale: LocaleLike
 ) -> discord.Embed:
     """Return the audit-channel post for a prompt refused by the blocklist."""
-    kind = "regex" if rule.is_regex else "word"
+    lang = locale
     embed = discord.Embed(
-        title="Prompt blocked", description=shorten(prompt, AUDIT_PROMPT), colour=COLOUR_BLOCKED
+        title=t("mod.prompt_blocked", lang),
+        description=shorten(prompt, AUDIT_PROMPT),
+        colour=COLOUR_BLOCKED,
     )
-    embed.add_field(name="User", value=f"<@{user_id}>")
+    embed.add_field(name=t("mod.user", lang), value=f"<@{user_id}>")
     if channel_id is not None:
-        embed.add_field(name="Channel", value=f"<#{channel_id}>")
-    embed.add_field(name="Rule", value=f"#{rule.id} ({kind}) `{shorten(rule.pattern, 100)}`")
+        embed.add_field(name=t("mod.channel", lang), value=f"<#{channel_id}>")
+    rule_text = t(
+        "mod.rule_value",
+        lang,
+        id=rule.id,
+        kind=rule_kind(rule.is_regex),
+        pattern=f"`{shorten(rule.pattern, 100)}`",
+    )
+    embed.add_field(name=t("mod.rule", lang), value=rule_text)
     return embed
 
 
 def action_audit_embed(
-    moderator_id: int, text: str, *, thumbnail: str | None = None
+    moderator_id: int, text: Text, locale: LocaleLike, *, thumbnail: str | None = None
 ) -> discord.Embed:
     """Return the audit-channel post for a moderator action."""
     embed = discord.Embed(
-        title="Moderator action", description=f"<@{moderator_id}> {text}", colour=COLOUR_AUDIT
+        title=t("mod.action", locale),
+        description=t("mod.action_text", locale, moderator=f"<@{moderator_id}>", text=text),
+        colour=COLOUR_AUDIT,
     )
     if thumbnail:
         embed.set_thumbnail(url=thumbnail)
     return embed
 
 
-def _rule_lines(limit: int, lines: Sequence[str], empty: str) -> str:
-    return fit_lines(lines, limit - 20, empty=empty)
+def _rule_lines(limit: int, lines: Sequence[str], empty: str, lang: LocaleLike) -> str:
+    return fit_lines(lines, limit - 20, empty=empty, locale=lang)
 
 
 def quota_rules_embed(
     rules: Sequence[QuotaRule],
     settings: GuildSettings,
     bot_default: int,
+    locale: LocaleLike,
     member: tuple[int, QuotaStatus] | None = None,
 ) -> discord.Embed:
     """Return the ``/imagemod quota show`` card: default, rules, and one member's standing."""
+    lang = locale
     period = settings.quota_period
-    embed = discord.Embed(title="Image quotas", colour=COLOUR_AUDIT)
+    embed = discord.Embed(title=t("mod.quotas", lang), colour=COLOUR_AUDIT)
     if settings.daily_limit is None:
-        default = f"{limit_text(bot_default)} per {period} (bot default)"
+        default = t("mod.bot_default", lang, value=per_period(limit_text(bot_default), period))
     else:
-        default = f"{limit_text(settings.daily_limit)} per {period}"
-    embed.add_field(name="Server default", value=default, inline=False)
-    users = [f"<@{r.target_id}>: {limit_text(r.limit_units)}" for r in rules if r.kind == "user"]
-    roles = [f"<@&{r.target_id}>: {limit_text(r.limit_units)}" for r in rules if r.kind == "role"]
+        default = per_period(limit_text(settings.daily_limit), period).render(lang)
+    embed.add_field(name=t("mod.server_default", lang), value=default, inline=False)
+
+    def line(mention: str, units: int | None) -> str:
+        return t("mod.rule_line", lang, target=mention, limit=limit_text(units))
+
+    users = [line(f"<@{r.target_id}>", r.limit_units) for r in rules if r.kind == "user"]
+    roles = [line(f"<@&{r.target_id}>", r.limit_units) for r in rules if r.kind == "role"]
+    none = t("mod.none", lang)
     embed.add_field(
-        name="User overrides", value=_rule_lines(FIELD_LIMIT, users, "none"), inline=False
+        name=t("mod.user_overrides", lang),
+        value=_rule_lines(FIELD_LIMIT, users, none, lang),
+        inline=False,
     )
     embed.add_field(
-        name="Role limits (the most generous applies)",
-        value=_rule_lines(FIELD_LIMIT, roles, "none"),
+        name=t("mod.role_limits", lang),
+        value=_rule_lines(FIELD_LIMIT, roles, none, lang),
         inline=False,
     )
     if member is not None:
         user_id, status = member
-        noun = PERIOD_NOUNS.get(status.period, "today")
         embed.add_field(
-            name="Member",
-            value=(
-                f"<@{user_id}>: limit {limit_text(status.limit)}, {status.used} used {noun}, "
-                f"resets {timestamp(status.resets_at, 'R')}"
+            name=t("mod.member", lang),
+            value=t(
+                "mod.member_value",
+                lang,
+                user=f"<@{user_id}>",
+                limit=limit_text(status.limit),
+                used=status.used,
+                period=Text(period_key(status.period)),
+                resets=timestamp(status.resets_at, "R"),
             ),
             inline=False,
         )
@@ -207,6 +286,7 @@ def quota_rules_embed(
 
 def config_embed(
     settings: GuildSettings,
+    locale: LocaleLike,
     *,
     bot_daily_limit: int,
     bot_user_cap: int,
@@ -216,58 +296,89 @@ def config_embed(
     blocked_count: int,
 ) -> discord.Embed:
     """Return the ``/imagemod config`` card of a server's current settings."""
-    embed = discord.Embed(title="Image moderation settings", colour=COLOUR_AUDIT)
+    lang = locale
+    embed = discord.Embed(title=t("mod.settings", lang), colour=COLOUR_AUDIT)
     embed.add_field(
-        name="Audit channel",
-        value=f"<#{settings.log_channel_id}>" if settings.log_channel_id else "not set",
+        name=t("mod.audit_channel", lang),
+        value=(
+            f"<#{settings.log_channel_id}>" if settings.log_channel_id else t("mod.not_set", lang)
+        ),
     )
     embed.add_field(
-        name="Moderator role",
+        name=t("mod.moderator_role", lang),
         value=(
             f"<@&{settings.moderator_role_id}>"
             if settings.moderator_role_id
-            else "none (Manage Messages only)"
+            else t("mod.no_moderator_role", lang)
         ),
     )
     limit = bot_daily_limit if settings.daily_limit is None else settings.daily_limit
-    embed.add_field(name="Default quota", value=f"{limit_text(limit)} per {settings.quota_period}")
     embed.add_field(
-        name="Running jobs",
-        value=(
-            f"{settings.max_running_per_user or bot_user_cap} per member, "
-            f"{settings.max_running_per_guild or bot_guild_cap} per server"
+        name=t("mod.default_quota", lang),
+        value=per_period(limit_text(limit), settings.quota_period).render(lang),
+    )
+    embed.add_field(
+        name=t("mod.running_jobs", lang),
+        value=t(
+            "mod.running_value",
+            lang,
+            user=settings.max_running_per_user or bot_user_cap,
+            guild=settings.max_running_per_guild or bot_guild_cap,
         ),
     )
-    embed.add_field(name="Blocklist", value=f"{rule_count} entries")
-    embed.add_field(name="Blocked members", value=str(blocked_count))
+    embed.add_field(name=t("mod.blocklist", lang), value=t("mod.entries", lang, count=rule_count))
+    embed.add_field(name=t("mod.blocked_members", lang), value=str(blocked_count))
     embed.add_field(
-        name="Log retention",
-        value=f"prompts and URLs kept {retention_days} days" if retention_days else "forever",
+        name=t("mod.retention", lang),
+        value=(
+            t("mod.retention_days", lang, days=retention_days)
+            if retention_days
+            else t("mod.forever", lang)
+        ),
     )
     return embed
 
 
-def blocklist_embed(rules: Sequence[PromptRule]) -> discord.Embed:
+def blocklist_embed(rules: Sequence[PromptRule], locale: LocaleLike) -> discord.Embed:
     """Return the ``/imagemod blocklist list`` card."""
+    lang = locale
     lines = [
-        f"`#{r.id}` {'regex' if r.is_regex else 'word'} `{shorten(r.pattern, 120)}`" for r in rules
+        t(
+            "mod.blocklist_line",
+            lang,
+            id=r.id,
+            kind=rule_kind(r.is_regex),
+            pattern=f"`{shorten(r.pattern, 120)}`",
+        )
+        for r in rules
     ]
     return discord.Embed(
-        title=f"Prompt blocklist ({len(rules)})",
-        description=_rule_lines(4000, lines, "The blocklist is empty."),
+        title=t("mod.blocklist_title", lang, count=len(rules)),
+        description=_rule_lines(4000, lines, t("mod.blocklist_empty", lang), lang),
         colour=COLOUR_AUDIT,
     )
 
 
-def blocked_users_embed(users: Sequence[BlockedUser]) -> discord.Embed:
+def blocked_users_embed(users: Sequence[BlockedUser], locale: LocaleLike) -> discord.Embed:
     """Return the ``/imagemod blocked`` card."""
-    lines = [
-        f"<@{u.user_id}> by <@{u.blocked_by}> {timestamp(u.blocked_at, 'R')}"
-        + (f": {shorten(u.reason, 100)}" if u.reason else "")
-        for u in users
-    ]
+    lang = locale
+
+    def line(user: BlockedUser) -> str:
+        text = t(
+            "mod.blocked_line",
+            lang,
+            user=f"<@{user.user_id}>",
+            by=f"<@{user.blocked_by}>",
+            when=timestamp(user.blocked_at, "R"),
+        )
+        if user.reason:
+            text = t("mod.with_reason", lang, text=text, reason=shorten(user.reason, 100))
+        return text
+
     return discord.Embed(
-        title=f"Blocked members ({len(users)})",
-        description=_rule_lines(4000, lines, "Nobody is blocked."),
+        title=t("mod.blocked_title", lang, count=len(users)),
+        description=_rule_lines(
+            4000, [line(u) for u in users], t("mod.nobody_blocked", lang), lang
+        ),
         colour=COLOUR_AUDIT,
     )

@@ -17,7 +17,6 @@ from discord.app_commands import AppCommandChannel, Transform
 from bot.errors import InvalidRequest
 
 AUDIT_CHANNEL_TYPES = [discord.ChannelType.text, discord.ChannelType.news]
-SINCE_HELP = "`since` takes an age such as 30m, 24h, 7d or 2w, or a date such as 2026-01-31."
 
 
 class TextChannelOption(app_commands.Transformer):
@@ -43,17 +42,17 @@ def parse_since(text: str, now: float) -> float:
     seconds = pytimeparse2.parse(text.strip()) if text.strip() else None
     if seconds is not None:
         if seconds <= 0:
-            raise InvalidRequest(SINCE_HELP)
+            raise InvalidRequest("refusal.since_help")
         return now - float(seconds)
     try:
         moment = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise InvalidRequest(SINCE_HELP) from None
+        raise InvalidRequest("refusal.since_help") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     since = moment.timestamp()
     if since > now:
-        raise InvalidRequest("`since` is in the future.")
+        raise InvalidRequest("refusal.since_future")
     return since
 
 

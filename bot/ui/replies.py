@@ -1,10 +1,11 @@
 """Private replies, and the one router that turns any error into one.
 
 :func:`report_error` serves the command tree (``LemonTree.on_error``) and every
-persistent button alike: a :class:`~bot.errors.BotError` is shown as it is, a check
-failure gets its short text, and anything unexpected becomes "Something went wrong
-(ref XYZ)" with the traceback logged under the same reference. No traceback or raw
-upstream error ever reaches a person.
+persistent button alike: a :class:`~bot.errors.BotError` is rendered in the member's
+language (``interaction.locale``), a check failure gets its short text, and anything
+unexpected becomes "Something went wrong (ref XYZ)" with the traceback logged (in
+English) under the same reference. No traceback or raw upstream error ever reaches a
+person.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from bot.errors import BotError
+from bot.errors import BotError, CheckRefused
+from bot.i18n import LocaleLike, t
 from bot.ui.format import clip
 
 log = logging.getLogger(__name__)
 
+# check failure -> its catalogue key
 CHECK_FAILURE_TEXT = {
-    app_commands.NoPrivateMessage: "This command works only in a server.",
-    app_commands.MissingPermissions: "You don't have permission to use this command.",
+    app_commands.NoPrivateMessage: "refusal.server_only",
+    app_commands.MissingPermissions: "refusal.missing_permissions",
 }
 
 
@@ -53,25 +56,27 @@ async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> No
         log.warning("could not send an ephemeral reply: %s", type(exc).__name__)
 
 
-def error_text(error: BaseException, where: str) -> str:
-    """Return what a member is told about ``error`` (logging what they must not see)."""
+def error_text(error: BaseException, where: str, locale: LocaleLike) -> str:
+    """Return what a member is told about ``error``, in ``locale`` (logging the rest)."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
     if isinstance(error, app_commands.TransformerError) and error.__cause__ is not None:
         error = error.__cause__  # an option type refused the value (see bot.ui.options)
     if isinstance(error, BotError):
-        return error.message
+        return error.render(locale)
+    if isinstance(error, CheckRefused):
+        return error.text.render(locale)
     if type(error) in CHECK_FAILURE_TEXT:
-        return CHECK_FAILURE_TEXT[type(error)]
+        return t(CHECK_FAILURE_TEXT[type(error)], locale)
     if isinstance(error, app_commands.CheckFailure):
-        return str(error) or "You can't use this command here."
+        return t("refusal.check_failed", locale)
     ref = secrets.token_hex(3).upper()
     log.error("%s failed (ref %s)", where, ref, exc_info=error)
-    return f"Something went wrong (ref {ref}). Please try again."
+    return t("refusal.unexpected", locale, ref=ref)
 
 
 async def report_error(
     interaction: discord.Interaction[Any], error: BaseException, where: str
 ) -> None:
-    """Answer ``interaction`` privately with what went wrong."""
-    await send_ephemeral(interaction, error_text(error, where))
+    """Answer ``interaction`` privately with what went wrong, in the member's language."""
+    await send_ephemeral(interaction, error_text(error, where, interaction.locale))

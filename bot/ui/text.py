@@ -1,38 +1,35 @@
-"""What members and moderators read about a job's state and failures (English)."""
+"""The job states and failure codes members read about; their texts are in the catalogue.
+
+A state's label is ``state.<state>``, a failure's explanation ``failure.<code>`` (its
+``{detail}`` is optional). :data:`FAILURE_TEXT` and :data:`REFUND_NOTE` are the English
+templates, for logs and tests.
+"""
 
 from __future__ import annotations
 
-STATE_LABELS = {
-    "queued": "Waiting for a free slot",
-    "submitted": "Sent to the image service",
-    "running": "Generating",
-    "succeeded": "Done",
-    "failed": "Failed",
-    "timed_out": "Timed out",
-    "cancelled": "Cancelled",
-}
+from bot.i18n import ENGLISH, messages, t
 
-# error_code (stored on the job) -> what the user is told. "{detail}" is optional.
-FAILURE_TEXT = {
-    "content_policy": "The image service refused this prompt under its content policy.",
-    "insufficient_balance": (
-        "The image service balance for this server is empty. Please tell a server admin."
-    ),
-    "auth": "The bot's image service key was rejected. Please tell a server admin.",
-    "rate_limited": "The image service is busy right now. Please try again in a minute.",
-    "unavailable": "The image service is unavailable right now. Please try again later.",
-    "bad_request": "The image service rejected this request{detail}.",
-    "task_failed": "The image service could not make this image{detail}.",
-    "timeout": "The image service took too long, so the bot gave up waiting.",
-    "interrupted": (
-        "The bot restarted while this image was being made and could not collect it. "
-        "Please try again."
-    ),
-    "expired": "The image was made, but its link expired before the bot could fetch it.",
-    "malformed": "The image service sent an answer the bot could not read.",
-    "not_delivered": "The image could not be posted.",
-    "cancelled": "This request was cancelled before it was sent to the image service.",
-}
-REFUND_NOTE = "It did not count against your quota."
-PERIOD_NOUNS = {"day": "today", "week": "this week", "month": "this month"}
-RETENTION_REMOVED = "*(removed by log retention)*"
+# error_code (stored on the job) -> what the user is told: failure.<code>.
+FAILURE_CODES = (
+    "content_policy",
+    "insufficient_balance",
+    "auth",
+    "rate_limited",
+    "unavailable",
+    "bad_request",
+    "task_failed",
+    "timeout",
+    "interrupted",
+    "expired",
+    "malformed",
+    "not_delivered",
+    "cancelled",
+)
+FAILURE_TEXT = {code: str(messages(ENGLISH).template(f"failure.{code}")) for code in FAILURE_CODES}
+REFUND_NOTE = t("failure.refund_note", ENGLISH)
+PERIODS = ("day", "week", "month")
+
+
+def period_key(period: str) -> str:
+    """Return the catalogue key of a quota window's noun (``today``, ``this week``)."""
+    return f"period.{period if period in PERIODS else 'day'}"

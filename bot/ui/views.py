@@ -17,12 +17,12 @@ from typing import Any
 import discord
 
 from bot.errors import BotError
+from bot.i18n import ENGLISH, LocaleLike, t
 from bot.ui.replies import report_error
 
 log = logging.getLogger(__name__)
 
 ButtonHandler = Callable[[discord.Interaction[Any], int], Awaitable[None]]
-NOT_OWNER_TEXT = "These buttons belong to the moderator who ran the command."
 VIEW_TIMEOUT_SECONDS = 300
 PageFetcher = Callable[[int], Awaitable[tuple[str, list[discord.Embed], bool]]]
 
@@ -33,19 +33,19 @@ async def run_button(interaction: discord.Interaction[Any], action: str, job_id:
     handler = handlers.get(action)
     try:
         if handler is None:
-            raise BotError("This button no longer works.")
+            raise BotError("refusal.button_gone")
         await handler(interaction, job_id)
     except Exception as exc:
         await report_error(interaction, exc, f"button {action}:{job_id}")
 
 
-# action -> (label, style); the custom_id is lemonbot:<action>:<job id>.
+# action -> style; the label is button.<action>, the custom_id lemonbot:<action>:<job id>.
 JOB_ACTIONS = {
-    "cancel": ("Cancel", discord.ButtonStyle.secondary),
-    "reroll": ("Reroll", discord.ButtonStyle.primary),
-    "edit": ("Edit", discord.ButtonStyle.secondary),
-    "details": ("Details", discord.ButtonStyle.secondary),
-    "delete": ("Delete", discord.ButtonStyle.danger),
+    "cancel": discord.ButtonStyle.secondary,
+    "reroll": discord.ButtonStyle.primary,
+    "edit": discord.ButtonStyle.secondary,
+    "details": discord.ButtonStyle.secondary,
+    "delete": discord.ButtonStyle.danger,
 }
 EDIT_PICK = "editpick"
 
@@ -54,12 +54,19 @@ class JobButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"lemonbot:(?P<action>cancel|reroll|edit|details|delete):(?P<job_id>[0-9]+)",
 ):
-    """A button acting on a job: Cancel, Reroll, Edit, Details or Delete."""
+    """A button acting on a job: Cancel, Reroll, Edit, Details or Delete.
 
-    def __init__(self, action: str, job_id: int) -> None:
-        label, style = JOB_ACTIONS[action]
+    Its label is in the language of the member the message was made for; a press is
+    matched by custom_id alone, whatever the label says.
+    """
+
+    def __init__(self, action: str, job_id: int, locale: LocaleLike = ENGLISH) -> None:
         super().__init__(
-            discord.ui.Button(label=label, style=style, custom_id=f"lemonbot:{action}:{job_id}")
+            discord.ui.Button(
+                label=t(f"button.{action}", locale),
+                style=JOB_ACTIONS[action],
+                custom_id=f"lemonbot:{action}:{job_id}",
+            )
         )
         self.action = action
         self.job_id = job_id
@@ -86,13 +93,13 @@ class EditPicker(
 ):
     """On a result with several images: which one Edit starts from."""
 
-    def __init__(self, job_id: int, count: int = 1) -> None:
+    def __init__(self, job_id: int, count: int = 1, locale: LocaleLike = ENGLISH) -> None:
         super().__init__(
             discord.ui.Select(
                 custom_id=f"lemonbot:{EDIT_PICK}:{job_id}",
-                placeholder="Edit one of these images…",
+                placeholder=t("button.edit_pick", locale),
                 options=[
-                    discord.SelectOption(label=f"Edit image {n}", value=str(n))
+                    discord.SelectOption(label=t("button.edit_image", locale, n=n), value=str(n))
                     for n in range(1, max(1, count) + 1)
                 ],
             )
@@ -124,27 +131,27 @@ def _view(*items: discord.ui.Item[Any]) -> discord.ui.View:
     return view
 
 
-def cancel_view(job_id: int) -> discord.ui.View:
+def cancel_view(job_id: int, locale: LocaleLike = ENGLISH) -> discord.ui.View:
     """Return the view of a waiting card: one Cancel button."""
-    return _view(JobButton("cancel", job_id))
+    return _view(JobButton("cancel", job_id, locale))
 
 
-def result_view(job_id: int, images: int) -> discord.ui.View:
+def result_view(job_id: int, images: int, locale: LocaleLike = ENGLISH) -> discord.ui.View:
     """Return the buttons of a delivered result; with several images, a pick for Edit."""
-    buttons = [JobButton("reroll", job_id)]
-    if images <= 1:
-        buttons.append(JobButton("edit", job_id))
-    buttons += [JobButton("details", job_id), JobButton("delete", job_id)]
+    actions = ["reroll", "edit", "details", "delete"]
     if images > 1:
-        return _view(*buttons, EditPicker(job_id, images))
+        actions.remove("edit")  # the select below picks which image to edit
+    buttons: list[discord.ui.Item[Any]] = [JobButton(a, job_id, locale) for a in actions]
+    if images > 1:
+        buttons.append(EditPicker(job_id, images, locale))
     return _view(*buttons)
 
 
 PERSISTENT_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (JobButton, EditPicker)
 
 
-class LogsView(discord.ui.View):
-    """Previous/Next buttons of an ``/imagemod logs`` page, usable by its moderator only."""
+class PageView(discord.ui.View):
+    """Previous/Next buttons of a private list (``/imagemod logs``, ``/models``), for its reader."""
 
     def __init__(
         self,
@@ -152,12 +159,17 @@ class LogsView(discord.ui.View):
         owner_id: int,
         origin: discord.Interaction[Any],
         has_next: bool,
+        *,
+        not_owner: str = "refusal.not_page_owner",
     ) -> None:
         super().__init__(timeout=VIEW_TIMEOUT_SECONDS)
+        self._not_owner = not_owner  # the catalogue key another member's press is told
         self._fetch = fetch
         self._owner_id = owner_id
         self._origin = origin
         self.page = 0
+        self.previous.label = t("button.previous", origin.locale)
+        self.next.label = t("button.next", origin.locale)
         self._update_buttons(has_next)
 
     def _update_buttons(self, has_next: bool) -> None:
@@ -165,26 +177,24 @@ class LogsView(discord.ui.View):
         self.next.disabled = not has_next
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        """Let only the moderator who ran the command turn the pages."""
+        """Let only the member who ran the command turn the pages."""
         if interaction.user.id == self._owner_id:
             return True
-        await interaction.response.send_message(NOT_OWNER_TEXT, ephemeral=True)
+        await interaction.response.send_message(
+            t(self._not_owner, interaction.locale), ephemeral=True
+        )
         return False
 
-    @discord.ui.button(
-        label="Previous", style=discord.ButtonStyle.secondary, custom_id="imagemod:logs:previous"
-    )
+    @discord.ui.button(style=discord.ButtonStyle.secondary, custom_id="lemonbot:page:previous")
     async def previous(
-        self, interaction: discord.Interaction[Any], button: discord.ui.Button[LogsView]
+        self, interaction: discord.Interaction[Any], button: discord.ui.Button[PageView]
     ) -> None:
         """Show the newer page."""
         await self._show(interaction, max(0, self.page - 1))
 
-    @discord.ui.button(
-        label="Next", style=discord.ButtonStyle.secondary, custom_id="imagemod:logs:next"
-    )
+    @discord.ui.button(style=discord.ButtonStyle.secondary, custom_id="lemonbot:page:next")
     async def next(
-        self, interaction: discord.Interaction[Any], button: discord.ui.Button[LogsView]
+        self, interaction: discord.Interaction[Any], button: discord.ui.Button[PageView]
     ) -> None:
         """Show the older page."""
         await self._show(interaction, self.page + 1)
@@ -200,4 +210,4 @@ class LogsView(discord.ui.View):
         try:
             await self._origin.edit_original_response(view=None)
         except discord.HTTPException as exc:
-            log.debug("could not remove the logs buttons: HTTP %s", exc.status)
+            log.debug("could not remove the page buttons: HTTP %s", exc.status)

@@ -20,7 +20,8 @@ from discord.app_commands import Choice, Range
 from discord.ext import tasks
 
 from bot.client import LemonBot
-from bot.errors import InvalidRequest
+from bot.errors import CheckRefused, InvalidRequest
+from bot.i18n import Joined, Text, command_text
 from bot.ui.moderation import config_embed
 from bot.ui.options import AuditChannel
 from bot.ui.replies import member_role_ids
@@ -30,24 +31,17 @@ from cogs.moderation.rules import RuleCommands
 
 log = logging.getLogger(__name__)
 
-NOT_MODERATOR_TEXT = "Only moderators can use /imagemod."
-RESET_CHOICES = [
-    Choice(name="audit channel", value="log_channel"),
-    Choice(name="moderator role", value="moderator_role"),
-    Choice(name="running-job limits", value="running"),
-]
-# reset choice -> (settings put back to the default, what the confirmation says)
+# reset choice -> the settings put back to the default; its name is choice.reset_<choice>
+# and the confirmation action.reset_<choice>.
 RESETS = {
-    "log_channel": (("log_channel_id",), "turned the audit channel off"),
-    "moderator_role": (("moderator_role_id",), "removed the moderator role"),
-    "running": (
-        ("max_running_per_user", "max_running_per_guild"),
-        "reset the running-job limits to the bot's defaults",
-    ),
+    "log_channel": ("log_channel_id",),
+    "moderator_role": ("moderator_role_id",),
+    "running": ("max_running_per_user", "max_running_per_guild"),
 }
+RESET_CHOICES = [Choice(name=command_text(f"choice.reset_{name}"), value=name) for name in RESETS]
 
 
-class NotModerator(app_commands.CheckFailure):
+class NotModerator(CheckRefused):
     """The member has neither Manage Messages nor the server's moderator role."""
 
 
@@ -84,7 +78,7 @@ class Moderation(ReviewCommands, RuleCommands):
                 interaction.command.qualified_name if interaction.command else "/imagemod",
                 interaction.user.id,
             )
-            raise NotModerator(NOT_MODERATOR_TEXT)
+            raise NotModerator("refusal.not_moderator")
         return True
 
     @tasks.loop(hours=24)
@@ -97,13 +91,13 @@ class Moderation(ReviewCommands, RuleCommands):
 
     # ------------------------------------------------------------------ settings
 
-    @imagemod.command(name="config")
+    @imagemod.command(name="config", description=command_text("cmd.imagemod.config"))
     @app_commands.describe(
-        log_channel="Channel for the audit log (keep it readable by moderators only)",
-        moderator_role="A role whose members may use /imagemod, besides Manage Messages",
-        max_running_per_user="How many images one member may have generating at once",
-        max_running_per_server="How many images this server may have generating at once",
-        reset="Put one setting back to the bot's default",
+        log_channel=command_text("cmd.imagemod.config.log_channel"),
+        moderator_role=command_text("cmd.imagemod.config.moderator_role"),
+        max_running_per_user=command_text("cmd.imagemod.config.max_running_per_user"),
+        max_running_per_server=command_text("cmd.imagemod.config.max_running_per_server"),
+        reset=command_text("cmd.imagemod.config.reset"),
     )
     @app_commands.choices(reset=RESET_CHOICES)
     async def config(
@@ -118,48 +112,47 @@ class Moderation(ReviewCommands, RuleCommands):
         """Show or change the audit channel, moderator role and running-job limits."""
         guild_id = guild_of(interaction)
         changes: dict[str, Any] = {}
-        said: list[str] = []
+        said: list[Text] = []
         if reset in RESETS:
-            names, text = RESETS[reset]
-            changes.update(dict.fromkeys(names))
-            said.append(text)
+            changes.update(dict.fromkeys(RESETS[reset]))
+            said.append(Text(f"action.reset_{reset}"))
         if log_channel is not None:
             changes["log_channel_id"] = log_channel.id
-            said.append(f"set the audit channel to <#{log_channel.id}>")
+            said.append(Text.of("action.audit_channel", channel=f"<#{log_channel.id}>"))
         if moderator_role is not None:
             if moderator_role.is_default():
-                raise InvalidRequest("@everyone can't be the moderator role.")
+                raise InvalidRequest("refusal.everyone_moderator")
             changes["moderator_role_id"] = moderator_role.id
-            said.append(f"set the moderator role to <@&{moderator_role.id}>")
+            said.append(Text.of("action.moderator_role", role=f"<@&{moderator_role.id}>"))
         if max_running_per_user is not None:
             changes["max_running_per_user"] = max_running_per_user
-            said.append(f"allowed {max_running_per_user} running images per member")
+            said.append(Text.of("action.running_per_member", count=max_running_per_user))
         if max_running_per_server is not None:
             changes["max_running_per_guild"] = max_running_per_server
-            said.append(f"allowed {max_running_per_server} running images in this server")
+            said.append(Text.of("action.running_per_server", count=max_running_per_server))
+        locale = interaction.locale
         if not changes:
             await interaction.response.send_message(
-                embed=await self._config_embed(guild_id), ephemeral=True
+                embed=await self._config_embed(guild_id, locale), ephemeral=True
             )
             return
-        text = "; ".join(said) + "."
+        text = Text.of("action.config", changes=Joined(said, "clauses"))
         await interaction.response.defer(ephemeral=True, thinking=True)
         _, posted = await self.service.configure(guild_id, interaction.user.id, changes, text)
-        reply = f"Done: {text}"
+        reply = Text.of("mod.done", text=text).render(locale)
         if log_channel is not None and not posted:
-            reply += (
-                f"\nI couldn't post in <#{log_channel.id}>: please let me view it, send "
-                "messages and embed links there."
-            )
+            cannot = Text.of("mod.cannot_post", channel=f"<#{log_channel.id}>")
+            reply += "\n" + cannot.render(locale)
         await interaction.edit_original_response(
-            content=reply, embed=await self._config_embed(guild_id)
+            content=reply, embed=await self._config_embed(guild_id, locale)
         )
 
-    async def _config_embed(self, guild_id: int) -> discord.Embed:
+    async def _config_embed(self, guild_id: int, locale: discord.Locale) -> discord.Embed:
         settings = self.bot.settings
         guild, rules, blocked, _ = await self.service.overview(guild_id)
         return config_embed(
             guild,
+            locale,
             bot_daily_limit=settings.daily_image_quota,
             bot_user_cap=settings.max_running_jobs_per_user,
             bot_guild_cap=settings.max_running_jobs_per_guild,

@@ -8,6 +8,7 @@ from discord.app_commands import Choice
 from discord.ext import commands
 
 from bot.client import LemonBot
+from bot.i18n import Renderable, command_text
 from bot.moderation import ModerationService
 from bot.quota import PERIODS
 from bot.store import JOB_STATES
@@ -15,20 +16,24 @@ from bot.store import JOB_STATES
 MAX_LIMIT_UNITS = 100_000
 MAX_RUNNING = 100
 MAX_REASON_LENGTH = 300
-STATE_CHOICES = [Choice(name=state, value=state) for state in JOB_STATES]
-PERIOD_CHOICES = [Choice(name=f"per {period}", value=period) for period in PERIODS]
+STATE_CHOICES = [
+    Choice(name=command_text(f"state_name.{state}"), value=state) for state in JOB_STATES
+]
+PERIOD_CHOICES = [
+    Choice(name=command_text(f"choice.per_{period}"), value=period) for period in PERIODS
+]
 
 imagemod = app_commands.Group(
     name="imagemod",
-    description="Review and moderate image generation (moderators only)",
+    description=command_text("cmd.imagemod"),
     guild_only=True,
     default_permissions=discord.Permissions(manage_messages=True),
 )
 blocklist = app_commands.Group(
-    name="blocklist", description="The server's prompt blocklist", parent=imagemod
+    name="blocklist", description=command_text("cmd.imagemod.blocklist"), parent=imagemod
 )
 quota = app_commands.Group(
-    name="quota", description="Image quotas of members and roles", parent=imagemod
+    name="quota", description=command_text("cmd.imagemod.quota"), parent=imagemod
 )
 
 
@@ -49,8 +54,10 @@ def guild_of(interaction: discord.Interaction[LemonBot]) -> int:
     return interaction.guild_id
 
 
-async def reply(interaction: discord.Interaction[LemonBot], text: str) -> None:
-    """Confirm privately, mentioning nobody."""
+async def reply(interaction: discord.Interaction[LemonBot], text: Renderable) -> None:
+    """Confirm privately, in the moderator's language, mentioning nobody."""
     await interaction.response.send_message(
-        text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        text.render(interaction.locale),
+        ephemeral=True,
+        allowed_mentions=discord.AllowedMentions.none(),
     )

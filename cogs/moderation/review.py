@@ -12,19 +12,18 @@ from discord.app_commands import Choice, Range
 
 from bot.client import LemonBot
 from bot.errors import InvalidRequest
+from bot.i18n import Text, command_text, t
 from bot.store import JOB_STATES, JobFilter
 from bot.ui.moderation import describe_filter, job_detail_embed, job_summary_embed
 from bot.ui.options import Since
-from bot.ui.views import LogsView
+from bot.ui.views import PageView
 from cogs.moderation.common import STATE_CHOICES, CommandsBase, guild_of, imagemod
 
 log = logging.getLogger(__name__)
 
 FILTER_DESCRIPTIONS = {
-    "user": "Only jobs of this member",
-    "model": "Only jobs of this model",
-    "state": "Only jobs in this state",
-    "since": "Only jobs newer than this: 30m, 24h, 7d, 2w, or a date such as 2026-01-31",
+    name: command_text(f"cmd.imagemod.filter.{name}")
+    for name in ("user", "model", "state", "since")
 }
 PAGE_SIZE = 5
 EXPORT_MAX_ROWS = 10_000
@@ -35,7 +34,7 @@ class ReviewCommands(CommandsBase):
 
     # ------------------------------------------------------------------ review
 
-    @imagemod.command(name="logs")
+    @imagemod.command(name="logs", description=command_text("cmd.imagemod.logs"))
     @app_commands.describe(**FILTER_DESCRIPTIONS)
     @app_commands.choices(state=STATE_CHOICES)
     async def logs(
@@ -48,27 +47,30 @@ class ReviewCommands(CommandsBase):
     ) -> None:
         """Show who generated what, newest first, with page buttons."""
         filters = _filters(interaction, user, model, state, since)
+        lang = interaction.locale
 
         async def fetch(page: int) -> tuple[str, list[discord.Embed], bool]:
             jobs = await self.service.jobs(filters, limit=PAGE_SIZE + 1, offset=page * PAGE_SIZE)
             first = page * PAGE_SIZE + 1
             shown = jobs[:PAGE_SIZE]
-            header = f"**Jobs** ({describe_filter(filters)})"
+            described = describe_filter(filters)
             if shown:
-                header += f" · {first}–{first + len(shown) - 1}, newest first"
+                last = first + len(shown) - 1
+                header = t("mod.logs_header", lang, filters=described, first=first, last=last)
             else:
-                header += " · no jobs match."
-            return header, [job_summary_embed(j) for j in shown], len(jobs) > PAGE_SIZE
+                header = t("mod.logs_none", lang, filters=described)
+            embeds = [job_summary_embed(j, lang) for j in shown]
+            return header, embeds, len(jobs) > PAGE_SIZE
 
         content, embeds, has_next = await fetch(0)
         if not embeds:
             await interaction.response.send_message(content, ephemeral=True)
             return
-        view = LogsView(fetch, interaction.user.id, interaction, has_next)
+        view = PageView(fetch, interaction.user.id, interaction, has_next)
         await interaction.response.send_message(content, embeds=embeds, view=view, ephemeral=True)
 
-    @imagemod.command(name="job")
-    @app_commands.describe(job_id="The job number (shown in the footer of every image)")
+    @imagemod.command(name="job", description=command_text("cmd.imagemod.job"))
+    @app_commands.describe(job_id=command_text("cmd.imagemod.job.job_id"))
     async def job(
         self, interaction: discord.Interaction[LemonBot], job_id: Range[int, 1, None]
     ) -> None:
@@ -80,10 +82,10 @@ class ReviewCommands(CommandsBase):
             if i.data and len(i.data) <= interaction.filesize_limit
         ]
         await interaction.response.send_message(
-            embed=job_detail_embed(job), files=files, ephemeral=True
+            embed=job_detail_embed(job, interaction.locale), files=files, ephemeral=True
         )
 
-    @imagemod.command(name="export")
+    @imagemod.command(name="export", description=command_text("cmd.imagemod.export"))
     @app_commands.describe(**FILTER_DESCRIPTIONS)
     @app_commands.choices(state=STATE_CHOICES)
     async def export(
@@ -100,16 +102,18 @@ class ReviewCommands(CommandsBase):
         text, count = await self.service.export(filters, EXPORT_MAX_ROWS)
         data = text.encode("utf-8")
         if len(data) > interaction.filesize_limit:
-            raise InvalidRequest(
-                "That export is too large to attach. Narrow it with `since`, `user` or `model`."
-            )
+            raise InvalidRequest("refusal.export_too_large")
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
         name = f"lemonbot-jobs-{filters.guild_id}-{stamp}.csv"
-        note = f"{count} jobs ({describe_filter(filters)})"
-        if count >= EXPORT_MAX_ROWS:
-            note += f"; only the newest {EXPORT_MAX_ROWS} are included"
+        described = describe_filter(filters)
+        note = (
+            Text.of("mod.export_capped", count=count, filters=described, max=EXPORT_MAX_ROWS)
+            if count >= EXPORT_MAX_ROWS
+            else Text.of("mod.export", count=count, filters=described)
+        )
         await interaction.edit_original_response(
-            content=note + ".", attachments=[discord.File(io.BytesIO(data), filename=name)]
+            content=note.render(interaction.locale),
+            attachments=[discord.File(io.BytesIO(data), filename=name)],
         )
 
     @logs.autocomplete("model")
@@ -121,8 +125,8 @@ class ReviewCommands(CommandsBase):
         names = self.bot.catalog.suggest(current)
         return [Choice(name=name, value=name) for name in names if len(name) <= 100]
 
-    @imagemod.command(name="delete")
-    @app_commands.describe(job_id="The job whose image message should be deleted")
+    @imagemod.command(name="delete", description=command_text("cmd.imagemod.delete"))
+    @app_commands.describe(job_id=command_text("cmd.imagemod.delete.job_id"))
     async def delete(
         self, interaction: discord.Interaction[LemonBot], job_id: Range[int, 1, None]
     ) -> None:
@@ -130,7 +134,7 @@ class ReviewCommands(CommandsBase):
         job = self.service.deletable(await self.service.job(guild_of(interaction), job_id))
         await interaction.response.defer(ephemeral=True, thinking=True)
         reply = await self.service.delete_image(job, interaction.user.id, self.bot.delivery.remove)
-        await interaction.edit_original_response(content=reply)
+        await interaction.edit_original_response(content=reply.render(interaction.locale))
 
 
 def _filters(
@@ -141,7 +145,7 @@ def _filters(
     since: float | None,
 ) -> JobFilter:
     if state is not None and state not in JOB_STATES:
-        raise InvalidRequest(f"`state` must be one of {', '.join(JOB_STATES)}.")
+        raise InvalidRequest("refusal.state_unknown", states=", ".join(JOB_STATES))
     return JobFilter(
         guild_id=guild_of(interaction),
         user_id=user.id if user is not None else None,

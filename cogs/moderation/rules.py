@@ -10,6 +10,7 @@ from discord.app_commands import Range
 
 from bot.client import LemonBot
 from bot.errors import InvalidRequest
+from bot.i18n import Text, command_text
 from bot.moderation.blocklist import MAX_PATTERN_LENGTH
 from bot.ui.moderation import blocked_users_embed, blocklist_embed, quota_rules_embed
 from bot.ui.replies import member_role_ids
@@ -31,8 +32,11 @@ class RuleCommands(CommandsBase):
 
     # ------------------------------------------------------------------ controls
 
-    @imagemod.command(name="block")
-    @app_commands.describe(user="The member to stop from generating images", reason="Why")
+    @imagemod.command(name="block", description=command_text("cmd.imagemod.block"))
+    @app_commands.describe(
+        user=command_text("cmd.imagemod.block.user"),
+        reason=command_text("cmd.imagemod.block.reason"),
+    )
     async def block(
         self,
         interaction: discord.Interaction[LemonBot],
@@ -41,29 +45,31 @@ class RuleCommands(CommandsBase):
     ) -> None:
         """Stop a member from using /imagine in this server."""
         if user.bot:
-            raise InvalidRequest("Bots can't use /imagine anyway.")
+            raise InvalidRequest("refusal.block_bot")
         await self.service.block(guild_of(interaction), user.id, reason, interaction.user.id)
-        await reply(interaction, f"<@{user.id}> can no longer generate images here.")
+        await reply(interaction, Text.of("mod.blocked", user=f"<@{user.id}>"))
 
-    @imagemod.command(name="unblock")
-    @app_commands.describe(user="The member to allow again")
+    @imagemod.command(name="unblock", description=command_text("cmd.imagemod.unblock"))
+    @app_commands.describe(user=command_text("cmd.imagemod.unblock.user"))
     async def unblock(self, interaction: discord.Interaction[LemonBot], user: discord.User) -> None:
         """Let a blocked member use /imagine again."""
         await self.service.unblock(guild_of(interaction), user.id, interaction.user.id)
-        await reply(interaction, f"<@{user.id}> can generate images again.")
+        await reply(interaction, Text.of("mod.unblocked", user=f"<@{user.id}>"))
 
-    @imagemod.command(name="blocked")
+    @imagemod.command(name="blocked", description=command_text("cmd.imagemod.blocked"))
     async def blocked(self, interaction: discord.Interaction[LemonBot]) -> None:
         """List the members blocked from generating images."""
         _, _, users, _ = await self.service.overview(guild_of(interaction))
-        await interaction.response.send_message(embed=blocked_users_embed(users), ephemeral=True)
+        await interaction.response.send_message(
+            embed=blocked_users_embed(users, interaction.locale), ephemeral=True
+        )
 
     # ------------------------------------------------------------------ blocklist
 
-    @blocklist.command(name="add")
+    @blocklist.command(name="add", description=command_text("cmd.imagemod.blocklist.add"))
     @app_commands.describe(
-        pattern="A word or phrase (whole words, any case), or a regular expression",
-        regex="Treat the pattern as a regular expression (default: a plain word)",
+        pattern=command_text("cmd.imagemod.blocklist.add.pattern"),
+        regex=command_text("cmd.imagemod.blocklist.add.regex"),
     )
     async def blocklist_add(
         self,
@@ -75,29 +81,33 @@ class RuleCommands(CommandsBase):
         rule = await self.service.add_rule(
             guild_of(interaction), pattern, regex, interaction.user.id
         )
-        kind = "regular expression" if rule.is_regex else "word"
-        await reply(interaction, f"Added blocklist entry #{rule.id} ({kind}).")
+        kind = Text("blocklist.regex_long" if rule.is_regex else "blocklist.word")
+        await reply(interaction, Text.of("mod.rule_added", id=rule.id, kind=kind))
 
-    @blocklist.command(name="remove")
-    @app_commands.describe(entry="The entry number, from /imagemod blocklist list")
+    @blocklist.command(name="remove", description=command_text("cmd.imagemod.blocklist.remove"))
+    @app_commands.describe(entry=command_text("cmd.imagemod.blocklist.remove.entry"))
     async def blocklist_remove(
         self, interaction: discord.Interaction[LemonBot], entry: Range[int, 1, None]
     ) -> None:
         """Remove an entry from the prompt blocklist."""
         await self.service.remove_rule(guild_of(interaction), entry, interaction.user.id)
-        await reply(interaction, f"Removed blocklist entry #{entry}.")
+        await reply(interaction, Text.of("mod.rule_removed", id=entry))
 
-    @blocklist.command(name="list")
+    @blocklist.command(name="list", description=command_text("cmd.imagemod.blocklist.list"))
     async def blocklist_list(self, interaction: discord.Interaction[LemonBot]) -> None:
         """Show the prompt blocklist."""
         _, rules, _, _ = await self.service.overview(guild_of(interaction))
-        await interaction.response.send_message(embed=blocklist_embed(rules), ephemeral=True)
+        await interaction.response.send_message(
+            embed=blocklist_embed(rules, interaction.locale), ephemeral=True
+        )
 
     # ------------------------------------------------------------------ quotas
 
-    @quota.command(name="user")
+    @quota.command(name="user", description=command_text("cmd.imagemod.quota.user"))
     @app_commands.describe(
-        user="The member", limit="Units per quota window", unlimited="No limit at all"
+        user=command_text("cmd.imagemod.quota.member"),
+        limit=command_text("cmd.imagemod.quota.limit"),
+        unlimited=command_text("cmd.imagemod.quota.unlimited"),
     )
     async def quota_user(
         self,
@@ -109,9 +119,11 @@ class RuleCommands(CommandsBase):
         """Give one member their own quota (overrides roles and the default)."""
         await self._set_rule(interaction, "user", user.id, f"<@{user.id}>", limit, unlimited)
 
-    @quota.command(name="role")
+    @quota.command(name="role", description=command_text("cmd.imagemod.quota.role"))
     @app_commands.describe(
-        role="The role", limit="Units per quota window", unlimited="No limit at all"
+        role=command_text("cmd.imagemod.quota.the_role"),
+        limit=command_text("cmd.imagemod.quota.limit"),
+        unlimited=command_text("cmd.imagemod.quota.unlimited"),
     )
     async def quota_role(
         self,
@@ -123,8 +135,8 @@ class RuleCommands(CommandsBase):
         """Set a role's quota (a member gets the most generous of their roles)."""
         await self._set_rule(interaction, "role", role.id, f"<@&{role.id}>", limit, unlimited)
 
-    @quota.command(name="clear-user")
-    @app_commands.describe(user="The member")
+    @quota.command(name="clear-user", description=command_text("cmd.imagemod.quota.clear_user"))
+    @app_commands.describe(user=command_text("cmd.imagemod.quota.member"))
     async def quota_clear_user(
         self, interaction: discord.Interaction[LemonBot], user: discord.User
     ) -> None:
@@ -132,10 +144,10 @@ class RuleCommands(CommandsBase):
         text = await self.service.clear_quota_rule(
             guild_of(interaction), "user", user.id, interaction.user.id, f"<@{user.id}>"
         )
-        await reply(interaction, f"Done: {text}")
+        await reply(interaction, Text.of("mod.done", text=text))
 
-    @quota.command(name="clear-role")
-    @app_commands.describe(role="The role")
+    @quota.command(name="clear-role", description=command_text("cmd.imagemod.quota.clear_role"))
+    @app_commands.describe(role=command_text("cmd.imagemod.quota.the_role"))
     async def quota_clear_role(
         self, interaction: discord.Interaction[LemonBot], role: discord.Role
     ) -> None:
@@ -143,13 +155,13 @@ class RuleCommands(CommandsBase):
         text = await self.service.clear_quota_rule(
             guild_of(interaction), "role", role.id, interaction.user.id, f"<@&{role.id}>"
         )
-        await reply(interaction, f"Done: {text}")
+        await reply(interaction, Text.of("mod.done", text=text))
 
-    @quota.command(name="default")
+    @quota.command(name="default", description=command_text("cmd.imagemod.quota.default"))
     @app_commands.describe(
-        limit="Units per member per quota window (0 turns generation off)",
-        period="How long a quota window lasts",
-        reset="Go back to the bot's default limit",
+        limit=command_text("cmd.imagemod.quota.default.limit"),
+        period=command_text("cmd.imagemod.quota.default.period"),
+        reset=command_text("cmd.imagemod.quota.default.reset"),
     )
     @app_commands.choices(period=PERIOD_CHOICES)
     async def quota_default(
@@ -161,9 +173,9 @@ class RuleCommands(CommandsBase):
     ) -> None:
         """Set the server's default quota and its window (day, week or month)."""
         if limit is None and period is None and not reset:
-            raise InvalidRequest("Give a `limit`, a `period`, or `reset`.")
+            raise InvalidRequest("refusal.default_nothing")
         if reset and limit is not None:
-            raise InvalidRequest("Give either a `limit` or `reset`, not both.")
+            raise InvalidRequest("refusal.default_both")
         changes: dict[str, Any] = {}
         if reset or limit is not None:
             changes["daily_limit"] = limit
@@ -172,10 +184,10 @@ class RuleCommands(CommandsBase):
         text = await self.service.set_default_quota(
             guild_of(interaction), interaction.user.id, changes, self.bot.settings.daily_image_quota
         )
-        await reply(interaction, f"Done: {text}")
+        await reply(interaction, Text.of("mod.done", text=text))
 
-    @quota.command(name="show")
-    @app_commands.describe(user="Also show this member's limit and usage")
+    @quota.command(name="show", description=command_text("cmd.imagemod.quota.show"))
+    @app_commands.describe(user=command_text("cmd.imagemod.quota.show.user"))
     async def quota_show(
         self, interaction: discord.Interaction[LemonBot], user: discord.User | None = None
     ) -> None:
@@ -186,7 +198,9 @@ class RuleCommands(CommandsBase):
         if user is not None:
             status = await self.bot.quota.status(guild_id, user.id, member_role_ids(user))
             member = (user.id, status)
-        embed = quota_rules_embed(rules, settings, self.bot.settings.daily_image_quota, member)
+        embed = quota_rules_embed(
+            rules, settings, self.bot.settings.daily_image_quota, interaction.locale, member
+        )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     async def _set_rule(
@@ -199,9 +213,9 @@ class RuleCommands(CommandsBase):
         unlimited: bool,
     ) -> None:
         if unlimited == (limit is not None):
-            raise InvalidRequest("Give either a `limit` or `unlimited: True`.")
+            raise InvalidRequest("refusal.limit_or_unlimited")
         units = None if unlimited else limit
         text = await self.service.set_quota_rule(
             guild_of(interaction), kind, target_id, units, interaction.user.id, mention
         )
-        await reply(interaction, f"Done: {text}")
+        await reply(interaction, Text.of("mod.done", text=text))

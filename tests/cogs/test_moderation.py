@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from bot.i18n import t
 from bot.moderation.export import CSV_COLUMNS
-from bot.moderation.service import BLOCKED_PROMPT_TEXT
 from bot.quota import api_user
 from bot.store import JobDraft, JobFilter
 from bot.ui.cards import jump_link
@@ -29,6 +29,7 @@ MANAGE_MESSAGES = 1 << 13
 NOW = 1_780_000_000.0
 MODEL = "gemini-2.5-flash-image"
 OTHER_MODEL = "gpt-image-2"
+BLOCKED_PROMPT_TEXT = t("refusal.prompt_blocked", "en")
 
 
 # ---------------------------------------------------------------------- fixtures

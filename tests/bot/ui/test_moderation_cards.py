@@ -12,8 +12,10 @@ from tests.factories import job as _job
 
 def test_filter_description():
     """The logs header names each active filter."""
-    assert describe_filter(JobFilter(1)) == "all jobs"
-    assert describe_filter(JobFilter(1, user_id=7, state="failed")) == "user <@7> · state failed"
+    assert describe_filter(JobFilter(1)).render("en") == "all jobs"
+    both = describe_filter(JobFilter(1, user_id=7, state="failed"))
+    assert both.render("en") == "user <@7> · state failed"
+    assert both.render("zh-CN") == "成员 <@7> · 状态 失败"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,140 @@
+"""The /help guide and the /models pages, in the reader's language.
+
+``/models`` is built from the cached model list only (no gateway call while the member
+waits): for each recommended model, what it accepts, how it runs, what one image costs
+in quota on this server, and its price as the gateway publishes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import discord
+
+from bot.catalog import Family, Geometry, ImageInput, ImageMode
+from bot.i18n import Joined, LocaleLike, Text, money, t
+from bot.lemondata import Pricing
+from bot.ui.cards import COLOUR_DONE, COLOUR_PROGRESS, family_text
+from bot.ui.format import limit_text
+
+MODELS_PER_PAGE = 5
+TOKEN_UNITS = ("per_1m_tokens", "per_token", "tokens")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """What /models says of one model: its rules, image input, quota weight and price."""
+
+    model: str
+    family: Family
+    image_input: ImageInput
+    weight: int
+    pricing: Pricing | None
+
+
+def _values(values: Sequence[str]) -> str:
+    return "/".join(values)
+
+
+def accepts_text(entry: ModelEntry) -> Text:
+    """Return what a model accepts: ratio, resolution, quality, style, count, images."""
+    family = entry.family
+    items: list[Text] = [
+        Text("models.ratio_none" if family.geometry is Geometry.NONE else "models.ratio")
+    ]
+    if family.resolutions:
+        items.append(Text.of("models.resolution", values=_values(family.resolutions)))
+    if family.qualities:
+        items.append(Text.of("models.quality", values=_values(family.qualities)))
+    if family.styles:
+        items.append(Text.of("models.style", values=_values(family.styles)))
+    items.append(Text.of("models.count", count=family.max_count))
+    accepts = entry.image_input
+    if not accepts.accepted:
+        items.append(Text("models.images_none"))
+    else:
+        how = Text("models.mode_edit" if accepts.mode is ImageMode.EDIT else "models.mode_i2i")
+        items.append(Text.of("models.images", count=accepts.max_images, how=how))
+    return Text.of("models.accepts", items=Joined(items, "dots"))
+
+
+def price_text(pricing: Pricing | None, locale: LocaleLike) -> str:
+    """Return a model's price as the gateway publishes it, or say it is unknown."""
+    if pricing is None:
+        return t("models.price_unknown", locale)
+
+    def amount(value: str) -> str:
+        return money(value, pricing.currency or "USD", locale)
+
+    def span(key: str) -> str:
+        low, high = pricing.min_price, pricing.max_price
+        if not low or not high or low == high:
+            return ""
+        return t(key, locale, low=amount(low), high=amount(high))
+
+    if pricing.unit in TOKEN_UNITS or (not pricing.per_request and pricing.output_per_1m):
+        return t("models.price_tokens", locale, range=span("models.price_range"))
+    if pricing.per_request:
+        price = amount(pricing.per_request)
+        return t("models.price_per_image", locale, price=price, range=span("models.price_span"))
+    return t("models.price_unknown", locale)
+
+
+def model_field(entry: ModelEntry, locale: LocaleLike) -> tuple[str, str]:
+    """Return one model's field on a /models page: its name, and what to know of it."""
+    family = entry.family
+    name = entry.model
+    if family.name != "other":
+        name = t("models.name", locale, model=entry.model, family=family_text(family, locale))
+    runs = "models.runs_async" if family.supports_async else "models.runs_sync"
+    weight = "models.weight_4k" if "4k" in family.resolutions else "models.weight"
+    lines = [
+        accepts_text(entry).render(locale),
+        t(runs, locale),
+        t(weight, locale, units=limit_text(entry.weight)),
+        price_text(entry.pricing, locale),
+    ]
+    return name[:256], "\n".join(lines)[:1024]
+
+
+def model_pages(entries: Sequence[ModelEntry], locale: LocaleLike) -> list[discord.Embed]:
+    """Return the /models pages, :data:`MODELS_PER_PAGE` models each."""
+    chunks = [
+        entries[start : start + MODELS_PER_PAGE]
+        for start in range(0, len(entries), MODELS_PER_PAGE)
+    ]
+    pages = []
+    for number, chunk in enumerate(chunks, start=1):
+        embed = discord.Embed(
+            title=t("models.title", locale),
+            description=t("models.intro", locale),
+            colour=COLOUR_DONE,
+        )
+        for entry in chunk:
+            name, value = model_field(entry, locale)
+            embed.add_field(name=name, value=value, inline=False)
+        if len(chunks) > 1:
+            embed.set_footer(text=t("models.page", locale, page=number, pages=len(chunks)))
+        pages.append(embed)
+    return pages
+
+
+def help_embed(locale: LocaleLike) -> discord.Embed:
+    """Return the /help guide: making an image, editing and remixing, quota, moderation."""
+    buttons = {
+        action: t(f"button.{action}", locale)
+        for action in ("reroll", "edit", "details", "delete", "cancel")
+    }
+    embed = discord.Embed(
+        title=t("help.title", locale), description=t("help.intro", locale), colour=COLOUR_PROGRESS
+    )
+    sections: tuple[tuple[str, str, dict[str, str]], ...] = (
+        ("help.make_title", "help.make", {}),
+        ("help.edit_title", "help.edit", {**buttons, "remix": t("cmd.remix", locale)}),
+        ("help.quota_title", "help.quota", {"cancel": buttons["cancel"]}),
+        ("help.moderators_title", "help.moderators", {}),
+    )
+    for title, body, params in sections:
+        embed.add_field(name=t(title, locale), value=t(body, locale, **params), inline=False)
+    return embed
