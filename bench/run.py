@@ -1,7 +1,7 @@
 """Run lemonbot's benchmarks and print one table each (see bench/README.md).
 
     python bench/run.py                 # all: accept, ack, poller, size, scheduler,
-                                        #      capacity
+                                        #      capacity, reserve
     python bench/run.py poller size     # some of them
     python -m bench.run                 # the same, as a module
 
@@ -33,6 +33,7 @@ from bench import (  # noqa: E402
     bench_ack,
     bench_capacity,
     bench_poller,
+    bench_reserve,
     bench_scheduler,
     bench_size,
 )
@@ -45,6 +46,7 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     "size": bench_size.run,
     "scheduler": bench_scheduler.run,
     "capacity": lambda: asyncio.run(bench_capacity.run()),
+    "reserve": lambda: asyncio.run(bench_reserve.run()),
 }
 
 
