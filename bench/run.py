@@ -1,6 +1,7 @@
 """Run lemonbot's benchmarks and print one table each (see bench/README.md).
 
-    python bench/run.py                 # all: accept, ack, poller, size, scheduler
+    python bench/run.py                 # all: accept, ack, poller, size, scheduler,
+                                        #      capacity, reserve
     python bench/run.py poller size     # some of them
     python -m bench.run                 # the same, as a module
 
@@ -27,7 +28,15 @@ if str(ROOT) not in sys.path:
 # discord.py imports audioop (voice support), deprecated since Python 3.11.
 warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
 
-from bench import bench_accept, bench_ack, bench_poller, bench_scheduler, bench_size  # noqa: E402
+from bench import (  # noqa: E402
+    bench_accept,
+    bench_ack,
+    bench_capacity,
+    bench_poller,
+    bench_reserve,
+    bench_scheduler,
+    bench_size,
+)
 from bench._common import Report  # noqa: E402
 
 BENCHMARKS: dict[str, Callable[[], Report]] = {
@@ -36,6 +45,8 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     "poller": lambda: asyncio.run(bench_poller.run()),
     "size": bench_size.run,
     "scheduler": bench_scheduler.run,
+    "capacity": lambda: asyncio.run(bench_capacity.run()),
+    "reserve": lambda: asyncio.run(bench_reserve.run()),
 }
 
 
