@@ -37,9 +37,7 @@ T = TypeVar("T")
 class _Cache:
     """Per-server read cache with a version per server, dropped on every write."""
 
-    def __init__(
-        self, ttl: float | None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, ttl: float | None, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl
         self._clock = clock
         self._entries: dict[tuple[str, int], tuple[float, Any]] = {}
