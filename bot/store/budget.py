@@ -40,10 +40,14 @@ class BudgetStore:
                 "ON CONFLICT (key) DO NOTHING",
                 (key, now, limit, window),
             )
-            if learned:
+            if learned and window_known:
                 await self._db.execute(
                     "UPDATE request_budget SET request_limit = ?, window_length = ? WHERE key = ?",
                     (limit, window, key),
+                )
+            elif learned:  # the limit, but not yet the window: keep the row's window
+                await self._db.execute(
+                    "UPDATE request_budget SET request_limit = ? WHERE key = ?", (limit, key)
                 )
             taken = await self._db.fetchone(
                 "UPDATE request_budget SET "
