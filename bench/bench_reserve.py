@@ -3,13 +3,13 @@
 Target (issue 13): "Quota reservations. 200 concurrent reservations are exact, with
 p99 < 5 ms."
 
-200 ``QuotaService.reserve_and_insert`` calls are started at once (``asyncio.gather``)
-on a fresh, migrated database: 50 members of one server, each with a limit of 3 units
-and 4 requests of 1 unit, the requests interleaved member by member. Exact means: every
-member has exactly 3 accepted and 1 refused (``QuotaExceeded``), the units the ledger
-counts for each member (``quota_used``) are 3, and 150 rows were stored. A round that is
-not exact fails the benchmark. Latency: from a call's start to its return (refusals
-included), pooled over the rounds.
+200 ``Admissions.admit`` calls (how every accepted request reserves and stores its job)
+start at once (``asyncio.gather``) on a fresh, migrated database: 50 members of one
+server, each with a limit of 3 units and 4 requests of 1 unit, the requests interleaved
+member by member. Exact means: every member has exactly 3 accepted and 1 refused
+(``QuotaExceeded``), the units the ledger counts for each member (``quota_used``) are 3,
+and 150 rows were stored. A round that is not exact fails the benchmark. Latency: from
+a call's start to its return (refusals included), pooled over the rounds.
 
 Baseline (same run, same engine): a bare ``store.jobs.insert`` of the same drafts, 200
 at once, on its own fresh database: the floor of one row's transaction there. Rounds
@@ -47,6 +47,7 @@ warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
 
 from bench._common import Report, percentile  # noqa: E402
 from bot.errors import QuotaExceeded  # noqa: E402
+from bot.jobs.admission import Admissions  # noqa: E402
 from bot.quota import QuotaService, api_user, window_of  # noqa: E402
 from bot.store import JobDraft, Store  # noqa: E402
 from tests.factories import draft  # noqa: E402
@@ -73,7 +74,7 @@ def drafts() -> list[JobDraft]:
             api_user=api_user(GUILD, 100 + member),
             interaction_id=1000 + turn * MEMBERS + member,
             quota_units=1,
-            quota_window=window,  # reserve_and_insert sets it again; insert keeps it
+            quota_window=window,  # admit sets it again; insert keeps it
         )
         for turn in range(REQUESTS_PER_MEMBER)
         for member in range(MEMBERS)
@@ -113,13 +114,11 @@ async def _timed(call: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
 
 async def reserve_round(store: Store, side: Side | None) -> str:
     """200 reservations at once; check exactness (raise if not); return a summary."""
-    quota = QuotaService(store, daily_limit=LIMIT)
+    admissions = Admissions(store, QuotaService(store, daily_limit=LIMIT))
     requests = drafts()
     began = time.perf_counter()
     async with asyncio.timeout(ROUND_TIMEOUT):
-        results = await asyncio.gather(
-            *(_timed(lambda d=d: quota.reserve_and_insert(d)) for d in requests)
-        )
+        results = await asyncio.gather(*(_timed(lambda d=d: admissions.admit(d)) for d in requests))
     wall = time.perf_counter() - began
     accepted: Counter[int] = Counter()
     refused: Counter[int] = Counter()
@@ -149,7 +148,7 @@ async def reserve_round(store: Store, side: Side | None) -> str:
         side.walls.append(wall)
     return (
         f"{sum(accepted.values())} accepted / {sum(refused.values())} refused, "
-        f"{stored} rows, {sum(used.values())} units used"
+        f"{stored} rows, {sum(used.values())} units used, in {admissions.batches} transactions"
     )
 
 
@@ -171,9 +170,9 @@ async def insert_round(store: Store, side: Side | None) -> None:
 
 async def serial(store: Store, side: Side, reserve: bool) -> None:
     """One call at a time (concurrency 1); members in turn, every call accepted."""
-    quota = QuotaService(store, daily_limit=SERIAL_CALLS)
+    admissions = Admissions(store, QuotaService(store, daily_limit=SERIAL_CALLS))
     for d in drafts()[:SERIAL_CALLS]:
-        call = quota.reserve_and_insert if reserve else store.jobs.insert
+        call = admissions.admit if reserve else store.jobs.insert
         latency, _ = await _timed(lambda d=d, call=call: call(d))
         side.serial.append(latency)
 
@@ -277,7 +276,7 @@ async def run() -> Report:
 
 def report(results: list[EngineResult], pg_note: str) -> Report:
     rep = Report(
-        title=f"Quota reservations: {CONCURRENT} concurrent reserve_and_insert "
+        title=f"Quota reservations: {CONCURRENT} concurrent admissions "
         f"({MEMBERS} members x {REQUESTS_PER_MEMBER} requests, limit {LIMIT})",
         baseline=f"bare store.jobs.insert of the same drafts, {CONCURRENT} at once, same "
         "engine, fresh database per round; rounds interleaved reserve, insert, insert, "
@@ -310,7 +309,7 @@ def report(results: list[EngineResult], pg_note: str) -> Report:
             f"one call alone: p99 {percentile(r.reserve.serial, 99) * 1000:.2f} ms)"
         )
     rep.notes += [
-        f"latency = from calling reserve_and_insert (or insert) to its return, refusals "
+        f"latency = from calling admit (or insert) to its return, refusals "
         f"included, {len(results[0].reserve.latencies):,} samples a side on SQLite; "
         f"'wall / call' = the fastest round's wall time / {CONCURRENT} (the cost of one call "
         f"when they queue); c=1 = {SERIAL_CALLS} calls one after another on a fresh database",

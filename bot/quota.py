@@ -1,9 +1,10 @@
 """QuotaService: per-user image quotas that mirror the gateway's billing.
 
 A request *reserves* its cost when it is accepted (atomically with writing the job
-row), *settles* it when the images are made, and *releases* it on any failure. The
-reservation lives on the job row itself, so a restart can never lose or double it,
-and each of settle/release happens at most once (a conditional update).
+row, by :mod:`bot.jobs.admission`), *settles* it when the images are made, and
+*releases* it on any failure. The reservation lives on the job row itself, so a
+restart can never lose or double it, and each of settle/release happens at most once
+(a conditional update).
 
 Quotas are keyed by the same identity the bot sends as the API's ``user`` field:
 the Discord server and the user (see :func:`api_user`).
@@ -26,11 +27,11 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from bot.errors import QuotaExceeded
 from bot.i18n import Text
-from bot.store import GuildSettings, InputImage, Job, JobDraft, QuotaRule, Store
+from bot.store import GuildSettings, QuotaRule, Store
 from bot.ui.format import timestamp
 from bot.ui.text import period_key
 
@@ -127,31 +128,6 @@ class QuotaService:
         used = await self._store.jobs.quota_used(guild_id, user_id, window_of(now, period))
         return QuotaStatus(used, limit, window_reset(now, period), period)
 
-    async def reserve_and_insert(
-        self,
-        draft: JobDraft,
-        role_ids: Collection[int] = (),
-        inputs: Sequence[InputImage] = (),
-    ) -> Job:
-        """Reserve ``draft.quota_units`` and store the job (and its inputs), atomically.
-
-        Raises QuotaExceeded (and stores nothing) when the units do not fit.
-        """
-        now = time.time()
-        async with self._store.transaction():
-            # Exact across processes: one reservation of a member at a time (PostgreSQL).
-            await self._store.lock(f"quota:{draft.guild_id}:{draft.user_id}")
-            limit, settings = await self.limit_for(draft.guild_id, draft.user_id, role_ids)
-            window = window_of(now, settings.quota_period)
-            used = await self._store.jobs.quota_used(draft.guild_id, draft.user_id, window)
-            if limit is not None and used + draft.quota_units > limit:
-                raise QuotaExceeded(
-                    quota_refusal(used, limit, draft.quota_units, now, settings.quota_period)
-                )
-            return await self._store.jobs.insert(
-                replace(draft, quota_window=window), now=now, inputs=inputs
-            )
-
     async def settle(self, job_id: int, units: int | None = None) -> bool:
         """Charge a reservation for good (the images were made); True the first time.
 
@@ -170,6 +146,12 @@ class QuotaService:
     async def keep_only(self, job_id: int, units: int) -> bool:
         """Lower a settled charge to ``units``: the rest of the images never reached anyone."""
         return await self._store.jobs.reduce_charge(job_id, units)
+
+
+def check_fits(used: int, limit: int | None, cost: int, now: float, period: str = "day") -> None:
+    """Raise QuotaExceeded unless ``cost`` more units fit a member's ``limit``."""
+    if limit is not None and used + cost > limit:
+        raise QuotaExceeded(quota_refusal(used, limit, cost, now, period))
 
 
 def quota_refusal(used: int, limit: int, cost: int, now: float, period: str = "day") -> Text:

@@ -1,7 +1,8 @@
 """JobService: intake of image requests, and the member's hold on their jobs.
 
 ``accept`` validates (before anything is reserved or sent), checks the server's rules,
-reserves quota and writes the job row, atomically. Once the interaction is answered,
+reserves quota and writes the job row, atomically (with the requests arriving alongside,
+in one transaction: :mod:`bot.jobs.admission`). Once the interaction is answered,
 ``acknowledged`` hands the job to the :class:`~bot.jobs.lifecycle.JobRunner`, which
 runs it in the background. ``cancel`` takes back a job still waiting for a slot.
 """
@@ -25,7 +26,7 @@ from bot.catalog import (
 from bot.config import Settings
 from bot.errors import InvalidRequest, NotAllowed, ServiceUnavailable
 from bot.i18n import ENGLISH, locale_of
-from bot.jobs import dispatch
+from bot.jobs.admission import Accepted, Admissions
 from bot.jobs.delivery import Delivery
 from bot.jobs.lifecycle import JobRunner
 from bot.lemondata import LemonDataClient
@@ -58,14 +59,6 @@ class JobRequest:
     parent_id: int | None = None  # the job a Reroll, Edit or Remix starts from
     kind: str = "imagine"
     locale: str = ENGLISH  # the requester's language: their cards are in it (bot.i18n)
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """An accepted job, and its place in the server's queue if it has to wait."""
-
-    job: Job
-    position: int | None
 
 
 def draft_for(request: JobRequest, options: ImagineOptions, weights: Mapping[str, int]) -> JobDraft:
@@ -126,6 +119,7 @@ class JobService:
             background=background,
             budget=budget,
         )
+        self.admissions = Admissions(store, quota, caps=self.runner.caps)
         self.poller = self.runner.poller
         self.wait_for_job = self.runner.wait_for_job
 
@@ -177,14 +171,10 @@ class JobService:
         await self._moderation.check_request(
             request.guild_id, request.user_id, options.prompt, request.channel_id
         )
-        # One transaction: queue room, quota and the insert see one state.
-        async with self._store.transaction():
-            await self._store.lock(f"admission:{request.guild_id}")  # the queue's room
-            position = dispatch.admission(
-                await self.runner.caps(request.guild_id),
-                await self._load(request.guild_id, request.user_id),
-            )
-            job = await self._quota.reserve_and_insert(draft, request.role_ids, request.inputs)
+        # One transaction (shared with the requests arriving alongside): queue room,
+        # quota and the insert see one state.
+        accepted = await self.admissions.admit(draft, request.role_ids, request.inputs)
+        job, position = accepted.job, accepted.position
         if position is not None:
             self.runner.positions[job.id] = position  # the first response shows it
         log.info(
@@ -196,16 +186,7 @@ class JobService:
             job.quota_units,
             position,
         )
-        return Accepted(job, position)
-
-    async def _load(self, guild_id: int, user_id: int) -> dispatch.Load:
-        count = self._store.jobs.count
-        return dispatch.Load(
-            running_user=await count(guild_id, user_id, queued=False),
-            running_guild=await count(guild_id, queued=False),
-            queued_user=await count(guild_id, user_id, queued=True),
-            queued_guild=await count(guild_id, queued=True),
-        )
+        return accepted
 
     async def acknowledged(self, job_id: int, message_id: int | None) -> None:
         """Record the progress message and start the job (call after responding)."""

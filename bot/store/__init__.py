@@ -79,9 +79,9 @@ class Store:
         """Make the writes of the body one transaction (nested calls join it)."""
         return self.db.transaction()
 
-    async def lock(self, key: str) -> None:
-        """Serialise the open transaction with every other one locking ``key``."""
-        await self.db.lock(key)
+    async def lock(self, *keys: str) -> None:
+        """Serialise the open transaction with every other one locking one of ``keys``."""
+        await self.db.lock(*keys)
 
     @classmethod
     @asynccontextmanager

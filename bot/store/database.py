@@ -34,13 +34,15 @@ class Database(Protocol):
         """Run the body as one transaction; a call inside an open one joins it."""
         ...
 
-    async def lock(self, key: str) -> None:
-        """Serialise the rest of the open transaction with every other one locking ``key``.
+    async def lock(self, *keys: str) -> None:
+        """Serialise the rest of the open transaction with every other one locking a key.
 
         Call it inside a transaction, before the reads that a decision depends on (a
         quota reservation reads what was used, then inserts): two transactions that lock
         the same key, in this process or any other, then run one after the other; the
-        lock is released when the transaction ends. Raises RuntimeError outside one.
+        locks are released when the transaction ends. Several keys at once are taken in
+        one fixed order, so that transactions locking some of the same never deadlock;
+        take all of a transaction's keys in one call. Raises RuntimeError outside one.
         SQLite's transactions are already serialised, so there it only checks that.
         """
         ...

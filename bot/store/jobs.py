@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from bot.store.database import Database, placeholders
@@ -28,6 +28,8 @@ from bot.store.rows import (
 
 _GENERATING = f"state IN ({', '.join(repr(s) for s in GENERATING_STATES)})"
 _ACTIVE = f"state IN ({', '.join(repr(s) for s in ACTIVE_STATES)})"
+_ADDED_COLUMNS = tuple(f.name for f in fields(Job) if f.name not in DRAFT_COLUMNS)
+_ROWS_PER_INSERT = 100  # well within either engine's limit on a statement's parameters
 _FINISHED = (
     f"state IN ({', '.join(repr(s) for s in TERMINAL_STATES)}) AND delivery_state != 'pending'"
 )
@@ -59,23 +61,52 @@ class JobStore:
         self, draft: JobDraft, *, now: float | None = None, inputs: Sequence[InputImage] = ()
     ) -> Job:
         """Store a new job in state ``queued`` with its quota reserved and its inputs."""
+        return (await self.insert_many([(draft, inputs)], now=now))[0]
+
+    async def insert_many(
+        self, drafts: Sequence[tuple[JobDraft, Sequence[InputImage]]], *, now: float | None = None
+    ) -> list[Job]:
+        """Store new jobs (each with its inputs) in one transaction; return them in order.
+
+        A few multi-row statements rather than one per job. The ids a statement assigns
+        grow in the order of its rows (on both engines), so sorting the rows it returns
+        by id gives them back in the order of ``drafts``.
+        """
         now = time.time() if now is None else now
-        values = [encode_column(name, getattr(draft, name)) for name in DRAFT_COLUMNS]
+        row_sql = f"({placeholders(len(DRAFT_COLUMNS))}, 'queued', 'reserved', ?, ?)"
+        jobs: list[Job] = []
         async with self._db.transaction():
-            row = await self._db.fetchone(
-                f"INSERT INTO jobs ({', '.join(DRAFT_COLUMNS)}, state, quota_state, created_at, "
-                f"updated_at) VALUES ({placeholders(len(values))}, 'queued', 'reserved', ?, ?) "
-                "RETURNING *",
-                (*values, now, now),
-            )
-            assert row is not None
-            if inputs:
+            for start in range(0, len(drafts), _ROWS_PER_INSERT):
+                chunk = drafts[start : start + _ROWS_PER_INSERT]
+                stored = [
+                    {n: encode_column(n, getattr(draft, n)) for n in DRAFT_COLUMNS}
+                    for draft, _ in chunk
+                ]
+                params: list[Any] = []
+                for values in stored:
+                    params += [*values.values(), now, now]
+                # Only what the database adds: decoding the whole row again costs more
+                # than the insert itself.
+                rows = await self._db.fetchall(
+                    f"INSERT INTO jobs ({', '.join(DRAFT_COLUMNS)}, state, quota_state, "
+                    f"created_at, updated_at) VALUES {', '.join([row_sql] * len(chunk))} "
+                    f"RETURNING {', '.join(_ADDED_COLUMNS)}",
+                    params,
+                )
+                added = sorted(rows, key=lambda r: int(r["id"]))
+                jobs += [Job.from_row({**v, **r}) for v, r in zip(stored, added, strict=True)]
+            images = [
+                (job.id, i.position, i.filename, i.content_type, i.data)
+                for job, (_, inputs) in zip(jobs, drafts, strict=True)
+                for i in inputs
+            ]
+            if images:
                 await self._db.executemany(
                     "INSERT INTO job_inputs (job_id, position, filename, content_type, data) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    [(row["id"], i.position, i.filename, i.content_type, i.data) for i in inputs],
+                    images,
                 )
-        return Job.from_row(row)
+        return jobs
 
     async def inputs(self, job_id: int) -> list[InputImage]:
         """Return a job's reference images in order (bytes None once retention took them)."""
@@ -338,7 +369,44 @@ class JobStore:
         )
         return int(row["used"]) if row else 0
 
+    async def quota_used_by(
+        self, members: Iterable[tuple[int, int]], windows: Iterable[str]
+    ) -> dict[tuple[int, int, str], int]:
+        """Return the units reserved or settled per (guild, user, window), in one query."""
+        pairs = set(members)
+        guilds, users = sorted({g for g, _ in pairs}), sorted({u for _, u in pairs})
+        keys = sorted(set(windows))
+        rows = await self._db.fetchall(
+            "SELECT guild_id, user_id, quota_window, COALESCE(SUM(quota_units), 0) AS used "
+            f"FROM jobs WHERE guild_id IN ({placeholders(len(guilds))}) "
+            f"AND user_id IN ({placeholders(len(users))}) "
+            f"AND quota_window IN ({placeholders(len(keys))}) "
+            "AND quota_state IN ('reserved', 'settled') "
+            "GROUP BY guild_id, user_id, quota_window",
+            (*guilds, *users, *keys),
+        )
+        return {
+            (int(r["guild_id"]), int(r["user_id"]), str(r["quota_window"])): int(r["used"])
+            for r in rows
+        }
+
     # ------------------------------------------------------------------ counts
+
+    async def loads(self, guild_ids: Iterable[int]) -> dict[tuple[int, int], tuple[int, int]]:
+        """Return (generating, queued) jobs per (guild, user) of some servers, in one query."""
+        guilds = sorted(set(guild_ids))
+        rows = await self._db.fetchall(
+            "SELECT guild_id, user_id, "
+            f"SUM(CASE WHEN {_GENERATING} THEN 1 ELSE 0 END) AS generating, "
+            "SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END) AS queued FROM jobs "
+            f"WHERE guild_id IN ({placeholders(len(guilds))}) "
+            f"AND (state = 'queued' OR {_GENERATING}) GROUP BY guild_id, user_id",
+            guilds,
+        )
+        return {
+            (int(r["guild_id"]), int(r["user_id"])): (int(r["generating"]), int(r["queued"]))
+            for r in rows
+        }
 
     async def generating_counts(self) -> dict[tuple[int, int], int]:
         """Return the number of generating jobs per (guild, user), in one query."""

@@ -128,12 +128,19 @@ class PostgresDatabase:
             finally:
                 del self._bound[task]
 
-    async def lock(self, key: str) -> None:
-        """Wait for, then hold until the transaction ends, the advisory lock of ``key``."""
+    async def lock(self, *keys: str) -> None:
+        """Wait for, then hold until the transaction ends, the advisory locks of ``keys``.
+
+        One statement takes them one after the other in sorted order, the order every
+        transaction uses, so two that want some of the same keys never deadlock.
+        """
         conn = self._connection()
         if conn is None:
             raise RuntimeError("lock() must be called inside a transaction")
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", key)
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest($1::text[]) AS k",
+            sorted(set(keys)),
+        )
 
     def blank_json_key(self, column: str, key: str) -> str:
         """Return SQL for the JSON text of ``column`` with its top-level ``key`` set to ''."""

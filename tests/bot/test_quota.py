@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import QuotaExceeded
+from bot.jobs.admission import Admissions
 from bot.quota import QuotaService, api_user, window_of, window_reset
 from bot.store import Store
 from tests.factories import draft
@@ -22,11 +23,12 @@ from tests.factories import draft
 async def _race(path: Path, limit: int, costs: list[int]) -> tuple[int, int, int]:
     async with Store.open(path) as db:
         quota = QuotaService(db, daily_limit=limit)
+        admit = Admissions(db, quota).admit
         window = window_of(time.time())
 
         async def attempt(cost: int) -> bool:
             try:
-                await quota.reserve_and_insert(draft(quota_units=cost, quota_window=""))
+                await admit(draft(quota_units=cost, quota_window=""))
             except QuotaExceeded:
                 return False
             return True
@@ -65,20 +67,22 @@ def test_reservations_never_exceed_the_limit(limit, costs):
 async def test_release_gives_units_back(db):
     """A released reservation no longer counts."""
     quota = QuotaService(db, daily_limit=1)
-    job_id = (await quota.reserve_and_insert(draft(quota_window=""))).id
+    admit = Admissions(db, quota).admit
+    job_id = (await admit(draft(quota_window=""))).job.id
     with pytest.raises(QuotaExceeded, match="used all 1 of your images for today"):
-        await quota.reserve_and_insert(draft(quota_window=""))
+        await admit(draft(quota_window=""))
     assert await quota.release(job_id)
     assert not await quota.release(job_id)  # exactly once
-    await quota.reserve_and_insert(draft(quota_window=""))
+    await admit(draft(quota_window=""))
 
 
 async def test_quota_is_per_server_and_user(db):
     """Another user, or the same user in another server, has their own quota."""
     quota = QuotaService(db, daily_limit=1)
-    await quota.reserve_and_insert(draft(quota_window=""))
-    await quota.reserve_and_insert(draft(user_id=99, quota_window=""))
-    await quota.reserve_and_insert(draft(guild_id=77, quota_window=""))
+    admit = Admissions(db, quota).admit
+    await admit(draft(quota_window=""))
+    await admit(draft(user_id=99, quota_window=""))
+    await admit(draft(guild_id=77, quota_window=""))
     assert api_user(1, 3) == "discord:1:3"
 
 
@@ -86,15 +90,16 @@ async def test_window_resets_at_utc_midnight(db):
     """Usage counts per UTC day; the refusal names the reset time."""
     with time_machine.travel(dt.datetime(2026, 11, 24, 23, 59, tzinfo=dt.UTC), tick=False):
         quota = QuotaService(db, daily_limit=1)
-        await quota.reserve_and_insert(draft(quota_window=""))
+        admit = Admissions(db, quota).admit
+        await admit(draft(quota_window=""))
         midnight = int(dt.datetime(2026, 11, 25, tzinfo=dt.UTC).timestamp())
         with pytest.raises(QuotaExceeded, match=f"<t:{midnight}:R>"):
-            await quota.reserve_and_insert(draft(quota_window=""))
+            await admit(draft(quota_window=""))
         status = await quota.status(1, 3)
         assert (status.used, status.remaining, status.resets_at) == (1, 0, midnight)
     with time_machine.travel(dt.datetime(2026, 11, 25, 0, 1, tzinfo=dt.UTC), tick=False):
         assert window_of(time.time()) == "2026-11-25"
-        await quota.reserve_and_insert(draft(quota_window=""))
+        await admit(draft(quota_window=""))
 
 
 def test_window_helpers():
@@ -136,13 +141,14 @@ async def test_role_precedence(db, role_limits, member_roles, expected):
 async def test_server_default_and_unlimited_reservations(db):
     """A server default replaces DAILY_IMAGE_QUOTA; unlimited members are never refused."""
     quota = QuotaService(db, daily_limit=5)
+    admit = Admissions(db, quota).admit
     await db.guilds.update_settings(1, daily_limit=1)
-    await quota.reserve_and_insert(draft())
+    await admit(draft())
     with pytest.raises(QuotaExceeded):
-        await quota.reserve_and_insert(draft())
+        await admit(draft())
     await db.guilds.set_quota_rule(1, "user", 3, None, set_by=9)
     for _ in range(20):
-        await quota.reserve_and_insert(draft(quota_units=4))
+        await admit(draft(quota_units=4))
     status = await quota.status(1, 3)
     assert status.limit is None and status.remaining is None and status.used == 81
 
@@ -168,13 +174,14 @@ async def test_weekly_window_spans_days(db):
     """With a weekly period, usage on Monday still counts on Friday."""
     await db.guilds.update_settings(1, quota_period="week")
     quota = QuotaService(db, daily_limit=1)
+    admit = Admissions(db, quota).admit
     with time_machine.travel(dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC), tick=False):
-        await quota.reserve_and_insert(draft())
+        await admit(draft())
     friday = dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
     with (
         time_machine.travel(friday, tick=False),
         pytest.raises(QuotaExceeded, match="this week"),
     ):
-        await quota.reserve_and_insert(draft())
+        await admit(draft())
     with time_machine.travel(dt.datetime(2026, 11, 30, 0, 1, tzinfo=dt.UTC), tick=False):
-        await quota.reserve_and_insert(draft())
+        await admit(draft())

@@ -1,0 +1,214 @@
+"""Admissions: the requests that arrive together are admitted in one transaction.
+
+Admitting a request checks the server's queue room and the member's quota and writes
+the job row, atomically. One transaction per request would have every acknowledgement
+wait in line for the database (SQLite has one connection; on PostgreSQL the member's
+lock serialises as well). So this is a group commit: a request that arrives while a
+transaction is running waits for the next one, which admits every request waiting by
+then, together:
+
+1. the advisory locks of each server's queue and each member's quota in the batch, in
+   one call (one fixed order, so two processes never deadlock);
+2. one query for the units the members used and one for the servers' queues;
+3. each request in arrival order, against tallies that count the ones admitted before
+   it (as running if it runs at once, else as waiting; a refusal refuses only its own
+   request);
+4. one multi-row insert of the admitted jobs.
+
+A request alone is a batch of one, with no wait for others. An unexpected error rolls
+back the batch; each of its requests is then tried again alone, so one request cannot
+fail the others. A caller cancelled while its batch commits leaves a job that is never
+acknowledged, which the runner abandons like any unacknowledged job (quota released).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
+
+from bot.errors import BotError
+from bot.jobs import dispatch
+from bot.quota import QuotaService, check_fits, window_of
+from bot.store import InputImage, Job, JobDraft, Store
+
+log = logging.getLogger(__name__)
+
+CapsOf = Callable[[int], Awaitable[dispatch.Caps]]
+MAX_BATCH = 200  # requests per transaction; more wait for the next one
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An accepted job, and its place in the server's queue if it has to wait."""
+
+    job: Job
+    position: int | None
+
+
+@dataclass(eq=False)
+class _Request:
+    draft: JobDraft
+    role_ids: Collection[int]
+    inputs: Sequence[InputImage]
+    future: asyncio.Future[Accepted] = field(repr=False)
+
+
+class _Tallies:
+    """What the batch's transaction reads, plus the requests it admitted so far."""
+
+    def __init__(
+        self,
+        used: dict[tuple[int, int, str], int],
+        loads: dict[tuple[int, int], tuple[int, int]],
+    ) -> None:
+        self.used = Counter(used)  # units per (guild, user, window)
+        self.generating: Counter[tuple[int, ...]] = Counter()  # per (guild, user) and (guild,)
+        self.queued: Counter[tuple[int, ...]] = Counter()
+        for (guild_id, user_id), (generating, queued) in loads.items():
+            for key in ((guild_id, user_id), (guild_id,)):
+                self.generating[key] += generating
+                self.queued[key] += queued
+
+    def load(self, guild_id: int, user_id: int) -> dispatch.Load:
+        """Return the queue's load that a new request of this member sees."""
+        return dispatch.Load(
+            running_user=self.generating[(guild_id, user_id)],
+            running_guild=self.generating[(guild_id,)],
+            queued_user=self.queued[(guild_id, user_id)],
+            queued_guild=self.queued[(guild_id,)],
+        )
+
+    def admit(self, draft: JobDraft, place: int | None) -> None:
+        """Count an admitted request: its units, and a job that runs now or waits."""
+        self.used[(draft.guild_id, draft.user_id, draft.quota_window)] += draft.quota_units
+        counts = self.generating if place is None else self.queued
+        counts[(draft.guild_id, draft.user_id)] += 1
+        counts[(draft.guild_id,)] += 1
+
+
+class Admissions:
+    """Group commit of accepted requests: queue room, quota and the job row."""
+
+    def __init__(
+        self,
+        store: Store,
+        quota: QuotaService,
+        *,
+        caps: CapsOf | None = None,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        """``caps``: the server's queue limits; None admits without a queue check."""
+        self._store = store
+        self._quota = quota
+        self._caps = caps
+        self._max_batch = max_batch
+        self._waiting: list[_Request] = []
+        self._committer: asyncio.Task[None] | None = None
+        self.batches = 0  # transactions committed (for benchmarks and tests)
+
+    async def admit(
+        self,
+        draft: JobDraft,
+        role_ids: Collection[int] = (),
+        inputs: Sequence[InputImage] = (),
+    ) -> Accepted:
+        """Reserve the draft's units and store its job, or raise the BotError refusing it.
+
+        Raises QuotaExceeded when the units do not fit the member's quota, QueueFull when
+        the request would have to wait in a full queue; nothing is stored then.
+        """
+        future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Request(draft, role_ids, inputs, future))
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_all(), name="admissions")
+        return await future
+
+    async def _commit_all(self) -> None:
+        """Commit batches until nobody waits."""
+        try:
+            while self._waiting:
+                batch = self._waiting[: self._max_batch]
+                del self._waiting[: self._max_batch]
+                batch = [r for r in batch if not r.future.done()]  # not cancelled
+                if batch:
+                    await self._commit_apart(batch)
+        finally:
+            self._committer = None
+
+    async def _commit_apart(self, batch: list[_Request]) -> None:
+        """Commit a batch; if it fails as a whole, each request alone."""
+        try:
+            outcomes = await self._commit(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0], exc)
+                return
+            log.warning("a batch of %d admissions failed (%r); trying each alone", len(batch), exc)
+            for request in batch:
+                await self._commit_apart([request])
+            return
+        for request, outcome in zip(batch, outcomes, strict=True):
+            _settle(request, outcome)
+
+    async def _commit(self, batch: Sequence[_Request]) -> list[Accepted | BotError]:
+        """One transaction: lock, read once, decide each request in order, insert."""
+        now = time.time()
+        guilds = sorted({r.draft.guild_id for r in batch})
+        members = {(r.draft.guild_id, r.draft.user_id) for r in batch}
+        caps = {g: await self._caps(g) for g in guilds} if self._caps else {}
+        drafts, periods, limits = [], [], []
+        for request in batch:  # the servers' rules come from memory (they are cached)
+            draft = request.draft
+            limit, settings = await self._quota.limit_for(
+                draft.guild_id, draft.user_id, request.role_ids
+            )
+            drafts.append(replace(draft, quota_window=window_of(now, settings.quota_period)))
+            periods.append(settings.quota_period)
+            limits.append(limit)
+        decisions: list[int | BotError | None] = []  # a queue place (None: runs now), or why not
+        async with self._store.transaction():
+            keys = [f"quota:{g}:{u}" for g, u in members]
+            keys += [f"admission:{g}" for g in caps]  # the queue's room
+            await self._store.lock(*keys)
+            tallies = _Tallies(
+                await self._store.jobs.quota_used_by(members, {d.quota_window for d in drafts}),
+                await self._store.jobs.loads(guilds) if caps else {},
+            )
+            for draft, period, limit in zip(drafts, periods, limits, strict=True):
+                try:
+                    place = (
+                        dispatch.admission(
+                            caps[draft.guild_id], tallies.load(draft.guild_id, draft.user_id)
+                        )
+                        if caps
+                        else None
+                    )
+                    used = tallies.used[(draft.guild_id, draft.user_id, draft.quota_window)]
+                    check_fits(used, limit, draft.quota_units, now, period)
+                except BotError as refusal:
+                    decisions.append(refusal)
+                    continue
+                tallies.admit(draft, place)
+                decisions.append(place)
+            chosen = [
+                (draft, request.inputs)
+                for draft, request, decision in zip(drafts, batch, decisions, strict=True)
+                if not isinstance(decision, BotError)
+            ]
+            jobs = iter(await self._store.jobs.insert_many(chosen, now=now) if chosen else [])
+        self.batches += 1
+        return [d if isinstance(d, BotError) else Accepted(next(jobs), d) for d in decisions]
+
+
+def _settle(request: _Request, outcome: Accepted | BaseException) -> None:
+    """Hand a request its outcome, unless its caller has gone."""
+    if request.future.done():
+        return
+    if isinstance(outcome, Accepted):
+        request.future.set_result(outcome)
+    else:
+        request.future.set_exception(outcome)
