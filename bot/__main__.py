@@ -75,6 +75,7 @@ async def main(settings: Settings) -> int:
     import httpx
 
     from bot.client import LemonBot
+    from bot.lemondata.client import HTTP_LIMITS
     from bot.store import Store
 
     loop = asyncio.get_running_loop()
@@ -83,7 +84,7 @@ async def main(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     async with (
-        httpx.AsyncClient(headers={"User-Agent": "lemonbot"}) as http,
+        httpx.AsyncClient(headers={"User-Agent": "lemonbot"}, limits=HTTP_LIMITS) as http,
         Store.open(settings.database) as store,
     ):
         delay = LOGIN_RETRY_FIRST

@@ -16,6 +16,7 @@ Retry policy (how the bot avoids paying twice):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol
@@ -46,6 +47,13 @@ log = logging.getLogger(__name__)
 CREATE_TIMEOUT = httpx.Timeout(180.0, connect=10.0)
 READ_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MAX_ATTEMPTS = 4
+# Requests at once, at most. Past it a request waits here, in O(1), rather than in
+# httpcore's pool, whose bookkeeping costs O(waiting x connections) at every request's
+# start and end: hundreds of inline creates held open (a burst of Gemini images) would
+# otherwise take the event loop from everything else. Below the HTTP client's own
+# connection limit (HTTP_LIMITS), which leaves room for Discord's attachment downloads.
+MAX_IN_FLIGHT = 90
+HTTP_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 20.0
 MAX_RETRY_AFTER = 60.0
@@ -107,6 +115,7 @@ class LemonDataClient:
         api_key: str,
         max_attempts: int = MAX_ATTEMPTS,
         budget: Budget | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self._http = http
         self._base_url = normalise_base_url(base_url)
@@ -115,6 +124,7 @@ class LemonDataClient:
         # One budget per API key for every request that carries it (see bot.scheduler).
         self.budget: Budget = budget or Unbounded()
         self._addresses = AddressPolicy(self._base_url)
+        self._in_flight = asyncio.Semaphore(max_in_flight)
 
     def __repr__(self) -> str:
         return f"LemonDataClient(base_url={self._base_url!r})"
@@ -192,7 +202,8 @@ class LemonDataClient:
         """
         async for attempt in self._retrying(_retry_read):
             with attempt:
-                return await download(self._http, self._addresses, url, max_bytes)
+                async with self._in_flight:
+                    return await download(self._http, self._addresses, url, max_bytes)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _retrying(self, hook: Callable[[Exception], bool | float], attempts: int = 0) -> Any:
@@ -242,14 +253,15 @@ class LemonDataClient:
     ) -> Any:
         """Run one HTTP exchange under ``grant``; tell the budget; return the JSON body."""
         try:
-            response = await self._http.request(
-                method,
-                url,
-                params=params,
-                headers=self._headers,
-                timeout=http_timeout,
-                **{k: v for k, v in content.items() if v},
-            )
+            async with self._in_flight:
+                response = await self._http.request(
+                    method,
+                    url,
+                    params=params,
+                    headers=self._headers,
+                    timeout=http_timeout,
+                    **{k: v for k, v in content.items() if v},
+                )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             self.budget.release(grant)  # nothing reached the gateway
             raise TransportError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -22,6 +24,7 @@ from bot.lemondata import (
 )
 from bot.lemondata.client import _retry_create, _retry_read
 from bot.lemondata.downloads import MAX_REDIRECTS
+from tests.conftest import DEFAULT_API_KEY
 from tests.fakes.lemondata import PNG_SIGNATURE
 
 MIB = 1024 * 1024
@@ -285,3 +288,25 @@ def test_base64_with_line_breaks_decodes():
     assert decode_b64_image(text) == data
     with pytest.raises(MalformedResponseError):
         decode_b64_image("not base64 at all!")
+
+
+async def test_requests_beyond_the_in_flight_cap_wait_in_the_client(lemondata):
+    """At most ``max_in_flight`` requests are open at once; the others wait, then go."""
+    sent: list[str] = []
+
+    async def count(request: httpx.Request) -> None:
+        sent.append(request.url.path)
+
+    async with httpx.AsyncClient(event_hooks={"request": [count]}) as http:
+        capped = LemonDataClient(
+            http, base_url=lemondata.base_url, api_key=DEFAULT_API_KEY, max_in_flight=2
+        )
+        lemondata.gate = asyncio.Event()  # inline creates wait for it
+        body = {"model": "gemini-2.5-flash-image", "prompt": "a cat", "user": "u"}
+        creates = [asyncio.create_task(capped.create_image(dict(body))) for _ in range(5)]
+        await lemondata.wait_for(lambda: lemondata.gated == 2)
+        assert len(sent) == 2  # the other three never reached the HTTP client
+        lemondata.gate.set()
+        results = await asyncio.gather(*creates)
+    assert all(r.task is None and r.images for r in results)
+    assert len(sent) == len(lemondata.creates()) == 5
