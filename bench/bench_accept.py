@@ -161,6 +161,7 @@ async def measure(
     ):
         await add_blocklists(accept_db)
         bot = LemonBot(settings=settings, store=accept_db, http=http)
+        await bot.__aenter__()  # discord.py's set-up without logging in (close needs it)
         try:
             await bot.catalog.refresh()  # the one model-list fetch, before timing
             if not bot.catalog.loaded:

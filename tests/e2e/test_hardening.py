@@ -300,3 +300,16 @@ async def test_a_trickling_download_is_bounded_by_the_job_timeout(
         "released",
     )
     assert row["finished_at"] - row["submitted_at"] < 10  # the 2 s bound, not the minute
+
+
+async def test_a_rejected_discord_token_is_named_and_the_bot_exits_without_a_traceback(
+    make_bot: BotFactory,
+) -> None:
+    """A wrong DISCORD_TOKEN: Discord answers 401; one line says so; exit code 1."""
+    bot = make_bot(env={"DISCORD_TOKEN": "MTIz.not-the.right-token"})
+    bot.errors_expected = True
+    await bot.start(wait_ready=False)
+    assert await bot.wait_exit() == 1
+    log = bot.log_text()
+    assert "Discord rejected DISCORD_TOKEN" in log
+    assert "Traceback" not in log and "not-the.right-token" not in log
