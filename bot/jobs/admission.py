@@ -3,9 +3,9 @@
 Admitting a request checks the server's queue room and the member's quota and writes
 the job row, atomically. One transaction per request would have every acknowledgement
 wait in line for the database (SQLite has one connection; on PostgreSQL the member's
-lock serialises as well). So this is a group commit: a request that arrives while a
-transaction is running waits for the next one, which admits every request waiting by
-then, together:
+lock serialises as well). So it is a group commit (:mod:`bot.store.group`): a request
+that arrives while a transaction is running waits for the next one, which admits every
+request waiting by then, together:
 
 1. the advisory locks of each server's queue and each member's quota in the batch, in
    one call (one fixed order, so two processes never deadlock);
@@ -15,30 +15,29 @@ then, together:
    request);
 4. one multi-row insert of the admitted jobs.
 
-A request alone is a batch of one, with no wait for others. An unexpected error rolls
-back the batch; each of its requests is then tried again alone, so one request cannot
-fail the others. A caller cancelled while its batch commits leaves a job that is never
-acknowledged, which the runner abandons like any unacknowledged job (quota released).
+A request alone is a batch of one, with no wait for others; a batch that fails as a
+whole is tried again request by request. A caller cancelled while its batch commits
+leaves a job that is never acknowledged, which the runner abandons like any
+unacknowledged job (quota released).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from bot.errors import BotError
 from bot.jobs import dispatch
 from bot.quota import QuotaService, check_fits, window_of
 from bot.store import InputImage, Job, JobDraft, Store
+from bot.store.group import MAX_BATCH, GroupCommit
 
 log = logging.getLogger(__name__)
 
 CapsOf = Callable[[int], Awaitable[dispatch.Caps]]
-MAX_BATCH = 200  # requests per transaction; more wait for the next one
 
 
 @dataclass(frozen=True)
@@ -49,12 +48,11 @@ class Accepted:
     position: int | None
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
 class _Request:
     draft: JobDraft
     role_ids: Collection[int]
     inputs: Sequence[InputImage]
-    future: asyncio.Future[Accepted] = field(repr=False)
 
 
 class _Tallies:
@@ -105,10 +103,14 @@ class Admissions:
         self._store = store
         self._quota = quota
         self._caps = caps
-        self._max_batch = max_batch
-        self._waiting: list[_Request] = []
-        self._committer: asyncio.Task[None] | None = None
-        self.batches = 0  # transactions committed (for benchmarks and tests)
+        self._group: GroupCommit[_Request, Accepted] = GroupCommit(
+            self._commit, name="admissions", max_batch=max_batch
+        )
+
+    @property
+    def batches(self) -> int:
+        """Transactions committed so far (for benchmarks and tests)."""
+        return self._group.batches
 
     async def admit(
         self,
@@ -121,38 +123,7 @@ class Admissions:
         Raises QuotaExceeded when the units do not fit the member's quota, QueueFull when
         the request would have to wait in a full queue; nothing is stored then.
         """
-        future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Request(draft, role_ids, inputs, future))
-        if self._committer is None:
-            self._committer = asyncio.create_task(self._commit_all(), name="admissions")
-        return await future
-
-    async def _commit_all(self) -> None:
-        """Commit batches until nobody waits."""
-        try:
-            while self._waiting:
-                batch = self._waiting[: self._max_batch]
-                del self._waiting[: self._max_batch]
-                batch = [r for r in batch if not r.future.done()]  # not cancelled
-                if batch:
-                    await self._commit_apart(batch)
-        finally:
-            self._committer = None
-
-    async def _commit_apart(self, batch: list[_Request]) -> None:
-        """Commit a batch; if it fails as a whole, each request alone."""
-        try:
-            outcomes = await self._commit(batch)
-        except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0], exc)
-                return
-            log.warning("a batch of %d admissions failed (%r); trying each alone", len(batch), exc)
-            for request in batch:
-                await self._commit_apart([request])
-            return
-        for request, outcome in zip(batch, outcomes, strict=True):
-            _settle(request, outcome)
+        return await self._group.submit(_Request(draft, role_ids, inputs))
 
     async def _commit(self, batch: Sequence[_Request]) -> list[Accepted | BotError]:
         """One transaction: lock, read once, decide each request in order, insert."""
@@ -200,15 +171,4 @@ class Admissions:
                 if not isinstance(decision, BotError)
             ]
             jobs = iter(await self._store.jobs.insert_many(chosen, now=now) if chosen else [])
-        self.batches += 1
         return [d if isinstance(d, BotError) else Accepted(next(jobs), d) for d in decisions]
-
-
-def _settle(request: _Request, outcome: Accepted | BaseException) -> None:
-    """Hand a request its outcome, unless its caller has gone."""
-    if request.future.done():
-        return
-    if isinstance(outcome, Accepted):
-        request.future.set_result(outcome)
-    else:
-        request.future.set_exception(outcome)
