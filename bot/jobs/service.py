@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 
 from bot.background import Background
@@ -34,6 +34,7 @@ from bot.moderation import ModerationService
 from bot.quota import QuotaService, api_user
 from bot.scheduler.loop import PollBudget
 from bot.store import InputImage, Job, JobDraft, Store
+from bot.store.group import GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,9 @@ class JobService:
             budget=budget,
         )
         self.admissions = Admissions(store, quota, caps=self.runner.caps)
+        self._acknowledgements: GroupCommit[tuple[int, int | None], None] = GroupCommit(
+            self._record_answers, name="acknowledgements"
+        )
         self.poller = self.runner.poller
         self.wait_for_job = self.runner.wait_for_job
 
@@ -189,9 +193,16 @@ class JobService:
         return accepted
 
     async def acknowledged(self, job_id: int, message_id: int | None) -> None:
-        """Record the progress message and start the job (call after responding)."""
-        await self._store.jobs.acknowledge(job_id, message_id)
+        """Record the progress message and start the job (call after responding).
+
+        The first answers of a burst are recorded together, in one transaction.
+        """
+        await self._acknowledgements.submit((job_id, message_id))
         self.start(job_id)
+
+    async def _record_answers(self, answered: Sequence[tuple[int, int | None]]) -> list[None]:
+        await self._store.jobs.acknowledge_many(answered)
+        return [None] * len(answered)
 
     def start(self, job_id: int) -> None:
         """Let a queued job run as soon as its server and user have a free slot."""

@@ -244,13 +244,17 @@ class JobStore:
         )
         return [Job.from_row(r) for r in rows]
 
-    async def acknowledge(self, job_id: int, message_id: int | None) -> Job | None:
+    async def acknowledge(self, job_id: int, message_id: int | None) -> None:
         """Record that the member got the first answer, and the message it created."""
+        await self.acknowledge_many([(job_id, message_id)])
+
+    async def acknowledge_many(self, answered: Sequence[tuple[int, int | None]]) -> None:
+        """Record first answers (job id, message id) in one transaction."""
         now = time.time()
-        return await self._update_one(
+        await self._db.executemany(
             "UPDATE jobs SET acknowledged_at = ?, message_id = COALESCE(?, message_id), "
-            "updated_at = ? WHERE id = ? RETURNING *",
-            (now, message_id, now, job_id),
+            "updated_at = ? WHERE id = ?",
+            [(now, message_id, now, job_id) for job_id, message_id in answered],
         )
 
     async def record_part(
