@@ -35,7 +35,12 @@ T = TypeVar("T")
 
 
 class _Cache:
-    """Per-server read cache with a version per server, dropped on every write."""
+    """Per-server read cache with a version per server, dropped on every write.
+
+    Each caller that misses loads for itself: handing one load to the others would
+    have a caller inside a transaction (a dispatch pass reading caps) wait for a load
+    that waits for that very transaction to end.
+    """
 
     def __init__(self, ttl: float | None, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl
