@@ -113,14 +113,30 @@ async def main(settings: Settings) -> int:
                 return await serve(bot, stop)
 
 
+async def freeze_when_ready(bot: LemonBot) -> None:
+    """Once ready, keep what exists then out of the garbage collector's full passes.
+
+    Modules, catalogues and the servers' state live as long as the process; scanning
+    them took 40-65 ms of the event loop at each full collection, about every second
+    under a burst of commands. After ``gc.freeze()`` a full pass takes a few ms.
+    """
+    import gc
+
+    await bot.wait_until_ready()
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(bot: LemonBot, stop: asyncio.Event) -> int:
     """Stay connected until the gateway gives up or a signal asks to stop."""
     import discord
 
     loop = asyncio.get_running_loop()
     runner = asyncio.create_task(bot.connect(), name="bot")
+    freezer = asyncio.create_task(freeze_when_ready(bot), name="gc-freeze")
     stopper = asyncio.create_task(stop.wait(), name="signals")
     done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    freezer.cancel()  # done long ago, or the bot never got ready
     if stopper in done:
         log.info("shutdown requested; finishing work in flight, then stopping")
         for sig in (signal.SIGTERM, signal.SIGINT):
