@@ -10,11 +10,14 @@ the requests arriving alongside, in one transaction) before it answers.
 Baseline: the same 30 members at once run ``/help``, which answers from memory with no
 work (the gateway, discord.py's parsing and the HTTP round-trip: the floor), same run,
 rounds interleaved. The accepted jobs' creates reach the emulator and are held there
-until the end, so their requests run beside the measurement, as they would.
+(``bench/_emulator.py``), so their requests run beside the measurement, as they would;
+once all arrived they are answered, and the next round starts when the bot delivered
+every image: each burst meets a bot that finished the last one's work.
 
-The fake Discord runs in this process and the bot in its own, as the real Discord is
-elsewhere; the fake's OpenAPI check of each request is off here (the e2e tests keep it
-on), since it would delay the fake's clock, not the bot.
+Three processes, as in production the three parties are apart: the bot, the fake
+Discord (this one) and the LemonData emulator. The fake's OpenAPI check of each request
+is off here (the e2e tests keep it on), since it would delay the fake's clock, not the
+bot.
 
 Run: ``python bench/bench_ack.py`` (or ``python bench/run.py ack``), ~20 s.
 """
@@ -27,6 +30,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +41,6 @@ warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
 from bench._common import Report, percentile  # noqa: E402
 from tests.e2e.harness import BotProcess  # noqa: E402
 from tests.fakes.fake_discord import FakeDiscord  # noqa: E402
-from tests.fakes.lemondata import LemonDataEmulator  # noqa: E402
 
 SIMULTANEOUS = 30
 ROUNDS = 8
@@ -65,12 +68,64 @@ async def _round(
 
 async def run() -> Report:
     """Measure and return the report."""
-    async with FakeDiscord(validate_spec=False) as fake, LemonDataEmulator() as lemondata:
-        # Generations never end during the run (inline creates wait, tasks never finish):
-        # only the acknowledgements are timed.
-        lemondata.gate = asyncio.Event()
-        lemondata.hold_tasks = True
-        lemondata.record_requests = False
+    emulator = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench._emulator",
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert emulator.stdin is not None and emulator.stdout is not None
+    try:
+        ready = (await asyncio.wait_for(emulator.stdout.readline(), 30)).decode().split()
+        if not ready or ready[0] != "READY":
+            raise RuntimeError("the emulator did not start")
+        stdin = emulator.stdin
+
+        def command(line: str) -> None:
+            stdin.write(f"{line}\n".encode())
+
+        lemondata = SimpleNamespace(base_url=ready[1], api_key=ready[2], gated=0, command=command)
+        watcher = asyncio.create_task(_watch(emulator.stdout, lemondata))
+        results = await _measure(lemondata)
+    finally:
+        emulator.stdin.close()
+        await asyncio.wait_for(emulator.wait(), 30)
+    watcher.cancel()
+    return _report(results)
+
+
+async def _watch(stdout: asyncio.StreamReader, lemondata: Any) -> None:
+    """Keep ``lemondata.gated`` (creates held at the emulator) up to date."""
+    while line := await stdout.readline():
+        word, _, count = line.decode().partition(" ")
+        if word == "GATED":
+            lemondata.gated = int(count)
+
+
+async def _settled(lemondata: Any, bot: BotProcess, jobs: int) -> None:
+    """Let the last burst's generations end, and wait until the bot delivered them all.
+
+    Its creates are held at the emulator while the acknowledgements are timed; once all
+    of them arrived they are answered, and the next burst meets a bot with nothing left
+    to do (the answers downloaded and the cards edited), as after a real burst.
+    """
+    deadline = time.monotonic() + ROUND_TIMEOUT
+    while lemondata.gated < SIMULTANEOUS:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {lemondata.gated} creates reached the emulator")
+        await asyncio.sleep(0.01)
+    lemondata.command("release")
+    while sum(1 for j in bot.jobs() if j["delivery_state"] == "delivered") < jobs:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the bot did not deliver the last burst's images")
+        await asyncio.sleep(0.02)
+
+
+async def _measure(lemondata: Any) -> dict[str, list[float]]:
+    """Start the bot, run the rounds, stop the bot; return the latencies (ms)."""
+    async with FakeDiscord(validate_spec=False) as fake:
         arrived: dict[int, float] = {}
         original = fake._callback
 
@@ -113,17 +168,22 @@ async def run() -> Report:
                         latencies = await _round(fake, name, options, users, arrived)
                         if round_no >= WARMUP_ROUNDS:
                             results[name] += latencies
+                    await _settled(lemondata, bot, (round_no + 1) * SIMULTANEOUS)
                 jobs = bot.jobs()
                 expected = (WARMUP_ROUNDS + ROUNDS) * SIMULTANEOUS
                 if len(jobs) != expected:
                     raise RuntimeError(f"{len(jobs)} jobs stored, expected {expected}")
             finally:
-                lemondata.gate.set()
                 complaint = await bot.stop()
             if complaint:
                 raise RuntimeError(f"the bot: {complaint}\n{bot.log_tail()}")
             if problems := bot.log_problems():
                 raise RuntimeError("the bot logged errors:\n" + "\n".join(problems[:20]))
+    return results
+
+
+def _report(results: dict[str, list[float]]) -> Report:
+    """The table: /imagine against /help, and the target."""
     report = Report(
         title=f"Acknowledgement: {SIMULTANEOUS} simultaneous /imagine, arrival to callback",
         baseline="the same members at once run /help (answers from memory: the floor), same run",
