@@ -3,11 +3,12 @@
 ``accept`` is everything /imagine does before it answers Discord, which must happen
 within 3 seconds: validate the options against the model's family and build the API
 body (for gpt-image-2 that includes the size solver), check the blocked-user list and
-the server's prompt blocklist, check room in the server's queue, then reserve quota
-and insert the job row in one ``BEGIN IMMEDIATE`` transaction.
+the server's prompt blocklist (cached per server), then admit it: room in the server's
+queue, the member's quota and the job row, in one transaction shared with the requests
+that arrive meanwhile (``bot/jobs/admission.py``).
 
-The service is the one ``bot/client.py`` builds: a ``LemonBot`` constructed, never
-logged in (its services exist after ``__init__``), talking to the LemonData emulator
+The service is the one ``bot/client.py`` builds: a ``LemonBot`` constructed and
+entered, never logged in (its services exist after ``__init__``), talking to the LemonData emulator
 on 127.0.0.1 only to load the model list once before timing starts. ``accept`` does
 no HTTP once the list is loaded.
 
