@@ -27,13 +27,14 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from bot.errors import BotError
 from bot.jobs import dispatch
 from bot.quota import QuotaService, check_fits, window_of
 from bot.store import InputImage, Job, JobDraft, Store
 from bot.store.group import MAX_BATCH, GroupCommit
+from bot.store.rows import with_quota_window
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class Admissions:
             limit, settings = await self._quota.limit_for(
                 draft.guild_id, draft.user_id, request.role_ids
             )
-            drafts.append(replace(draft, quota_window=window_of(now, settings.quota_period)))
+            drafts.append(with_quota_window(draft, window_of(now, settings.quota_period)))
             periods.append(settings.quota_period)
             limits.append(limit)
         decisions: list[int | BotError | None] = []  # a queue place (None: runs now), or why not

@@ -24,6 +24,7 @@ from bot.store.rows import (
     JobDraft,
     StoredImage,
     encode_column,
+    encode_draft,
 )
 
 _GENERATING = f"state IN ({', '.join(repr(s) for s in GENERATING_STATES)})"
@@ -78,10 +79,7 @@ class JobStore:
         async with self._db.transaction():
             for start in range(0, len(drafts), _ROWS_PER_INSERT):
                 chunk = drafts[start : start + _ROWS_PER_INSERT]
-                stored = [
-                    {n: encode_column(n, getattr(draft, n)) for n in DRAFT_COLUMNS}
-                    for draft, _ in chunk
-                ]
+                stored = [encode_draft(draft) for draft, _ in chunk]
                 params: list[Any] = []
                 for values in stored:
                     params += [*values.values(), now, now]
