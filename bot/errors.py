@@ -15,6 +15,18 @@ from bot.i18n import ENGLISH, LocaleLike, Text
 
 DISCORD_MESSAGE_LIMIT = 2000
 
+# The bot's own details of a failure. They are stored in English in the job's
+# ``error_message`` (moderators and logs read them as they read the gateway's own
+# messages); a member reads them through their catalogue key, in their language.
+DETAIL_LOST_TASK = "the image service lost track of the task"
+DETAIL_NO_IMAGES = "completed task has no images"
+DETAIL_DOWNLOAD_TIMEOUT = "the images could not be downloaded in time"
+OWN_DETAILS = {
+    DETAIL_LOST_TASK: "detail.lost_task",
+    DETAIL_NO_IMAGES: "detail.no_images",
+    DETAIL_DOWNLOAD_TIMEOUT: "detail.download_timeout",
+}
+
 
 class BotError(Exception):
     """An error whose message may be shown to the user, in their language.

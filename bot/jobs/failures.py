@@ -6,6 +6,7 @@ is told about each.
 
 from __future__ import annotations
 
+from bot.errors import DETAIL_LOST_TASK
 from bot.lemondata import (
     AuthenticationError,
     BadRequestError,
@@ -43,7 +44,7 @@ def classify(exc: LemonDataError) -> str:
 def lost_task(exc: LemonDataError) -> tuple[str, str | None]:
     """Return the code and detail of a task that polling cannot follow any more."""
     if isinstance(exc, NotFoundError):
-        return "task_failed", "the image service lost track of the task"
+        return "task_failed", DETAIL_LOST_TASK
     return classify(exc), exc.message  # a rejected key or an empty balance
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from bot.background import Background
 from bot.catalog import route_for
 from bot.config import Settings
+from bot.errors import DETAIL_DOWNLOAD_TIMEOUT, DETAIL_NO_IMAGES
 from bot.jobs import dispatch
 from bot.jobs.delivery import Delivery, Sent
 from bot.jobs.failures import classify, failed_task, lost_task
@@ -276,7 +277,7 @@ class JobRunner:
         elif status.images:
             await self._finish(job_id, status.images)
         else:
-            await self.fail(job_id, "malformed", "completed task has no images")
+            await self.fail(job_id, "malformed", DETAIL_NO_IMAGES)
 
     async def finish_stored(self, job_id: int) -> None:
         """Finish a job whose create answered before a restart (its images are stored)."""
@@ -300,7 +301,7 @@ class JobRunner:
             async with asyncio.timeout(max(FINAL_COLLECT_SECONDS, self._remaining(job))):
                 complete = [await self._fetch(image, job.upload_limit) for image in stored]
         except TimeoutError:
-            await self.fail(job_id, "timeout", "the images could not be downloaded in time")
+            await self.fail(job_id, "timeout", DETAIL_DOWNLOAD_TIMEOUT)
             return
         except NotFoundError:
             await self.fail(job_id, "expired", None)

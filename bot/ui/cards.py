@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.catalog import Family, ImagineOptions, describe_shape, geometry_for
-from bot.i18n import LANGUAGES, Joined, LocaleLike, Text, messages, seconds, t
+from bot.i18n import ENGLISH, LANGUAGES, Joined, LocaleLike, Text, messages, seconds, t
 from bot.store import JOB_STATES, Job
 from bot.ui.format import fit_lines, safe_detail, shorten, timestamp
 from bot.ui.text import FAILURE_CODES, period_key
@@ -156,7 +156,7 @@ def details_embed(job: Job, locale: LocaleLike) -> discord.Embed:
     embed.add_field(name=t("card.model", lang), value=f"`{job.model}`")
     embed.add_field(name=t("card.ratio", lang), value=ratio_text(job, lang))
     chosen = [
-        f"{k} {v}"
+        Text.of(f"details.option_{k}", value=option_value(k, v))
         for k, v in job.options.items()
         if k in ("resolution", "quality", "count", "style") and v not in (None, 1)
     ]
@@ -180,6 +180,15 @@ def details_embed(job: Job, locale: LocaleLike) -> discord.Embed:
         embed.add_field(name=t("details.reference_images", lang), value=str(job.input_count))
     embed.set_footer(text=footer_text(job.id, lang))
     return embed
+
+
+def option_value(name: str, value: object) -> Text | str:
+    """Return an option's value as members read it (qualities and styles translated)."""
+    if name in ("quality", "style") and isinstance(value, str):
+        key = f"{name}.{value}"
+        if messages(ENGLISH).template(key) is not None:
+            return Text(key)
+    return str(value)
 
 
 def state_label(job: Job, position: int | None = None) -> str:

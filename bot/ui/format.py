@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import discord
 
-from bot.errors import DISCORD_MESSAGE_LIMIT
+from bot.errors import DISCORD_MESSAGE_LIMIT, OWN_DETAILS
 from bot.i18n import ENGLISH, LocaleLike, Text, t
 
 DETAIL_LIMIT = 160
@@ -71,10 +71,13 @@ def timestamp(moment: float | None, style: TimestampStyle = "f") -> str:
 def safe_detail(message: str | None, locale: LocaleLike = ENGLISH) -> str:
     """Return a short, human part of an upstream error message as ``: ...``, or ``''``.
 
-    The detail is the gateway's own words (English), quoted as they came.
+    The detail is the gateway's own words (English), quoted as they came; the bot's own
+    details (:data:`bot.errors.OWN_DETAILS`) are said in the reader's language.
     """
     if not message:
         return ""
+    if message in OWN_DETAILS:
+        return t("failure.detail", locale, detail=t(OWN_DETAILS[message], locale))
     text = re.sub(r"[{}\[\]\"`]", "", message)
     text = re.sub(r"https?://\S+", "", text)
     text = shorten(text, DETAIL_LIMIT).rstrip(".")

@@ -15,7 +15,7 @@ import discord
 from bot.catalog import Family, Geometry, ImageInput, ImageMode
 from bot.i18n import Joined, LocaleLike, Text, money, t
 from bot.lemondata import Pricing
-from bot.ui.cards import COLOUR_DONE, COLOUR_PROGRESS, family_text
+from bot.ui.cards import COLOUR_DONE, COLOUR_PROGRESS, family_text, option_value
 from bot.ui.format import limit_text
 
 MODELS_PER_PAGE = 5
@@ -46,9 +46,11 @@ def accepts_text(entry: ModelEntry) -> Text:
     if family.resolutions:
         items.append(Text.of("models.resolution", values=_values(family.resolutions)))
     if family.qualities:
-        items.append(Text.of("models.quality", values=_values(family.qualities)))
+        qualities = [option_value("quality", q) for q in family.qualities]
+        items.append(Text.of("models.quality", values=Joined(qualities, "slash")))
     if family.styles:
-        items.append(Text.of("models.style", values=_values(family.styles)))
+        styles = [option_value("style", s) for s in family.styles]
+        items.append(Text.of("models.style", values=Joined(styles, "slash")))
     items.append(Text.of("models.count", count=family.max_count))
     accepts = entry.image_input
     if not accepts.accepted:

@@ -237,6 +237,7 @@ async def test_models_in_chinese_and_with_prices_unknown(env):
     gpt = entries["gpt-image-2 · GPT Image 2"]
     assert "**价格：**按 token 计费（每张 US$0.011–US$0.25）" in gpt
     assert "**额度：**每张 2 单位（4k 计双倍）" in gpt
+    assert "质量 自动/低/中/高" in gpt, gpt  # the values too, not the API's English ids
     assert data["embeds"][0]["footer"]["text"] == "第 1 页，共 2 页"
     press = env.click(interaction, "下一页", env.fake.alice)
     _, turned = await env.fake.wait_for_callback(press)

@@ -87,10 +87,14 @@ async def answer(env: BotEnv, interaction: FakeInteraction) -> dict[str, Any]:
 
 
 async def mod(
-    env: BotEnv, name: str, options: dict[str, Any] | None = None, user: FakeUser | None = None
+    env: BotEnv,
+    name: str,
+    options: dict[str, Any] | None = None,
+    user: FakeUser | None = None,
+    **kw: Any,
 ) -> dict[str, Any]:
     """Run an /imagemod command (as the moderator by default) and return its ephemeral answer."""
-    interaction = env.send(name, options or {}, user=user or env.fake.mod)
+    interaction = env.send(name, options or {}, user=user or env.fake.mod, **kw)
     message = await answer(env, interaction)
     assert message["flags"] & EPHEMERAL, message
     return message
@@ -795,3 +799,15 @@ async def test_a_huge_filter_is_echoed_shortened(env, command):
     assert len(message["content"]) <= 2000
     assert "mmm…" in message["content"] and "m" * 200 not in message["content"]
     assert env.fake.violations == []
+
+
+async def test_moderators_read_imagemod_in_their_language(env):
+    """A zh-CN moderator reads /imagemod's replies in Chinese; the CSV's columns stay ids."""
+    await with_moderation(env)
+    empty = await mod(env, "imagemod logs", {"state": "running"}, locale="zh-CN")
+    assert "没有" in empty["content"] and "no jobs" not in empty["content"], empty["content"]
+    bad = await mod(env, "imagemod logs", {"since": "last tuesday"}, locale="zh-CN")
+    assert "30m" in bad["content"] and "accepted" not in bad["content"], bad["content"]
+    await imagine_done(env)
+    exported = await mod(env, "imagemod export", {}, locale="zh-CN")
+    assert "个任务" in exported["content"], exported["content"]

@@ -53,17 +53,17 @@ ALLOWED: dict[tuple[str, str], str] = {
         "job has no interaction token",
     ): "a ValueError caught by delivery, which then tries the next path",
     (
-        "bot/jobs/lifecycle.py",
-        "completed task has no images",
-    ): "stored error detail, quoted like the gateway's own (English) messages",
-    (
-        "bot/jobs/lifecycle.py",
-        "the images could not be downloaded in time",
-    ): "stored error detail, quoted like the gateway's own (English) messages",
-    (
-        "bot/jobs/failures.py",
+        "bot/errors.py",
         "the image service lost track of the task",
-    ): "stored error detail, quoted like the gateway's own (English) messages",
+    ): "stored detail for moderators; members read detail.lost_task (OWN_DETAILS)",
+    (
+        "bot/errors.py",
+        "completed task has no images",
+    ): "stored detail for moderators; members read detail.no_images (OWN_DETAILS)",
+    (
+        "bot/errors.py",
+        "the images could not be downloaded in time",
+    ): "stored detail for moderators; members read detail.download_timeout (OWN_DETAILS)",
     (
         "bot/moderation/service.py",
         "message already gone",
@@ -146,12 +146,30 @@ def _scan(source: str, path: str, allowed: Mapping[tuple[str, str], str]) -> Ite
         for part in ast.walk(node)
         if part is not node
     }
+    shown = _shown_words(tree)
     for node in ast.walk(tree):
         if id(node) in skipped or id(node) in inside_fstrings:
             continue
         text = _text(node)
-        if text is not None and reads_like_prose(text) and (path, text) not in allowed:
+        if text is None or (path, text) in allowed:
+            continue
+        if reads_like_prose(text) or (id(node) in shown and WORD.search(text)):
             yield Literal(path, getattr(node, "lineno", 0), text)
+
+
+# Keyword arguments whose value Discord shows as it is: one word there is a text too.
+SHOWN_KEYWORDS = frozenset({"label", "placeholder", "title", "content", "description", "text"})
+
+
+def _shown_words(tree: ast.AST) -> set[int]:
+    """The string constants given to a keyword that Discord shows (``label="Cancel"``)."""
+    return {
+        id(keyword.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for keyword in node.keywords
+        if keyword.arg in SHOWN_KEYWORDS
+    }
 
 
 def scan(repo: Path = REPO) -> list[Literal]:

@@ -48,3 +48,12 @@ def test_every_allowlist_entry_is_still_needed():
         source = (REPO / path).read_text(encoding="utf-8")
         others = {key: why for key, why in ALLOWED.items() if key != (path, text)}
         assert text in [lit.text for lit in scan_source(source, path, others)], (path, text)
+
+
+def test_one_word_that_discord_shows_is_found():
+    """A single word given as a button's label or a placeholder is a text as well."""
+    source = (
+        'discord.ui.Button(label="Cancel", custom_id="lemonbot:cancel")\n'
+        'Select(placeholder="Pick")\nstyle = "primary"\n'
+    )
+    assert [literal.text for literal in scan_source(source, "bot/ui/x.py")] == ["Cancel", "Pick"]
