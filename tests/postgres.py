@@ -167,6 +167,8 @@ class LocalCluster:
         try:
             if (self.data / "postmaster.pid").exists():
                 self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        except (OSError, subprocess.SubprocessError):
+            pass  # it never started (pg_ctl or runuser missing): nothing runs to stop
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -232,6 +234,19 @@ def missing_reason() -> str | None:
     return NOT_FOUND
 
 
+SERVER_FIXTURES = frozenset({"postgres_server", "postgres_url", "empty_postgres_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that asks for a PostgreSQL fixture ``postgres``, marked or not.
+
+    So that it is skipped with the others (one line) and left out by ``-m "not postgres"``.
+    """
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Skip the ``postgres`` tests when there is no PostgreSQL, reported as one line.
@@ -268,7 +283,8 @@ def postgres_server() -> Iterator[PostgresServer]:
         try:
             cluster = LocalCluster(binaries)
             url = cluster.start()
-        except RuntimeError as exc:
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            # A missing runuser, say: no server, and nothing left behind in /dev/shm.
             if cluster is not None:
                 cluster.stop()
             _unavailable(f"the test server could not start: {exc}")
