@@ -126,7 +126,8 @@ async def reserve_round(store: Store, side: Side | None) -> str:
         (refused if isinstance(outcome, QuotaExceeded) else accepted)[d.user_id] += 1
     window = window_of(time.time())
     used = {
-        d.user_id: await store.jobs.quota_used(GUILD, d.user_id, window) for d in requests[:MEMBERS]
+        d.user_id: await store.quota.quota_used(GUILD, d.user_id, window)
+        for d in requests[:MEMBERS]
     }
     stored = len(await store.jobs.unfinished())
     expected = min(REQUESTS_PER_MEMBER, LIMIT)

@@ -125,7 +125,7 @@ class QuotaService:
         now = time.time()
         limit, settings = await self.limit_for(guild_id, user_id, role_ids)
         period = settings.quota_period
-        used = await self._store.jobs.quota_used(guild_id, user_id, window_of(now, period))
+        used = await self._store.quota.quota_used(guild_id, user_id, window_of(now, period))
         return QuotaStatus(used, limit, window_reset(now, period), period)
 
     async def settle(self, job_id: int, units: int | None = None) -> bool:
@@ -133,19 +133,19 @@ class QuotaService:
 
         ``units`` charges less than was reserved, when fewer images arrived than asked.
         """
-        return await self._store.jobs.set_quota_state(job_id, "settled", units=units)
+        return await self._store.quota.set_quota_state(job_id, "settled", units=units)
 
     async def release(self, job_id: int) -> bool:
         """Give a reservation back (the job failed); True the first time."""
-        return await self._store.jobs.set_quota_state(job_id, "released")
+        return await self._store.quota.set_quota_state(job_id, "released")
 
     async def refund(self, job_id: int) -> bool:
         """Give back a settled charge whose result never reached anyone; True once."""
-        return await self._store.jobs.set_quota_state(job_id, "released", from_state="settled")
+        return await self._store.quota.set_quota_state(job_id, "released", from_state="settled")
 
     async def keep_only(self, job_id: int, units: int) -> bool:
         """Lower a settled charge to ``units``: the rest of the images never reached anyone."""
-        return await self._store.jobs.reduce_charge(job_id, units)
+        return await self._store.quota.reduce_charge(job_id, units)
 
 
 def check_fits(used: int, limit: int | None, cost: int, now: float, period: str = "day") -> None:

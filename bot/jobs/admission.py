@@ -147,8 +147,8 @@ class Admissions:
             keys += [f"admission:{g}" for g in caps]  # the queue's room
             await self._store.lock(*keys)
             tallies = _Tallies(
-                await self._store.jobs.quota_used_by(members, {d.quota_window for d in drafts}),
-                await self._store.jobs.loads(guilds) if caps else {},
+                await self._store.quota.quota_used_by(members, {d.quota_window for d in drafts}),
+                await self._store.quota.loads(guilds) if caps else {},
             )
             for draft, period, limit in zip(drafts, periods, limits, strict=True):
                 try:

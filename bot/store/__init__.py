@@ -1,6 +1,7 @@
 """The storage boundary: row types, the repositories, and the engines under them.
 
 The rest of the bot talks to a :class:`Store` only: ``store.jobs`` (the ledger),
+``store.quota`` (its quota units and job counts),
 ``store.guilds`` (server settings and rules), ``store.actions`` (the moderator log),
 ``store.state`` (the bot's own keys), ``store.transaction()`` to make several
 writes one, and ``store.lock(key)`` to serialise a read-check-write across processes.
@@ -22,6 +23,7 @@ from bot.store.database import Database
 from bot.store.engines import open_database
 from bot.store.guilds import GuildStore
 from bot.store.jobs import JobFilter, JobStore
+from bot.store.quota import QuotaStore
 from bot.store.rows import (
     ACTIVE_STATES,
     GENERATING_STATES,
@@ -58,6 +60,7 @@ __all__ = [
     "ModAction",
     "PromptRule",
     "QuotaRule",
+    "QuotaStore",
     "StateStore",
     "Store",
     "StoredImage",
@@ -70,6 +73,7 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.jobs = JobStore(db)
+        self.quota = QuotaStore(db)
         self.guilds = GuildStore(db)
         self.actions = ActionLog(db)
         self.state = StateStore(db)

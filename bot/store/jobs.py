@@ -1,5 +1,8 @@
 """JobStore: every statement on the job ledger (``jobs``) and its images (``job_images``).
 
+Its quota units and counts (quota used, loads, queue places) are
+:class:`bot.store.quota.QuotaStore`'s.
+
 Each write that changes a job is one conditional statement that returns the updated
 row (``RETURNING *``), or None when its condition did not hold, so that repeating a
 write is harmless and callers need not read the job again.
@@ -13,10 +16,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from bot.store.database import Database, placeholders
+from bot.store.quota import GENERATING, QuotaStore
 from bot.store.rows import (
     ACTIVE_STATES,
     DRAFT_COLUMNS,
-    GENERATING_STATES,
     JOB_UPDATABLE,
     TERMINAL_STATES,
     InputImage,
@@ -27,7 +30,6 @@ from bot.store.rows import (
     encode_draft,
 )
 
-_GENERATING = f"state IN ({', '.join(repr(s) for s in GENERATING_STATES)})"
 _ACTIVE = f"state IN ({', '.join(repr(s) for s in ACTIVE_STATES)})"
 _ADDED_COLUMNS = tuple(f.name for f in fields(Job) if f.name not in DRAFT_COLUMNS)
 _ROWS_PER_INSERT = 100  # well within either engine's limit on a statement's parameters
@@ -57,6 +59,7 @@ class JobStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._counts = QuotaStore(db)
 
     async def insert(
         self, draft: JobDraft, *, now: float | None = None, inputs: Sequence[InputImage] = ()
@@ -214,7 +217,7 @@ class JobStore:
         free = "" if everything else " AND (lease_until IS NULL OR lease_until < ?)"
         rows = await self._db.fetchall(
             "UPDATE jobs SET lease_owner = ?, lease_until = ?, lease_token = lease_token + 1 "
-            f"WHERE id IN (SELECT id FROM jobs WHERE ({_GENERATING} OR "
+            f"WHERE id IN (SELECT id FROM jobs WHERE ({GENERATING} OR "
             f"(state IN ({', '.join(repr(s) for s in TERMINAL_STATES)}) "
             f"AND delivery_state = 'pending')){free} ORDER BY id LIMIT ?"
             f"{self._db.skip_locked}) RETURNING *",
@@ -334,109 +337,18 @@ class JobStore:
         row = await self._db.fetchone(sql, params)
         return Job.from_row(row) if row else None
 
-    # ------------------------------------------------------------------ quota
-
-    async def set_quota_state(
-        self, job_id: int, to_state: str, *, from_state: str = "reserved", units: int | None = None
-    ) -> bool:
-        """Move a job's quota from ``from_state`` to ``to_state``, once; True if it moved.
-
-        ``reserved -> settled | released`` settles or refunds a reservation;
-        ``settled -> released`` gives back a charge whose result never reached anyone.
-        ``units`` changes the amount as it moves (a charge for fewer images than asked).
-        """
-        changed = await self._db.execute(
-            "UPDATE jobs SET quota_state = ?, quota_units = COALESCE(?, quota_units) "
-            "WHERE id = ? AND quota_state = ?",
-            (to_state, units, job_id, from_state),
-        )
-        return changed == 1
-
-    async def reduce_charge(self, job_id: int, units: int) -> bool:
-        """Lower a settled charge to ``units`` (some images never reached anyone); True once."""
-        changed = await self._db.execute(
-            "UPDATE jobs SET quota_units = ? WHERE id = ? AND quota_state = 'settled' "
-            "AND quota_units > ?",
-            (units, job_id, units),
-        )
-        return changed == 1
-
-    async def quota_used(self, guild_id: int, user_id: int, window: str) -> int:
-        """Return the units reserved or settled by a user in a quota window."""
-        row = await self._db.fetchone(
-            "SELECT COALESCE(SUM(quota_units), 0) AS used FROM jobs "
-            "WHERE guild_id = ? AND user_id = ? AND quota_window = ? "
-            "AND quota_state IN ('reserved', 'settled')",
-            (guild_id, user_id, window),
-        )
-        return int(row["used"]) if row else 0
-
-    async def quota_used_by(
-        self, members: Iterable[tuple[int, int]], windows: Iterable[str]
-    ) -> dict[tuple[int, int, str], int]:
-        """Return the units reserved or settled per (guild, user, window), in one query."""
-        pairs = set(members)
-        guilds, users = sorted({g for g, _ in pairs}), sorted({u for _, u in pairs})
-        keys = sorted(set(windows))
-        rows = await self._db.fetchall(
-            "SELECT guild_id, user_id, quota_window, COALESCE(SUM(quota_units), 0) AS used "
-            f"FROM jobs WHERE guild_id IN ({placeholders(len(guilds))}) "
-            f"AND user_id IN ({placeholders(len(users))}) "
-            f"AND quota_window IN ({placeholders(len(keys))}) "
-            "AND quota_state IN ('reserved', 'settled') "
-            "GROUP BY guild_id, user_id, quota_window",
-            (*guilds, *users, *keys),
-        )
-        return {
-            (int(r["guild_id"]), int(r["user_id"]), str(r["quota_window"])): int(r["used"])
-            for r in rows
-        }
-
     # ------------------------------------------------------------------ counts
 
-    async def loads(self, guild_ids: Iterable[int]) -> dict[tuple[int, int], tuple[int, int]]:
-        """Return (generating, queued) jobs per (guild, user) of some servers, in one query."""
-        guilds = sorted(set(guild_ids))
-        rows = await self._db.fetchall(
-            "SELECT guild_id, user_id, "
-            f"SUM(CASE WHEN {_GENERATING} THEN 1 ELSE 0 END) AS generating, "
-            "SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END) AS queued FROM jobs "
-            f"WHERE guild_id IN ({placeholders(len(guilds))}) "
-            f"AND (state = 'queued' OR {_GENERATING}) GROUP BY guild_id, user_id",
-            guilds,
-        )
-        return {
-            (int(r["guild_id"]), int(r["user_id"])): (int(r["generating"]), int(r["queued"]))
-            for r in rows
-        }
-
+    # Transitional: bot/jobs/lifecycle.py and bot/jobs/delivery.py still ask the ledger
+    # for these two counts; they live in ``store.quota`` (QuotaStore). Remove both once
+    # those files call ``store.quota`` directly.
     async def generating_counts(self) -> dict[tuple[int, int], int]:
-        """Return the number of generating jobs per (guild, user), in one query."""
-        rows = await self._db.fetchall(
-            "SELECT guild_id, user_id, COUNT(*) AS n FROM jobs "
-            f"WHERE {_GENERATING} GROUP BY guild_id, user_id"
-        )
-        return {(int(r["guild_id"]), int(r["user_id"])): int(r["n"]) for r in rows}
-
-    async def count(self, guild_id: int, user_id: int | None = None, *, queued: bool) -> int:
-        """Return how many jobs of a guild (or one of its users) wait, or generate."""
-        sql = "SELECT COUNT(*) AS n FROM jobs WHERE guild_id = ? AND "
-        sql += "state = 'queued'" if queued else _GENERATING
-        params: tuple[Any, ...] = (guild_id,)
-        if user_id is not None:
-            sql += " AND user_id = ?"
-            params += (user_id,)
-        row = await self._db.fetchone(sql, params)
-        return int(row["n"]) if row else 0
+        """Return the number of generating jobs per (guild, user): see QuotaStore."""
+        return await self._counts.generating_counts()
 
     async def queue_position(self, job_id: int) -> int:
-        """Return a queued job's 1-based place in its server's queue."""
-        row = await self._db.fetchone(
-            "SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued' AND id <= ? "
-            "AND guild_id = (SELECT guild_id FROM jobs WHERE id = ?)",
-            (job_id, job_id),
-        )
-        return int(row["n"]) if row else 0
+        """Return a queued job's 1-based place in its server's queue: see QuotaStore."""
+        return await self._counts.queue_position(job_id)
 
     # ------------------------------------------------------------------ images
 

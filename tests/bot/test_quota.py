@@ -34,7 +34,7 @@ async def _race(path: Path, limit: int, costs: list[int]) -> tuple[int, int, int
             return True
 
         results = await asyncio.gather(*(attempt(c) for c in costs))
-        used = await db.jobs.quota_used(1, 3, window)
+        used = await db.quota.quota_used(1, 3, window)
         return sum(results), used, len(await db.jobs.unfinished())
 
 

@@ -152,7 +152,9 @@ async def seed(
     async with env.db.transaction():
         job_id = (await env.db.jobs.insert(draft, now=created_at)).id
         await env.db.jobs.transition(job_id, ["queued"], state, now=created_at + 5, **fields)
-        await env.db.jobs.set_quota_state(job_id, "settled" if state == "succeeded" else "released")
+        await env.db.quota.set_quota_state(
+            job_id, "settled" if state == "succeeded" else "released"
+        )
         await env.db.jobs.mark_delivered(
             job_id, via="none", channel_id=None, message_id=None, delivered=False
         )

@@ -31,7 +31,7 @@ async def test_simultaneous_requests_share_a_few_transactions(db):
     jobs = [o.job for o in outcomes if isinstance(o, Accepted)]
     assert [j.interaction_id for j in sorted(jobs, key=lambda j: j.id)] == list(range(200))
     assert admissions.batches <= 3  # the first alone, the rest together
-    assert await db.jobs.quota_used(1, 3, window_of(jobs[0].created_at)) == 200
+    assert await db.quota.quota_used(1, 3, window_of(jobs[0].created_at)) == 200
 
 
 async def test_quotas_are_exact_within_a_batch(db):
@@ -43,7 +43,7 @@ async def test_quotas_are_exact_within_a_batch(db):
         refused = d.interaction_id % 1000 == 3
         assert isinstance(outcome, QuotaExceeded if refused else Accepted), (d, outcome)
     window = window_of(outcomes[0].job.created_at)
-    assert all([await db.jobs.quota_used(1, 100 + m, window) == 3 for m in range(50)])
+    assert all([await db.quota.quota_used(1, 100 + m, window) == 3 for m in range(50)])
     assert len(await db.jobs.unfinished()) == 150
 
 
@@ -98,4 +98,4 @@ async def test_two_processes_admitting_at_once_stay_exact(postgres_url):
         assert all(isinstance(o, (Accepted, QuotaExceeded)) for o in outcomes)
         accepted = [o for o in outcomes if isinstance(o, Accepted)]
         window = window_of(accepted[0].job.created_at)
-        assert all([await one.jobs.quota_used(1, 100 + m, window) == 3 for m in range(20)])
+        assert all([await one.quota.quota_used(1, 100 + m, window) == 3 for m in range(20)])

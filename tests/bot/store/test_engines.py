@@ -98,8 +98,8 @@ async def test_big_ids_and_bytes_round_trip(db):
     assert (got.guild_id, got.user_id, got.created_at) == (BIG_ID, BIG_ID - 1, 1.5)
     assert got.token_expires_at == 5.0
     assert (await db.jobs.load_images(job.id))[0].data == b"\x00\xff" * 100
-    assert await db.jobs.quota_used(BIG_ID, BIG_ID - 1, "2026-11-24") == 1
-    assert await db.jobs.generating_counts() == {}
+    assert await db.quota.quota_used(BIG_ID, BIG_ID - 1, "2026-11-24") == 1
+    assert await db.quota.generating_counts() == {}
 
 
 async def test_redaction_blanks_prompts_inside_the_json(db):
@@ -152,7 +152,7 @@ async def _reserve(store: Store, limit: int, cost: int) -> bool:
     """A read-check-write reservation, serialised by lock() as the quota service does."""
     async with store.transaction():
         await store.lock("quota:1:3")
-        used = await store.jobs.quota_used(1, 3, "2026-11-24")
+        used = await store.quota.quota_used(1, 3, "2026-11-24")
         if used + cost > limit:
             return False
         await asyncio.sleep(0)  # let every other reservation reach its read
@@ -168,7 +168,7 @@ async def test_locked_reservations_are_exact_across_processes(postgres_url):
             *(_reserve(one if i % 2 else two, limit=7, cost=1) for i in range(40))
         )
         assert sum(results) == 7
-        assert await one.jobs.quota_used(1, 3, "2026-11-24") == 7
+        assert await one.quota.quota_used(1, 3, "2026-11-24") == 7
 
 
 @pytest.mark.postgres

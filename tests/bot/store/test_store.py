@@ -48,10 +48,10 @@ async def test_transitions_are_conditional(db):
 async def test_quota_state_changes_once(db):
     """Settle or release happens at most once per reservation."""
     job_id = (await db.jobs.insert(draft(quota_units=3))).id
-    assert await db.jobs.quota_used(1, 3, "2026-11-24") == 3
-    assert await db.jobs.set_quota_state(job_id, "released")
-    assert not await db.jobs.set_quota_state(job_id, "settled")
-    assert await db.jobs.quota_used(1, 3, "2026-11-24") == 0
+    assert await db.quota.quota_used(1, 3, "2026-11-24") == 3
+    assert await db.quota.set_quota_state(job_id, "released")
+    assert not await db.quota.set_quota_state(job_id, "settled")
+    assert await db.quota.quota_used(1, 3, "2026-11-24") == 0
 
 
 async def test_transaction_rolls_back(db):
