@@ -8,6 +8,10 @@ it must, and owns transactions and migrations (numbered, append-only files under
 ``bot/store/migrations/<engine>/``, the same numbers with the same meaning per engine).
 Where the engines' SQL truly differs, the engine hands the repositories its fragment
 (:meth:`Database.blank_json_key`).
+
+Hand-written SQL rather than SQLAlchemy Core: the statements exist once already, the
+engines differ in that one fragment, and aiosqlite and asyncpg are the whole stack, with
+no query layer to learn, configure or type between the repositories and the engines.
 """
 
 from __future__ import annotations
