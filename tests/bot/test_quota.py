@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import time_machine
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import QuotaExceeded
 from bot.jobs.admission import Admissions
 from bot.quota import QuotaService, api_user, window_of, window_reset
 from bot.store import Store
+from tests.conftest import ENGINES
 from tests.factories import draft
 
 
-async def _race(path: Path, limit: int, costs: list[int]) -> tuple[int, int, int]:
-    async with Store.open(path) as db:
+async def _race(url: str, limit: int, costs: list[int]) -> tuple[int, int, int]:
+    async with Store.open(url) as db:
         quota = QuotaService(db, daily_limit=limit)
         admit = Admissions(db, quota).admit
         window = window_of(time.time())
@@ -38,22 +41,44 @@ async def _race(path: Path, limit: int, costs: list[int]) -> tuple[int, int, int
         return sum(results), used, len(await db.jobs.unfinished())
 
 
-def test_fifty_concurrent_requests_with_two_left():
-    """With 2 images left, 50 concurrent requests give exactly 2 accepted."""
-    with tempfile.TemporaryDirectory() as tmp:
-        accepted, used, stored = asyncio.run(_race(Path(tmp) / "q.db", 2, [1] * 50))
+@pytest.fixture(params=ENGINES)
+def fresh_database(request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
+    """A maker of fresh databases of one engine: one for each hypothesis example."""
+    if request.param == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            files = (str(Path(tmp) / f"q{n}.db") for n in itertools.count())
+            yield lambda: next(files)
+        return
+    server = request.getfixturevalue("postgres_server")
+    names: list[str] = []
+
+    def make() -> str:
+        names.append(server.create_database())
+        return str(server.url(names[-1]))
+
+    try:
+        yield make
+    finally:
+        for name in names:
+            server.drop_database(name)
+
+
+def test_fifty_concurrent_requests_with_two_left(fresh_database):
+    """With 2 images left, 50 concurrent requests give exactly 2 accepted (both engines)."""
+    accepted, used, stored = asyncio.run(_race(fresh_database(), 2, [1] * 50))
     assert (accepted, used, stored) == (2, 2, 2)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     limit=st.integers(min_value=0, max_value=12),
     costs=st.lists(st.integers(min_value=1, max_value=4), min_size=1, max_size=30),
 )
-def test_reservations_never_exceed_the_limit(limit, costs):
-    """Whatever the mix of concurrent costs, usage never exceeds the limit."""
-    with tempfile.TemporaryDirectory() as tmp:
-        accepted, used, stored = asyncio.run(_race(Path(tmp) / "q.db", limit, costs))
+def test_reservations_never_exceed_the_limit(fresh_database, limit, costs):
+    """Whatever the mix of concurrent costs, usage never exceeds the limit (both engines)."""
+    accepted, used, stored = asyncio.run(_race(fresh_database(), limit, costs))
     assert used <= limit
     assert stored == accepted
     # greedy in arrival order: a refused request really did not fit at that moment
