@@ -15,6 +15,10 @@ from bot.scheduler.planner import PollPick, PollPlanner
 log = logging.getLogger(__name__)
 
 MAX_POLLS_IN_FLIGHT = 16
+# After an unexpected error in the loop itself (say the shared budget's database is
+# down): the first wait before trying again, doubled per consecutive error, capped.
+ERROR_BACKOFF = 1.0
+MAX_ERROR_BACKOFF = 30.0
 
 
 @dataclass(frozen=True)
@@ -83,24 +87,57 @@ class PollLoop:
         self._wake.set()
 
     async def run(self) -> None:
-        """Poll until cancelled."""
+        """Poll until cancelled.
+
+        An unexpected error of the loop's own (the budget's ``acquire`` raising on a
+        database error, say) is logged once, waited out with a short back-off, and the
+        loop goes on: it never dies while tasks are left to poll.
+        """
+        failures = 0
         while True:
-            self._wake.clear()
-            due = self._planner.next_due()
-            if due is None or self.in_flight >= self._max_in_flight:
-                await self._wake.wait()
-                continue
-            delay = due.at - self._clock.now()
-            if delay > 0:
-                await sleep_or_wake(self._clock, delay, self._wake)
-                continue
-            grant = await self._budget.acquire("poll", final=due.final)
+            try:
+                await self._step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                backoff = min(MAX_ERROR_BACKOFF, ERROR_BACKOFF * 2 ** (failures - 1))
+                log.warning("poll loop: %r; trying again in %.0fs", exc, backoff)
+                await self._clock.sleep(backoff)
+            else:
+                failures = 0
+
+    async def _step(self) -> None:
+        """Wait for the next due poll and a grant for it, then start that poll."""
+        self._wake.clear()
+        due = self._planner.next_due()
+        if due is None or self.in_flight >= self._max_in_flight:
+            await self._wake.wait()
+            return
+        delay = due.at - self._clock.now()
+        if delay > 0:
+            await sleep_or_wake(self._clock, delay, self._wake)
+            return
+        grant = await self._budget.acquire("poll", final=due.final)
+        try:
             picks = self._planner.choose(1)
-            if not picks:
-                self._budget.release(grant)
-                continue
-            self.in_flight += 1
-            self._spawn(self._run_poll(picks[0], grant), f"poll-{picks[0].job_id}")
+        except BaseException:
+            self._budget.release(grant)
+            raise
+        if not picks:
+            self._budget.release(grant)
+            return
+        pick = picks[0]
+        poll = self._run_poll(pick, grant)
+        self.in_flight += 1
+        try:
+            self._spawn(poll, f"poll-{pick.job_id}")
+        except BaseException:
+            self.in_flight -= 1
+            poll.close()  # never started: the task is polled again, the grant given back
+            self._planner.poll_failed(pick.job_id)
+            self._budget.release(grant)
+            raise
 
     async def aclose(self) -> None:
         """Cancel the polls this loop started itself (not those given to ``spawn``)."""

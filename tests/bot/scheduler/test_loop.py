@@ -98,3 +98,54 @@ def test_a_failed_poll_is_retried_after_its_retry_after():
     clock.run(main())
     assert len(attempts) == 2
     assert attempts[1] - attempts[0] >= 25.0
+
+
+class FailingOnce:
+    """A budget whose ``acquire`` raises once (a database error in a shared budget)."""
+
+    def __init__(self, budget: RequestBudget) -> None:
+        self.budget = budget
+        self.failed = 0
+
+    async def acquire(self, kind, *, final=False):
+        if not self.failed:
+            self.failed += 1
+            raise ConnectionError("the budget's database went away")
+        return await self.budget.acquire(kind, final=final)
+
+    def release(self, grant):
+        self.budget.release(grant)
+
+    def set_poll_demand(self, demand):
+        self.budget.set_poll_demand(demand)
+
+
+def test_the_loop_survives_a_budget_that_raises(caplog):
+    """acquire raises once: one warning names the error, a back-off, then the task ends."""
+    clock = VirtualClock()
+    budget = FailingOnce(RequestBudget(rpm=60, clock=clock))
+    planner = PollPlanner(clock=clock)
+    polled: list[float] = []
+
+    async def poll(pick: PollPick, grant: Grant) -> PollResult:
+        polled.append(clock.now())
+        budget.budget.observe(200, {}, grant)
+        return PollResult(done=True)
+
+    async def main() -> None:
+        loop = PollLoop(planner, budget, poll, clock=clock)
+        runner = asyncio.ensure_future(loop.run())
+        planner.track(1, model="nano-banana", submitted_at=0.0)
+        while 1 in planner and not runner.done():
+            await clock.sleep(0.5)
+        assert not runner.done(), "the poll loop died"
+        runner.cancel()
+        await loop.aclose()
+
+    with caplog.at_level("WARNING", logger="bot.scheduler.loop"):
+        clock.run(main())
+    assert budget.failed == 1 and len(polled) == 1
+    assert 1 not in planner
+    [record] = [r for r in caplog.records if r.name == "bot.scheduler.loop"]
+    assert "the budget's database went away" in record.getMessage()
+    assert record.exc_info is None  # one line, no traceback
