@@ -1,6 +1,6 @@
 """SIGKILL the real bot at random moments while jobs come and go; then check the books.
 
-Over at least 15 jobs and several kills (bounded to well under a minute), whatever the
+Over at least 15 jobs and several kills (the whole test bounded to 60 s), whatever the
 moments: every job ends delivered once, or failed (or dropped) and refunded; no task is
 created twice; and every member's settled quota is the sum of their delivered jobs.
 The seed is printed on failure and can be replayed with ``LEMONBOT_CRASH_SEED``.
@@ -20,11 +20,12 @@ from tests.e2e.conftest import BotFactory
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.lemondata import LemonDataEmulator
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(75)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 MIN_JOBS = 15
 MIN_KILLS = 4
-BUDGET_SECONDS = 30.0  # for the jobs and kills; draining and checking come after
+BUDGET_SECONDS = 15.0  # for the jobs and kills; draining (at most DRAIN_SECONDS) comes after
+DRAIN_SECONDS = 20.0  # with the budget, a slow last start and teardown: within 60 s
 MODELS = ("nano-banana", "gpt-image-2", "gemini-2.5-flash-image", "flux-pro")
 
 
@@ -83,7 +84,7 @@ async def test_random_kills_lose_nothing_and_double_nothing(
         await bot.start()
     assert sent >= MIN_JOBS and kills >= MIN_KILLS, f"seed {seed}: only {sent} jobs, {kills} kills"
 
-    rows = await drained(bot, timeout=30)
+    rows = await drained(bot, timeout=DRAIN_SECONDS)
     creates = collections.Counter(c["prompt"] for c in emulator.creates())
     assert max(creates.values(), default=0) == 1, f"seed {seed}: a task was created twice"
     settled: dict[int, int] = collections.defaultdict(int)
