@@ -47,9 +47,8 @@ DELIVERY_RETRY_DELAYS = (5.0, 20.0, 60.0, 300.0)
 ERROR_DETAIL_LIMIT = 500
 # How many of the latest finished tasks teach the poller how long tasks take.
 HISTORY_JOBS = 2000
-# The least time a step gets, and what collecting a task that ended at its deadline gets.
+# The least time a step gets: what downloading a task found finished at its deadline gets.
 MIN_STEP_SECONDS = 1.0
-FINAL_COLLECT_SECONDS = 30.0
 
 
 class JobRunner:
@@ -204,9 +203,6 @@ class JobRunner:
                 result = await self._api.create_image(
                     job.request, path=route.path, file_field=route.file_field, files=files
                 )
-                if result.task is None:
-                    await self._finish(job.id, result.images)
-                    return
         except TimeoutError:
             log.warning("job %s: no answer within JOB_TIMEOUT_SECONDS", job.id)
             await self.fail(job.id, "timeout", None, state="timed_out")
@@ -218,6 +214,9 @@ class JobRunner:
         except Exception:
             log.exception("job %s: unexpected error during create", job.id)
             await self.fail(job.id, "unavailable", None)
+            return
+        if result.task is None:
+            await self._finish(job.id, result.images)  # within what is left of the deadline
             return
         task = result.task
         running = await self._store.jobs.transition(
@@ -286,9 +285,9 @@ class JobRunner:
     async def _finish(self, job_id: int, images: Sequence[ImageResult]) -> None:
         """Store the answer's images, download what is only a URL, then succeed.
 
-        The downloads are bounded by the job's deadline (at least a moment, for a task
-        that ended just before it) and each by what Discord can attach. Only the
-        images that arrived are charged.
+        The downloads are bounded by what is left of the job's deadline (at least
+        MIN_STEP_SECONDS, for a task found finished at its deadline), and each by what
+        Discord can attach. Only the images that arrived are charged.
         """
         job = await self._store.jobs.get(job_id)
         if job is None or job.terminal:
@@ -298,10 +297,11 @@ class JobRunner:
             if not stored:
                 stored = [_to_stored(i, image) for i, image in enumerate(images)]
                 await self._store.jobs.save_images(job_id, stored)
-            async with asyncio.timeout(max(FINAL_COLLECT_SECONDS, self._remaining(job))):
+            async with asyncio.timeout(self._remaining(job)):
                 complete = [await self._fetch(image, job.upload_limit) for image in stored]
         except TimeoutError:
-            await self.fail(job_id, "timeout", DETAIL_DOWNLOAD_TIMEOUT)
+            log.warning("job %s: images not downloaded within JOB_TIMEOUT_SECONDS", job_id)
+            await self.fail(job_id, "timeout", DETAIL_DOWNLOAD_TIMEOUT, state="timed_out")
             return
         except NotFoundError:
             await self.fail(job_id, "expired", None)
