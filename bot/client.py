@@ -117,7 +117,9 @@ class LemonBot(commands.AutoShardedBot):
             budget=self.budget,
         )
         self.catalog = ModelCatalog(
-            fetch=self.api.list_image_models, max_age=settings.model_cache_seconds
+            fetch=self.api.list_image_models,
+            max_age=settings.model_cache_seconds,
+            spawn=self.background.spawn,  # a refresh in flight is cancelled at close
         )
         self.audit = AuditLog(self, store, self.background)
         self.quota = QuotaService(store, daily_limit=settings.daily_image_quota)

@@ -6,13 +6,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.catalog.families import ImageInput, image_input_of
 from bot.lemondata import AuthenticationError, LemonDataError, ModelInfo
 
 log = logging.getLogger(__name__)
+
+# Runs a refresh in the background: the bot's one owner of background tasks
+# (``Background.spawn``), which cancels it at close.
+Spawn = Callable[[Coroutine[Any, Any, None], str], "asyncio.Task[Any]"]
+
+
+def _spawn_task(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[Any]:
+    return asyncio.get_running_loop().create_task(coro, name=name)
 
 
 @dataclass
@@ -20,16 +29,19 @@ class ModelCatalog:
     """The gateway's recommended image models, cached and refreshed in the background.
 
     Readers never wait on the network unless nothing has ever been fetched;
-    :meth:`names` is instant and suits Discord's 3-second autocomplete window.
+    :meth:`names` is instant and suits Discord's 3-second autocomplete window. Refreshes
+    run through ``spawn`` (the bot passes its background owner's, so that close cancels
+    one in flight); without it, they are plain tasks of the running loop.
     """
 
     fetch: Callable[[], Awaitable[list[ModelInfo]]]
     max_age: float = 600.0
+    spawn: Spawn = _spawn_task
     key_refused: bool = False  # the gateway answered 401/403: an admin must fix the key
     _models: list[ModelInfo] = field(default_factory=list)
     _fetched_at: float | None = None
     _refused_at: float = 0.0
-    _refreshing: asyncio.Task[None] | None = None
+    _refreshing: asyncio.Task[Any] | None = None
 
     def names(self) -> list[str]:
         """Return the cached model ids, best first (may be empty before the first fetch)."""
@@ -97,6 +109,4 @@ class ModelCatalog:
         refused = self.key_refused and now - self._refused_at < self.max_age
         if fresh or refused or (self._refreshing is not None and not self._refreshing.done()):
             return
-        self._refreshing = asyncio.get_running_loop().create_task(
-            self.refresh(), name="catalog-refresh"
-        )
+        self._refreshing = self.spawn(self.refresh(), "catalog-refresh")
