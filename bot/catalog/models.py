@@ -37,7 +37,7 @@ class ModelCatalog:
     fetch: Callable[[], Awaitable[list[ModelInfo]]]
     max_age: float = 600.0
     spawn: Spawn = _spawn_task
-    key_refused: bool = False  # the gateway answered 401/403: an admin must fix the key
+    _key_refused: bool = False  # the gateway answered 401/403: an admin must fix the key
     _models: list[ModelInfo] = field(default_factory=list)
     _fetched_at: float | None = None
     _refused_at: float = 0.0
@@ -79,18 +79,41 @@ class ModelCatalog:
                 await asyncio.wait_for(asyncio.shield(self._refreshing), timeout)
         return self.loaded
 
+    @property
+    def key_refused(self) -> bool:
+        """Whether the gateway refused the API key (401/403) at its last word on it.
+
+        Set by a refused model-list fetch, create or poll (:meth:`key_rejected`), cleared
+        by any request with the key that succeeds (:meth:`key_accepted`). While it is
+        set, a read asks the gateway again now and then (a list fetch, in the background),
+        so that a key the gateway accepts again is noticed without a member's request.
+        """
+        if self._key_refused:
+            self._refresh_if_stale()
+        return self._key_refused
+
+    def key_rejected(self) -> None:
+        """Record that a request with the key was answered 401/403 (the client logged it)."""
+        self._key_refused = True
+        self._refused_at = time.time()
+
+    def key_accepted(self) -> None:
+        """Record that a request with the key succeeded: members are accepted again."""
+        if self._key_refused:
+            self._key_refused = False
+            log.info("LemonData accepts LEMONDATA_API_KEY again")
+
     async def refresh(self) -> None:
         """Fetch the list now; keep the previous list if the gateway fails."""
         try:
             models = await self.fetch()
         except AuthenticationError:
-            self.key_refused = True  # the client has logged which setting to check
-            self._refused_at = time.time()
+            self.key_rejected()
             return
         except LemonDataError as exc:
             log.warning("could not refresh the image model list: %r", exc)
             return
-        self.key_refused = False
+        self.key_accepted()
         self._models = models
         self._fetched_at = time.time()
         log.info("image model list refreshed: %d models", len(models))
@@ -106,7 +129,7 @@ class ModelCatalog:
         now = time.time()
         fresh = self._fetched_at is not None and now - self._fetched_at < self.max_age
         # A refused key will not start working by itself: ask again only now and then.
-        refused = self.key_refused and now - self._refused_at < self.max_age
+        refused = self._key_refused and now - self._refused_at < self.max_age
         if fresh or refused or (self._refreshing is not None and not self._refreshing.done()):
             return
         self._refreshing = self.spawn(self.refresh(), "catalog-refresh")

@@ -6,6 +6,8 @@ is told about each.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from bot.errors import DETAIL_LOST_TASK
 from bot.lemondata import (
     AuthenticationError,
@@ -22,6 +24,38 @@ from bot.lemondata import (
 
 # Polling cannot fix these: the job ends at once.
 FINAL_POLL_ERRORS = (NotFoundError, AuthenticationError, InsufficientBalanceError)
+
+
+class KeyWatch(Protocol):
+    """Who hears whether the gateway takes the API key.
+
+    The model catalog: it refuses members' requests while the key is refused.
+    """
+
+    def key_rejected(self) -> None:
+        """Record that a request with the key was answered 401/403."""
+        ...
+
+    def key_accepted(self) -> None:
+        """Record that a request with the key succeeded."""
+        ...
+
+
+class _NoWatch:
+    def key_rejected(self) -> None:
+        pass
+
+    def key_accepted(self) -> None:
+        pass
+
+
+NO_WATCH: KeyWatch = _NoWatch()
+
+
+def watch_key(key: KeyWatch, exc: BaseException) -> None:
+    """Tell ``key`` of a refused key when ``exc`` is a 401/403."""
+    if isinstance(exc, AuthenticationError):
+        key.key_rejected()
 
 
 def classify(exc: LemonDataError) -> str:

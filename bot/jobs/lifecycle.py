@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.errors import DETAIL_DOWNLOAD_TIMEOUT, DETAIL_NO_IMAGES
 from bot.jobs import dispatch
 from bot.jobs.delivery import Delivery, Sent
-from bot.jobs.failures import classify, failed_task, lost_task
+from bot.jobs.failures import NO_WATCH, KeyWatch, classify, failed_task, lost_task, watch_key
 from bot.jobs.poller import TaskPoller
 from bot.jobs.recovery import Leases, Recovery
 from bot.lemondata import (
@@ -64,9 +64,11 @@ class JobRunner:
         settings: Settings,
         background: Background,
         budget: PollBudget,
+        key: KeyWatch = NO_WATCH,
     ) -> None:
         self._store = store
         self._api = api
+        self._key = key  # hears whether creates and polls find the API key refused
         self._quota = quota
         self._delivery = delivery
         self._settings = settings
@@ -89,6 +91,7 @@ class JobRunner:
             interval=settings.poll_interval_seconds,
             max_interval=settings.poll_max_interval_seconds,
             background=background,
+            key=key,
         )
 
     # ------------------------------------------------------------------ dispatch
@@ -209,12 +212,14 @@ class JobRunner:
             return
         except LemonDataError as exc:
             log.warning("job %s: create failed: %r", job.id, exc)
+            watch_key(self._key, exc)  # a refused key: the next requests are refused
             await self.fail(job.id, classify(exc), exc.message)
             return
         except Exception:
             log.exception("job %s: unexpected error during create", job.id)
             await self.fail(job.id, "unavailable", None)
             return
+        self._key.key_accepted()
         if result.task is None:
             await self._finish(job.id, result.images)  # within what is left of the deadline
             return

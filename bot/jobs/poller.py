@@ -11,7 +11,8 @@ Each poll is one attempt with its grant: a failure is retried by the schedule
 (a wall-clock time, so it survives restarts) has passed gets one final poll, which
 reports it done if it ended meanwhile (say while the bot was down), and timed out
 otherwise, whatever error that poll meets: every job ends. A rejected key, an empty
-balance or an unknown task end the job at once.
+balance or an unknown task end the job at once; whether the key was taken is told to
+the ``key`` watch (the catalog, which refuses members' requests while it is not).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.background import Background
-from bot.jobs.failures import FINAL_POLL_ERRORS
+from bot.jobs.failures import FINAL_POLL_ERRORS, NO_WATCH, KeyWatch, watch_key
 from bot.lemondata import LemonDataClient, LemonDataError, TaskStatus
 from bot.scheduler import Grant, PollLoop, PollPick, PollPlanner, PollResult
 from bot.scheduler.clock import LoopClock, clock_time
@@ -58,8 +59,10 @@ class TaskPoller:
         interval: float,
         max_interval: float,
         background: Background,
+        key: KeyWatch = NO_WATCH,
     ) -> None:
         self._api = api
+        self._key = key  # hears of every refused (401/403) and every answered poll
         self._on_done = on_done
         self._on_timeout = on_timeout
         self._on_lost = on_lost
@@ -133,6 +136,7 @@ class TaskPoller:
                 tracked.task_id, tracked.poll_url, retry=False, grant=grant
             )
         except FINAL_POLL_ERRORS as exc:  # polling again cannot succeed
+            watch_key(self._key, exc)
             self._end(pick.job_id)
             await self._on_lost(pick.job_id, exc)
             return PollResult(done=True, learn=False)
@@ -143,6 +147,7 @@ class TaskPoller:
             self._end(pick.job_id)
             await self._on_timeout(pick.job_id)
             return PollResult(done=True, learn=False)
+        self._key.key_accepted()
         if status.done:
             self._end(pick.job_id)
             await self._on_done(pick.job_id, status)

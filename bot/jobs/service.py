@@ -119,6 +119,7 @@ class JobService:
             settings=settings,
             background=background,
             budget=budget,
+            key=catalog,  # a refused API key refuses the next requests before reserving
         )
         self.admissions = Admissions(store, quota, caps=self.runner.caps)
         self._acknowledgements: GroupCommit[tuple[int, int | None], None] = GroupCommit(

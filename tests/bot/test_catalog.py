@@ -274,3 +274,28 @@ async def test_first_load_wait_is_bounded():
     assert not await catalog.ensure_loaded(0.01)
     assert catalog.names() == []
     never.set()
+
+
+async def test_a_refused_key_is_asked_again_now_and_then_and_clears(time_machine):
+    """A job's 401 sets key_refused; reads ask the gateway again after max_age; it clears."""
+    time_machine.move_to(0, tick=False)
+    calls = 0
+
+    async def fetch():
+        nonlocal calls
+        calls += 1
+        return [ModelInfo("nano-banana")]
+
+    catalog = ModelCatalog(fetch=fetch, max_age=60)
+    await catalog.refresh()
+    catalog.key_rejected()  # say a create was answered 401
+    assert catalog.key_refused and catalog.is_listed("nano-banana")
+    time_machine.shift(30)
+    assert catalog.key_refused and catalog._refreshing is None  # not asked again yet
+    time_machine.shift(31)
+    assert catalog.key_refused  # this read starts one re-check in the background
+    await asyncio.gather(*(t for t in [catalog._refreshing] if t))
+    assert calls == 2 and not catalog.key_refused
+    catalog.key_rejected()
+    catalog.key_accepted()  # a request with the key succeeded (say a poll)
+    assert not catalog.key_refused

@@ -63,6 +63,53 @@ async def test_a_refused_api_key_is_named_and_members_are_told_an_admin_must_fix
     assert "refused" in line and "sk-not-the-right-key" not in bot.log_text()
 
 
+@pytest.mark.parametrize("refused_on", ["create", "poll"])
+async def test_a_key_refused_while_the_models_are_cached_refuses_the_next_request(
+    fake: FakeDiscord, emulator: LemonDataEmulator, make_bot: BotFactory, refused_on: str
+) -> None:
+    """401 on a create or a poll: the next /imagine is refused privately, nothing reserved.
+
+    Once a request with the key succeeds again (here a poll of another task, whose polls
+    were answered 503 meanwhile), members are accepted again.
+    """
+    bot = make_bot()
+    bot.errors_expected = True  # the client logs the refused key at ERROR, as it should
+    await bot.start()
+    emulator.hold_tasks = True
+    waiting = await fake.invoke("imagine", {"prompt": "a slow lemon", "model": "gpt-image-2"})
+    await bot.race(emulator.wait_for(lambda: len(emulator.tasks) == 1))
+    [watch] = emulator.tasks
+    emulator.fail_next(503, path_prefix=f"/v1/tasks/{watch}", count=1_000_000)
+    if refused_on == "create":
+        emulator.fail_next(401)  # the next create only
+        refused = await fake.invoke("imagine", {"prompt": "a lemon", "model": "nano-banana"})
+    else:
+        refused = await fake.invoke("imagine", {"prompt": "a lemon", "model": "gpt-image-2"})
+        await bot.race(emulator.wait_for(lambda: len(emulator.tasks) == 2))
+        [task] = [t for t in emulator.tasks if t != watch]
+        emulator.fail_next(401, path_prefix=f"/v1/tasks/{task}")
+    edit = await bot.race(wait_for_outcome(fake, refused))
+    assert edit.payload["embeds"][0]["title"] == "No image this time"
+    row = await bot.wait_for_job(lambda j: j["delivery_state"] == "delivered")
+    assert (row["state"], row["error_code"], row["quota_state"]) == ("failed", "auth", "released")
+
+    before = len(bot.jobs())
+    turned_away = await fake.invoke("imagine", {"prompt": "again", "model": "nano-banana"})
+    _, data = await bot.race(fake.wait_for_callback(turned_away))
+    assert int(data.get("flags") or 0) & EPHEMERAL
+    assert "not set up correctly" in data["content"] and "server admin" in data["content"]
+    assert len(bot.jobs()) == before  # nothing reserved
+
+    emulator.clear_faults()  # the watched task's next poll is answered: the key works
+    await bot.wait_for_log("accepts LEMONDATA_API_KEY again")
+    welcome = await fake.invoke("imagine", {"prompt": "welcome", "model": "nano-banana"})
+    edit = await bot.race(wait_for_outcome(fake, welcome))
+    assert edit.payload["embeds"][0]["title"] == "Here is your image"
+    emulator.complete_task(watch)
+    edit = await bot.race(wait_for_outcome(fake, waiting))
+    assert edit.payload["embeds"][0]["title"] == "Here is your image"
+
+
 async def test_an_unreachable_discord_is_retried_quietly_then_reached(
     fake: FakeDiscord, make_bot: BotFactory
 ) -> None:

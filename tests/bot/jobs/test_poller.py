@@ -15,7 +15,7 @@ import pytest
 
 from bot.background import Background
 from bot.jobs.poller import TaskPoller
-from bot.lemondata import NotFoundError, RateLimitError, TaskStatus
+from bot.lemondata import AuthenticationError, NotFoundError, RateLimitError, TaskStatus
 from bot.scheduler import RequestBudget
 
 RUNNING = TaskStatus(task_id="t", status="processing", poll_url="/p")
@@ -69,7 +69,22 @@ class Outcomes:
         self._add("lost", job_id)
 
 
-async def run_poller(api: ScriptedApi, tasks: dict[int, float], *, rpm: int = 6000) -> Outcomes:
+class KeyLog:
+    """The key watch's side: what the poller said of the API key, in order."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def key_rejected(self) -> None:
+        self.said.append("rejected")
+
+    def key_accepted(self) -> None:
+        self.said.append("accepted")
+
+
+async def run_poller(
+    api: ScriptedApi, tasks: dict[int, float], *, rpm: int = 6000, key: KeyLog | None = None
+) -> Outcomes:
     """Track ``tasks`` (job id -> deadline) and run the real loop until each has ended."""
     outcomes = Outcomes(len(tasks))
     background = Background()
@@ -83,6 +98,7 @@ async def run_poller(api: ScriptedApi, tasks: dict[int, float], *, rpm: int = 60
         interval=0.001,
         max_interval=0.01,
         background=background,
+        key=key or KeyLog(),
     )
     for job_id, deadline in tasks.items():
         poller.track(job_id, f"t{job_id}", None, deadline, model="gpt-image-2")
@@ -144,3 +160,13 @@ async def test_many_tasks_run_to_the_end_within_the_budget():
     outcomes = await run_poller(api, dict.fromkeys(range(40), time.time() + 600), rpm=6000)
     assert sorted(job for _, job in outcomes.seen) == list(range(40))
     assert len(api.calls) == 80
+
+
+async def test_the_key_watch_hears_a_refused_key_and_an_answered_poll():
+    """A 401 ends the job and says the key was refused; any answer says it works."""
+    key = KeyLog()
+    api = ScriptedApi({"t5": [AuthenticationError("bad key", status=401)], "t6": [COMPLETED]})
+    outcomes = await run_poller(api, {5: time.time() + 600}, key=key)
+    assert outcomes.seen == [("lost", 5)] and key.said == ["rejected"]
+    await run_poller(api, {6: time.time() + 600}, key=key)
+    assert key.said == ["rejected", "accepted"]
