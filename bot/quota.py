@@ -27,11 +27,10 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 
 from bot.errors import QuotaExceeded
 from bot.i18n import Text
-from bot.store import GuildSettings, QuotaRule, Store
+from bot.store import GuildSettings, QuotaRule, QuotaStatus, Store
 from bot.ui.format import timestamp
 from bot.ui.text import period_key
 
@@ -85,21 +84,6 @@ def effective_limit(
             return None
         return max(limit for limit in role_limits if limit is not None)
     return default
-
-
-@dataclass(frozen=True)
-class QuotaStatus:
-    """A member's standing in the current window."""
-
-    used: int
-    limit: int | None
-    resets_at: int
-    period: str
-
-    @property
-    def remaining(self) -> int | None:
-        """Units left in this window (None when unlimited)."""
-        return None if self.limit is None else max(0, self.limit - self.used)
 
 
 class QuotaService:

@@ -22,7 +22,7 @@ from bot.store.budget import BudgetStore
 from bot.store.database import Database
 from bot.store.engines import open_database
 from bot.store.guilds import GuildStore
-from bot.store.jobs import JobFilter, JobStore
+from bot.store.jobs import JobStore
 from bot.store.quota import QuotaStore
 from bot.store.rows import (
     ACTIVE_STATES,
@@ -35,9 +35,11 @@ from bot.store.rows import (
     InputImage,
     Job,
     JobDraft,
+    JobFilter,
     ModAction,
     PromptRule,
     QuotaRule,
+    QuotaStatus,
     StoredImage,
 )
 from bot.store.state import StateStore
@@ -60,6 +62,7 @@ __all__ = [
     "ModAction",
     "PromptRule",
     "QuotaRule",
+    "QuotaStatus",
     "QuotaStore",
     "StateStore",
     "Store",

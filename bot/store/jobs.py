@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
 from bot.store.database import Database, placeholders
@@ -25,6 +25,7 @@ from bot.store.rows import (
     InputImage,
     Job,
     JobDraft,
+    JobFilter,
     StoredImage,
     encode_column,
     encode_draft,
@@ -36,17 +37,6 @@ _ROWS_PER_INSERT = 100  # well within either engine's limit on a statement's par
 _FINISHED = (
     f"state IN ({', '.join(repr(s) for s in TERMINAL_STATES)}) AND delivery_state != 'pending'"
 )
-
-
-@dataclass(frozen=True)
-class JobFilter:
-    """Which jobs a listing shows (None = any)."""
-
-    guild_id: int | None = None
-    user_id: int | None = None
-    model: str | None = None
-    state: str | None = None
-    since: float | None = None
 
 
 def _fence(token: int | None) -> tuple[str, tuple[int, ...]]:

@@ -1,5 +1,9 @@
 """Row types and states of the ledger: what the store hands out, never raw rows.
 
+Also the plain values built from them that cards show and listings take
+(:class:`JobFilter`, :class:`QuotaStatus`): a module with no dependency of its own,
+which the UI, the cogs and every layer may import (see ``tests/test_layers.py``).
+
 Every type is a frozen dataclass. A job's column lists are derived from these
 dataclasses (see :data:`DRAFT_COLUMNS` and :data:`JOB_UPDATABLE`), so a new column is
 declared once, here, and in a migration.
@@ -174,6 +178,17 @@ class StoredImage:
 
 
 @dataclass(frozen=True)
+class JobFilter:
+    """Which jobs a listing shows (None = any)."""
+
+    guild_id: int | None = None
+    user_id: int | None = None
+    model: str | None = None
+    state: str | None = None
+    since: float | None = None
+
+
+@dataclass(frozen=True)
 class GuildSettings:
     """A server's own settings; None means "use the bot-wide default"."""
 
@@ -199,6 +214,21 @@ class QuotaRule:
     limit_units: int | None
     set_by: int
     set_at: float
+
+
+@dataclass(frozen=True)
+class QuotaStatus:
+    """A member's standing in the current quota window (worked out by QuotaService)."""
+
+    used: int
+    limit: int | None
+    resets_at: int
+    period: str
+
+    @property
+    def remaining(self) -> int | None:
+        """Units left in this window (None when unlimited)."""
+        return None if self.limit is None else max(0, self.limit - self.used)
 
 
 @dataclass(frozen=True)

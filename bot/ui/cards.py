@@ -22,7 +22,7 @@ from bot.ui.format import fit_lines, safe_detail, shorten, timestamp
 from bot.ui.text import FAILURE_CODES, period_key
 
 if TYPE_CHECKING:
-    from bot.quota import QuotaStatus
+    from bot.store import QuotaStatus
 
 PROMPT_PREVIEW = 300
 COLOUR_PROGRESS = discord.Colour.gold()

@@ -19,7 +19,7 @@ from bot.ui.format import FIELD_LIMIT, code, fit_lines, limit_text, shorten, tim
 from bot.ui.text import period_key
 
 if TYPE_CHECKING:
-    from bot.quota import QuotaStatus
+    from bot.store import QuotaStatus
 
 SUMMARY_PROMPT = 200
 DETAIL_PROMPT = 2800
