@@ -55,8 +55,6 @@ TOKEN_SAFETY_MARGIN = 60.0
 PROGRESS_MIN_INTERVAL = 5.0
 # What one delivery path may fail with; the next path (or a later attempt) is tried.
 DELIVERY_ERRORS = (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError, ValueError)
-# Room for links in a message's content (2,000 characters), leaving space for a headline.
-LINKS_CONTENT_LIMIT = 1600
 DM_UPLOAD_LIMIT = parts.DEFAULT_UPLOAD_LIMIT
 # How often a post whose fate is unknown goes again (same nonce) before the next path.
 AMBIGUOUS_REPEATS = 2
@@ -241,7 +239,7 @@ class Delivery:
         files = [discord.File(io.BytesIO(data), filename=n) for n, data in plan.parts[index].files]
         first = index == 0
         embed = self._embed(job, plan, stored) if first else None
-        links = _link_text(job, plan) if first else None
+        links = _link_text(job, plan, index)
         mention = discord.AllowedMentions(users=[discord.Object(job.user_id)])
         # The first message carries the buttons (Reroll, Edit, Details, Delete); a failure
         # carries none, which also removes a Cancel button left on a waiting card.
@@ -260,7 +258,9 @@ class Delivery:
                 view=view,
             )
         if via == "edit" and self.token_usable(job):
-            return await self._webhook(job).send(files=files, wait=True)
+            return await self._webhook(job).send(
+                content=links or discord.utils.MISSING, files=files, wait=True
+            )
         if via == "dm":
             channel: discord.abc.Messageable = await self._client.create_dm(
                 discord.Object(job.user_id)
@@ -279,7 +279,7 @@ class Delivery:
         if view is not None:
             extra["view"] = view
         return await channel.send(
-            content=(content + (f"\n{links}" if links else "")) if first else None,
+            content=(content + (f"\n{links}" if links else "")) if first else links,
             files=files,
             **extra,
             reference=reference,  # type: ignore[arg-type]
@@ -290,12 +290,17 @@ class Delivery:
     def _embed(self, job: Job, plan: parts.Plan, stored: Sequence[StoredImage]) -> discord.Embed:
         if job.state != "succeeded":
             return failure_embed(job)
-        first = plan.parts[0].files
-        ref = f"attachment://{first[0][0]}" if first else (plan.links[0] if plan.links else None)
+        first = plan.parts[0]
+        ref = (
+            f"attachment://{first.files[0][0]}"
+            if first.files
+            else (first.links[0] if first.links else None)
+        )
         embed = result_embed(job, image_ref=ref)
-        if plan.links and not first:
+        if first.links and not first.files:
             embed.add_field(
-                name=too_large_field(job), value=join_links(plan.links, 1024, job.locale)
+                name=too_large_field(job),
+                value=join_links(first.links, parts.LINKS_FIELD_LIMIT, job.locale),
             )
         for name, value in result_notes(job, arrived=len(stored), unshown=len(plan.unshown)):
             embed.add_field(name=name, value=value, inline=False)
@@ -369,10 +374,15 @@ def join_links(links: Sequence[str], limit: int, locale: str = ENGLISH) -> str:
     return fit_lines(links, limit, more=lambda count: t("result.more_links", locale, count=count))
 
 
-def _link_text(job: Job, plan: parts.Plan) -> str | None:
-    if not plan.links or not plan.parts[0].files:
+def _link_text(job: Job, plan: parts.Plan, index: int) -> str | None:
+    """Return the links a part shows in its content (none is cut: the plan made them fit).
+
+    The first part's links go in its embed instead when it has no files.
+    """
+    part = plan.parts[index]
+    if not part.links or (index == 0 and not part.files):
         return None
-    return links_text(job, join_links(plan.links, LINKS_CONTENT_LIMIT, job.locale))
+    return links_text(job, join_links(part.links, parts.LINKS_CONTENT_LIMIT, job.locale))
 
 
 def _fate_unknown(exc: BaseException) -> bool:

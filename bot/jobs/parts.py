@@ -1,17 +1,20 @@
-"""How a result's images are spread over messages, within Discord's upload limits.
+"""How a result's images are spread over messages, within Discord's limits.
 
 Discord refuses a file over the upload limit of the place it is posted in (10 MiB
 without boosts; a DM has its own) and a request over 25 MiB in total, or with more
-than 10 files. The images are packed, in order, into as few messages as fit; an image
-too large to attach is linked (the gateway's URL) in the first message. An image that
-can be neither attached nor linked is counted, so that it is not charged. Pure, so
-that a retry plans exactly the same parts.
+than 10 files. The images are packed, in order, into as few messages as fit. An image
+too large to attach is linked (the gateway's URL): in the first message (its content
+beside attachments, else a field of its embed) as far as the links fit there, then in
+the content of the next messages, adding messages when that takes more. So every link
+planned is one the member sees, never cut to "+N more"; an image that can be neither
+attached nor linked (no URL, or one longer than a message can carry) is counted, so
+that it is not charged. Pure, so that a retry plans exactly the same parts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 from bot.lemondata.images import EXTENSIONS
 from bot.store import StoredImage
@@ -22,30 +25,47 @@ REQUEST_LIMIT = 25 * MIB
 # Room left in a request for the JSON part (embeds, components) and multipart framing.
 REQUEST_OVERHEAD = 256 * 1024
 MAX_FILES = 10
+# Room for links, one per line: in a message's content (2,000 characters, leaving space
+# for a headline and a mention), and in an embed field (1,024 characters).
+LINKS_CONTENT_LIMIT = 1600
+LINKS_FIELD_LIMIT = 1024
 
 
 @dataclass(frozen=True)
 class Part:
-    """One message of a result: files to attach (name, bytes) and their image positions."""
+    """One message of a result: files to attach (name, bytes), links, their positions."""
 
     files: tuple[tuple[str, bytes], ...] = ()
     positions: tuple[int, ...] = ()
+    links: tuple[str, ...] = ()
+    link_positions: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class Plan:
-    """All messages of a result, the links shown in the first, and what cannot be shown."""
+    """All messages of a result, and the images that cannot be shown at all."""
 
     parts: tuple[Part, ...] = (Part(),)
-    links: tuple[str, ...] = ()
-    link_positions: tuple[int, ...] = ()
     unshown: tuple[int, ...] = ()
-    shown_in_first: tuple[int, ...] = field(default=())
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        """Every link, in order, over all parts."""
+        return tuple(link for part in self.parts for link in part.links)
+
+    @property
+    def link_positions(self) -> tuple[int, ...]:
+        """The image position of every link, in order."""
+        return tuple(pos for part in self.parts for pos in part.link_positions)
 
     def shown(self, parts_sent: int) -> int:
         """Return how many images a member has seen once ``parts_sent`` parts went out."""
-        attached = sum(len(part.positions) for part in self.parts[:parts_sent])
-        return attached + (len(self.links) if parts_sent else 0)
+        return sum(len(part.positions) + len(part.links) for part in self.parts[:parts_sent])
+
+
+def links_length(links: Sequence[str]) -> int:
+    """Return the characters ``links`` take one per line."""
+    return sum(len(link) for link in links) + max(0, len(links) - 1)
 
 
 def file_name(job_id: int, image: StoredImage) -> str:
@@ -54,20 +74,21 @@ def file_name(job_id: int, image: StoredImage) -> str:
 
 
 def plan(job_id: int, images: Sequence[StoredImage], file_limit: int) -> Plan:
-    """Pack ``images`` into messages: files within ``file_limit``, requests within 25 MiB."""
+    """Pack ``images`` into messages: files within ``file_limit``, requests within 25 MiB.
+
+    Links take what a message's text can carry, in as many messages as they need.
+    """
     budget = REQUEST_LIMIT - REQUEST_OVERHEAD
     parts: list[Part] = []
     files: list[tuple[str, bytes]] = []
     positions: list[int] = []
-    links: list[str] = []
-    link_positions: list[int] = []
+    linked: list[StoredImage] = []
     unshown: list[int] = []
     used = 0
     for image in images:
         if image.data is None or len(image.data) > min(file_limit, budget):
-            if image.url:
-                links.append(image.url)
-                link_positions.append(image.position)
+            if image.url and len(image.url) <= LINKS_CONTENT_LIMIT:
+                linked.append(image)
             else:
                 unshown.append(image.position)
             continue
@@ -79,9 +100,33 @@ def plan(job_id: int, images: Sequence[StoredImage], file_limit: int) -> Plan:
         used += len(image.data)
     if files or not parts:
         parts.append(Part(tuple(files), tuple(positions)))
-    return Plan(
-        parts=tuple(parts),
-        links=tuple(links),
-        link_positions=tuple(link_positions),
-        unshown=tuple(unshown),
+    return Plan(parts=_place_links(parts, linked), unshown=tuple(unshown))
+
+
+def _place_links(parts: list[Part], linked: Sequence[StoredImage]) -> tuple[Part, ...]:
+    """Give each link, in order, to the first message from the current one with room.
+
+    The first message carries links in its embed's field when it has no files, else in
+    its content; the others in their content. Messages are added while links remain.
+    """
+    links: list[list[StoredImage]] = [[] for _ in parts]
+    index = 0
+    for image in linked:
+        assert image.url is not None
+        while True:
+            if index == len(links):
+                parts.append(Part())
+                links.append([])
+            room = LINKS_FIELD_LIMIT if index == 0 and not parts[0].files else LINKS_CONTENT_LIMIT
+            if links_length([*(i.url or "" for i in links[index]), image.url]) <= room:
+                links[index].append(image)
+                break
+            index += 1
+    return tuple(
+        replace(
+            part,
+            links=tuple(i.url or "" for i in shown),
+            link_positions=tuple(i.position for i in shown),
+        )
+        for part, shown in zip(parts, links, strict=True)
     )

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 
 import pytest
 
 from tests.e2e.conftest import BotFactory
-from tests.e2e.harness import PNG_SIGNATURE, BotProcess, field_value, wait_for_outcome
+from tests.e2e.harness import (
+    PNG_SIGNATURE,
+    BotProcess,
+    embed_text,
+    field_value,
+    wait_for_outcome,
+)
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.lemondata import LemonDataEmulator
 
@@ -182,6 +189,100 @@ async def test_four_large_images_all_reach_the_member_within_discords_limits(
     assert fake.limit_violations == []
     row = await bot.wait_for_job(lambda j: j["delivery_state"] == "delivered")
     assert (row["quota_state"], row["quota_units"], row["parts_delivered"]) == ("settled", 4, 2)
+
+
+NEAR_LIMIT = 10 * MIB - 512 * 1024  # just under the 10 MiB a file may have without boosts
+
+
+def result_posts(messages: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The messages that carry a result (not the progress card left in the channel)."""
+    return [m for m in messages if m.get("type") != 20]
+
+
+async def test_four_large_images_reach_the_member_as_channel_replies(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """Token expired: 4 images near 10 MiB go as replies, two a request (25 MiB), all billed."""
+    emulator.hold_tasks = True
+    emulator.file_size_bytes = NEAR_LIMIT
+    options = {"prompt": "four lemons", "model": "gpt-image-2", "count": 4}
+    interaction = await fake.invoke("imagine", options)
+    await bot.race(emulator.wait_for(lambda: len(emulator.tasks) == 1))
+    fake.expire_token(interaction)  # the outcome must go to the channel
+    emulator.complete_task(next(iter(emulator.tasks)))
+    row = await bot.wait_for_job(lambda j: j["delivery_state"] == "delivered", timeout=30)
+    posts = result_posts(fake.channel_messages(fake.channel_id))
+    attached = [f.data for post in posts for f in fake.message_files(post)]
+    assert len(posts) == 2 and len(attached) == 4 and len(set(attached)) == 4
+    assert all(len(d) == NEAR_LIMIT for d in attached)
+    assert fake.limit_violations == [] and fake.dms(fake.alice) == []
+    # gpt-image-2 weighs 2 a picture: all 4 are charged, none taken back as unseen
+    assert (row["delivered_via"], row["quota_state"], row["quota_units"]) == (
+        "channel",
+        "settled",
+        8,
+    )
+    assert row["parts_delivered"] == 2
+
+
+@pytest.mark.parametrize(
+    ("size", "attached"),
+    [
+        (NEAR_LIMIT, 4),  # within the DM's 10 MiB: attached, two a message
+        (10 * MIB + 512 * 1024, 0),  # over the DM's limit, within the server's: linked
+    ],
+)
+async def test_four_large_images_reach_the_member_by_dm_within_the_dms_limit(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess, size: int, attached: int
+) -> None:
+    """Channel forbidden on a boosted server (25 MiB): the DM uses the DM's own 10 MiB.
+
+    The fake refuses (and records) a file over the DM's limit, as Discord does.
+    """
+    fake.upload_limit = 25 * MIB  # the server's (boosted) limit; DMs keep 10 MiB
+    emulator.hold_tasks = True
+    emulator.file_size_bytes = size
+    options = {"prompt": "four lemons", "model": "gpt-image-2", "count": 4}
+    interaction = await fake.invoke("imagine", options)
+    await bot.race(emulator.wait_for(lambda: len(emulator.tasks) == 1))
+    fake.expire_token(interaction)
+    fake.forbid_channel(fake.channel_id)
+    emulator.complete_task(next(iter(emulator.tasks)))
+    row = await bot.wait_for_job(lambda j: j["delivery_state"] == "delivered", timeout=30)
+    dms = fake.dms(fake.alice)
+    files = [f.data for dm in dms for f in fake.message_files(dm)]
+    assert len(files) == attached and len(set(files)) == attached
+    shown_text = "\n".join(embed_text(dm) for dm in dms)
+    linked = [url for url in json.loads(row["result_urls"]) if url in shown_text]
+    assert len(files) + len(linked) == 4  # every billed image attached or linked
+    assert fake.limit_violations == []
+    assert (row["delivered_via"], row["quota_state"], row["quota_units"]) == ("dm", "settled", 8)
+
+
+async def test_long_links_are_all_shown_and_all_that_is_charged(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """4 images too large to attach, with long signed URLs: no "+N more"; every one shown.
+
+    Links that do not fit the first message's embed go in follow-ups, so that what is
+    charged is what the member can see.
+    """
+    emulator.file_size_bytes = 4096
+    emulator.result_redirect_to = "{file_url}?X-Amz-Signature=" + "a" * 700
+    interaction = await fake.invoke(
+        "imagine",
+        {"prompt": "four lemons", "model": "nano-banana", "count": 4},
+        attachment_size_limit=1024,
+    )
+    edit = await bot.race(wait_for_outcome(fake, interaction))
+    row = await bot.wait_for_job(lambda j: j["delivery_state"] == "delivered")
+    urls = json.loads(row["result_urls"])
+    assert len(urls) == 4 and all(len(url) > 700 for url in urls)
+    followups = await bot.race(fake.wait_for_followups(interaction, row["parts_delivered"] - 1))
+    shown_text = "\n".join(embed_text(m) for m in [edit.payload, *followups])
+    assert all(url in shown_text for url in urls) and "more)" not in shown_text
+    assert fake.limit_violations == []
+    assert (row["quota_state"], row["quota_units"]) == ("settled", 4)
 
 
 async def test_a_request_discord_never_saw_answered_is_dropped_at_restart(

@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.jobs.parts import MAX_FILES, MIB, REQUEST_LIMIT, plan
+from bot.jobs.parts import (
+    LINKS_CONTENT_LIMIT,
+    LINKS_FIELD_LIMIT,
+    MAX_FILES,
+    MIB,
+    REQUEST_LIMIT,
+    links_length,
+    plan,
+)
 from bot.store import StoredImage
 
 
@@ -73,3 +81,51 @@ def test_at_most_ten_files_a_message(count):
     assert [len(p.files) for p in result.parts] == [10] * (count // 10) + (
         [count % 10] if count % 10 else []
     )
+
+
+def long_url(n: int, length: int) -> str:
+    head = f"https://cdn/{n}.png?X-Amz-Signature="
+    return head + "a" * (length - len(head))
+
+
+def test_links_that_do_not_fit_the_first_message_spill_into_further_ones():
+    """4 linked images with 700-character URLs: each shown in full, so each is charged."""
+    urls = [long_url(n, 700) for n in range(4)]
+    result = plan(1, [image(n, 12 * MIB, urls[n]) for n in range(4)], 10 * MIB)
+    assert [p.links for p in result.parts] == [(urls[0],), (urls[1], urls[2]), (urls[3],)]
+    assert links_length(result.parts[0].links) <= LINKS_FIELD_LIMIT  # the embed's field
+    assert all(links_length(p.links) <= LINKS_CONTENT_LIMIT for p in result.parts[1:])
+    assert [result.shown(n) for n in range(4)] == [0, 1, 3, 4]  # what the member has seen
+
+
+def test_links_beside_attachments_go_in_the_content_then_the_next_messages():
+    """With files in the first message, its links take its content; the rest follow."""
+    urls = [long_url(n, 900) for n in range(2)]
+    images = [image(0, MIB), image(1, 12 * MIB, urls[0]), image(2, 12 * MIB, urls[1])]
+    result = plan(1, images, 10 * MIB)
+    assert [(p.positions, p.links) for p in result.parts] == [((0,), (urls[0],)), ((), (urls[1],))]
+    assert result.link_positions == (1, 2) and result.shown(1) == 2 and result.shown(2) == 3
+
+
+def test_a_link_longer_than_a_message_can_carry_is_unshown_not_charged():
+    """A URL over what a message's text can take is neither cut nor counted as shown."""
+    result = plan(1, [image(0, 12 * MIB, long_url(0, LINKS_CONTENT_LIMIT + 1))], 10 * MIB)
+    assert result.unshown == (0,) and result.links == () and result.shown(1) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.integers(min_value=20, max_value=2000), min_size=1, max_size=10),
+    attached=st.integers(min_value=0, max_value=3),
+)
+def test_every_link_planned_fits_its_message(lengths, attached):
+    """Whatever the URLs: each part's links fit its room, and shown counts only those."""
+    images = [image(i, MIB) for i in range(attached)]
+    images += [image(attached + i, 12 * MIB, long_url(i, n)) for i, n in enumerate(lengths)]
+    result = plan(1, images, 10 * MIB)
+    first = result.parts[0]
+    assert links_length(first.links) <= (LINKS_CONTENT_LIMIT if first.files else LINKS_FIELD_LIMIT)
+    assert all(links_length(p.links) <= LINKS_CONTENT_LIMIT for p in result.parts)
+    too_long = [attached + i for i, n in enumerate(lengths) if n > LINKS_CONTENT_LIMIT]
+    assert result.unshown == tuple(too_long)
+    assert result.shown(len(result.parts)) == len(images) - len(too_long)
