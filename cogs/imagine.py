@@ -147,7 +147,7 @@ class Imagine(commands.Cog):
         check_sizes(references, limit)
 
         async def build() -> JobRequest:
-            inputs = await read_attachments(references, limit)
+            inputs = await read_attachments(references, limit, self.bot.jobs.download)
             return request_for(interaction, options, inputs=inputs)
 
         await submit_deferred(self.bot, interaction, build)

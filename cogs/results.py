@@ -24,7 +24,7 @@ from bot.errors import InvalidRequest, NotAllowed
 from bot.i18n import Text, command_text
 from bot.jobs import JobRequest
 from bot.jobs.parts import file_name
-from bot.jobs.references import as_input, read_attachments
+from bot.jobs.references import Source, Unreadable, read, read_attachments
 from bot.store import InputImage, Job, StoredImage
 from bot.ui.cards import details_embed, footer_job
 from bot.ui.modals import (
@@ -194,17 +194,20 @@ class Results(commands.Cog):
     async def _result_image(self, interaction: Interaction, job: Job, image: int) -> InputImage:
         """Return the bytes of a result's image: from the message, else the gateway's link."""
         limit = self.bot.settings.max_input_image_bytes
+        fetch = self.bot.jobs.download
         stored = StoredImage(image - 1, None, "image/png", None)
         wanted = file_name(job.id, stored).rsplit(".", 1)[0] + "."
         message = interaction.message
         for attachment in message.attachments if message else ():
             if attachment.filename.startswith(wanted):
-                (reference,) = await read_attachments([attachment], limit)
+                (reference,) = await read_attachments([attachment], limit, fetch)
                 return reference
         if image <= len(job.result_urls):
-            download = await self.bot.api.download(job.result_urls[image - 1], max_bytes=limit)
-            if download.data is not None:
-                return as_input(0, download.data, Text.of("refusal.result_image", n=image), limit)
+            name = Text.of("refusal.result_image", n=image)
+            try:
+                return await read(Source(job.result_urls[image - 1], name), 0, limit, fetch)
+            except Unreadable:
+                pass  # the gateway's link expired: said below
         raise InvalidRequest("refusal.edit_gone", image=image, job_id=job.id)
 
     # ------------------------------------------------------------------ remix
@@ -236,7 +239,7 @@ class Results(commands.Cog):
 
         async def build() -> JobRequest:
             limit = self.bot.settings.max_input_image_bytes
-            inputs = await read_attachments(attachments, limit)
+            inputs = await read_attachments(attachments, limit, self.bot.jobs.download)
             return request_for(
                 interaction, options, inputs=inputs, parent_id=pending.parent_id, kind="remix"
             )

@@ -1,25 +1,53 @@
 """Reference images: a member's attachments (or a result's images) turned into job inputs.
 
 Each image is checked before anything is reserved or sent: at most ``max_bytes`` (the
-size Discord declares is checked before any download, the bytes read after), and it must
-really be PNG, JPEG, WebP or GIF: the bytes are sniffed, the declared type is not
-trusted. The bytes are kept with the job, so a restart before the create still has
-them, and they reach the gateway as an upload, never as Discord's signed, expiring link.
+size Discord declares is checked before any download; the download itself is streamed
+and stopped the moment it passes the cap, whatever was declared), and it must really
+be PNG, JPEG, WebP or GIF: the bytes are sniffed, the declared type is not trusted.
+The bytes are kept with the job, so a restart before the create still has them, and
+they reach the gateway as an upload, never as Discord's signed, expiring link.
+
+Downloads go through a :data:`Fetch` (``JobService.download``: the same bounded,
+address-checked streaming as result images, :mod:`bot.lemondata.downloads`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import discord
 
 from bot.errors import InvalidRequest
 from bot.i18n import Number, Text
+from bot.lemondata import LemonDataError
+from bot.lemondata.downloads import NOT_AN_IMAGE, Download
 from bot.lemondata.images import EXTENSIONS, image_type
 from bot.store import InputImage
 
 log = logging.getLogger(__name__)
+
+# Download one image from a URL, keeping at most ``max_bytes`` (no bytes: it was larger).
+Fetch = Callable[[str, int], Awaitable[Download]]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a reference image is read from, and how a refusal names it."""
+
+    url: str
+    name: str | Text  # a file name, or a message such as "image 2"
+    declared_size: int | None = None  # what Discord says, when it says
+
+
+class Unreadable(InvalidRequest):
+    """A reference image that could not be downloaded (gone, unreachable, refused)."""
+
+
+def of_attachment(attachment: discord.Attachment) -> Source:
+    """Return the source of a Discord attachment (its signed CDN link and declared size)."""
+    return Source(attachment.url, attachment.filename, attachment.size)
 
 
 def _megabytes(size: int) -> Text:
@@ -30,16 +58,20 @@ def _shown(name: str | Text) -> str | Text:
     return f"`{name[:80]}`" if isinstance(name, str) else name
 
 
+def _too_large(name: str | Text, size: int, max_bytes: int) -> InvalidRequest:
+    return InvalidRequest(
+        "refusal.image_too_large",
+        name=_shown(name),
+        size=_megabytes(size),
+        max=_megabytes(max_bytes),
+    )
+
+
 def check_sizes(attachments: Sequence[discord.Attachment], max_bytes: int) -> None:
     """Refuse an attachment larger than ``max_bytes`` by its declared size (no download)."""
     for attachment in attachments:
         if attachment.size > max_bytes:
-            raise InvalidRequest(
-                "refusal.image_too_large",
-                name=_shown(attachment.filename),
-                size=_megabytes(attachment.size),
-                max=_megabytes(max_bytes),
-            )
+            raise _too_large(attachment.filename, attachment.size, max_bytes)
 
 
 def as_input(position: int, data: bytes, shown_name: str | Text, max_bytes: int) -> InputImage:
@@ -49,31 +81,47 @@ def as_input(position: int, data: bytes, shown_name: str | Text, max_bytes: int)
     "image 2" of a result.
     """
     if len(data) > max_bytes:
-        raise InvalidRequest(
-            "refusal.image_too_large",
-            name=_shown(shown_name),
-            size=_megabytes(len(data)),
-            max=_megabytes(max_bytes),
-        )
+        raise _too_large(shown_name, len(data), max_bytes)
     kind = image_type(data)
     if kind is None:
         raise InvalidRequest("refusal.not_an_image", name=_shown(shown_name))
     return InputImage(position, f"reference-{position + 1}.{EXTENSIONS[kind]}", kind, data)
 
 
+async def read(source: Source, position: int, max_bytes: int, fetch: Fetch) -> InputImage:
+    """Download one image, streamed and capped at ``max_bytes``; return it as a job input.
+
+    Refused (InvalidRequest) when its declared or real size passes the cap, when it is
+    no image, or when it cannot be downloaded; nothing is kept of a refused image.
+    """
+    if source.declared_size is not None and source.declared_size > max_bytes:
+        raise _too_large(source.name, source.declared_size, max_bytes)
+    try:
+        download = await fetch(source.url, max_bytes)
+    except LemonDataError as exc:
+        if exc.code == NOT_AN_IMAGE:
+            raise InvalidRequest("refusal.not_an_image", name=_shown(source.name)) from None
+        log.info("could not download reference image %s: %r", position + 1, exc)
+        raise Unreadable("refusal.attachment_unreadable", name=_shown(source.name)) from None
+    if download.data is None:  # the stream passed the cap: it was stopped there
+        raise InvalidRequest(
+            "refusal.image_over_limit", name=_shown(source.name), max=_megabytes(max_bytes)
+        )
+    return as_input(position, download.data, source.name, max_bytes)
+
+
+async def read_sources(
+    sources: Sequence[Source], max_bytes: int, fetch: Fetch
+) -> tuple[InputImage, ...]:
+    """Download and check each image (declared sizes first); return them as job inputs."""
+    for source in sources:
+        if source.declared_size is not None and source.declared_size > max_bytes:
+            raise _too_large(source.name, source.declared_size, max_bytes)
+    return tuple([await read(s, position, max_bytes, fetch) for position, s in enumerate(sources)])
+
+
 async def read_attachments(
-    attachments: Sequence[discord.Attachment], max_bytes: int
+    attachments: Sequence[discord.Attachment], max_bytes: int, fetch: Fetch
 ) -> tuple[InputImage, ...]:
     """Download and check each attachment (sizes first); return them as job inputs."""
-    check_sizes(attachments, max_bytes)
-    inputs = []
-    for position, attachment in enumerate(attachments):
-        try:
-            data = await attachment.read()
-        except (discord.HTTPException, OSError) as exc:
-            log.info("could not read attachment %s: %r", attachment.id, exc)
-            raise InvalidRequest(
-                "refusal.attachment_unreadable", name=_shown(attachment.filename)
-            ) from None
-        inputs.append(as_input(position, data, attachment.filename, max_bytes))
-    return tuple(inputs)
+    return await read_sources([of_attachment(a) for a in attachments], max_bytes, fetch)

@@ -30,6 +30,7 @@ from bot.jobs.admission import Accepted, Admissions
 from bot.jobs.delivery import Delivery
 from bot.jobs.lifecycle import JobRunner
 from bot.lemondata import LemonDataClient
+from bot.lemondata.downloads import Download
 from bot.moderation import ModerationService
 from bot.quota import QuotaService, api_user
 from bot.scheduler.loop import PollBudget
@@ -106,6 +107,7 @@ class JobService:
         budget: PollBudget,
     ) -> None:
         self._store = store
+        self._api = api
         self._catalog = catalog
         self._quota = quota
         self._moderation = moderation
@@ -156,6 +158,15 @@ class JobService:
     def image_input(self, model: str) -> ImageInput:
         """Return how ``model`` takes reference images (per the gateway, else its family)."""
         return self._catalog.image_input(model)
+
+    async def download(self, url: str, max_bytes: int) -> Download:
+        """Download an image (a reference, a result's link), streamed and capped.
+
+        The same bounded download as a result image's: http(s) from allowed addresses
+        only, no API key sent, the body kept only up to ``max_bytes`` (larger: no bytes)
+        and sniffed (not an image: ``MalformedResponseError`` with code ``not_an_image``).
+        """
+        return await self._api.download(url, max_bytes=max_bytes)
 
     async def known(self, job_id: int | None, guild_id: int) -> int | None:
         """Return ``job_id`` if it is a job of this server, else None (a lineage link)."""

@@ -25,6 +25,7 @@ from bot.lemondata.urls import AddressPolicy, UnsafeURLError
 DOWNLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 MAX_REDIRECTS = 5
 GONE_STATUSES = (403, 404, 410)
+NOT_AN_IMAGE = "not_an_image"  # the code of the error raised when the bytes are no image
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,12 @@ async def _read(response: httpx.Response, max_bytes: int) -> Download:
         if kind is None and len(body) >= 12:
             kind = image_type(bytes(body[:12]))
             if kind is None:
-                raise MalformedResponseError("the image link did not serve an image")
+                raise MalformedResponseError(
+                    "the image link did not serve an image", code=NOT_AN_IMAGE
+                )
         if len(body) > max_bytes:
             return Download(None, kind or "image/png")  # too large to attach: link it
     kind = kind or image_type(bytes(body))
     if kind is None:
-        raise MalformedResponseError("the image link did not serve an image")
+        raise MalformedResponseError("the image link did not serve an image", code=NOT_AN_IMAGE)
     return Download(bytes(body), kind)

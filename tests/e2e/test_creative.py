@@ -254,3 +254,43 @@ async def test_remix_of_a_message_without_an_image_is_refused_privately(
     menu = await fake.invoke_message_command("Remix with lemonbot", message, user=fake.alice)
     assert "no image to remix" in await private_refusal(fake, bot, menu)
     assert api_calls(emulator) == []
+
+
+MIB = 1024 * 1024
+
+
+async def test_a_reference_over_max_input_image_mb_is_refused_before_any_download(
+    fake: FakeDiscord, emulator: LemonDataEmulator, make_bot: Any
+) -> None:
+    """A declared size over MAX_INPUT_IMAGE_MB: refused privately, not fetched, nothing sent."""
+    bot: BotProcess = make_bot(env={"MAX_INPUT_IMAGE_MB": "1"})
+    await bot.start()
+    big = fake.upload_attachment("big.png", make_png((9, 9, 9), size_bytes=2 * MIB), "image/png")
+    interaction = await fake.invoke(
+        "imagine", {"prompt": "a cat", "model": "nano-banana", "image": big}
+    )
+    text = await private_refusal(fake, bot, interaction)
+    assert text == "`big.png` is 2.0 MB; reference images can be at most 1.0 MB."
+    assert fake.cdn_fetches == [] and api_calls(emulator) == [] and bot.jobs() == []
+
+
+async def test_a_reference_larger_than_declared_is_stopped_at_the_cap(
+    fake: FakeDiscord, emulator: LemonDataEmulator, make_bot: Any
+) -> None:
+    """Discord says 1 KB, the CDN serves 16 MB: the download stops at the cap, and is refused.
+
+    The bytes are streamed with a running cap (not read whole, then measured): the fake
+    CDN sees the bot stop reading part-way. Refused privately; nothing reserved or sent.
+    """
+    bot: BotProcess = make_bot(env={"MAX_INPUT_IMAGE_MB": "1"})
+    await bot.start()
+    liar = fake.upload_attachment("liar.png", make_png((1, 1, 1), size_bytes=16 * MIB), "image/png")
+    liar["size"] = 1000  # what Discord declares; the CDN serves the real 16 MB
+    interaction = await fake.invoke(
+        "imagine", {"prompt": "a cat", "model": "nano-banana", "image": liar}
+    )
+    text = await private_refusal(fake, bot, interaction)
+    assert text == "`liar.png` is larger than 1.0 MB, the most a reference image can be."
+    await bot.race(fake.wait_for(lambda: fake.cdn_transfers, what="the CDN transfer ended"))
+    assert fake.cdn_transfers == [(int(liar["id"]), False)]  # not read to the end
+    assert api_calls(emulator) == [] and bot.jobs() == []

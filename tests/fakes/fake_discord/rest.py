@@ -20,6 +20,7 @@ Route = tuple[str, str, Handler]
 
 SNOWFLAKE_PATTERN = r"\d+"
 TOKEN_PATTERN = r"[^/]+"
+CDN_CHUNK = 64 * 1024
 
 
 def compile_route(template: str) -> re.Pattern[str]:
@@ -56,7 +57,23 @@ class Rest(FakeState):
         self._changed()
         if not signed:  # as Discord's CDN answers an unsigned or expired link
             return web.Response(status=404, text="This content is no longer available.")
-        return web.Response(body=upload.data, headers={"Content-Type": self._guess_type(upload)})
+        # Streamed in chunks, as a CDN does: a client that stops reading part-way (a
+        # size cap) is seen, and recorded as an incomplete transfer.
+        response = web.StreamResponse(headers={"Content-Type": self._guess_type(upload)})
+        response.content_length = len(upload.data)
+        complete = False
+        try:
+            await response.prepare(request)
+            for start in range(0, len(upload.data), CDN_CHUNK):
+                await response.write(upload.data[start : start + CDN_CHUNK])
+            await response.write_eof()
+            complete = True
+        except (ConnectionError, RuntimeError):  # the client went away before the end
+            pass
+        finally:
+            self.cdn_transfers.append((aid, complete))
+            self._changed()
+        return response
 
     def _cdn_link_valid(self, aid: int, filename: str, query: Mapping[str, str]) -> bool:
         ex, is_ = query.get("ex", ""), query.get("is", "")
