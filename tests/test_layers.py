@@ -45,11 +45,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 
 # Attributes of the bot that cogs must not reach: they are what the services wrap.
 BOT_INTERNALS = frozenset({"store", "api"})
-KNOWN_EXCEPTIONS = {
-    # cogs/results.py fetches a result image through self.bot.api.download (Details'
-    # "send the file"); its owner is moving that into a service. Remove this entry then.
-    ("cogs.results", "self.bot.api"),
-}
+KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()  # none: every cog goes through a service
 
 
 def _module_name(path: Path) -> str:
