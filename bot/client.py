@@ -139,10 +139,10 @@ class LemonBot(commands.AutoShardedBot):
         self.jobs.finished_listeners.append(self._audit_finished_job)
 
     async def _audit_finished_job(self, job: Job) -> None:
-        """Post a finished job to the audit channel, with the reference images it used."""
+        """Post a finished job to the audit channel, with the reference images that fit."""
         inputs = await self.store.jobs.inputs(job.id) if job.input_count else []
-        await self.audit.post(
-            job.guild_id, lambda lang: finished_audit_embed(job, lang), files=inputs
+        await self.audit.post_with_references(
+            job.guild_id, lambda lang, refs: finished_audit_embed(job, lang, refs), inputs
         )
 
     async def setup_hook(self) -> None:

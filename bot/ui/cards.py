@@ -59,8 +59,18 @@ def family_text(family: Family, locale: LocaleLike) -> str:
     return t(f"family.{slug}", locale)
 
 
+def has_lineage(job: Job) -> bool:
+    """Whether a job was made from something (a job, or a message): Reroll, Edit, Remix."""
+    return job.parent_id is not None or job.kind in KINDS[1:]
+
+
 def lineage_text(job: Job) -> Text:
-    """Return ``Reroll of job 12``: which job this one was made from, and how."""
+    """Return ``Reroll of job 12``: which job this one was made from, and how.
+
+    A Remix of a member's message has no parent job: ``Remix of a message's images``.
+    """
+    if job.parent_id is None:
+        return Text.of("card.from_message", kind=kind_text(job.kind))
     return Text.of("card.from", kind=kind_text(job.kind), parent_id=job.parent_id)
 
 
@@ -174,7 +184,7 @@ def details_embed(job: Job, locale: LocaleLike) -> discord.Embed:
         made = seconds(job.finished_at - job.submitted_at, lang)
         timings.append(t("details.made_in", lang, duration=made))
     embed.add_field(name=t("card.timings", lang), value=Joined(timings).render(lang), inline=False)
-    if job.parent_id is not None:
+    if has_lineage(job):
         embed.add_field(name=t("card.made_from", lang), value=lineage_text(job).render(lang))
     if job.input_count:
         embed.add_field(name=t("details.reference_images", lang), value=str(job.input_count))

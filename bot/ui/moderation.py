@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.i18n import Joined, LocaleLike, Renderable, Text, seconds, t
 from bot.store import BlockedUser, GuildSettings, Job, JobFilter, PromptRule, QuotaRule
-from bot.ui.cards import job_header, jump_link, lineage_text, thumbnail_url
+from bot.ui.cards import has_lineage, job_header, jump_link, lineage_text, thumbnail_url
 from bot.ui.format import FIELD_LIMIT, code, fit_lines, limit_text, shorten, timestamp
 from bot.ui.text import period_key
 
@@ -28,6 +29,15 @@ FILTER_ECHO_LIMIT = 100  # a filter is echoed shortened: the header must stay a 
 COLOUR_AUDIT = discord.Colour.blurple()
 COLOUR_BLOCKED = discord.Colour.dark_red()
 QUOTA_PERIODS = ("day", "week", "month")
+
+
+@dataclass(frozen=True)
+class ReferenceFiles:
+    """What became of a job's reference images in a post; the rest are no longer kept."""
+
+    attached: int = 0
+    too_large: int = 0  # over the per-file limit, or past the request's 25 MiB or 10 files
+    not_attached: int = 0  # the post with them was refused, so it went without them
 
 
 def per_period(limit: Renderable | str, period: str) -> Text:
@@ -92,8 +102,13 @@ def _delivery_text(job: Job) -> Text | str:
     return Text(f"delivery.{delivery}") if delivery in known else str(delivery)
 
 
-def job_detail_embed(job: Job, locale: LocaleLike) -> discord.Embed:
-    """Return everything stored about one job, within Discord's embed limits."""
+def job_detail_embed(
+    job: Job, locale: LocaleLike, references: ReferenceFiles | None = None
+) -> discord.Embed:
+    """Return everything stored about one job, within Discord's embed limits.
+
+    ``references`` says which reference images go with the reply (None: none do).
+    """
     lang = locale
     link = jump_link(job)
     embed = job_header(job, lang, prompt_limit=DETAIL_PROMPT, url=link)
@@ -152,7 +167,7 @@ def job_detail_embed(job: Job, locale: LocaleLike) -> discord.Embed:
         )
     if job.task_id:
         embed.add_field(name=t("mod.task", lang), value=f"`{shorten(job.task_id, 100)}`")
-    _add_lineage(embed, job, lang)
+    _add_lineage(embed, job, lang, references)
     if job.result_urls:
         urls = fit_lines([f"<{url}>" for url in job.result_urls], 800, more=lambda _: "…")
         embed.add_field(name=t("mod.image_urls", lang), value=urls, inline=False)
@@ -162,8 +177,13 @@ def job_detail_embed(job: Job, locale: LocaleLike) -> discord.Embed:
     return _with_thumbnail(embed, job)
 
 
-def finished_audit_embed(job: Job, locale: LocaleLike) -> discord.Embed:
-    """Return the audit-channel post for a finished job (in the server's language)."""
+def finished_audit_embed(
+    job: Job, locale: LocaleLike, references: ReferenceFiles | None = None
+) -> discord.Embed:
+    """Return the audit-channel post for a finished job (in the server's language).
+
+    ``references`` says which reference images go with the post (None: none do).
+    """
     lang = locale
     embed = job_header(job, lang, prompt_limit=AUDIT_PROMPT, url=jump_link(job))
     embed.add_field(name=t("mod.user", lang), value=f"<@{job.user_id}>")
@@ -176,19 +196,34 @@ def finished_audit_embed(job: Job, locale: LocaleLike) -> discord.Embed:
         )
     elif job.error_code:
         embed.add_field(name=t("mod.error", lang), value=f"`{job.error_code}`")
-    _add_lineage(embed, job, lang)
+    _add_lineage(embed, job, lang, references)
     return _with_thumbnail(embed, job)
 
 
-def _add_lineage(embed: discord.Embed, job: Job, lang: LocaleLike) -> None:
-    """Add where a job came from (Reroll, Edit, Remix) and its reference images."""
-    if job.parent_id is not None:
+def _add_lineage(
+    embed: discord.Embed, job: Job, lang: LocaleLike, references: ReferenceFiles | None
+) -> None:
+    """Add how a job was made (Reroll, Edit, Remix, and from which job) and its references.
+
+    The references line says of each image whether it is attached to this message, too
+    large to attach, could not be attached, or is no longer kept (log retention).
+    """
+    if has_lineage(job):
         embed.add_field(name=t("card.made_from", lang), value=lineage_text(job).render(lang))
     if job.input_count:
-        embed.add_field(
-            name=t("mod.reference", lang),
-            value=t("mod.reference_attached", lang, count=job.input_count),
-        )
+        files = references or ReferenceFiles()
+        gone = max(0, job.input_count - files.attached - files.too_large - files.not_attached)
+        parts = [
+            Text.of(key, count=count)
+            for key, count in (
+                ("mod.reference_attached", files.attached),
+                ("mod.reference_too_large", files.too_large),
+                ("mod.reference_not_attached", files.not_attached),
+                ("mod.reference_not_kept", gone),
+            )
+            if count
+        ]
+        embed.add_field(name=t("mod.reference", lang), value=Joined(parts, "dots").render(lang))
 
 
 def blocked_audit_embed(

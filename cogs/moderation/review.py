@@ -13,8 +13,14 @@ from discord.app_commands import Choice, Range
 from bot.client import LemonBot
 from bot.errors import InvalidRequest
 from bot.i18n import Text, command_text, t
+from bot.moderation.audit import as_files, attachable
 from bot.store import JOB_STATES, JobFilter
-from bot.ui.moderation import describe_filter, job_detail_embed, job_summary_embed
+from bot.ui.moderation import (
+    ReferenceFiles,
+    describe_filter,
+    job_detail_embed,
+    job_summary_embed,
+)
 from bot.ui.options import Since
 from bot.ui.views import PageView
 from cogs.moderation.common import STATE_CHOICES, CommandsBase, guild_of, imagemod
@@ -76,14 +82,22 @@ class ReviewCommands(CommandsBase):
     ) -> None:
         """Show everything stored about one job."""
         job = await self.service.job(guild_of(interaction), job_id)
-        files = [
-            discord.File(io.BytesIO(i.data), filename=i.filename)
-            for i in await self.service.inputs(job)
-            if i.data and len(i.data) <= interaction.filesize_limit
-        ]
-        await interaction.response.send_message(
-            embed=job_detail_embed(job, interaction.locale), files=files, ephemeral=True
-        )
+        lang = interaction.locale
+        chosen, references = attachable(await self.service.inputs(job), interaction.filesize_limit)
+        try:
+            await interaction.response.send_message(
+                embed=job_detail_embed(job, lang, references),
+                files=as_files(chosen),
+                ephemeral=True,
+            )
+        except discord.HTTPException as exc:
+            if not chosen:
+                raise
+            log.info("job %s: detail with reference images refused (HTTP %s)", job.id, exc.status)
+            without = ReferenceFiles(too_large=references.too_large, not_attached=len(chosen))
+            await interaction.response.send_message(
+                embed=job_detail_embed(job, lang, without), ephemeral=True
+            )
 
     @imagemod.command(name="export", description=command_text("cmd.imagemod.export"))
     @app_commands.describe(**FILTER_DESCRIPTIONS)

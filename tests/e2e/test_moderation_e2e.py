@@ -13,11 +13,12 @@ import pytest
 
 from tests.e2e.harness import BotProcess, field_value, wait_for_outcome
 from tests.fakes.fake_discord import FakeDiscord, FakeInteraction, FakeUser, snowflake
-from tests.fakes.lemondata import LemonDataEmulator
+from tests.fakes.lemondata import LemonDataEmulator, make_png
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 EPHEMERAL = 1 << 6
+MIB = 1024 * 1024
 NOT_MODERATOR = "Only moderators can use /imagemod."
 
 
@@ -49,12 +50,24 @@ async def run(
 
 
 async def audit_post(fake: FakeDiscord, title: str) -> dict[str, Any]:
+    """The embed of the audit channel's message whose title starts with ``title``."""
+    message = await audit_message(fake, title)
+    embed: dict[str, Any] = message["embeds"][0]
+    return embed
+
+
+async def audit_message(fake: FakeDiscord, title: str) -> dict[str, Any]:
+    """The audit channel's message whose embed title starts with ``title``."""
+
     def find() -> dict[str, Any] | None:
-        for message in fake.channel_messages(fake.channel2_id):
-            embed = message["embeds"][0]
-            if embed.get("title", "").startswith(title):
-                return embed
-        return None
+        return next(
+            (
+                m
+                for m in fake.channel_messages(fake.channel2_id)
+                if m["embeds"][0].get("title", "").startswith(title)
+            ),
+            None,
+        )
 
     found = await fake.wait_for(find, what=f"audit post {title!r}")
     assert found is not None
@@ -116,3 +129,54 @@ async def test_moderation_in_the_real_process(
     assert interaction.original_id in fake.deleted_messages
     row = await bot.wait_for_job(lambda r: r["deleted_by"] is not None)
     assert row["deleted_by"] == fake.mod.id
+
+
+async def test_reference_images_too_large_to_attach_are_named_not_lost(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """A 12 MB reference (allowed: MAX_INPUT_IMAGE_MB is 20) is over the server's 10 MiB.
+
+    The audit post and /imagemod job attach what fits and say which image was too
+    large to attach; a post refused with its files all the same goes without them.
+    """
+    await run(fake, "imagemod config", {"log_channel": fake.channel2_id}, fake.mod)
+    big = make_png((200, 10, 10), size_bytes=12 * MIB)
+    small = make_png((10, 200, 10))
+    interaction = await fake.invoke(
+        "imagine",
+        {
+            "prompt": "two lemons",
+            "model": "gpt-image-2",
+            "image": fake.upload_attachment("big.png", big, "image/png"),
+            "image2": fake.upload_attachment("small.png", small, "image/png"),
+        },
+        fake.alice,
+    )
+    await bot.race(wait_for_outcome(fake, interaction))
+    row = await bot.wait_for_job(lambda r: r["delivery_state"] == "delivered")
+    both = "1 image (attached) · 1 image (too large to attach)"
+
+    posted = await bot.race(audit_message(fake, f"Job {row['id']}"))
+    assert [f.data for f in fake.message_files(posted)] == [small]
+    assert field_value(posted["embeds"][0], "Reference") == both
+
+    detail = await run(fake, "imagemod job", {"job_id": row["id"]}, fake.mod)
+    assert [f.data for f in fake.message_files(detail)] == [small]
+    assert field_value(detail["embeds"][0], "Reference") == both
+
+    # Refused with its file (say, no Attach Files there): posted again without it.
+    fake.fail_next("POST", rf"^/channels/{fake.channel2_id}/messages$", 403, 50013)
+    again = await fake.invoke(
+        "imagine",
+        {
+            "prompt": "one lemon",
+            "model": "nano-banana",
+            "image": fake.upload_attachment("s.png", small, "image/png"),
+        },
+        fake.alice,
+    )
+    await bot.race(wait_for_outcome(fake, again))
+    row = await bot.wait_for_job(lambda r: r["delivery_state"] == "delivered")
+    posted = await bot.race(audit_message(fake, f"Job {row['id']}"))
+    assert fake.message_files(posted) == []
+    assert field_value(posted["embeds"][0], "Reference") == "1 image (could not be attached)"
