@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.errors import DETAIL_DOWNLOAD_TIMEOUT, DETAIL_NO_IMAGES
 from bot.jobs import dispatch
 from bot.jobs.delivery import Delivery, Sent
+from bot.jobs.dispatcher import Dispatcher
 from bot.jobs.failures import NO_WATCH, KeyWatch, classify, failed_task, lost_task, watch_key
 from bot.jobs.poller import TaskPoller
 from bot.jobs.recovery import Leases, Recovery
@@ -74,13 +75,19 @@ class JobRunner:
         self._settings = settings
         self._background = background
         self._changed = asyncio.Condition()
-        self._dispatch_lock = asyncio.Lock()
-        self._dispatching = False  # a pass, or a run of passes, is under way
-        self._dispatch_wanted = False  # a kick came since that pass began
         self.leases = Leases(store, settings.lease_seconds)
         self.recovery = Recovery(self, store, self.leases)
+        self.dispatcher = Dispatcher(
+            store=store,
+            settings=settings,
+            background=background,
+            leases=self.leases,
+            delivery=delivery,
+            create=lambda job: self.run(self._create(job), "create", job.id),
+            notify=self.notify,
+        )
         # Queue places last shown on waiting cards.
-        self.positions: dict[int, int] = {}
+        self.positions: dict[int, int] = self.dispatcher.positions
         self.finished_listeners: list[Callable[[Job], Awaitable[None]]] = []
         self.poller = TaskPoller(
             api,
@@ -98,38 +105,11 @@ class JobRunner:
 
     async def caps(self, guild_id: int) -> dispatch.Caps:
         """Return a server's running and queue caps (its own, else the bot's)."""
-        guild = await self._store.guilds.settings(guild_id)
-        settings = self._settings
-        return dispatch.Caps(
-            running_per_user=guild.max_running_per_user or settings.max_running_jobs_per_user,
-            running_per_guild=guild.max_running_per_guild or settings.max_running_jobs_per_guild,
-            queued_per_user=settings.max_queued_jobs_per_user,
-            queued_per_guild=settings.max_queued_jobs_per_guild,
-        )
+        return await self.dispatcher.caps(guild_id)
 
     def kick(self) -> None:
-        """Ask for a dispatch pass in the background (a slot may have come free).
-
-        Kicks that come while a pass runs are folded into one more pass after it, which
-        sees everything they announced: 30 accepts at once make two passes, not 30.
-        """
-        if self._background.closing:
-            return
-        self._dispatch_wanted = True
-        if not self._dispatching:
-            self._dispatching = True
-            self._background.spawn(self._dispatch_while_wanted(), "dispatch")
-
-    async def _dispatch_while_wanted(self) -> None:
-        try:
-            while self._dispatch_wanted and not self._background.closing:
-                self._dispatch_wanted = False
-                try:
-                    await self._dispatch()
-                except Exception:
-                    log.exception("dispatch pass failed; the next kick tries again")
-        finally:
-            self._dispatching = False
+        """Ask for a dispatch pass in the background (a slot may have come free)."""
+        self.dispatcher.kick()
 
     @property
     def delivery(self) -> Delivery:
@@ -154,45 +134,6 @@ class JobRunner:
                 await self.fail(job_id, "unavailable", None)
             except Exception:
                 log.exception("job %s: could not record the failure; resumed at next start", job_id)
-
-    async def _dispatch(self) -> None:
-        """Submit queued jobs, oldest first, while their caps allow; update positions."""
-        started: list[Job] = []
-        creating: list[Job] = []
-        # One transaction: every check of the pass sees the same jobs (none finishing
-        # half-way through), so a later job can never overtake an earlier one.
-        async with self._dispatch_lock, self._store.transaction():
-            await self._store.lock("dispatch")  # one pass at a time, across processes
-            queued = await self._store.jobs.queued()
-            caps = {gid: await self.caps(gid) for gid in {job.guild_id for job in queued}}
-            running = await self._store.jobs.generating_counts()
-            # A job whose first answer is not recorded yet keeps its turn, unstarted.
-            unanswered = {
-                job.id for job in queued if job.acknowledged_at is None and job.interaction_token
-            }
-            plan = dispatch.plan(queued, running, caps, unanswered)
-            for job in plan.start:
-                if self._background.closing:
-                    break
-                submitted = await self._store.jobs.submit(
-                    job.id, owner=self.leases.owner, lease_until=self.leases.until()
-                )
-                if submitted is not None:
-                    self.leases.hold(submitted)
-                    creating.append(submitted)
-                    if self.positions.pop(job.id, None) is not None:
-                        started.append(submitted)  # its card still says "waiting"
-        # After the commit: a create's answer must find the job stored as "submitted".
-        for job in creating:
-            self.run(self._create(job), "create", job.id)
-        await self.notify()  # outside the transaction: waiters read the database
-        for job in started:
-            await self._delivery.progress(job)
-        for job_id, position in plan.positions().items():
-            if job_id not in unanswered and self.positions.get(job_id) != position:
-                self.positions[job_id] = position
-                job = next(j for jobs in plan.waiting.values() for j in jobs if j.id == job_id)
-                await self._delivery.progress(job, position=position)
 
     # ------------------------------------------------------------------ running
 

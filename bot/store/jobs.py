@@ -16,7 +16,7 @@ from dataclasses import fields
 from typing import Any
 
 from bot.store.database import Database, placeholders
-from bot.store.quota import GENERATING, QuotaStore
+from bot.store.quota import GENERATING
 from bot.store.rows import (
     ACTIVE_STATES,
     DRAFT_COLUMNS,
@@ -49,7 +49,6 @@ class JobStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._counts = QuotaStore(db)
 
     async def insert(
         self, draft: JobDraft, *, now: float | None = None, inputs: Sequence[InputImage] = ()
@@ -326,19 +325,6 @@ class JobStore:
     async def _update_one(self, sql: str, params: Sequence[Any]) -> Job | None:
         row = await self._db.fetchone(sql, params)
         return Job.from_row(row) if row else None
-
-    # ------------------------------------------------------------------ counts
-
-    # Transitional: bot/jobs/lifecycle.py and bot/jobs/delivery.py still ask the ledger
-    # for these two counts; they live in ``store.quota`` (QuotaStore). Remove both once
-    # those files call ``store.quota`` directly.
-    async def generating_counts(self) -> dict[tuple[int, int], int]:
-        """Return the number of generating jobs per (guild, user): see QuotaStore."""
-        return await self._counts.generating_counts()
-
-    async def queue_position(self, job_id: int) -> int:
-        """Return a queued job's 1-based place in its server's queue: see QuotaStore."""
-        return await self._counts.queue_position(job_id)
 
     # ------------------------------------------------------------------ images
 
