@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import pytest
@@ -294,3 +296,60 @@ async def test_a_reference_larger_than_declared_is_stopped_at_the_cap(
     await bot.race(fake.wait_for(lambda: fake.cdn_transfers, what="the CDN transfer ended"))
     assert fake.cdn_transfers == [(int(liar["id"]), False)]  # not read to the end
     assert api_calls(emulator) == [] and bot.jobs() == []
+
+
+async def moderator_answer(
+    fake: FakeDiscord, bot: BotProcess, name: str, options: dict[str, Any]
+) -> dict[str, Any]:
+    """A moderator's private /imagemod answer (after a defer, the edited original)."""
+    interaction = await fake.invoke(name, options, fake.mod)
+    kind, _ = await bot.race(fake.wait_for_callback(interaction))
+    if kind == 5:
+        await bot.race(fake.wait_for(lambda: interaction.edits, what=f"{name} answer"))
+    message = interaction.original
+    assert message is not None and int(message.get("flags") or 0) & EPHEMERAL
+    return message
+
+
+async def test_lineage_in_details_imagemod_job_and_the_export(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """An Edit's parent, kind and reference image: in Details, /imagemod job and the CSV."""
+    first = await deliver(fake, bot, {"prompt": "a lemon", "model": "nano-banana"})
+    [result] = fake.original_files(first)
+    press = await fake.press(first, "Edit")
+    await bot.race(fake.wait_for_callback(press))
+    edited = await fake.submit_modal(press, {"prompt": "a blue lemon"})
+    await bot.race(wait_for_outcome(fake, edited))
+    parent, edit = (r["id"] for r in bot.jobs())
+
+    details = await fake.press(edited, "Details")
+    _, data = await bot.race(fake.wait_for_callback(details))
+    [embed] = data["embeds"]
+    assert field_value(embed, "Made from") == f"Edit of job {parent}"
+    assert field_value(embed, "Reference images") == "1"
+
+    job = await moderator_answer(fake, bot, "imagemod job", {"job_id": edit})
+    assert field_value(job["embeds"][0], "Made from") == f"Edit of job {parent}"
+    assert field_value(job["embeds"][0], "Reference") == "1 image (attached)"
+    assert [f.data for f in fake.message_files(job)] == [result.data]  # the image it edited
+
+    export = await moderator_answer(fake, bot, "imagemod export", {})
+    [csv_file] = fake.message_files(export)
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(csv_file.data.decode("utf-8")))}
+    assert (rows[str(edit)]["parent_id"], rows[str(edit)]["kind"]) == (str(parent), "edit")
+    assert rows[str(edit)]["input_images"] == "1"
+    assert (rows[str(parent)]["kind"], rows[str(parent)]["input_images"]) == ("imagine", "0")
+
+    # A Remix of a member's picture has no parent job; it still says how it was made.
+    message = fake.add_member_message(
+        fake.bob, "my cat", attachments=[fake.upload_attachment("cat.png", picture(), "image/png")]
+    )
+    menu = await fake.invoke_message_command("Remix with lemonbot", message)
+    await bot.race(fake.wait_for_callback(menu))
+    remixed = await fake.submit_modal(menu, {"prompt": "as a watercolour"})
+    await bot.race(wait_for_outcome(fake, remixed))
+    details = await fake.press(remixed, "Details")
+    _, data = await bot.race(fake.wait_for_callback(details))
+    assert field_value(data["embeds"][0], "Made from") == "Remix of a message's images"
+    assert field_value(data["embeds"][0], "Reference images") == "1"

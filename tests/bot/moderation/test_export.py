@@ -15,3 +15,16 @@ def test_csv_cells_are_not_formulas():
     (row,) = list(csv.DictReader(io.StringIO(jobs_csv([job]))))
     assert row["prompt"] == "'=cmd|' /C calc'!A0"
     assert row["revised_prompt"] == "'+1"
+
+
+def test_csv_shows_lineage_and_reference_images():
+    """The parent job, how a job was made and how many reference images it used."""
+    edit = _job(id=2, parent_id=1, kind="edit", input_count=1)
+    remix = _job(id=3, kind="remix", input_count=2)
+    plain = _job(id=4)
+    rows = list(csv.DictReader(io.StringIO(jobs_csv([edit, remix, plain]))))
+    assert [(r["id"], r["parent_id"], r["kind"], r["input_images"]) for r in rows] == [
+        ("2", "1", "edit", "1"),
+        ("3", "", "remix", "2"),
+        ("4", "", "imagine", "0"),
+    ]
