@@ -383,12 +383,11 @@ class ModerationService:
 
     # ------------------------------------------------------------------ retention
 
-    async def apply_retention(self, days: int, now: float | None = None) -> int:
+    async def apply_retention(self, days: int) -> int:
         """Strip prompts and URLs from finished jobs older than ``days`` (0 = keep all)."""
         if days <= 0:
             return 0
-        now = time.time() if now is None else now
-        redacted = await self._store.jobs.redact_before(now - days * 86400)
+        redacted = await self._store.jobs.redact_before(time.time() - days * 86400)
         if redacted:
             log.info("log retention: redacted %d jobs older than %d days", redacted, days)
         return redacted

@@ -4,6 +4,10 @@ Everything in :mod:`bot.scheduler` reads time through a :class:`Clock`, so the s
 code runs on the real event loop and on a :class:`VirtualClock`, whose loop jumps
 straight to the next timer whenever every coroutine is waiting: an hour of traffic
 is simulated in a fraction of a second, deterministically.
+
+Tests elsewhere move time with time-machine; the scheduler cannot use it, because
+time-machine moves the wall clock (``time.time``, ``datetime``) but not
+``time.monotonic`` nor the event loop's clock, which are what the scheduler waits on.
 """
 
 from __future__ import annotations

@@ -42,6 +42,9 @@ class _Cache:
     that waits for that very transaction to end.
     """
 
+    # ``clock`` stays (its test passes one) rather than time-machine: entries age by
+    # ``time.monotonic``, which time-machine does not move, so a wall-clock jump cannot
+    # expire or keep them.
     def __init__(self, ttl: float | None, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl
         self._clock = clock
