@@ -7,7 +7,6 @@ import base64
 import re
 import struct
 import zlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -24,23 +23,6 @@ GEN = "/v1/images/generations"
 # Plain HTTP to 127.0.0.1 only: skip loading the CA bundle (~70 ms per client).
 NO_TLS: dict[str, Any] = {"verify": False}
 TASK_ID_RE = re.compile(r"^ldtask_[0-9a-f]{32}$")
-
-
-@pytest.fixture
-async def lemondata() -> AsyncIterator[LemonDataEmulator]:
-    async with LemonDataEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def api(lemondata: LemonDataEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=lemondata.base_url,
-        headers={"Authorization": f"Bearer {lemondata.api_key}"},
-        timeout=5.0,
-        **NO_TLS,
-    ) as client:
-        yield client
 
 
 def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,7 +12,6 @@ from tests.fakes.lemondata import (
     EDITS_PATH,
     GENERATIONS_PATH,
     UPLOADS_PATH,
-    LemonDataEmulator,
     MultipartError,
     is_private_host,
     make_png,
@@ -31,23 +29,6 @@ GIF = b"GIF89a" + bytes(16)
 HTML = b"<html>definitely not an image</html>"
 # Every byte value, CRLFs and a fake boundary: the parser must keep them all.
 AWKWARD_PNG = make_png((1, 2, 3)) + b"\r\n--boundary\r\n\r\n" + bytes(range(256)) + b"\r\n"
-
-
-@pytest.fixture
-async def lemondata() -> AsyncIterator[LemonDataEmulator]:
-    async with LemonDataEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def api(lemondata: LemonDataEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=lemondata.base_url,
-        headers={"Authorization": f"Bearer {lemondata.api_key}"},
-        timeout=5.0,
-        **NO_TLS,
-    ) as client:
-        yield client
 
 
 def error_of(response: httpx.Response, status: int = 400) -> dict[str, Any]:

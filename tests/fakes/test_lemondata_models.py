@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -79,23 +78,6 @@ OPERATIONS = {
     "flux-pro": ["text-to-image", "image-edit"],
 }
 LEMONDATA_NAMED = {"flux-pro", "midjourney"}
-
-
-@pytest.fixture
-async def lemondata() -> AsyncIterator[LemonDataEmulator]:
-    async with LemonDataEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def api(lemondata: LemonDataEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=lemondata.base_url,
-        headers={"Authorization": f"Bearer {lemondata.api_key}"},
-        timeout=5.0,
-        **NO_TLS,
-    ) as client:
-        yield client
 
 
 def extension(item: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -32,23 +31,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def lemondata() -> AsyncIterator[LemonDataEmulator]:
-    async with LemonDataEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def api(lemondata: LemonDataEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=lemondata.base_url,
-        headers={"Authorization": f"Bearer {lemondata.api_key}"},
-        timeout=5.0,
-        **NO_TLS,
-    ) as client:
-        yield client
 
 
 async def create(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:

@@ -38,17 +38,6 @@ async def lemondata(clock: FakeClock) -> AsyncIterator[LemonDataEmulator]:
         yield emulator
 
 
-@pytest.fixture
-async def api(lemondata: LemonDataEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=lemondata.base_url,
-        headers={"Authorization": f"Bearer {lemondata.api_key}"},
-        timeout=5.0,
-        **NO_TLS,
-    ) as client:
-        yield client
-
-
 def rate_headers(response: httpx.Response) -> tuple[str, str, str] | None:
     if "x-ratelimit-limit" not in response.headers:
         assert "x-ratelimit-remaining" not in response.headers

@@ -16,12 +16,6 @@ TASKS = 1000
 
 
 @pytest.fixture
-async def lemondata() -> AsyncIterator[LemonDataEmulator]:
-    async with LemonDataEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
 async def session(lemondata: LemonDataEmulator) -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(
         base_url=lemondata.base_url,
