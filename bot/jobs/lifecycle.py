@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from bot.background import Background
@@ -23,9 +23,10 @@ from bot.catalog import route_for
 from bot.config import Settings
 from bot.errors import DETAIL_DOWNLOAD_TIMEOUT, DETAIL_NO_IMAGES
 from bot.jobs import dispatch
-from bot.jobs.delivery import Delivery, Sent
+from bot.jobs.delivery import Delivery
 from bot.jobs.dispatcher import Dispatcher
 from bot.jobs.failures import NO_WATCH, KeyWatch, classify, failed_task, lost_task, watch_key
+from bot.jobs.outcomes import Outcomes
 from bot.jobs.poller import TaskPoller
 from bot.jobs.recovery import Leases, Recovery
 from bot.lemondata import (
@@ -43,8 +44,6 @@ from bot.store import ACTIVE_STATES, Job, Store, StoredImage
 
 log = logging.getLogger(__name__)
 
-# Waits before the 2nd, 3rd, ... delivery attempt when every path failed (Discord down).
-DELIVERY_RETRY_DELAYS = (5.0, 20.0, 60.0, 300.0)
 ERROR_DETAIL_LIMIT = 500
 # How many of the latest finished tasks teach the poller how long tasks take.
 HISTORY_JOBS = 2000
@@ -88,7 +87,10 @@ class JobRunner:
         )
         # Queue places last shown on waiting cards.
         self.positions: dict[int, int] = self.dispatcher.positions
-        self.finished_listeners: list[Callable[[Job], Awaitable[None]]] = []
+        self.outcomes = Outcomes(
+            store=store, quota=quota, delivery=delivery, leases=self.leases, notify=self.notify
+        )
+        self.finished_listeners = self.outcomes.finished_listeners
         self.poller = TaskPoller(
             api,
             budget=budget,
@@ -308,73 +310,8 @@ class JobRunner:
         await self.deliver(job_id)
 
     async def deliver(self, job_id: int) -> None:
-        """Deliver the outcome, retrying with back-off; refund what never got through.
-
-        Every path (edit, channel, DM) is tried on each attempt, carrying on after the
-        parts already posted. The outcome is then recorded in one transaction with its
-        refund: all of a settled charge when nothing got through after the last attempt,
-        or the share of images the member never saw.
-        """
-        attempts = (0.0, *DELIVERY_RETRY_DELAYS)
-        sent = None
-        for attempt, delay in enumerate(attempts, start=1):
-            if delay:
-                await asyncio.sleep(delay)
-            job = await self._store.jobs.get(job_id)
-            if job is None or job.delivery_state != "pending":
-                return
-            try:
-                sent = await self._delivery.deliver(job)
-            except Exception:
-                log.exception("job %s: delivery attempt %d crashed", job_id, attempt)
-                if attempt == len(attempts):
-                    return  # still pending: tried again at the next start
-                continue
-            if sent is not None and sent.complete:
-                break
-        assert job is not None
-        finished = await self._record_delivery(job, sent)
-        await self.notify()
-        if finished is None:
-            return
-        for listener in self.finished_listeners:
-            try:
-                await listener(finished)
-            except Exception:
-                log.exception("job %s: a finished-job listener failed", job_id)
-
-    async def _record_delivery(self, job: Job, sent: Sent | None) -> Job | None:
-        """Record where the outcome went, with any refund, in one transaction."""
-        async with self._store.transaction():
-            token = self.leases.token(job.id)
-            if sent is None:
-                finished = await self._store.jobs.mark_delivered(
-                    job.id,
-                    via="none",
-                    channel_id=None,
-                    message_id=None,
-                    delivered=False,
-                    token=token,
-                )
-                if finished is not None and await self._quota.refund(job.id):
-                    log.warning("job %s: outcome undeliverable; quota refunded", job.id)
-                return finished
-            finished = await self._store.jobs.mark_delivered(
-                job.id,
-                via=sent.via,
-                channel_id=sent.channel_id,
-                message_id=sent.message_id,
-                token=token,
-            )
-            stored = len(await self._store.jobs.load_images(job.id))
-            if finished is not None and job.state == "succeeded" and sent.shown < stored:
-                kept = job.quota_units * sent.shown // max(1, stored)
-                if await self._quota.keep_only(job.id, kept):
-                    log.warning("job %s: %d of %d images shown", job.id, sent.shown, stored)
-        if finished is not None and job.state == "succeeded":
-            await self._store.jobs.drop_image_data(job.id)
-        self.leases.release(job.id)  # the job needs nobody any more
-        return finished
+        """Deliver the outcome, retrying; record it with any refund (see :mod:`outcomes`)."""
+        await self.outcomes.deliver(job_id)
 
     # ------------------------------------------------------------------ recovery
 

@@ -82,7 +82,7 @@ async def test_forbidden_channel_falls_back_to_dm(tmp_path, monkeypatch, fake, l
 
 async def test_undeliverable_outcome_is_refunded(tmp_path, monkeypatch, fake, lemondata):
     """When every path keeps failing, delivery gives up after its retries and refunds."""
-    monkeypatch.setattr("bot.jobs.lifecycle.DELIVERY_RETRY_DELAYS", (0.0, 0.0))
+    monkeypatch.setattr("bot.jobs.outcomes.DELIVERY_RETRY_DELAYS", (0.0, 0.0))
     async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
         interaction, job = await held_task(env)
         fake.expire_token(interaction)
@@ -104,7 +104,7 @@ async def test_the_failed_delivery_and_its_refund_are_one_write(
     tmp_path, monkeypatch, fake, lemondata
 ):
     """If the refund cannot be written, the failed delivery is not recorded either."""
-    monkeypatch.setattr("bot.jobs.lifecycle.DELIVERY_RETRY_DELAYS", (0.0,))
+    monkeypatch.setattr("bot.jobs.outcomes.DELIVERY_RETRY_DELAYS", (0.0,))
     async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
         interaction, job = await held_task(env)
         fake.expire_token(interaction)
@@ -130,7 +130,7 @@ async def test_the_failed_delivery_and_its_refund_are_one_write(
 
 async def test_delivery_is_retried_until_it_gets_through(tmp_path, monkeypatch, fake, lemondata):
     """A Discord hiccup on every path at once is survived by a later attempt."""
-    monkeypatch.setattr("bot.jobs.lifecycle.DELIVERY_RETRY_DELAYS", (0.0, 0.0))
+    monkeypatch.setattr("bot.jobs.outcomes.DELIVERY_RETRY_DELAYS", (0.0, 0.0))
     async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
         interaction, job = await held_task(env)
         await fake.wait_for_edits(interaction)  # the "Generating" progress edit

@@ -1,0 +1,113 @@
+"""Outcomes: a finished job's delivery, retried, and its record with any refund.
+
+Every path (edit, channel, DM) is tried on each attempt, carrying on after the parts
+already posted; attempts are spaced by :data:`DELIVERY_RETRY_DELAYS` (Discord down).
+The outcome is then recorded in one transaction with its refund: all of a settled
+charge when nothing got through after the last attempt, or the share of images the
+member never saw. Then the finished-job listeners (the audit post) hear of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.jobs.delivery import Delivery, Sent
+from bot.jobs.recovery import Leases
+from bot.quota import QuotaService
+from bot.store import Job, Store
+
+log = logging.getLogger(__name__)
+
+# Waits before the 2nd, 3rd, ... delivery attempt when every path failed (Discord down).
+DELIVERY_RETRY_DELAYS = (5.0, 20.0, 60.0, 300.0)
+
+
+class Outcomes:
+    """Deliver finished jobs and record where their outcome went."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        quota: QuotaService,
+        delivery: Delivery,
+        leases: Leases,
+        notify: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._store = store
+        self._quota = quota
+        self._delivery = delivery
+        self.leases = leases
+        self.notify = notify
+        self.finished_listeners: list[Callable[[Job], Awaitable[None]]] = []
+
+    async def deliver(self, job_id: int) -> None:
+        """Deliver the outcome, retrying with back-off; refund what never got through.
+
+        Every path (edit, channel, DM) is tried on each attempt, carrying on after the
+        parts already posted. The outcome is then recorded in one transaction with its
+        refund: all of a settled charge when nothing got through after the last attempt,
+        or the share of images the member never saw.
+        """
+        attempts = (0.0, *DELIVERY_RETRY_DELAYS)
+        sent = None
+        for attempt, delay in enumerate(attempts, start=1):
+            if delay:
+                await asyncio.sleep(delay)
+            job = await self._store.jobs.get(job_id)
+            if job is None or job.delivery_state != "pending":
+                return
+            try:
+                sent = await self._delivery.deliver(job)
+            except Exception:
+                log.exception("job %s: delivery attempt %d crashed", job_id, attempt)
+                if attempt == len(attempts):
+                    return  # still pending: tried again at the next start
+                continue
+            if sent is not None and sent.complete:
+                break
+        assert job is not None
+        finished = await self._record_delivery(job, sent)
+        await self.notify()
+        if finished is None:
+            return
+        for listener in self.finished_listeners:
+            try:
+                await listener(finished)
+            except Exception:
+                log.exception("job %s: a finished-job listener failed", job_id)
+
+    async def _record_delivery(self, job: Job, sent: Sent | None) -> Job | None:
+        """Record where the outcome went, with any refund, in one transaction."""
+        async with self._store.transaction():
+            token = self.leases.token(job.id)
+            if sent is None:
+                finished = await self._store.jobs.mark_delivered(
+                    job.id,
+                    via="none",
+                    channel_id=None,
+                    message_id=None,
+                    delivered=False,
+                    token=token,
+                )
+                if finished is not None and await self._quota.refund(job.id):
+                    log.warning("job %s: outcome undeliverable; quota refunded", job.id)
+                return finished
+            finished = await self._store.jobs.mark_delivered(
+                job.id,
+                via=sent.via,
+                channel_id=sent.channel_id,
+                message_id=sent.message_id,
+                token=token,
+            )
+            stored = len(await self._store.jobs.load_images(job.id))
+            if finished is not None and job.state == "succeeded" and sent.shown < stored:
+                kept = job.quota_units * sent.shown // max(1, stored)
+                if await self._quota.keep_only(job.id, kept):
+                    log.warning("job %s: %d of %d images shown", job.id, sent.shown, stored)
+        if finished is not None and job.state == "succeeded":
+            await self._store.jobs.drop_image_data(job.id)
+        self.leases.release(job.id)  # the job needs nobody any more
+        return finished
