@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from bot.moderation.export import jobs_csv
 from tests.factories import job as _job
 
@@ -28,3 +30,19 @@ def test_csv_shows_lineage_and_reference_images():
         ("3", "", "remix", "2"),
         ("4", "", "imagine", "0"),
     ]
+
+
+@pytest.mark.parametrize("prefix", ["=", "+", "-", "@"])
+def test_model_error_code_and_result_urls_are_escaped_too(prefix):
+    """The escaping holds on every column from outside, not only the prompts."""
+    job = _job(
+        model=f"{prefix}SUM(1+1)",
+        error_code=f"{prefix}cmd|' /C calc'!A0",
+        result_urls=[f'{prefix}HYPERLINK("https://evil.example")', "https://cdn.example/2.png"],
+    )
+    (row,) = list(csv.DictReader(io.StringIO(jobs_csv([job]))))
+    assert row["model"] == f"'{prefix}SUM(1+1)"
+    assert row["error_code"] == f"'{prefix}cmd|' /C calc'!A0"
+    assert row["result_urls"] == (
+        f'\'{prefix}HYPERLINK("https://evil.example") https://cdn.example/2.png'
+    )
