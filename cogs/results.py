@@ -26,7 +26,7 @@ from bot.jobs import JobRequest
 from bot.jobs.parts import file_name
 from bot.jobs.references import Source, Unreadable, read, read_attachments
 from bot.store import InputImage, Job, StoredImage
-from bot.ui.cards import details_embed, footer_job
+from bot.ui.cards import details_messages, footer_job
 from bot.ui.modals import (
     EDIT_MODAL,
     MODEL_FIELD,
@@ -121,9 +121,10 @@ class Results(commands.Cog):
     async def details(self, interaction: Interaction, job_id: int) -> None:
         """Show the result's details privately."""
         job, _ = await self.bot.jobs.source(job_id, interaction.guild_id)
-        await interaction.response.send_message(
-            embed=details_embed(job, interaction.locale), ephemeral=True
-        )
+        first, *more = details_messages(job, interaction.locale)  # a long revised prompt
+        await interaction.response.send_message(embeds=first, ephemeral=True)
+        for embeds in more:
+            await interaction.followup.send(embeds=embeds, ephemeral=True)
 
     async def delete(self, interaction: Interaction, job_id: int) -> None:
         """Delete the result, for its requester or a moderator; recorded like /imagemod."""

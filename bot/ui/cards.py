@@ -35,7 +35,12 @@ STATE_COLOURS = {
     "cancelled": discord.Colour.light_grey(),
 }
 KINDS = ("imagine", "reroll", "edit", "remix")
-DETAIL_PROMPT = 3500
+# Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object).
+DESCRIPTION_LIMIT = 4096
+MESSAGE_EMBED_TOTAL = 6000  # all embeds of one message together
+MAX_EMBEDS = 10
+REVISED_CHUNK = DESCRIPTION_LIMIT  # a longer revised prompt continues in the next embed
+MAX_REVISED_CHUNKS = 10
 
 
 def state_colour(job: Job) -> discord.Colour:
@@ -147,22 +152,68 @@ def _member_card(job: Job, title: str, colour: discord.Colour) -> discord.Embed:
     return embed
 
 
+def details_messages(job: Job, locale: LocaleLike) -> list[list[discord.Embed]]:
+    """Return the private Details of a result, whole, as the embeds of one or more messages.
+
+    The first embed has the full prompt (up to 4,000 characters, within a description's
+    4,096) and the facts; the revised prompt follows whole in embeds of its own. They
+    are packed into as few messages as Discord's 6,000 characters (and 10 embeds) per
+    message allow.
+    """
+    embeds = [details_embed(job, locale), *revised_prompt_embeds(job, locale)]
+    messages: list[list[discord.Embed]] = [[]]
+    total = 0
+    for embed in embeds:
+        size = len(embed)
+        if messages[-1] and (total + size > MESSAGE_EMBED_TOTAL or len(messages[-1]) == MAX_EMBEDS):
+            messages.append([])
+            total = 0
+        messages[-1].append(embed)
+        total += size
+    return messages
+
+
+def revised_prompt_embeds(job: Job, locale: LocaleLike) -> list[discord.Embed]:
+    """Return the revised prompt whole, in embeds of up to 4,096 characters (none if none)."""
+    if not job.revised_prompt:
+        return []
+    chunks = _chunks(job.revised_prompt.strip(), REVISED_CHUNK)[:MAX_REVISED_CHUNKS]
+    if len(chunks) == 1:
+        titles = [t("card.revised_prompt", locale)]
+    else:
+        titles = [
+            t("details.revised_part", locale, part=n, parts=len(chunks))
+            for n in range(1, len(chunks) + 1)
+        ]
+    return [
+        discord.Embed(title=title, description=chunk, colour=COLOUR_DONE)
+        for title, chunk in zip(titles, chunks, strict=True)
+    ]
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    """Split ``text`` into pieces of at most ``size`` characters, at a space where one is near."""
+    pieces = []
+    while len(text) > size:
+        cut = text.rfind(" ", size - 200, size)
+        cut = cut if cut > 0 else size
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    return [*pieces, text] if text else pieces
+
+
 def details_embed(job: Job, locale: LocaleLike) -> discord.Embed:
-    """Return the private Details of a result: everything a member may know about it."""
+    """Return the first embed of Details: the full prompt, model, options, charge, timings."""
     lang = locale
     embed = job_header(
         job,
         lang,
         title=t("details.title", lang, job_id=job.id),
-        prompt_limit=DETAIL_PROMPT,
+        prompt_limit=DESCRIPTION_LIMIT,
         colour=COLOUR_DONE,
     )
-    if job.revised_prompt:
-        embed.add_field(
-            name=t("card.revised_prompt", lang),
-            value=shorten(job.revised_prompt, 1000),
-            inline=False,
-        )
+    if job.prompt and len(job.prompt) <= DESCRIPTION_LIMIT:
+        embed.description = job.prompt  # as typed, line breaks and all
     embed.add_field(name=t("card.model", lang), value=f"`{job.model}`")
     embed.add_field(name=t("card.ratio", lang), value=ratio_text(job, lang))
     chosen = [

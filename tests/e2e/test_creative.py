@@ -353,3 +353,29 @@ async def test_lineage_in_details_imagemod_job_and_the_export(
     _, data = await bot.race(fake.wait_for_callback(details))
     assert field_value(data["embeds"][0], "Made from") == "Remix of a message's images"
     assert field_value(data["embeds"][0], "Reference images") == "1"
+
+
+async def test_details_shows_a_4000_character_prompt_and_its_revised_prompt_whole(
+    fake: FakeDiscord, bot: BotProcess
+) -> None:
+    """The full prompt (4,000 characters) and DALL-E 3's longer revised prompt, both whole.
+
+    Together they are over Discord's 6,000 characters of embeds per message (the fake
+    refuses more), so the revised prompt follows in a second private message.
+    """
+    words = " ".join(f"lemon{n}" for n in range(1000))
+    prompt = words[:4000].rstrip() + "x" * (4000 - len(words[:4000].rstrip()))
+    assert len(prompt) == 4000
+    first = await deliver(fake, bot, {"prompt": prompt, "model": "dall-e-3"})
+    revised = f"A detailed, vivid illustration of {prompt}"
+    assert bot.jobs()[0]["revised_prompt"] == revised and len(revised) > 4000
+
+    press = await fake.press(first, "Details", user=fake.bob)
+    _, data = await bot.race(fake.wait_for_callback(press))
+    assert int(data["flags"]) & EPHEMERAL
+    [embed] = data["embeds"]
+    assert embed["description"] == prompt
+    [more] = await bot.race(fake.wait_for_followups(press, 1))
+    assert int(more["flags"]) & EPHEMERAL
+    [second] = more["embeds"]
+    assert (second["title"], second["description"]) == ("Revised prompt", revised)
