@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from typing import Any
 
 import pytest
@@ -379,3 +380,237 @@ async def test_details_shows_a_4000_character_prompt_and_its_revised_prompt_whol
     assert int(more["flags"]) & EPHEMERAL
     [second] = more["embeds"]
     assert (second["title"], second["description"]) == ("Revised prompt", revised)
+
+
+# ---------------------------------------------------------------------- every press, checked
+
+
+def backdate(bot: BotProcess, days: int) -> None:
+    """Make every job ``days`` older (the bot is stopped: it reads the rows at start)."""
+    conn = sqlite3.connect(bot.db_path, timeout=5)
+    try:
+        with conn:
+            conn.execute("UPDATE jobs SET created_at = created_at - ?", (days * 86400,))
+    finally:
+        conn.close()
+
+
+async def test_a_press_on_a_job_gone_or_erased_by_retention_is_answered_privately(
+    fake: FakeDiscord, emulator: LemonDataEmulator, make_bot: Any
+) -> None:
+    """Reroll and Edit of a job log retention erased, or of one the bot has no record of."""
+    bot: BotProcess = make_bot()
+    await bot.start()
+    first = await deliver(fake, bot, {"prompt": "a lemon", "model": "nano-banana"})
+    await bot.terminate()
+    backdate(bot, 100)  # past LOG_RETENTION_DAYS (90): erased when the bot starts
+    await bot.start()
+    await bot.wait_for_job(lambda j: j["prompt"] == "", what="retention erased the prompt")
+    erased = "That image's prompt was removed by the server's log retention"
+    for label in ("Reroll", "Edit"):
+        press = await fake.press(first, label)
+        assert (await private_refusal(fake, bot, press)).startswith(erased)
+
+    # The same buttons, read by an installation with no record of the job at all.
+    await bot.terminate()
+    other: BotProcess = make_bot("fresh")
+    await other.start()
+    for label in ("Reroll", "Edit", "Details"):
+        press = await fake.press(first, label)
+        text = await private_refusal(fake, other, press)
+        assert text == "That image is no longer in the bot's records."
+    assert len(emulator.creates()) == 1 and other.jobs() == []
+
+
+async def test_a_blocked_member_cannot_reroll(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """The block is checked at the press: Bob, blocked after the result, is refused."""
+    first = await deliver(fake, bot, {"prompt": "a lemon", "model": "nano-banana"}, user=fake.bob)
+    await moderator_answer(fake, bot, "imagemod block", {"user": fake.bob})
+    press = await fake.press(first, "Reroll", user=fake.bob)
+    text = await private_refusal(fake, bot, press)
+    assert text == "You're blocked from generating images on this server."
+    edit = await fake.press(first, "Edit", user=fake.bob)
+    await bot.race(fake.wait_for_callback(edit))
+    submitted = await fake.submit_modal(edit, {"prompt": "a lemon, again"})
+    assert await private_refusal(fake, bot, submitted) == text
+    assert len(emulator.creates()) == 1 and len(bot.jobs()) == 1
+
+
+async def test_quota_applies_to_every_press_and_every_edited_prompt(
+    fake: FakeDiscord, emulator: LemonDataEmulator, make_bot: Any
+) -> None:
+    """With one image a day, Reroll and Edit are refused privately; nothing is sent."""
+    bot: BotProcess = make_bot(env={"DAILY_IMAGE_QUOTA": "1"})
+    await bot.start()
+    first = await deliver(fake, bot, {"prompt": "a lemon", "model": "nano-banana"})
+    press = await fake.press(first, "Reroll")
+    used = "You've used all 1 of your images for today."
+    assert (await private_refusal(fake, bot, press)).startswith(used)
+    edit = await fake.press(first, "Edit")
+    await bot.race(fake.wait_for_callback(edit))
+    submitted = await fake.submit_modal(edit, {"prompt": "a blue lemon"})
+    assert (await private_refusal(fake, bot, submitted)).startswith(used)
+    assert len(api_calls(emulator)) == 1 and len(bot.jobs()) == 1
+
+
+async def test_the_blocklist_applies_to_every_press_and_every_edited_prompt(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """A rule added after a result: its Reroll, and an Edit's new prompt, are refused."""
+    stormy = await deliver(fake, bot, {"prompt": "a storm at sea", "model": "nano-banana"})
+    calm = await deliver(fake, bot, {"prompt": "a calm sea", "model": "nano-banana"})
+    await moderator_answer(fake, bot, "imagemod blocklist add", {"pattern": "storm"})
+    blocked = "Your prompt was blocked by a rule of this server."
+    press = await fake.press(stormy, "Reroll")
+    assert await private_refusal(fake, bot, press) == blocked
+    edit = await fake.press(calm, "Edit")
+    await bot.race(fake.wait_for_callback(edit))
+    submitted = await fake.submit_modal(edit, {"prompt": "a storm at sea"})
+    assert await private_refusal(fake, bot, submitted) == blocked
+    assert len(api_calls(emulator)) == 2 and len(bot.jobs()) == 2
+
+
+async def test_running_caps_and_the_queue_apply_to_every_press(
+    fake: FakeDiscord, emulator: LemonDataEmulator, make_bot: Any
+) -> None:
+    """One running, one waiting per member: a Reroll waits in the queue, the next is refused."""
+    bot: BotProcess = make_bot(
+        env={"MAX_RUNNING_JOBS_PER_USER": "1", "MAX_QUEUED_JOBS_PER_USER": "1"}
+    )
+    await bot.start()
+    first = await deliver(fake, bot, {"prompt": "a lemon", "model": "nano-banana"})
+    emulator.hold_tasks = True
+    held = await fake.invoke("imagine", {"prompt": "a slow lemon", "model": "gpt-image-2"})
+    await bot.race(fake.wait_for_callback(held))
+    await bot.race(emulator.wait_for(lambda: len(emulator.tasks) == 1))
+
+    waiting = await fake.press(first, "Reroll")
+    _, card = await bot.race(fake.wait_for_callback(waiting))
+    [embed] = card["embeds"]
+    assert field_value(embed, "State") == "Waiting for a free slot: #1 in this server's queue"
+    assert "Cancel" in buttons(card)
+    refused = await fake.press(first, "Reroll")
+    text = await private_refusal(fake, bot, refused)
+    assert (
+        text == "You already have 1 request waiting for a free slot. Please wait for one to start."
+    )
+    edit = await fake.press(first, "Edit")
+    await bot.race(fake.wait_for_callback(edit))
+    submitted = await fake.submit_modal(edit, {"prompt": "a blue lemon"})
+    assert await private_refusal(fake, bot, submitted) == text
+    assert [r["state"] for r in bot.jobs()] == ["succeeded", "running", "queued"]
+
+    emulator.hold_tasks = False  # the slow one finishes; the waiting Reroll runs
+    await bot.race(wait_for_outcome(fake, waiting))
+    assert [c["prompt"] for c in emulator.creates()] == ["a lemon", "a slow lemon", "a lemon"]
+
+
+# ---------------------------------------------------------------------- images in
+
+
+async def test_the_gateways_supported_operations_win_over_the_family_table(
+    fake: FakeDiscord, emulator: LemonDataEmulator, make_bot: Any
+) -> None:
+    """nano-banana listed text-only is refused an image; dall-e-3 listed as editing takes one."""
+    emulator.model_overrides["nano-banana"] = {"supported_operations": ["text-to-image"]}
+    emulator.model_overrides["dall-e-3"] = {"supported_operations": ["text-to-image", "image-edit"]}
+    bot: BotProcess = make_bot()
+    await bot.start()
+    data = picture()
+    refused = await fake.invoke(
+        "imagine",
+        {
+            "prompt": "a cat",
+            "model": "nano-banana",
+            "image": fake.upload_attachment("a.png", data, "image/png"),
+        },
+    )
+    assert "makes images from text only" in await private_refusal(fake, bot, refused)
+    assert api_calls(emulator) == [] and fake.cdn_fetches == []
+
+    await deliver(
+        fake,
+        bot,
+        {
+            "prompt": "a cat",
+            "model": "dall-e-3",
+            "image": fake.upload_attachment("b.png", data, "image/png"),
+        },
+    )
+    [edit] = emulator.edits()
+    assert [f.data for f in edit.files] == [data] and edit.form["model"] == "dall-e-3"
+
+
+async def test_a_flux_edit_is_an_async_task_on_the_edits_route_and_is_polled(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """FLUX with a reference: POST /v1/images/edits with async, then polls until done."""
+    data = picture((5, 50, 250))
+    interaction = await deliver(
+        fake,
+        bot,
+        {
+            "prompt": "in the style of a poster",
+            "model": "flux-pro",
+            "image": fake.upload_attachment("p.png", data, "image/png"),
+        },
+    )
+    [edit] = emulator.edits()
+    assert [(f.field, f.data) for f in edit.files] == [("image[]", data)]
+    assert edit.form["async"] == "true" and emulator.create_requests() == []
+    row = await bot.wait_for_job(lambda j: j["delivery_state"] == "delivered")
+    assert row["task_id"] and emulator.polls(row["task_id"])
+    assert len(fake.original_files(interaction)) == 1
+
+
+async def test_a_restart_before_the_create_sends_the_stored_bytes_without_a_new_fetch(
+    fake: FakeDiscord, emulator: LemonDataEmulator, make_bot: Any
+) -> None:
+    """A request waiting in the queue across a restart: its create carries the kept bytes."""
+    bot: BotProcess = make_bot(env={"MAX_RUNNING_JOBS_PER_USER": "1"})
+    await bot.start()
+    emulator.hold_tasks = True
+    held = await fake.invoke("imagine", {"prompt": "a slow lemon", "model": "gpt-image-2"})
+    await bot.race(fake.wait_for_callback(held))
+    await bot.race(emulator.wait_for(lambda: len(emulator.tasks) == 1))
+    data = picture((77, 7, 177))
+    waiting = await fake.invoke(
+        "imagine",
+        {
+            "prompt": "a lemon like this",
+            "model": "nano-banana",
+            "image": fake.upload_attachment("c.png", data, "image/png"),
+        },
+    )
+    await bot.race(fake.wait_for(lambda: waiting.original is not None, what="queued card"))
+    await bot.wait_for_job(lambda j: j["state"] == "queued" and j["message_id"] is not None)
+    fetched = list(fake.cdn_fetches)
+    assert len(fetched) == 1
+
+    await bot.restart()
+    emulator.hold_tasks = False
+    await bot.race(wait_for_outcome(fake, waiting))
+    [create] = [r for r in api_calls(emulator) if r.files]
+    assert [f.data for f in create.files] == [data]
+    assert fake.cdn_fetches == fetched  # the bytes came from the ledger, not Discord
+
+
+async def test_picking_image_3_in_the_edit_select_sends_image_3s_bytes(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """Of four results, the third chosen in the select is the new job's reference."""
+    first = await deliver(fake, bot, {"prompt": "four lemons", "model": "nano-banana", "count": 4})
+    files = fake.original_files(first)
+    assert len({f.data for f in files}) == 4  # four different images
+    [select] = [
+        c for row in first.original["components"] for c in row["components"] if c["type"] == 3
+    ]
+    pick = await fake.choose(first, select["custom_id"], ["3"])
+    kind, _ = await bot.race(fake.wait_for_callback(pick))
+    assert kind == MODAL
+    submitted = await fake.submit_modal(pick, {"prompt": "only the third lemon, bigger"})
+    await bot.race(wait_for_outcome(fake, submitted))
+    [edit_create] = [r for r in api_calls(emulator) if r.files]
+    assert [f.data for f in edit_create.files] == [files[2].data]
