@@ -142,11 +142,12 @@ class Delivery:
 
     # ------------------------------------------------------------------ outcome
 
-    async def deliver(self, job: Job) -> Sent | None:
+    async def deliver(self, job: Job, *, token: int | None = None) -> Sent | None:
         """Post a terminal job's outcome, carrying on after the parts already posted.
 
         Returns where it went once its first part is out (``complete`` says whether every
-        part is), or None when no path worked.
+        part is), or None when no path worked. ``token`` is the lease this process holds
+        the job with: recording a part under another raises LeaseLost, and posting stops.
         """
         pending = self._pending_progress.pop(job.id, None)
         if pending is not None:
@@ -155,9 +156,9 @@ class Delivery:
         sent: Sent | None
         async with self._lock(job.id):
             if job.parts_delivered and job.delivered_via:
-                sent = await self._send_rest(job, stored, job.delivered_via)
+                sent = await self._send_rest(job, stored, job.delivered_via, token)
             else:
-                sent = await self._send_first(job, stored)
+                sent = await self._send_first(job, stored, token)
         if sent is not None and sent.complete:
             self._locks.pop(job.id, None)
             self._last_progress.pop(job.id, None)
@@ -170,7 +171,9 @@ class Delivery:
             limit = min(limit, DM_UPLOAD_LIMIT)
         return parts.plan(job.id, stored, limit)
 
-    async def _send_first(self, job: Job, stored: Sequence[StoredImage]) -> Sent | None:
+    async def _send_first(
+        self, job: Job, stored: Sequence[StoredImage], token: int | None
+    ) -> Sent | None:
         """Try each path for the first part; on the first that works, send the rest."""
         paths = ("edit", "channel", "dm") if self.token_usable(job) else ("channel", "dm")
         for via in paths:
@@ -179,14 +182,21 @@ class Delivery:
             if message is None:
                 continue
             await self._store.jobs.record_part(
-                job.id, 0, via=via, channel_id=message.channel.id, message_id=message.id
+                job.id,
+                0,
+                via=via,
+                channel_id=message.channel.id,
+                message_id=message.id,
+                token=token,
             )
-            return await self._send_parts(job, stored, via, plan, 1, message)
+            return await self._send_parts(job, stored, via, plan, 1, message, token)
         return None
 
-    async def _send_rest(self, job: Job, stored: Sequence[StoredImage], via: str) -> Sent:
+    async def _send_rest(
+        self, job: Job, stored: Sequence[StoredImage], via: str, token: int | None
+    ) -> Sent:
         plan = self._plan(job, stored, via)
-        return await self._send_parts(job, stored, via, plan, job.parts_delivered, None)
+        return await self._send_parts(job, stored, via, plan, job.parts_delivered, None, token)
 
     async def _send_parts(
         self,
@@ -196,6 +206,7 @@ class Delivery:
         plan: parts.Plan,
         start: int,
         first: discord.Message | None,
+        token: int | None,
     ) -> Sent:
         sent = start
         for index in range(start, len(plan.parts)):
@@ -203,7 +214,12 @@ class Delivery:
             if message is None:
                 break
             await self._store.jobs.record_part(
-                job.id, index, via=via, channel_id=message.channel.id, message_id=message.id
+                job.id,
+                index,
+                via=via,
+                channel_id=message.channel.id,
+                message_id=message.id,
+                token=token,
             )
             sent = index + 1
         return Sent(

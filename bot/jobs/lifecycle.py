@@ -40,7 +40,7 @@ from bot.lemondata import (
 )
 from bot.quota import QuotaService
 from bot.scheduler.loop import PollBudget
-from bot.store import ACTIVE_STATES, Job, Store, StoredImage
+from bot.store import ACTIVE_STATES, Job, LeaseLost, Store, StoredImage
 
 log = logging.getLogger(__name__)
 
@@ -244,12 +244,16 @@ class JobRunner:
             stored = await self._store.jobs.load_images(job_id)
             if not stored:
                 stored = [_to_stored(i, image) for i, image in enumerate(images)]
-                await self._store.jobs.save_images(job_id, stored)
+                await self._store.jobs.save_images(job_id, stored, token=self.leases.token(job_id))
             async with asyncio.timeout(self._remaining(job)):
                 complete = [await self._fetch(image, job.upload_limit) for image in stored]
         except TimeoutError:
             log.warning("job %s: images not downloaded within JOB_TIMEOUT_SECONDS", job_id)
             await self.fail(job_id, "timeout", DETAIL_DOWNLOAD_TIMEOUT, state="timed_out")
+            return
+        except LeaseLost:
+            log.info("job %s: taken over by another process; it finishes the job", job_id)
+            self.leases.release(job_id)
             return
         except NotFoundError:
             await self.fail(job_id, "expired", None)

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from bot.jobs.delivery import Delivery, Sent
 from bot.jobs.recovery import Leases
 from bot.quota import QuotaService
-from bot.store import Job, Store
+from bot.store import Job, LeaseLost, Store
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,11 @@ class Outcomes:
             if job is None or job.delivery_state != "pending":
                 return
             try:
-                sent = await self._delivery.deliver(job)
+                sent = await self._delivery.deliver(job, token=self.leases.token(job_id))
+            except LeaseLost:
+                log.info("job %s: taken over by another process; it delivers the rest", job_id)
+                self.leases.release(job_id)
+                return
             except Exception:
                 log.exception("job %s: delivery attempt %d crashed", job_id, attempt)
                 if attempt == len(attempts):

@@ -22,7 +22,7 @@ from bot.store.budget import BudgetStore
 from bot.store.database import Database
 from bot.store.engines import open_database
 from bot.store.guilds import GuildStore
-from bot.store.jobs import JobStore
+from bot.store.jobs import JobStore, LeaseLost
 from bot.store.quota import QuotaStore
 from bot.store.rows import (
     ACTIVE_STATES,
@@ -59,6 +59,7 @@ __all__ = [
     "JobDraft",
     "JobFilter",
     "JobStore",
+    "LeaseLost",
     "ModAction",
     "PromptRule",
     "QuotaRule",

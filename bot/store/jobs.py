@@ -39,6 +39,10 @@ _FINISHED = (
 )
 
 
+class LeaseLost(Exception):
+    """A fenced write found the job's lease held by another token: stop working on it."""
+
+
 def _fence(token: int | None) -> tuple[str, tuple[int, ...]]:
     """Return the SQL condition (and its parameter) that the lease is still ``token``."""
     return ("", ()) if token is None else (" AND lease_token = ?", (token,))
@@ -248,15 +252,35 @@ class JobStore:
         )
 
     async def record_part(
-        self, job_id: int, part: int, *, via: str, channel_id: int, message_id: int
+        self,
+        job_id: int,
+        part: int,
+        *,
+        via: str,
+        channel_id: int,
+        message_id: int,
+        token: int | None = None,
     ) -> None:
-        """Record that part ``part`` of a job's outcome was posted (the first names the path)."""
+        """Record that part ``part`` of a job's outcome was posted (the first names the path).
+
+        Recording a part twice changes nothing. With ``token``, raise :class:`LeaseLost`
+        if another process holds the job now: it delivers the rest, this one stops.
+        """
         first = ", delivered_via = ?, delivered_channel_id = ?, delivered_message_id = ?"
-        await self._db.execute(
+        fence, fenced = _fence(token)
+        changed = await self._db.execute(
             f"UPDATE jobs SET parts_delivered = ?{first if part == 0 else ''} "
-            "WHERE id = ? AND parts_delivered = ?",
-            (part + 1, *((via, channel_id, message_id) if part == 0 else ()), job_id, part),
+            f"WHERE id = ? AND parts_delivered = ?{fence}",
+            (
+                part + 1,
+                *((via, channel_id, message_id) if part == 0 else ()),
+                job_id,
+                part,
+                *fenced,
+            ),
         )
+        if not changed and token is not None:
+            await self._check_lease(job_id, token)
 
     async def mark_delivered(
         self,
@@ -322,15 +346,31 @@ class JobStore:
                 (cutoff,),
             )
 
+    async def _check_lease(self, job_id: int, token: int) -> None:
+        """Raise LeaseLost unless the job's lease is still ``token`` (row locked till commit)."""
+        held = await self._db.fetchone(
+            "UPDATE jobs SET updated_at = updated_at WHERE id = ? AND lease_token = ? RETURNING id",
+            (job_id, token),
+        )
+        if held is None:
+            raise LeaseLost(f"job {job_id}: lease {token} is no longer held")
+
     async def _update_one(self, sql: str, params: Sequence[Any]) -> Job | None:
         row = await self._db.fetchone(sql, params)
         return Job.from_row(row) if row else None
 
     # ------------------------------------------------------------------ images
 
-    async def save_images(self, job_id: int, images: Sequence[StoredImage]) -> None:
-        """Store a job's downloaded images (replacing any stored before)."""
+    async def save_images(
+        self, job_id: int, images: Sequence[StoredImage], *, token: int | None = None
+    ) -> None:
+        """Store a job's downloaded images (replacing any stored before).
+
+        With ``token``, only while this process holds the job (else :class:`LeaseLost`).
+        """
         async with self._db.transaction():
+            if token is not None:
+                await self._check_lease(job_id, token)
             await self._db.execute("DELETE FROM job_images WHERE job_id = ?", (job_id,))
             await self._db.executemany(
                 "INSERT INTO job_images (job_id, position, url, content_type, data) "

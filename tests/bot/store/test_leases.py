@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.store import Store
+import pytest
+
+from bot.store import LeaseLost, Store, StoredImage
 from tests.factories import draft
 
 
@@ -40,6 +42,29 @@ async def test_a_write_with_a_stale_token_is_fenced(db):
     assert stale is None
     fresh = await db.jobs.transition(job_id, ["submitted"], "running", token=taken.lease_token)
     assert fresh is not None and fresh.state == "running"
+
+
+async def test_parts_and_images_from_a_stale_owner_are_fenced(db):
+    """The process that lost a job can neither record a part nor store images for it."""
+    job_id = await _running(db)
+    old = (await db.jobs.get(job_id)).lease_token
+    [taken] = await db.jobs.claim(
+        owner="b", lease_until=time.time() + 30, limit=10, everything=True
+    )
+    image = StoredImage(0, "https://cdn.example/a.png", "image/png", b"png")
+    with pytest.raises(LeaseLost):
+        await db.jobs.save_images(job_id, [image], token=old)
+    assert await db.jobs.load_images(job_id) == []
+    with pytest.raises(LeaseLost):
+        await db.jobs.record_part(job_id, 0, via="edit", channel_id=1, message_id=2, token=old)
+    assert (await db.jobs.get(job_id)).parts_delivered == 0
+    new = taken.lease_token
+    await db.jobs.save_images(job_id, [image], token=new)
+    await db.jobs.record_part(job_id, 0, via="edit", channel_id=1, message_id=2, token=new)
+    await db.jobs.record_part(job_id, 0, via="edit", channel_id=1, message_id=2, token=new)
+    after = await db.jobs.get(job_id)
+    assert after.parts_delivered == 1 and after.delivered_via == "edit"  # once, not twice
+    assert [i.url for i in await db.jobs.load_images(job_id)] == [image.url]
 
 
 async def test_two_claimers_never_take_the_same_job(db):
