@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,10 +22,10 @@ from discord.ext import commands
 from bot.catalog import MAX_REFERENCE_IMAGES, ImagineOptions
 from bot.client import LemonBot
 from bot.errors import InvalidRequest, NotAllowed
-from bot.i18n import Text, command_text
+from bot.i18n import Text, command_text, t
 from bot.jobs import JobRequest
 from bot.jobs.parts import file_name
-from bot.jobs.references import Source, Unreadable, read, read_attachments
+from bot.jobs.references import Source, Unreadable, read, read_attachments, read_sources
 from bot.store import InputImage, Job, StoredImage
 from bot.ui.cards import details_messages, footer_job
 from bot.ui.modals import (
@@ -37,7 +38,7 @@ from bot.ui.modals import (
     modal_values,
     remix_modal,
 )
-from bot.ui.replies import member_role_ids, report_error
+from bot.ui.replies import member_role_ids, report_error, send_ephemeral
 from cogs.submit import request_for, submit, submit_deferred
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ MAX_PENDING_REMIXES = 500
 class PendingRemix:
     """A Remix form on its way to the member: the message's images, kept until submitted."""
 
-    attachments: list[discord.Attachment]
+    images: list[Source]
     parent_id: int | None
     created: float = field(default_factory=time.monotonic)
 
@@ -214,38 +215,65 @@ class Results(commands.Cog):
     # ------------------------------------------------------------------ remix
 
     async def remix(self, interaction: Interaction, message: discord.Message) -> None:
-        """Remix with lemonbot: start from this message's images."""
-        images = [a for a in message.attachments if _looks_like_image(a)]
+        """Remix with lemonbot: start from this message's images.
+
+        Its images are its attachments, the images of its embeds (a link's preview, a
+        result card's image) and, on a lemonbot result, the images delivered as links.
+        """
+        assert interaction.guild_id is not None  # the menu is offered in servers only
+        parent = await self.bot.jobs.known(_job_of(message), interaction.guild_id)
+        result_urls: list[str] = []
+        if parent is not None:
+            try:
+                job, _ = await self.bot.jobs.source(parent, interaction.guild_id)
+                result_urls = job.result_urls
+            except InvalidRequest:
+                pass  # erased by retention: what the message itself shows is still there
+        images = message_images(message, result_urls)
         if not images:
             raise InvalidRequest("refusal.no_image_to_remix")
         self._forget_old_remixes()
         token = secrets.token_hex(8)
-        assert interaction.guild_id is not None  # the menu is offered in servers only
-        parent = await self.bot.jobs.known(_job_of(message), interaction.guild_id)
-        self._remixes[token] = PendingRemix(images[:MAX_REFERENCE_IMAGES], parent)
+        self._remixes[token] = PendingRemix(images, parent)
         await interaction.response.send_modal(
             remix_modal(token, self.bot.settings.default_edit_model, interaction.locale)
         )
 
     async def _remix_submitted(self, interaction: Interaction, token: str) -> None:
+        """Make the Remix: with the message's first images, as many as the model takes.
+
+        Unlike /imagine, where each attachment was the member's choice, a message's
+        images come as they are: a gallery of four stays remixable with a model that
+        takes one. The member is told privately which were left out.
+        """
         pending = self._remixes.pop(token, None)
         if pending is None:
             raise InvalidRequest("refusal.remix_expired")
         values = modal_values(interaction.data)
         model = values.get(MODEL_FIELD, "").strip() or self.bot.settings.default_edit_model
-        accepts = self.bot.jobs.image_input(model)
-        attachments = pending.attachments[: max(1, accepts.max_images)]
+        takes = min(self.bot.jobs.image_input(model).max_images, MAX_REFERENCE_IMAGES)
+        sources = pending.images[: max(1, takes)]
         options = ImagineOptions(prompt=values.get(PROMPT_FIELD, ""), model=model)
-        await self.bot.jobs.check(replace(options, images=len(attachments)))
+        await self.bot.jobs.check(replace(options, images=len(sources)))
 
         async def build() -> JobRequest:
             limit = self.bot.settings.max_input_image_bytes
-            inputs = await read_attachments(attachments, limit, self.bot.jobs.download)
+            inputs = await read_sources(sources, limit, self.bot.jobs.download)
             return request_for(
                 interaction, options, inputs=inputs, parent_id=pending.parent_id, kind="remix"
             )
 
-        await submit_deferred(self.bot, interaction, build)
+        accepted = await submit_deferred(self.bot, interaction, build)
+        left_out = len(pending.images) - len(sources)
+        if accepted is not None and left_out:
+            note = t(
+                "remix.images_left_out",
+                interaction.locale,
+                count=len(sources),
+                total=len(pending.images),
+                model=f"`{model}`",
+            )
+            await send_ephemeral(interaction, note)
 
     def _forget_old_remixes(self) -> None:
         now = time.monotonic()
@@ -254,6 +282,45 @@ class Results(commands.Cog):
                 MAX_PENDING_REMIXES
             ):
                 self._remixes.pop(token, None)
+
+
+def message_images(message: discord.Message, result_urls: Sequence[str] = ()) -> list[Source]:
+    """Return the images a message shows, in order, each once.
+
+    Its image attachments; then the gateway links of a lemonbot result
+    (``result_urls``) that it shows (an image too large to attach is linked); then the
+    images of its embeds: an embed's image, and the picture of a link's preview.
+    """
+    found: list[Source] = []
+    seen: set[str] = set()
+
+    def add(url: str | None, name: str | None = None, size: int | None = None) -> None:
+        if not url or not url.startswith(("https://", "http://")):
+            return  # attachment://…, an embed's own reference to a file listed above
+        key = url.split("?", 1)[0]
+        if key not in seen:
+            seen.add(key)
+            shown = name or Text.of("refusal.result_image", n=len(found) + 1)
+            found.append(Source(url, shown, size))
+
+    for attachment in message.attachments:
+        if _looks_like_image(attachment):
+            add(attachment.url, attachment.filename, attachment.size)
+    text = " ".join([message.content, *(_embed_text(e) for e in message.embeds)])
+    for url in result_urls:
+        if url in text:
+            add(url)
+    for embed in message.embeds:
+        add(embed.image.url)
+        if embed.type in ("image", "gifv"):  # a posted link's preview
+            add(embed.thumbnail.url or embed.url)
+    return found
+
+
+def _embed_text(embed: discord.Embed) -> str:
+    parts = [embed.description or "", embed.image.url or ""]
+    parts += [field.value or "" for field in embed.fields]
+    return " ".join(parts)
 
 
 def _looks_like_image(attachment: discord.Attachment) -> bool:

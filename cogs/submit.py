@@ -83,11 +83,12 @@ async def submit(bot: LemonBot, interaction: Interaction, request: JobRequest) -
 
 async def submit_deferred(
     bot: LemonBot, interaction: Interaction, build: Callable[[], Awaitable[JobRequest]]
-) -> None:
+) -> Accepted | None:
     """Defer, build the request (downloads, checks), accept it and show its card.
 
     A refusal at any step removes the "thinking" message and is answered privately, so
-    that only the member sees it; nothing is reserved or sent.
+    that only the member sees it; nothing is reserved or sent. Returns the accepted job,
+    or None when it was refused.
     """
     if not interaction.response.is_done():
         await interaction.response.defer(thinking=True)
@@ -96,13 +97,14 @@ async def submit_deferred(
     except BotError as exc:
         await _withdraw(interaction)
         await send_ephemeral(interaction, exc.render(interaction.locale))
-        return
+        return None
     try:
         message = await interaction.edit_original_response(**_card(accepted))
     except BaseException:
         await bot.jobs.abandon(accepted.job.id)
         raise
     await bot.jobs.acknowledged(accepted.job.id, message.id)
+    return accepted
 
 
 async def _withdraw(interaction: Interaction) -> None:

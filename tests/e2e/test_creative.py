@@ -614,3 +614,65 @@ async def test_picking_image_3_in_the_edit_select_sends_image_3s_bytes(
     await bot.race(wait_for_outcome(fake, submitted))
     [edit_create] = [r for r in api_calls(emulator) if r.files]
     assert [f.data for f in edit_create.files] == [files[2].data]
+
+
+# ---------------------------------------------------------------------- remix
+
+
+async def test_remix_of_a_gallery_uses_the_first_images_and_says_which_were_left_out(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """Four images, a model that takes one: the first is used, and the member is told."""
+    gallery = await deliver(
+        fake, bot, {"prompt": "four lemons", "model": "nano-banana", "count": 4}
+    )
+    files = fake.original_files(gallery)
+    menu = await fake.invoke_message_command("Remix with lemonbot", gallery, user=fake.bob)
+    await bot.race(fake.wait_for_callback(menu))
+    submitted = await fake.submit_modal(menu, {"prompt": "as a woodcut"})
+    await bot.race(wait_for_outcome(fake, submitted))
+    [create] = [r for r in api_calls(emulator) if r.files]
+    assert [f.data for f in create.files] == [files[0].data]
+    [note] = await bot.race(fake.wait_for_followups(submitted, 1))
+    assert int(note["flags"]) & EPHEMERAL
+    assert note["content"] == (
+        "Remix used the first image of the message's 4:"
+        " `gemini-2.5-flash-image` takes one reference image."
+    )
+
+
+async def test_remix_of_a_result_delivered_as_a_link(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """An image over the upload limit is delivered as a link: Remix still finds it."""
+    emulator.file_size_bytes = 11 * MIB  # over the 10 MiB upload limit: linked
+    linked = await deliver(fake, bot, {"prompt": "a huge lemon", "model": "nano-banana"})
+    assert fake.original_files(linked) == []
+    menu = await fake.invoke_message_command("Remix with lemonbot", linked, user=fake.bob)
+    kind, _ = await bot.race(fake.wait_for_callback(menu))
+    assert kind == MODAL
+    submitted = await fake.submit_modal(menu, {"prompt": "smaller"})
+    await bot.race(wait_for_outcome(fake, submitted))
+    [create] = [r for r in api_calls(emulator) if r.files]
+    [reference] = create.files  # the linked image, downloaded (within MAX_INPUT_IMAGE_MB)
+    assert len(reference.data) >= 11 * MIB and reference.data.startswith(b"\x89PNG")
+    assert bot.jobs()[-1]["parent_id"] == bot.jobs()[0]["id"]
+
+
+async def test_remix_of_a_members_link_preview(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """A member posts a link to a picture; Discord shows its preview as an embed."""
+    data = picture((90, 30, 160))
+    url = emulator.host(data)
+    message = fake.add_member_message(fake.bob, url)
+    message["embeds"] = [
+        {"type": "image", "url": url, "thumbnail": {"url": url, "width": 64, "height": 64}}
+    ]
+    menu = await fake.invoke_message_command("Remix with lemonbot", message, user=fake.alice)
+    kind, _ = await bot.race(fake.wait_for_callback(menu))
+    assert kind == MODAL
+    submitted = await fake.submit_modal(menu, {"prompt": "as a mosaic"})
+    await bot.race(wait_for_outcome(fake, submitted))
+    [create] = [r for r in api_calls(emulator) if r.files]
+    assert [f.data for f in create.files] == [data]
