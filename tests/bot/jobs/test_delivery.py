@@ -33,9 +33,13 @@ async def held_task(env, **options):
     return interaction, job
 
 
-async def test_expired_token_falls_back_to_channel_reply(tmp_path, monkeypatch, fake, lemondata):
+async def test_expired_token_falls_back_to_channel_reply(
+    tmp_path, monkeypatch, fake, lemondata, database_url
+):
     """A refused edit (50027) delivers the image as a channel reply mentioning the user."""
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
         interaction, job = await held_task(env)
         fake.expire_token(interaction)
         lemondata.complete_task(job.task_id)
@@ -51,10 +55,17 @@ async def test_expired_token_falls_back_to_channel_reply(tmp_path, monkeypatch, 
         assert str(job.delivered_message_id) == message["id"]
 
 
-async def test_edit_after_fourteen_minutes_goes_to_channel(tmp_path, monkeypatch, fake, lemondata):
+async def test_edit_after_fourteen_minutes_goes_to_channel(
+    tmp_path, monkeypatch, fake, lemondata, database_url
+):
     """Once the token is about to expire the bot does not even try the edit."""
     async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, job_timeout_seconds=3600
+        tmp_path,
+        monkeypatch,
+        fake=fake,
+        lemondata=lemondata,
+        database=database_url,
+        job_timeout_seconds=3600,
     ) as env:
         interaction, job = await held_task(env)
         await fake.wait_for_edits(interaction)  # the "Generating" progress edit
@@ -67,9 +78,13 @@ async def test_edit_after_fourteen_minutes_goes_to_channel(tmp_path, monkeypatch
         assert len(interaction.edits) == edits_before
 
 
-async def test_forbidden_channel_falls_back_to_dm(tmp_path, monkeypatch, fake, lemondata):
+async def test_forbidden_channel_falls_back_to_dm(
+    tmp_path, monkeypatch, fake, lemondata, database_url
+):
     """With the edit refused and the channel forbidden, the result goes by DM."""
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
         interaction, job = await held_task(env)
         fake.expire_token(interaction)
         fake.forbid_channel(fake.channel_id)
@@ -80,10 +95,14 @@ async def test_forbidden_channel_falls_back_to_dm(tmp_path, monkeypatch, fake, l
         assert fake.message_files(dm)[0].data.startswith(PNG_SIGNATURE)
 
 
-async def test_undeliverable_outcome_is_refunded(tmp_path, monkeypatch, fake, lemondata):
+async def test_undeliverable_outcome_is_refunded(
+    tmp_path, monkeypatch, fake, lemondata, database_url
+):
     """When every path keeps failing, delivery gives up after its retries and refunds."""
     monkeypatch.setattr("bot.jobs.outcomes.DELIVERY_RETRY_DELAYS", (0.0, 0.0))
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
         interaction, job = await held_task(env)
         fake.expire_token(interaction)
         fake.forbid_channel(fake.channel_id)
@@ -101,11 +120,13 @@ async def test_undeliverable_outcome_is_refunded(tmp_path, monkeypatch, fake, le
 
 
 async def test_the_failed_delivery_and_its_refund_are_one_write(
-    tmp_path, monkeypatch, fake, lemondata
+    tmp_path, monkeypatch, fake, lemondata, database_url
 ):
     """If the refund cannot be written, the failed delivery is not recorded either."""
     monkeypatch.setattr("bot.jobs.outcomes.DELIVERY_RETRY_DELAYS", (0.0,))
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
         interaction, job = await held_task(env)
         fake.expire_token(interaction)
         fake.forbid_channel(fake.channel_id)
@@ -128,10 +149,14 @@ async def test_the_failed_delivery_and_its_refund_are_one_write(
         assert (stored.delivery_state, stored.quota_state) == ("failed", "released")
 
 
-async def test_delivery_is_retried_until_it_gets_through(tmp_path, monkeypatch, fake, lemondata):
+async def test_delivery_is_retried_until_it_gets_through(
+    tmp_path, monkeypatch, fake, lemondata, database_url
+):
     """A Discord hiccup on every path at once is survived by a later attempt."""
     monkeypatch.setattr("bot.jobs.outcomes.DELIVERY_RETRY_DELAYS", (0.0, 0.0))
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
         interaction, job = await held_task(env)
         await fake.wait_for_edits(interaction)  # the "Generating" progress edit
         fake.fail_next("PATCH", r"^/webhooks/", 403, code=50013)
@@ -143,10 +168,14 @@ async def test_delivery_is_retried_until_it_gets_through(tmp_path, monkeypatch, 
         assert fake.original_files(interaction)
 
 
-async def test_oversized_image_is_linked_not_attached(tmp_path, monkeypatch, fake, lemondata):
+async def test_oversized_image_is_linked_not_attached(
+    tmp_path, monkeypatch, fake, lemondata, database_url
+):
     """An image over the interaction's upload limit is shown by URL."""
     lemondata.file_size_bytes = 4096
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
         interaction = env.send(
             "imagine",
             {"prompt": "a cat", "model": "nano-banana"},
@@ -161,9 +190,13 @@ async def test_oversized_image_is_linked_not_attached(tmp_path, monkeypatch, fak
         assert embed["image"]["url"] == job.result_urls[0]
 
 
-async def test_expired_result_url_fails_and_refunds(tmp_path, monkeypatch, fake, lemondata):
+async def test_expired_result_url_fails_and_refunds(
+    tmp_path, monkeypatch, fake, lemondata, database_url
+):
     """A result URL already gone at completion is a clear, refunded failure."""
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
         interaction, job = await held_task(env)
         # Both calls run in one tick of the loop: the bot cannot poll in between.
         lemondata.complete_task(job.task_id)
@@ -173,11 +206,17 @@ async def test_expired_result_url_fails_and_refunds(tmp_path, monkeypatch, fake,
         assert "link expired" in interaction.original["embeds"][0]["fields"][-1]["value"]
 
 
-async def test_running_task_resumed_after_restart(tmp_path, monkeypatch, fake, lemondata):
+async def test_running_task_resumed_after_restart(
+    tmp_path, monkeypatch, fake, lemondata, database_url
+):
     """A job with a task id is polled again after a restart, never created again."""
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
         interaction, job = await held_task(env)
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
         lemondata.complete_task(job.task_id)
         job = await env.settled(job.id)
         assert (job.state, job.quota_state, job.delivered_via) == ("succeeded", "settled", "edit")
@@ -186,16 +225,20 @@ async def test_running_task_resumed_after_restart(tmp_path, monkeypatch, fake, l
 
 
 async def test_inflight_sync_create_interrupted_and_refunded(
-    tmp_path, monkeypatch, fake, lemondata
+    tmp_path, monkeypatch, fake, lemondata, database_url
 ):
     """A synchronous create cut off by a stop is not repeated: failed, refunded, explained."""
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
         lemondata.gate = asyncio.Event()
         interaction = await env.imagine(prompt="a cat", model="nano-banana")
         await lemondata.wait_for(lambda: lemondata.gated == 1)
         job_id = (await env.job_for(interaction)).id
     lemondata.gate.set()
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
         job = await env.settled(job_id)
         assert (job.state, job.error_code, job.quota_state) == (
             "failed",
@@ -206,9 +249,13 @@ async def test_inflight_sync_create_interrupted_and_refunded(
         assert "restarted" in interaction.original["embeds"][0]["fields"][-1]["value"]
 
 
-async def test_queued_job_submitted_after_restart(tmp_path, monkeypatch, fake, lemondata):
+async def test_queued_job_submitted_after_restart(
+    tmp_path, monkeypatch, fake, lemondata, database_url
+):
     """A job stored but never sent is submitted on the next start."""
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
         accepted = await env.bot.jobs.accept(
             JobRequest(
                 options=ImagineOptions(prompt="a cat", model="nano-banana"),
@@ -224,15 +271,21 @@ async def test_queued_job_submitted_after_restart(tmp_path, monkeypatch, fake, l
         )
     assert lemondata.creates() == []
     job = accepted.job
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
         job = await env.settled(job.id)
         assert job.state == "succeeded" and job.delivered_via == "channel"
         assert len(lemondata.creates()) == 1
 
 
-async def test_graceful_close_lets_inflight_create_finish(tmp_path, monkeypatch, fake, lemondata):
+async def test_graceful_close_lets_inflight_create_finish(
+    tmp_path, monkeypatch, fake, lemondata, database_url
+):
     """A stop with a grace period lets a synchronous create finish and be delivered."""
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
         lemondata.gate = asyncio.Event()
         interaction = await env.imagine(prompt="a cat", model="nano-banana")
         await lemondata.wait_for(lambda: lemondata.gated == 1)
@@ -246,9 +299,13 @@ async def test_graceful_close_lets_inflight_create_finish(tmp_path, monkeypatch,
         assert len(lemondata.creates()) == 1
 
 
-async def test_late_progress_edit_never_replaces_the_result(tmp_path, monkeypatch, fake, lemondata):
+async def test_late_progress_edit_never_replaces_the_result(
+    tmp_path, monkeypatch, fake, lemondata, database_url
+):
     """A progress update computed before delivery does not overwrite the result card."""
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
         interaction, stale = await held_task(env)  # `stale` is the row while running
         lemondata.complete_task(stale.task_id)
         await env.settled(stale.id)

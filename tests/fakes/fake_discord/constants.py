@@ -80,11 +80,20 @@ _last_snowflake = 0
 
 
 def snowflake() -> int:
-    """Return a new, strictly increasing 64-bit snowflake based on Discord's epoch."""
+    """Return a new 64-bit snowflake based on Discord's epoch, increasing with the clock.
+
+    Within one millisecond (or a clock that moved back a little) ids keep increasing. A
+    clock moved back by more than a second (a test's time travel ended) starts again
+    from the clock, as Discord's ids follow its time: an id made while a test travelled
+    must not push every later id, and the interaction tokens dated from them, ahead.
+    """
     global _last_snowflake
     now_ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
     candidate = (now_ms << 22) | (1 << 17)  # worker 1, process 0, increment 0
-    _last_snowflake = max(_last_snowflake + 1, candidate)
+    if (_last_snowflake >> 22) - now_ms > 1000:
+        _last_snowflake = candidate
+    else:
+        _last_snowflake = max(_last_snowflake + 1, candidate)
     return _last_snowflake
 
 
