@@ -204,4 +204,11 @@ class LemonBot(commands.AutoShardedBot):
     async def close(self) -> None:
         """Stop background work (jobs stay resumable), then disconnect."""
         await self.background.close(grace=self.shutdown_grace)
+        try:  # nothing of this process runs any more: its jobs may go to others at once
+            given = await self.jobs.runner.leases.give_back()
+        except Exception as exc:  # the database is gone: the leases simply run out
+            log.warning("could not give the job leases back (%s); they expire instead", exc)
+        else:
+            if given:
+                log.info("gave back %d job leases", given)
         await super().close()

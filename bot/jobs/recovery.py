@@ -21,7 +21,9 @@ this process before a restart:
 
 With SQLite there is one process: at its start it takes every job whatever the leases.
 With PostgreSQL a process takes only expired leases (claims skip rows another process is
-claiming), so a restarted process picks up its own old jobs once their leases run out.
+claiming), so after a crash a restarted process picks up its own old jobs once their
+leases run out. A process that stops cleanly gives its leases back as its last write, so
+the others (or its own restart) take its jobs at once.
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ class Leases:
     def release(self, job_id: int) -> None:
         """Forget a job whose work is done (its row needs nobody any more)."""
         self._tokens.pop(job_id, None)
+
+    async def give_back(self) -> int:
+        """Hand every job this process holds back (at a clean stop); return how many."""
+        self._tokens.clear()
+        return await self._store.jobs.give_back(self.owner)
 
     async def renew(self) -> set[int]:
         """Extend every held lease; return the jobs lost to another process."""

@@ -229,6 +229,16 @@ class JobStore:
         )
         return {int(r["id"]) for r in rows}
 
+    async def give_back(self, owner: str) -> int:
+        """End ``owner``'s leases now (it stops cleanly): others may take its jobs at once.
+
+        The token is left as it is; the next claim raises it, fencing ``owner`` off.
+        """
+        return await self._db.execute(
+            "UPDATE jobs SET lease_until = ? WHERE lease_owner = ? AND lease_until >= ?",
+            (0.0, owner, time.time()),
+        )
+
     async def unacknowledged(self, older_than: float) -> list[Job]:
         """Return queued jobs whose first answer was not recorded by ``older_than``."""
         rows = await self._db.fetchall(

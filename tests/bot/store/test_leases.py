@@ -109,3 +109,12 @@ async def test_a_limit_learned_without_its_window_keeps_the_shared_window(db):
     for _ in range(4):
         assert await db.budget.take("k", limit=4, window=66.0, now=later, window_known=False) == 0
     assert 0 < await db.budget.take("k", limit=4, window=66.0, now=later, window_known=False) <= 2
+
+
+async def test_leases_given_back_at_a_clean_stop_are_taken_at_once(db):
+    """A process that stops cleanly gives its leases back: another claims them at once."""
+    job_id = await _running(db)
+    assert await db.jobs.claim(owner="b", lease_until=time.time() + 30, limit=10) == []
+    assert await db.jobs.give_back("a") == 1
+    [taken] = await db.jobs.claim(owner="b", lease_until=time.time() + 30, limit=10)
+    assert taken.id == job_id and taken.lease_owner == "b" and taken.lease_token == 2
