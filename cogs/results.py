@@ -114,6 +114,8 @@ class Results(commands.Cog):
         await self._open_edit(interaction, job_id, int(values[0]))
 
     async def _open_edit(self, interaction: Interaction, job_id: int, image: int) -> None:
+        # A blocked member is told now, not after filling the form in.
+        await self.bot.moderation.check_member(interaction.guild_id, interaction.user.id)
         job, _ = await self.bot.jobs.source(job_id, interaction.guild_id)
         await interaction.response.send_modal(
             edit_modal(job.id, image, job.prompt, job.options.get("ratio"), interaction.locale)
@@ -232,6 +234,7 @@ class Results(commands.Cog):
         images = message_images(message, result_urls)
         if not images:
             raise InvalidRequest("refusal.no_image_to_remix")
+        await self.bot.moderation.check_member(interaction.guild_id, interaction.user.id)
         self._forget_old_remixes()
         token = secrets.token_hex(8)
         self._remixes[token] = PendingRemix(images, parent)

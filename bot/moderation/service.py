@@ -72,12 +72,16 @@ class ModerationService:
 
     # ------------------------------------------------------------------ requests
 
+    async def check_member(self, guild_id: int | None, user_id: int) -> None:
+        """Raise NotAllowed if the member is blocked in this server (before a form opens)."""
+        if guild_id is not None and await self._store.guilds.blocked_user(guild_id, user_id):
+            raise NotAllowed("refusal.member_blocked")
+
     async def check_request(
         self, guild_id: int, user_id: int, prompt: str, channel_id: int | None = None
     ) -> None:
         """Raise NotAllowed if the user is blocked or the prompt hits the blocklist."""
-        if await self._store.guilds.blocked_user(guild_id, user_id) is not None:
-            raise NotAllowed("refusal.member_blocked")
+        await self.check_member(guild_id, user_id)
         rule = first_match(await self._store.guilds.prompt_rules(guild_id), prompt)
         if rule is not None:
             log.info("guild %s: prompt of user %s blocked by rule %s", guild_id, user_id, rule.id)

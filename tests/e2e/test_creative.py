@@ -431,10 +431,14 @@ async def test_a_blocked_member_cannot_reroll(
     press = await fake.press(first, "Reroll", user=fake.bob)
     text = await private_refusal(fake, bot, press)
     assert text == "You're blocked from generating images on this server."
-    edit = await fake.press(first, "Edit", user=fake.bob)
-    await bot.race(fake.wait_for_callback(edit))
-    submitted = await fake.submit_modal(edit, {"prompt": "a lemon, again"})
-    assert await private_refusal(fake, bot, submitted) == text
+    edit = await fake.press(first, "Edit", user=fake.bob)  # told at once: no form to fill in
+    assert await private_refusal(fake, bot, edit) == text
+    data = picture((10, 200, 90))
+    photo = fake.add_member_message(
+        fake.alice, "my cat", attachments=[fake.upload_attachment("cat.png", data, "image/png")]
+    )
+    menu = await fake.invoke_message_command("Remix with lemonbot", photo, user=fake.bob)
+    assert await private_refusal(fake, bot, menu) == text
     assert len(emulator.creates()) == 1 and len(bot.jobs()) == 1
 
 
