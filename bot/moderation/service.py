@@ -38,7 +38,8 @@ from bot.store import (
 )
 from bot.ui.cards import thumbnail_url
 from bot.ui.format import limit_text, shorten
-from bot.ui.moderation import action_audit_embed, blocked_audit_embed, per_period, rule_kind
+from bot.ui.moderation import action_audit_embed, blocked_audit_embed, rule_kind
+from bot.ui.rules import per_period
 
 log = logging.getLogger(__name__)
 

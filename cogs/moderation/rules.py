@@ -12,8 +12,8 @@ from bot.client import LemonBot
 from bot.errors import InvalidRequest
 from bot.i18n import Text, command_text
 from bot.moderation.blocklist import MAX_PATTERN_LENGTH
-from bot.ui.moderation import blocked_users_embed, blocklist_embed, quota_rules_embed
 from bot.ui.replies import member_role_ids
+from bot.ui.rules import blocked_users_embed, blocklist_embed, quota_rules_embed
 from cogs.moderation.common import (
     MAX_LIMIT_UNITS,
     MAX_REASON_LENGTH,

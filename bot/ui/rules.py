@@ -1,0 +1,183 @@
+"""Moderator cards of a server's rules: settings, quota rules, blocklist, blocked members.
+
+Each takes the reader's language (the moderator's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.i18n import LocaleLike, Renderable, Text, t
+from bot.store import BlockedUser, GuildSettings, PromptRule, QuotaRule
+from bot.ui.format import FIELD_LIMIT, fit_lines, limit_text, shorten, timestamp
+from bot.ui.moderation import COLOUR_AUDIT, rule_kind
+from bot.ui.text import period_key
+
+if TYPE_CHECKING:
+    from bot.store import QuotaStatus
+
+QUOTA_PERIODS = ("day", "week", "month")
+
+
+def per_period(limit: Renderable | str, period: str) -> Text:
+    """Return a limit per quota window: ``25 units per day``."""
+    period = period if period in QUOTA_PERIODS else "day"
+    return Text.of(f"quota.per_{period}", limit=limit)
+
+
+def _rule_lines(limit: int, lines: Sequence[str], empty: str, lang: LocaleLike) -> str:
+    return fit_lines(lines, limit - 20, empty=empty, locale=lang)
+
+
+def quota_rules_embed(
+    rules: Sequence[QuotaRule],
+    settings: GuildSettings,
+    bot_default: int,
+    locale: LocaleLike,
+    member: tuple[int, QuotaStatus] | None = None,
+) -> discord.Embed:
+    """Return the ``/imagemod quota show`` card: default, rules, and one member's standing."""
+    lang = locale
+    period = settings.quota_period
+    embed = discord.Embed(title=t("mod.quotas", lang), colour=COLOUR_AUDIT)
+    if settings.daily_limit is None:
+        default = t("mod.bot_default", lang, value=per_period(limit_text(bot_default), period))
+    else:
+        default = per_period(limit_text(settings.daily_limit), period).render(lang)
+    embed.add_field(name=t("mod.server_default", lang), value=default, inline=False)
+
+    def line(mention: str, units: int | None) -> str:
+        return t("mod.rule_line", lang, target=mention, limit=limit_text(units))
+
+    users = [line(f"<@{r.target_id}>", r.limit_units) for r in rules if r.kind == "user"]
+    roles = [line(f"<@&{r.target_id}>", r.limit_units) for r in rules if r.kind == "role"]
+    none = t("mod.none", lang)
+    embed.add_field(
+        name=t("mod.user_overrides", lang),
+        value=_rule_lines(FIELD_LIMIT, users, none, lang),
+        inline=False,
+    )
+    embed.add_field(
+        name=t("mod.role_limits", lang),
+        value=_rule_lines(FIELD_LIMIT, roles, none, lang),
+        inline=False,
+    )
+    if member is not None:
+        user_id, status = member
+        embed.add_field(
+            name=t("mod.member", lang),
+            value=t(
+                "mod.member_value",
+                lang,
+                user=f"<@{user_id}>",
+                limit=limit_text(status.limit),
+                used=status.used,
+                period=Text(period_key(status.period)),
+                resets=timestamp(status.resets_at, "R"),
+            ),
+            inline=False,
+        )
+    return embed
+
+
+def config_embed(
+    settings: GuildSettings,
+    locale: LocaleLike,
+    *,
+    bot_daily_limit: int,
+    bot_user_cap: int,
+    bot_guild_cap: int,
+    retention_days: int,
+    rule_count: int,
+    blocked_count: int,
+) -> discord.Embed:
+    """Return the ``/imagemod config`` card of a server's current settings."""
+    lang = locale
+    embed = discord.Embed(title=t("mod.settings", lang), colour=COLOUR_AUDIT)
+    embed.add_field(
+        name=t("mod.audit_channel", lang),
+        value=(
+            f"<#{settings.log_channel_id}>" if settings.log_channel_id else t("mod.not_set", lang)
+        ),
+    )
+    embed.add_field(
+        name=t("mod.moderator_role", lang),
+        value=(
+            f"<@&{settings.moderator_role_id}>"
+            if settings.moderator_role_id
+            else t("mod.no_moderator_role", lang)
+        ),
+    )
+    limit = bot_daily_limit if settings.daily_limit is None else settings.daily_limit
+    embed.add_field(
+        name=t("mod.default_quota", lang),
+        value=per_period(limit_text(limit), settings.quota_period).render(lang),
+    )
+    embed.add_field(
+        name=t("mod.running_jobs", lang),
+        value=t(
+            "mod.running_value",
+            lang,
+            user=settings.max_running_per_user or bot_user_cap,
+            guild=settings.max_running_per_guild or bot_guild_cap,
+        ),
+    )
+    embed.add_field(name=t("mod.blocklist", lang), value=t("mod.entries", lang, count=rule_count))
+    embed.add_field(name=t("mod.blocked_members", lang), value=str(blocked_count))
+    embed.add_field(
+        name=t("mod.retention", lang),
+        value=(
+            t("mod.retention_days", lang, days=retention_days)
+            if retention_days
+            else t("mod.forever", lang)
+        ),
+    )
+    return embed
+
+
+def blocklist_embed(rules: Sequence[PromptRule], locale: LocaleLike) -> discord.Embed:
+    """Return the ``/imagemod blocklist list`` card."""
+    lang = locale
+    lines = [
+        t(
+            "mod.blocklist_line",
+            lang,
+            id=r.id,
+            kind=rule_kind(r.is_regex),
+            pattern=f"`{shorten(r.pattern, 120)}`",
+        )
+        for r in rules
+    ]
+    return discord.Embed(
+        title=t("mod.blocklist_title", lang, count=len(rules)),
+        description=_rule_lines(4000, lines, t("mod.blocklist_empty", lang), lang),
+        colour=COLOUR_AUDIT,
+    )
+
+
+def blocked_users_embed(users: Sequence[BlockedUser], locale: LocaleLike) -> discord.Embed:
+    """Return the ``/imagemod blocked`` card."""
+    lang = locale
+
+    def line(user: BlockedUser) -> str:
+        text = t(
+            "mod.blocked_line",
+            lang,
+            user=f"<@{user.user_id}>",
+            by=f"<@{user.blocked_by}>",
+            when=timestamp(user.blocked_at, "R"),
+        )
+        if user.reason:
+            text = t("mod.with_reason", lang, text=text, reason=shorten(user.reason, 100))
+        return text
+
+    return discord.Embed(
+        title=t("mod.blocked_title", lang, count=len(users)),
+        description=_rule_lines(
+            4000, [line(u) for u in users], t("mod.nobody_blocked", lang), lang
+        ),
+        colour=COLOUR_AUDIT,
+    )
