@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 100
+LOST_TOKEN = -1  # no lease has it: a write fenced with it never goes through
 EVERYTHING = 1 << 31
 # A first answer still not recorded after this long will never be: the request it
 # belongs to either failed (the member saw Discord's error) or its process died.
@@ -58,6 +59,9 @@ class Leases:
         self.seconds = seconds
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._tokens: dict[int, int] = {}
+        # Jobs this process held and lost to another: their work still in flight here must
+        # not write unfenced, so their token stays a value no lease ever has.
+        self._lost: set[int] = set()
 
     def until(self) -> float:
         """Return when a lease taken or renewed now runs out."""
@@ -66,14 +70,21 @@ class Leases:
     def hold(self, job: Job) -> None:
         """Remember a job this process was just granted."""
         self._tokens[job.id] = job.lease_token
+        self._lost.discard(job.id)
 
     def token(self, job_id: int) -> int | None:
-        """Return the token this process holds a job with (None: not leased here)."""
+        """Return the token this process holds a job with (None: not leased here).
+
+        A job lost to another process gets ``LOST_TOKEN``, which every fenced write refuses.
+        """
+        if job_id in self._lost:
+            return LOST_TOKEN
         return self._tokens.get(job_id)
 
     def release(self, job_id: int) -> None:
         """Forget a job whose work is done (its row needs nobody any more)."""
         self._tokens.pop(job_id, None)
+        self._lost.discard(job_id)
 
     async def give_back(self) -> int:
         """Hand every job this process holds back (at a clean stop); return how many."""
@@ -86,7 +97,8 @@ class Leases:
         kept = await self._store.jobs.renew(self.owner, self.until(), held)
         lost = set(held) - kept
         for job_id in lost:
-            self.release(job_id)
+            self._tokens.pop(job_id, None)  # renewed no more
+            self._lost.add(job_id)  # and fenced off: another process works on it now
         return lost
 
     async def claim(self, *, everything: bool = False) -> list[Job]:

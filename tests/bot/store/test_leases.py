@@ -118,3 +118,30 @@ async def test_leases_given_back_at_a_clean_stop_are_taken_at_once(db):
     assert await db.jobs.give_back("a") == 1
     [taken] = await db.jobs.claim(owner="b", lease_until=time.time() + 30, limit=10)
     assert taken.id == job_id and taken.lease_owner == "b" and taken.lease_token == 2
+
+
+async def test_work_in_flight_on_a_job_lost_to_another_process_stays_fenced(db):
+    """After renew finds a job taken over, this process's late writes on it are refused."""
+    from bot.jobs.recovery import Leases
+
+    leases = Leases(db, 30)
+    job = await db.jobs.insert(draft())
+    submitted = await db.jobs.submit(job.id, owner=leases.owner, lease_until=time.time() + 30)
+    leases.hold(submitted)
+    async with db.transaction():
+        await db.db.execute("UPDATE jobs SET lease_until = ? WHERE id = ?", (0.0, job.id))
+    [taken] = await db.jobs.claim(owner="b", lease_until=time.time() + 30, limit=10)
+    assert taken.id == job.id
+    assert await leases.renew() == {job.id}
+    image = StoredImage(0, "https://cdn.example/a.png", "image/png", b"png")
+    with pytest.raises(LeaseLost):
+        await db.jobs.save_images(job.id, [image], token=leases.token(job.id))
+    with pytest.raises(LeaseLost):
+        await db.jobs.record_part(
+            job.id, 0, via="edit", channel_id=1, message_id=2, token=leases.token(job.id)
+        )
+    late = await db.jobs.transition(
+        job.id, ["submitted"], "failed", token=leases.token(job.id), error_code="x"
+    )
+    assert late is None and (await db.jobs.get(job.id)).lease_owner == "b"
+    assert await leases.renew() == set()  # no longer renewed either
