@@ -13,6 +13,7 @@ address-checked streaming as result images, :mod:`bot.lemondata.downloads`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 # Download one image from a URL, keeping at most ``max_bytes`` (no bytes: it was larger).
 Fetch = Callable[[str, int], Awaitable[Download]]
+# The most one reference image may take to download, retries included: a host that
+# trickles its bytes would otherwise hold one of the client's request slots for hours.
+READ_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,11 @@ async def read(source: Source, position: int, max_bytes: int, fetch: Fetch) -> I
     if source.declared_size is not None and source.declared_size > max_bytes:
         raise _too_large(source.name, source.declared_size, max_bytes)
     try:
-        download = await fetch(source.url, max_bytes)
+        async with asyncio.timeout(READ_SECONDS):  # a trickling host keeps no slot for long
+            download = await fetch(source.url, max_bytes)
+    except TimeoutError:
+        log.info("reference image %s not downloaded within %s s", position + 1, READ_SECONDS)
+        raise Unreadable("refusal.attachment_unreadable", name=_shown(source.name)) from None
     except LemonDataError as exc:
         if exc.code == NOT_AN_IMAGE:
             raise InvalidRequest("refusal.not_an_image", name=_shown(source.name)) from None
