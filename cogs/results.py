@@ -224,13 +224,11 @@ class Results(commands.Cog):
         """
         assert interaction.guild_id is not None  # the menu is offered in servers only
         parent = await self.bot.jobs.known(_job_of(message), interaction.guild_id)
-        result_urls: list[str] = []
-        if parent is not None:
-            try:
-                job, _ = await self.bot.jobs.source(parent, interaction.guild_id)
-                result_urls = job.result_urls
-            except InvalidRequest:
-                pass  # erased by retention: what the message itself shows is still there
+        # Only the result's URLs (a result delivered as links): the modal must open
+        # within Discord's 3 s, so no reference bytes are read here.
+        result_urls = (
+            await self.bot.jobs.result_urls(parent, interaction.guild_id) if parent else []
+        )
         images = message_images(message, result_urls)
         if not images:
             raise InvalidRequest("refusal.no_image_to_remix")

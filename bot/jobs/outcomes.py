@@ -68,7 +68,10 @@ class Outcomes:
             except Exception:
                 log.exception("job %s: delivery attempt %d crashed", job_id, attempt)
                 if attempt == len(attempts):
-                    return  # still pending: tried again at the next start
+                    # Still pending: whoever claims it next (this process at its next
+                    # start, or another now) tries again; holding the lease would stop both.
+                    self.leases.release(job_id)
+                    return
                 continue
             if sent is not None and sent.complete:
                 break

@@ -261,6 +261,13 @@ class JobService:
         await self.runner.deliver(job_id)
         return await self._store.jobs.get(job_id) or cancelled
 
+    async def result_urls(self, job_id: int, guild_id: int | None) -> list[str]:
+        """Return a job's result URLs ([] if it is gone or of another server); no bytes read."""
+        job = await self._store.jobs.get(job_id)
+        if job is None or (guild_id is not None and job.guild_id != guild_id):
+            return []
+        return job.result_urls
+
     async def source(self, job_id: int, guild_id: int | None) -> tuple[Job, list[InputImage]]:
         """Return a job to start a new one from (Reroll, Edit), with its reference images.
 
