@@ -36,7 +36,6 @@ import discord
 
 from bot.background import Background
 from bot.errors import InvalidRequest
-from bot.i18n import ENGLISH, t
 from bot.jobs import parts
 from bot.store import Job, Store, StoredImage
 from bot.ui.cards import (
@@ -48,7 +47,6 @@ from bot.ui.cards import (
     result_notes,
     too_large_field,
 )
-from bot.ui.format import fit_lines
 from bot.ui.views import result_view
 
 log = logging.getLogger(__name__)
@@ -318,7 +316,7 @@ class Delivery:
         if first.links and not first.files:
             embed.add_field(
                 name=too_large_field(job),
-                value=join_links(first.links, parts.LINKS_FIELD_LIMIT, job.locale),
+                value=parts.join_links(first.links, parts.LINKS_FIELD_LIMIT, job.locale),
             )
         for name, value in result_notes(job, arrived=len(stored), unshown=len(plan.unshown)):
             embed.add_field(name=name, value=value, inline=False)
@@ -387,11 +385,6 @@ class Delivery:
         return self._locks.setdefault(job_id, asyncio.Lock())
 
 
-def join_links(links: Sequence[str], limit: int, locale: str = ENGLISH) -> str:
-    """Join whole links, one per line, within ``limit`` characters ("+N more" after)."""
-    return fit_lines(links, limit, more=lambda count: t("result.more_links", locale, count=count))
-
-
 def _link_text(job: Job, plan: parts.Plan, index: int) -> str | None:
     """Return the links a part shows in its content (none is cut: the plan made them fit).
 
@@ -400,7 +393,7 @@ def _link_text(job: Job, plan: parts.Plan, index: int) -> str | None:
     part = plan.parts[index]
     if not part.links or (index == 0 and not part.files):
         return None
-    return links_text(job, join_links(part.links, parts.LINKS_CONTENT_LIMIT, job.locale))
+    return links_text(job, parts.join_links(part.links, parts.LINKS_CONTENT_LIMIT, job.locale))
 
 
 def _fate_unknown(exc: BaseException) -> bool:

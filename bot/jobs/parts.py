@@ -16,8 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from bot.i18n import ENGLISH, t
 from bot.lemondata.images import EXTENSIONS
 from bot.store import StoredImage
+from bot.ui.format import fit_lines
 
 MIB = 1024 * 1024
 DEFAULT_UPLOAD_LIMIT = 10 * MIB
@@ -130,3 +132,8 @@ def _place_links(parts: list[Part], linked: Sequence[StoredImage]) -> tuple[Part
         )
         for part, shown in zip(parts, links, strict=True)
     )
+
+
+def join_links(links: Sequence[str], limit: int, locale: str = ENGLISH) -> str:
+    """Join whole links, one per line, within ``limit`` characters ("+N more" after)."""
+    return fit_lines(links, limit, more=lambda count: t("result.more_links", locale, count=count))

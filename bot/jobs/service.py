@@ -222,15 +222,7 @@ class JobService:
 
     async def abandon(self, job_id: int) -> None:
         """Cancel a job whose interaction could not be answered; release its quota."""
-        async with self._store.transaction():
-            cancelled = await self._store.jobs.transition(
-                job_id, ["queued"], "cancelled", finished_at=time.time()
-            )
-            if cancelled is not None:
-                await self._quota.release(job_id)
-                await self._store.jobs.mark_delivered(
-                    job_id, via="none", channel_id=None, message_id=None, delivered=False
-                )
+        await self.runner.drop(job_id)
         await self.runner.notify()
         self.runner.kick()
 

@@ -158,7 +158,19 @@ def _scan(source: str, path: str, allowed: Mapping[tuple[str, str], str]) -> Ite
 
 
 # Keyword arguments whose value Discord shows as it is: one word there is a text too.
-SHOWN_KEYWORDS = frozenset({"label", "placeholder", "title", "content", "description", "text"})
+SHOWN_KEYWORDS = frozenset(
+    {"label", "placeholder", "title", "content", "description", "text", "name", "value"}
+)
+# Calls whose ``name``/``value`` is an id, not a text: command, group and choice names (the
+# public contract, shown through the Translator), a task's or logger's name, a family id.
+ID_CALLS = frozenset(
+    {"command", "Group", "Choice", "GroupCommit", "Family", "getLogger", "create_task", "spawn"}
+)
+
+
+def _called(node: ast.Call) -> str:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
 
 
 def _shown_words(tree: ast.AST) -> set[int]:
@@ -169,6 +181,7 @@ def _shown_words(tree: ast.AST) -> set[int]:
         if isinstance(node, ast.Call)
         for keyword in node.keywords
         if keyword.arg in SHOWN_KEYWORDS
+        and not (keyword.arg in ("name", "value") and _called(node) in ID_CALLS)
     }
 
 

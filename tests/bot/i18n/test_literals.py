@@ -57,3 +57,16 @@ def test_one_word_that_discord_shows_is_found():
         'Select(placeholder="Pick")\nstyle = "primary"\n'
     )
     assert [literal.text for literal in scan_source(source, "bot/ui/x.py")] == ["Cancel", "Pick"]
+
+
+def test_one_word_field_names_and_values_are_found_but_command_names_are_not():
+    """An embed field's or author's single word is a text; a command's name is an id."""
+    source = (
+        'embed.add_field(name="Model", value="Unknown")\n'
+        'embed.set_author(name="Moderator")\n'
+        '@app_commands.command(name="imagine")\n'
+        "def imagine(): ...\n"
+        'Choice(name="vivid", value="vivid")\n'
+    )
+    found = [literal.text for literal in scan_source(source, "bot/ui/x.py")]
+    assert found == ["Model", "Unknown", "Moderator"]

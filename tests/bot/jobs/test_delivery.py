@@ -11,7 +11,7 @@ import time_machine
 
 from bot.catalog import ImagineOptions
 from bot.jobs import JobRequest
-from bot.jobs.delivery import join_links
+from bot.jobs.parts import join_links
 from tests.botenv import running_bot
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.lemondata import PNG_SIGNATURE
