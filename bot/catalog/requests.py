@@ -90,13 +90,18 @@ def check_images(model: str, count: int, accepts: ImageInput) -> None:
         )
 
 
-def build_request(options: ImagineOptions, user: str) -> dict[str, Any]:
+def build_request(
+    options: ImagineOptions, user: str, accepts: ImageInput | None = None
+) -> dict[str, Any]:
     """Build the request body for validated ``options`` (see :func:`route_for` for where).
 
-    With reference images, a family taking them image-to-image gets ``operation``; an
-    edit family's body is for ``/v1/images/edits``.
+    With reference images, a model taking them image-to-image gets ``operation``; an
+    edit model's body is for ``/v1/images/edits``. ``accepts`` is how the model takes
+    images (the gateway's ``supported_operations`` when it lists them, the one that
+    :func:`validate` checked against), else its family's.
     """
     family = family_of(options.model)
+    mode = (accepts or family.image_input).mode
     body: dict[str, Any] = {
         "model": options.model,
         "prompt": options.prompt,
@@ -110,7 +115,7 @@ def build_request(options: ImagineOptions, user: str) -> dict[str, Any]:
         body["style"] = options.style
     if family.supports_async:
         body["async"] = True
-    if options.images and family.image_input.mode is ImageMode.IMAGE_TO_IMAGE:
+    if options.images and mode is ImageMode.IMAGE_TO_IMAGE:
         body["operation"] = ImageMode.IMAGE_TO_IMAGE.value
     return body
 

@@ -63,8 +63,16 @@ class JobRequest:
     locale: str = ENGLISH  # the requester's language: their cards are in it (bot.i18n)
 
 
-def draft_for(request: JobRequest, options: ImagineOptions, weights: Mapping[str, int]) -> JobDraft:
-    """Return the job row a request with validated ``options`` makes (nothing reserved)."""
+def draft_for(
+    request: JobRequest,
+    options: ImagineOptions,
+    weights: Mapping[str, int],
+    accepts: ImageInput | None = None,
+) -> JobDraft:
+    """Return the job row a request with validated ``options`` makes (nothing reserved).
+
+    ``accepts``: how the model takes reference images, as validated (the gateway's word).
+    """
     user = api_user(request.guild_id, request.user_id)
     return JobDraft(
         guild_id=request.guild_id,
@@ -81,7 +89,7 @@ def draft_for(request: JobRequest, options: ImagineOptions, weights: Mapping[str
         model=options.model,
         options=asdict(options),
         prompt=options.prompt,
-        request=build_request(options, user),
+        request=build_request(options, user, accepts),
         quota_units=cost_units(options, weights),
         parent_id=request.parent_id,
         kind=request.kind,
@@ -182,7 +190,8 @@ class JobService:
         sent in that case.
         """
         options = await self.check(replace(request.options, images=len(request.inputs)))
-        draft = draft_for(request, options, self._settings.model_weights)
+        accepts = self._catalog.image_input(options.model)
+        draft = draft_for(request, options, self._settings.model_weights, accepts)
         # Its own step: a blocked prompt is recorded, and that record must not roll back.
         await self._moderation.check_request(
             request.guild_id, request.user_id, options.prompt, request.channel_id

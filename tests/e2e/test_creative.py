@@ -547,6 +547,37 @@ async def test_the_gateways_supported_operations_win_over_the_family_table(
     assert [f.data for f in edit.files] == [data] and edit.form["model"] == "dall-e-3"
 
 
+async def test_the_route_follows_the_gateways_operations_where_they_differ_from_the_family(
+    fake: FakeDiscord, emulator: LemonDataEmulator, make_bot: Any
+) -> None:
+    """dall-e-3 listed image-to-image goes to generations with ``operation`` and ``image``;
+    nano-banana listed as editing only goes to the edits route with ``image[]``."""
+    emulator.model_overrides["dall-e-3"] = {"supported_operations": ["image-to-image"]}
+    emulator.model_overrides["nano-banana"] = {"supported_operations": ["image-edit"]}
+    bot: BotProcess = make_bot()
+    await bot.start()
+    data = picture((40, 40, 200))
+    for model in ("dall-e-3", "nano-banana"):
+        await deliver(
+            fake,
+            bot,
+            {
+                "prompt": "a cat",
+                "model": model,
+                "image": fake.upload_attachment(f"{model}.png", data, "image/png"),
+            },
+        )
+    [generation] = [
+        r for r in api_calls(emulator) if r.files and (r.form or {}).get("model") == "dall-e-3"
+    ]
+    assert generation.path == "/v1/images/generations"
+    assert generation.form["operation"] == "image-to-image"
+    assert [(f.field, f.data) for f in generation.files] == [("image", data)]
+    [edit] = emulator.edits()
+    assert edit.form["model"] == "nano-banana" and "operation" not in edit.form
+    assert [(f.field, f.data) for f in edit.files] == [("image[]", data)]
+
+
 async def test_a_flux_edit_is_an_async_task_on_the_edits_route_and_is_polled(
     fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
 ) -> None:
