@@ -136,6 +136,10 @@ class JobRunner:
                 await self.fail(job_id, "unavailable", None)
             except Exception:
                 log.exception("job %s: could not record the failure; resumed at next start", job_id)
+            # Whatever is left of it (a delivery still pending, say) is taken up again by
+            # the restart rules once the lease runs out, here or in another process;
+            # renewing it would hold the job here with nobody working on it.
+            self.leases.release(job_id)
 
     # ------------------------------------------------------------------ running
 

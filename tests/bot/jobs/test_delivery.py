@@ -328,3 +328,22 @@ def test_join_links_keeps_whole_links_within_limits(links, limit, expected):
     """Links are never cut in the middle and the text fits Discord's limits."""
     text = join_links(links, limit)
     assert text == expected and len(text) <= limit
+
+
+async def test_a_step_that_dies_on_a_finished_job_lets_its_lease_go(
+    tmp_path, monkeypatch, fake, lemondata, database_url
+):
+    """A step dying where failing the job changes nothing stops renewing its lease."""
+    async with running_bot(
+        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
+    ) as env:
+        interaction = await env.imagine(prompt="a cat", model="nano-banana")
+        job = await env.settled((await env.job_for(interaction)).id)
+        runner = env.bot.jobs.runner
+        runner.leases.hold(job)  # as if a delivery step still held it
+
+        async def dies() -> None:
+            raise RuntimeError("the database went away mid-delivery")
+
+        await runner._guarded(dies(), job.id)
+        assert runner.leases.token(job.id) is None  # not renewed: the next claim takes it
