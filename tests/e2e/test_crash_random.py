@@ -70,7 +70,7 @@ async def test_random_kills_lose_nothing_and_double_nothing(
     loop = asyncio.get_running_loop()
     started = loop.time()
     sent = kills = 0
-    while sent < MIN_JOBS or kills < MIN_KILLS:
+    while len(bot.jobs()) < MIN_JOBS or kills < MIN_KILLS:  # jobs stored, not just sent
         if loop.time() - started > BUDGET_SECONDS:
             break
         for _ in range(rng.randint(1, 4)):
@@ -82,7 +82,8 @@ async def test_random_kills_lose_nothing_and_double_nothing(
         await bot.kill()
         kills += 1
         await bot.start()
-    assert sent >= MIN_JOBS and kills >= MIN_KILLS, f"seed {seed}: only {sent} jobs, {kills} kills"
+    stored = len(bot.jobs())
+    assert stored >= MIN_JOBS and kills >= MIN_KILLS, f"seed {seed}: {stored} jobs, {kills} kills"
 
     rows = await drained(bot, timeout=DRAIN_SECONDS)
     creates = collections.Counter(c["prompt"] for c in emulator.creates())
@@ -102,4 +103,4 @@ async def test_random_kills_lose_nothing_and_double_nothing(
             settled[row["user_id"]] += row["quota_units"]
         assert row["quota_state"] != "reserved", f"seed {seed}: job {row['id']} still reserved"
     assert settled == delivered_units, f"seed {seed}: quotas differ from what was delivered"
-    assert len(rows) >= MIN_JOBS - 4  # a kill may beat a few intakes; most jobs exist
+    assert len(rows) >= MIN_JOBS  # the books above were checked over at least 15 jobs
