@@ -1,5 +1,5 @@
-"""Shared fixtures: a fresh database per test (SQLite, then PostgreSQL), the LemonData
-emulator, the API client.
+"""Shared fixtures: a fresh database per test (SQLite, then PostgreSQL), the fake Discord,
+the LemonData emulator, the API client.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import stamina
 
 from bot.lemondata import LemonDataClient
 from bot.store import Store
+from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.lemondata import DEFAULT_API_KEY, LemonDataEmulator
 
 pytest_plugins = ["tests.postgres"]
@@ -40,6 +41,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
 async def db(database_url: str) -> AsyncIterator[Store]:
     async with Store.open(database_url) as database:
         yield database
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    """The fake Discord (REST and gateway on 127.0.0.1), fresh for each test."""
+    async with FakeDiscord() as server:
+        yield server
 
 
 @pytest.fixture

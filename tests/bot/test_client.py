@@ -3,18 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from tests.botenv import running_bot
-from tests.fakes.fake_discord import FakeDiscord
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
 
 
 def catalog_tasks() -> list[asyncio.Task[object]]:

@@ -6,28 +6,13 @@ image API, and what was stored.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from bot.store import JobFilter
-from tests.botenv import BotEnv, running_bot
-from tests.fakes.fake_discord import FakeDiscord
+from tests.botenv import running_bot
 from tests.fakes.lemondata import PNG_SIGNATURE
 
 EPHEMERAL = 64
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-
-
-@pytest.fixture
-async def env(tmp_path, monkeypatch, fake, lemondata) -> AsyncIterator[BotEnv]:
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as bot_env:
-        yield bot_env
 
 
 def embed_fields(message: dict) -> dict[str, str]:

@@ -6,31 +6,17 @@ audit channel reads the server's language; a job keeps its requester's.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import bot.i18n.catalog as catalog
 from bot.i18n import CHINESE, ENGLISH, t
-from tests.botenv import BotEnv, running_bot
-from tests.fakes.fake_discord import FakeDiscord
 
 EPHEMERAL = 64
 ZH = "zh-CN"
 FLASH = "gemini-2.5-flash-image"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-
-
-@pytest.fixture
-async def env(tmp_path, monkeypatch, fake, lemondata) -> AsyncIterator[BotEnv]:
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as bot_env:
-        yield bot_env
 
 
 def fields(embed: dict[str, Any]) -> dict[str, str]:

@@ -76,12 +76,6 @@ def _keep_or_forget_logs(item: pytest.Item, bots: list[BotProcess], failed: bool
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-
-
-@pytest.fixture
 async def emulator() -> AsyncIterator[LemonDataEmulator]:
     async with LemonDataEmulator() as server:
         yield server

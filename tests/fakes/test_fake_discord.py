@@ -121,12 +121,6 @@ async def outcome(bot: LemonTestBot) -> tuple[str, Any]:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-
-
-@pytest.fixture
 def point_discord(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
     # monkeypatch restores both class attributes after the test.
     monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_discord.spec import discord_spec
 from tests.fakes.test_fake_discord_limits import call
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
 
 
 def test_spec_is_parsed_once_and_matches_operations() -> None:

@@ -18,6 +18,7 @@ from tests.fakes.lemondata import (
     LemonDataEmulator,
     make_png,
 )
+from tests.fakes.wire import poll
 
 GEN = "/v1/images/generations"
 # Plain HTTP to 127.0.0.1 only: skip loading the CA bundle (~70 ms per client).
@@ -53,13 +54,6 @@ async def create_task(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     answer: dict[str, Any] = response.json()
     return answer
-
-
-async def poll(api: httpx.AsyncClient, task_id: str) -> dict[str, Any]:
-    response = await api.get(f"/v1/tasks/{task_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 # --------------------------------------------------------------------------- auth

@@ -18,34 +18,11 @@ from tests.fakes.lemondata import (
     png_parts,
     sniff_image,
 )
+from tests.fakes.wire import FakeClock, poll
+from tests.fakes.wire import generate as create
 
 NO_TLS: dict[str, Any] = {"verify": False}
 MIB = 1024 * 1024
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 500.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-async def create(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
-    payload = {"model": "gpt-image-2", "prompt": "a lemon", **body}
-    response = await api.post(GENERATIONS_PATH, json=payload)
-    assert response.status_code == 200, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
-async def poll(api: httpx.AsyncClient, task_id: str) -> dict[str, Any]:
-    response = await api.get(f"/v1/tasks/{task_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 # --------------------------------------------------------------------------- poll_url
@@ -253,7 +230,7 @@ async def test_report_progress_grows_with_polls(lemondata, api):
 
 async def test_complete_after_seconds_uses_the_injected_clock(lemondata, api):
     """A timed task completes at its deadline whatever the number of polls."""
-    clock = FakeClock()
+    clock = FakeClock(500.0)
     lemondata.clock = clock
     lemondata.complete_after_seconds = 10.0
     lemondata.report_progress = True
@@ -272,7 +249,7 @@ async def test_complete_after_seconds_uses_the_injected_clock(lemondata, api):
 
 async def test_task_durations_per_model_and_per_create(lemondata, api):
     """task_duration (per create) wins over the per-model table; others complete by polls."""
-    clock = FakeClock()
+    clock = FakeClock(500.0)
     lemondata.clock = clock
     lemondata.polls_to_complete = 1
     lemondata.complete_after_seconds_by_model["flux-pro"] = 30.0
@@ -291,7 +268,7 @@ async def test_task_durations_per_model_and_per_create(lemondata, api):
 
 async def test_hold_tasks_wins_over_deadlines(lemondata, api):
     """A held task stays running past its deadline until the test completes it."""
-    clock = FakeClock()
+    clock = FakeClock(500.0)
     lemondata.clock = clock
     lemondata.complete_after_seconds = 1.0
     lemondata.hold_tasks = True

@@ -9,19 +9,10 @@ import httpx
 import pytest
 
 from tests.fakes.lemondata import GENERATIONS_PATH, LemonDataEmulator, RateLimiter
+from tests.fakes.wire import FakeClock
 
 NO_TLS: dict[str, Any] = {"verify": False}
 WALL = 1_700_000_000.25
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 import time_machine
@@ -13,14 +12,7 @@ from bot.catalog import ImagineOptions
 from bot.jobs import JobRequest
 from bot.jobs.parts import join_links
 from tests.botenv import running_bot
-from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.lemondata import PNG_SIGNATURE
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
 
 
 async def held_task(env, **options):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -14,15 +13,8 @@ from bot.jobs import Accepted, JobRequest
 from bot.store import JobFilter
 from bot.ui.text import FAILURE_TEXT, REFUND_NOTE
 from tests.botenv import running_bot
-from tests.fakes.fake_discord import FakeDiscord
 
 EPHEMERAL = 64
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
 
 
 def state_of(message: dict) -> str:

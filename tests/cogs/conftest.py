@@ -1,0 +1,16 @@
+"""The cogs' tests: the real LemonBot in this process, against the fakes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.botenv import BotEnv, running_bot
+
+
+@pytest.fixture
+async def env(tmp_path, monkeypatch, fake, lemondata) -> AsyncIterator[BotEnv]:
+    """A started bot on a fresh SQLite file (test_moderation overrides it per engine)."""
+    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as bot_env:
+        yield bot_env
