@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bot.i18n import ENGLISH, LocaleLike, t
 from bot.store import Job
 from bot.ui.cards import jump_link
 from bot.ui.moderation import options_without_prompt
@@ -56,11 +57,15 @@ def cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def jobs_csv(jobs: Sequence[Job]) -> str:
-    """Return the jobs as CSV text (header row first, columns as in CSV_COLUMNS)."""
+def jobs_csv(jobs: Sequence[Job], locale: LocaleLike = ENGLISH) -> str:
+    """Return the jobs as CSV text (header row first, columns as in CSV_COLUMNS).
+
+    The header row is in the reader's language (``csv.<column>``; in English the column
+    ids themselves); the cells are the data as stored.
+    """
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([t(f"csv.{name}", locale) for name in CSV_COLUMNS])
     for job in jobs:
         writer.writerow([cell(fill(job)) for fill in COLUMNS.values()])
     return out.getvalue()

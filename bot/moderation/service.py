@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import discord
 
 from bot.errors import InvalidRequest, NotAllowed
-from bot.i18n import ENGLISH, Text
+from bot.i18n import ENGLISH, LocaleLike, Text
 from bot.moderation.audit import AuditLog
 from bot.moderation.blocklist import MAX_RULES_PER_GUILD, check_new_rule, first_match
 from bot.moderation.export import jobs_csv
@@ -134,8 +134,13 @@ class ModerationService:
         """Return the jobs matching ``filters``, newest first."""
         return await self._store.jobs.search(filters, limit=limit, offset=offset)
 
-    async def export(self, filters: JobFilter, max_rows: int) -> tuple[str, int]:
-        """Return ``(csv_text, row_count)`` for up to ``max_rows`` matching jobs."""
+    async def export(
+        self, filters: JobFilter, max_rows: int, locale: LocaleLike = ENGLISH
+    ) -> tuple[str, int]:
+        """Return ``(csv_text, row_count)`` for up to ``max_rows`` matching jobs.
+
+        The header row is in ``locale`` (the moderator's language).
+        """
         jobs: list[Job] = []
         while len(jobs) < max_rows:
             batch = await self.jobs(
@@ -144,7 +149,7 @@ class ModerationService:
             jobs.extend(batch)
             if not batch:
                 break
-        return jobs_csv(jobs), len(jobs)
+        return jobs_csv(jobs, locale), len(jobs)
 
     # ------------------------------------------------------------------ actions
 

@@ -113,7 +113,7 @@ class ReviewCommands(CommandsBase):
         """Download the matching jobs as a CSV file."""
         filters = _filters(interaction, user, model, state, since)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        text, count = await self.service.export(filters, EXPORT_MAX_ROWS)
+        text, count = await self.service.export(filters, EXPORT_MAX_ROWS, interaction.locale)
         data = text.encode("utf-8")
         if len(data) > interaction.filesize_limit:
             raise InvalidRequest("refusal.export_too_large")

@@ -806,7 +806,7 @@ async def test_a_huge_filter_is_echoed_shortened(env, command):
 
 
 async def test_moderators_read_imagemod_in_their_language(env):
-    """A zh-CN moderator reads /imagemod's replies in Chinese; the CSV's columns stay ids."""
+    """A zh-CN moderator reads /imagemod's replies in Chinese, the CSV's header row too."""
     await with_moderation(env)
     empty = await mod(env, "imagemod logs", {"state": "running"}, locale="zh-CN")
     assert "没有" in empty["content"] and "no jobs" not in empty["content"], empty["content"]
@@ -815,3 +815,6 @@ async def test_moderators_read_imagemod_in_their_language(env):
     await imagine_done(env)
     exported = await mod(env, "imagemod export", {}, locale="zh-CN")
     assert "个任务" in exported["content"], exported["content"]
+    (attachment,) = env.fake.message_files(exported)
+    header = next(csv.reader(io.StringIO(attachment.data.decode("utf-8"))))
+    assert header[:3] == ["编号", "创建时间", "用户编号"] and len(header) == len(CSV_COLUMNS)

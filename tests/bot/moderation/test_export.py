@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from bot.moderation.export import jobs_csv
+from bot.moderation.export import CSV_COLUMNS, jobs_csv
 from tests.factories import job as _job
 
 
@@ -46,3 +46,12 @@ def test_model_error_code_and_result_urls_are_escaped_too(prefix):
     assert row["result_urls"] == (
         f'\'{prefix}HYPERLINK("https://evil.example") https://cdn.example/2.png'
     )
+
+
+def test_the_header_row_is_in_the_readers_language():
+    """English keeps the column ids (what scripts read); Chinese names each column."""
+    english = next(csv.reader(io.StringIO(jobs_csv([_job()]))))
+    assert english == list(CSV_COLUMNS)
+    chinese = next(csv.reader(io.StringIO(jobs_csv([_job()], "zh-CN"))))
+    assert chinese[0] == "编号" and len(chinese) == len(CSV_COLUMNS)
+    assert not any(name in CSV_COLUMNS for name in chinese)
