@@ -139,7 +139,7 @@ class JobRunner:
             # Whatever is left of it (a delivery still pending, say) is taken up again by
             # the restart rules once the lease runs out, here or in another process;
             # renewing it would hold the job here with nobody working on it.
-            self.leases.release(job_id)
+            self.leases.lose(job_id)
 
     # ------------------------------------------------------------------ running
 
@@ -257,7 +257,7 @@ class JobRunner:
             return
         except LeaseLost:
             log.info("job %s: taken over by another process; it finishes the job", job_id)
-            self.leases.release(job_id)
+            self.leases.lose(job_id)
             return
         except NotFoundError:
             await self.fail(job_id, "expired", None)

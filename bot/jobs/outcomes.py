@@ -63,14 +63,14 @@ class Outcomes:
                 sent = await self._delivery.deliver(job, token=self.leases.token(job_id))
             except LeaseLost:
                 log.info("job %s: taken over by another process; it delivers the rest", job_id)
-                self.leases.release(job_id)
+                self.leases.lose(job_id)
                 return
             except Exception:
                 log.exception("job %s: delivery attempt %d crashed", job_id, attempt)
                 if attempt == len(attempts):
                     # Still pending: whoever claims it next (this process at its next
                     # start, or another now) tries again; holding the lease would stop both.
-                    self.leases.release(job_id)
+                    self.leases.lose(job_id)
                     return
                 continue
             if sent is not None and sent.complete:

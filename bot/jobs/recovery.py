@@ -86,6 +86,15 @@ class Leases:
         self._tokens.pop(job_id, None)
         self._lost.discard(job_id)
 
+    def lose(self, job_id: int) -> None:
+        """Stop working on a job (lost to another process, or left for the next claim).
+
+        Its lease is renewed no more, and this process's late writes on it stay fenced
+        off until it claims the job again.
+        """
+        self._tokens.pop(job_id, None)
+        self._lost.add(job_id)
+
     async def give_back(self) -> int:
         """Hand every job this process holds back (at a clean stop); return how many."""
         self._tokens.clear()
@@ -97,8 +106,7 @@ class Leases:
         kept = await self._store.jobs.renew(self.owner, self.until(), held)
         lost = set(held) - kept
         for job_id in lost:
-            self._tokens.pop(job_id, None)  # renewed no more
-            self._lost.add(job_id)  # and fenced off: another process works on it now
+            self.lose(job_id)
         return lost
 
     async def claim(self, *, everything: bool = False) -> list[Job]:

@@ -11,6 +11,7 @@ import time_machine
 from bot.catalog import ImagineOptions
 from bot.jobs import JobRequest
 from bot.jobs.parts import join_links
+from bot.jobs.recovery import LOST_TOKEN
 from tests.botenv import running_bot
 from tests.fakes.lemondata import PNG_SIGNATURE
 
@@ -338,4 +339,5 @@ async def test_a_step_that_dies_on_a_finished_job_lets_its_lease_go(
             raise RuntimeError("the database went away mid-delivery")
 
         await runner._guarded(dies(), job.id)
-        assert runner.leases.token(job.id) is None  # not renewed: the next claim takes it
+        # Renewed no more (the next claim takes it), and fenced off here until then.
+        assert runner.leases.token(job.id) == LOST_TOKEN

@@ -145,3 +145,20 @@ async def test_work_in_flight_on_a_job_lost_to_another_process_stays_fenced(db):
     )
     assert late is None and (await db.jobs.get(job.id)).lease_owner == "b"
     assert await leases.renew() == set()  # no longer renewed either
+
+
+async def test_a_job_left_for_the_next_claim_stays_fenced_until_claimed_again(db):
+    """lose(): renewed no more and fenced here; claiming it again gives a fresh token."""
+    from bot.jobs.recovery import LOST_TOKEN, Leases
+
+    leases = Leases(db, 30)
+    job = await db.jobs.insert(draft())
+    submitted = await db.jobs.submit(job.id, owner=leases.owner, lease_until=time.time() + 30)
+    leases.hold(submitted)
+    leases.lose(job.id)
+    assert leases.token(job.id) == LOST_TOKEN
+    assert await leases.renew() == set()
+    async with db.transaction():
+        await db.db.execute("UPDATE jobs SET lease_until = ? WHERE id = ?", (0.0, job.id))
+    [again] = await leases.claim()
+    assert again.id == job.id and leases.token(job.id) == again.lease_token == 2
