@@ -50,10 +50,14 @@ MAX_ATTEMPTS = 4
 # Requests at once, at most. Past it a request waits here, in O(1), rather than in
 # httpcore's pool, whose bookkeeping costs O(waiting x connections) at every request's
 # start and end: hundreds of inline creates held open (a burst of Gemini images) would
-# otherwise take the event loop from everything else. Below the HTTP client's own
-# connection limit (HTTP_LIMITS), which leaves room for Discord's attachment downloads.
+# otherwise take the event loop from everything else. Downloads (results, and members'
+# reference images) have slots of their own, so that they never wait behind creates
+# held open; together both stay within the HTTP client's connection limit (HTTP_LIMITS).
 MAX_IN_FLIGHT = 90
-HTTP_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+MAX_DOWNLOADS_IN_FLIGHT = 10
+HTTP_LIMITS = httpx.Limits(
+    max_connections=MAX_IN_FLIGHT + MAX_DOWNLOADS_IN_FLIGHT, max_keepalive_connections=20
+)
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 20.0
 MAX_RETRY_AFTER = 60.0
@@ -125,6 +129,7 @@ class LemonDataClient:
         self.budget: Budget = budget or Unbounded()
         self._addresses = AddressPolicy(self._base_url)
         self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._downloads = asyncio.Semaphore(MAX_DOWNLOADS_IN_FLIGHT)
 
     def __repr__(self) -> str:
         return f"LemonDataClient(base_url={self._base_url!r})"
@@ -202,7 +207,7 @@ class LemonDataClient:
         """
         async for attempt in self._retrying(_retry_read):
             with attempt:
-                async with self._in_flight:
+                async with self._downloads:
                     return await download(self._http, self._addresses, url, max_bytes)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -310,3 +310,21 @@ async def test_requests_beyond_the_in_flight_cap_wait_in_the_client(lemondata):
         results = await asyncio.gather(*creates)
     assert all(r.task is None and r.images for r in results)
     assert len(sent) == len(lemondata.creates()) == 5
+
+
+async def test_downloads_do_not_wait_behind_creates_held_open(lemondata):
+    """Every request slot taken by a create held open, a download still goes at once."""
+    async with httpx.AsyncClient() as http:
+        capped = LemonDataClient(
+            http, base_url=lemondata.base_url, api_key=DEFAULT_API_KEY, max_in_flight=1
+        )
+        body = {"model": "gemini-2.5-flash-image", "prompt": "a cat", "user": "u"}
+        url = (await capped.create_image(dict(body))).images[0].url
+        assert url is not None
+        lemondata.gate = asyncio.Event()
+        held = asyncio.create_task(capped.create_image(dict(body)))
+        await lemondata.wait_for(lambda: lemondata.gated == 1)
+        got = await asyncio.wait_for(capped.download(url, max_bytes=10 * 1024 * 1024), 5)
+        assert got.data is not None and not held.done()
+        lemondata.gate.set()
+        await held
