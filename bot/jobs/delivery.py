@@ -69,6 +69,7 @@ class Sent:
     message_id: int | None
     shown: int  # images the member can see (attached or linked)
     complete: bool
+    stored: int = 0  # images the outcome had to show
 
 
 def nonce(job_id: int, part: int) -> str:
@@ -226,6 +227,7 @@ class Delivery:
             message_id=first.id if first else job.delivered_message_id,
             shown=plan.shown(sent),
             complete=sent == len(plan.parts),
+            stored=len(stored),
         )
 
     async def _try_post(

@@ -109,7 +109,7 @@ class Outcomes:
                 message_id=sent.message_id,
                 token=token,
             )
-            stored = len(await self._store.jobs.load_images(job.id))
+            stored = sent.stored  # what delivery loaded; not read again here
             if finished is not None and job.state == "succeeded" and sent.shown < stored:
                 kept = job.quota_units * sent.shown // max(1, stored)
                 if await self._quota.keep_only(job.id, kept):
