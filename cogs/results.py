@@ -116,14 +116,14 @@ class Results(commands.Cog):
     async def _open_edit(self, interaction: Interaction, job_id: int, image: int) -> None:
         # A blocked member is told now, not after filling the form in.
         await self.bot.moderation.check_member(interaction.guild_id, interaction.user.id)
-        job, _ = await self.bot.jobs.source(job_id, interaction.guild_id)
+        job, _ = await self.bot.jobs.source(job_id, interaction.guild_id, inputs=False)
         await interaction.response.send_modal(
             edit_modal(job.id, image, job.prompt, job.options.get("ratio"), interaction.locale)
         )
 
     async def details(self, interaction: Interaction, job_id: int) -> None:
         """Show the result's details privately."""
-        job, _ = await self.bot.jobs.source(job_id, interaction.guild_id)
+        job, _ = await self.bot.jobs.source(job_id, interaction.guild_id, inputs=False)
         first, *more = details_messages(job, interaction.locale)  # a long revised prompt
         await interaction.response.send_message(embeds=first, ephemeral=True)
         for embeds in more:
@@ -131,7 +131,7 @@ class Results(commands.Cog):
 
     async def delete(self, interaction: Interaction, job_id: int) -> None:
         """Delete the result, for its requester or a moderator; recorded like /imagemod."""
-        job, _ = await self.bot.jobs.source(job_id, interaction.guild_id)
+        job, _ = await self.bot.jobs.source(job_id, interaction.guild_id, inputs=False)
         if interaction.user.id != job.user_id and not await self._moderates(interaction, job):
             raise NotAllowed("refusal.not_your_image")
         job = self.bot.moderation.deletable(job)
@@ -167,7 +167,7 @@ class Results(commands.Cog):
             await report_error(interaction, exc, f"modal {custom_id[:40]}")
 
     async def _edit_submitted(self, interaction: Interaction, job_id: int, image: int) -> None:
-        job, _ = await self.bot.jobs.source(job_id, interaction.guild_id)
+        job, _ = await self.bot.jobs.source(job_id, interaction.guild_id, inputs=False)
         values = modal_values(interaction.data)
         model, replaced = job.model, None
         if not self.bot.jobs.takes_images(job.model):

@@ -269,19 +269,23 @@ class JobService:
             return []
         return job.result_urls
 
-    async def source(self, job_id: int, guild_id: int | None) -> tuple[Job, list[InputImage]]:
+    async def source(
+        self, job_id: int, guild_id: int | None, *, inputs: bool = True
+    ) -> tuple[Job, list[InputImage]]:
         """Return a job to start a new one from (Reroll, Edit), with its reference images.
 
         Refused when the job is gone, belongs to another server, or its prompt was
-        erased by log retention.
+        erased by log retention. ``inputs=False`` reads no image bytes (before a form
+        opens or a private answer, within Discord's 3 s): the list is then empty.
         """
         job = await self._store.jobs.get(job_id)
         if job is None or (guild_id is not None and job.guild_id != guild_id):
             raise InvalidRequest("refusal.image_gone")
         if not job.prompt:
             raise InvalidRequest("refusal.prompt_retention")
-        inputs = await self._store.jobs.inputs(job_id) if job.input_count else []
-        return job, [i for i in inputs if i.data is not None]
+        if not (inputs and job.input_count):
+            return job, []
+        return job, [i for i in await self._store.jobs.inputs(job_id) if i.data is not None]
 
     async def activity(self, guild_id: int, user_id: int) -> tuple[int, int]:
         """Return a member's (running, waiting) job counts."""
