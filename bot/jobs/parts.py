@@ -16,17 +16,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from bot.errors import (
+    DISCORD_FILE_LIMIT,
+    DISCORD_MAX_FILES,
+    DISCORD_REQUEST_LIMIT,
+    DISCORD_REQUEST_OVERHEAD,
+)
 from bot.i18n import ENGLISH, t
 from bot.lemondata.images import EXTENSIONS
 from bot.store import StoredImage
 from bot.ui.format import fit_lines
 
-MIB = 1024 * 1024
-DEFAULT_UPLOAD_LIMIT = 10 * MIB
-REQUEST_LIMIT = 25 * MIB
-# Room left in a request for the JSON part (embeds, components) and multipart framing.
-REQUEST_OVERHEAD = 256 * 1024
-MAX_FILES = 10
+DEFAULT_UPLOAD_LIMIT = DISCORD_FILE_LIMIT
+REQUEST_LIMIT = DISCORD_REQUEST_LIMIT
+REQUEST_OVERHEAD = DISCORD_REQUEST_OVERHEAD
+MAX_FILES = DISCORD_MAX_FILES
 # Room for links, one per line: in a message's content (2,000 characters, leaving space
 # for a headline and a mention), and in an embed field (1,024 characters).
 LINKS_CONTENT_LIMIT = 1600

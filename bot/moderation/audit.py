@@ -20,6 +20,12 @@ from collections.abc import Callable, Sequence
 import discord
 
 from bot.background import Background
+from bot.errors import (
+    DISCORD_FILE_LIMIT,
+    DISCORD_MAX_FILES,
+    DISCORD_REQUEST_LIMIT,
+    DISCORD_REQUEST_OVERHEAD,
+)
 from bot.i18n import ENGLISH, Lang, locale_of
 from bot.store import InputImage, Store
 from bot.ui.moderation import ReferenceFiles
@@ -30,12 +36,7 @@ EmbedBuilder = Callable[[Lang], discord.Embed]
 # Builds a post that carries reference images, told which of them go with it.
 ReferencesBuilder = Callable[[Lang, ReferenceFiles], discord.Embed]
 
-# Discord's upload limits (https://discord.com/developers/docs/reference#uploading-files).
-MIB = 1024 * 1024
-DEFAULT_FILE_LIMIT = 10 * MIB  # a server without boosts
-MAX_FILES = 10
-# 25 MiB per request, less room for the JSON part and the multipart framing.
-REQUEST_BUDGET = 25 * MIB - 256 * 1024
+REQUEST_BUDGET = DISCORD_REQUEST_LIMIT - DISCORD_REQUEST_OVERHEAD
 
 
 def attachable(
@@ -52,7 +53,7 @@ def attachable(
         if image.data is None:
             continue
         size = len(image.data)
-        if size > file_limit or used + size > REQUEST_BUDGET or len(chosen) == MAX_FILES:
+        if size > file_limit or used + size > REQUEST_BUDGET or len(chosen) == DISCORD_MAX_FILES:
             too_large += 1
             continue
         chosen.append(image)
@@ -81,7 +82,7 @@ class AuditLog:
     def file_limit(self, guild_id: int) -> int:
         """Return the largest file the server's channels take (its boosts raise it)."""
         guild = self._client.get_guild(guild_id)
-        return guild.filesize_limit if guild is not None else DEFAULT_FILE_LIMIT
+        return guild.filesize_limit if guild is not None else DISCORD_FILE_LIMIT
 
     async def post(
         self, guild_id: int, build: EmbedBuilder, *, channel_id: int | None = None

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.errors import MIB
 from bot.jobs.parts import (
     LINKS_CONTENT_LIMIT,
     LINKS_FIELD_LIMIT,
     MAX_FILES,
-    MIB,
     REQUEST_LIMIT,
     links_length,
     plan,
