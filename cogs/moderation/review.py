@@ -84,19 +84,22 @@ class ReviewCommands(CommandsBase):
         job = await self.service.job(guild_of(interaction), job_id)
         lang = interaction.locale
         chosen, references = attachable(await self.service.inputs(job), interaction.filesize_limit)
-        try:
+        if chosen:  # uploading up to 25 MiB may take longer than Discord's 3 s
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        if not chosen:
             await interaction.response.send_message(
-                embed=job_detail_embed(job, lang, references),
-                files=as_files(chosen),
-                ephemeral=True,
+                embed=job_detail_embed(job, lang, references), ephemeral=True
+            )
+            return
+        try:
+            await interaction.edit_original_response(
+                embed=job_detail_embed(job, lang, references), attachments=as_files(chosen)
             )
         except discord.HTTPException as exc:
-            if not chosen:
-                raise
             log.info("job %s: detail with reference images refused (HTTP %s)", job.id, exc.status)
             without = ReferenceFiles(too_large=references.too_large, not_attached=len(chosen))
-            await interaction.response.send_message(
-                embed=job_detail_embed(job, lang, without), ephemeral=True
+            await interaction.edit_original_response(
+                embed=job_detail_embed(job, lang, without), attachments=[]
             )
 
     @imagemod.command(name="export", description=command_text("cmd.imagemod.export"))
