@@ -84,13 +84,12 @@ class ReviewCommands(CommandsBase):
         job = await self.service.job(guild_of(interaction), job_id)
         lang = interaction.locale
         chosen, references = attachable(await self.service.inputs(job), interaction.filesize_limit)
-        if chosen:  # uploading up to 25 MiB may take longer than Discord's 3 s
-            await interaction.response.defer(ephemeral=True, thinking=True)
         if not chosen:
             await interaction.response.send_message(
                 embed=job_detail_embed(job, lang, references), ephemeral=True
             )
             return
+        await interaction.response.defer(ephemeral=True, thinking=True)  # 25 MiB may pass 3 s
         try:
             await interaction.edit_original_response(
                 embed=job_detail_embed(job, lang, references), attachments=as_files(chosen)
