@@ -672,7 +672,7 @@ async def test_remix_of_a_gallery_uses_the_first_images_and_says_which_were_left
     assert int(note["flags"]) & EPHEMERAL
     assert note["content"] == (
         "Remix used the first image of the message's 4:"
-        " `gemini-2.5-flash-image` takes one reference image."
+        " with `gemini-2.5-flash-image` it takes one reference image."
     )
 
 
