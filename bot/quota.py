@@ -87,7 +87,11 @@ def effective_limit(
 
 
 class QuotaService:
-    """Reserve, settle and release quota units on job rows."""
+    """Which limit applies, and settle, release and refund the units reserved on job rows.
+
+    Reserving happens with the job's insert, in :mod:`bot.jobs.admission` (see
+    :func:`check_fits`).
+    """
 
     def __init__(self, store: Store, *, daily_limit: int) -> None:
         self._store = store

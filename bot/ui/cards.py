@@ -174,7 +174,11 @@ def details_messages(job: Job, locale: LocaleLike) -> list[list[discord.Embed]]:
 
 
 def revised_prompt_embeds(job: Job, locale: LocaleLike) -> list[discord.Embed]:
-    """Return the revised prompt whole, in embeds of up to 4,096 characters (none if none)."""
+    """Return the revised prompt in embeds of up to 4,096 characters (none if none).
+
+    Whole up to ``MAX_REVISED_CHUNKS`` embeds (about 40,000 characters, far past what a
+    gateway revises); the rest of a longer one is left out.
+    """
     if not job.revised_prompt:
         return []
     chunks = _chunks(job.revised_prompt.strip(), REVISED_CHUNK)[:MAX_REVISED_CHUNKS]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
@@ -16,9 +16,6 @@ from bot.i18n import Joined, LocaleLike, Renderable, Text, seconds, t
 from bot.store import Job, JobFilter, PromptRule
 from bot.ui.cards import has_lineage, job_header, jump_link, lineage_text, thumbnail_url
 from bot.ui.format import code, fit_lines, shorten, timestamp
-
-if TYPE_CHECKING:
-    pass
 
 SUMMARY_PROMPT = 200
 DETAIL_PROMPT = 2800

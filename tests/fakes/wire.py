@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-GENERATIONS_PATH = "/v1/images/generations"
+from tests.fakes.lemondata import GENERATIONS_PATH
 
 
 class FakeClock:
