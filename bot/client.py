@@ -205,7 +205,7 @@ class LemonBot(commands.AutoShardedBot):
         """Stop background work (jobs stay resumable), then disconnect."""
         await self.background.close(grace=self.shutdown_grace)
         try:  # nothing of this process runs any more: its jobs may go to others at once
-            given = await self.jobs.runner.leases.give_back()
+            given = await self.jobs.give_back()
         except Exception as exc:  # the database is gone: the leases simply run out
             log.warning("could not give the job leases back (%s); they expire instead", exc)
         else:

@@ -225,6 +225,13 @@ class JobService:
         await self._store.jobs.acknowledge_many(answered)
         return [None] * len(answered)
 
+    async def give_back(self) -> int:
+        """Hand this process's job leases back at a clean stop (others take them at once).
+
+        Call once nothing of this process runs any more; returns how many it held.
+        """
+        return await self.runner.leases.give_back()
+
     def start(self, job_id: int) -> None:
         """Let a queued job run as soon as its server and user have a free slot."""
         self.runner.kick()
