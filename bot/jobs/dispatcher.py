@@ -9,7 +9,6 @@ updates the places shown on waiting cards.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -45,7 +44,6 @@ class Dispatcher:
         self._delivery = delivery
         self._create = create
         self._notify = notify
-        self._dispatch_lock = asyncio.Lock()
         self._dispatching = False  # a pass, or a run of passes, is under way
         self._dispatch_wanted = False  # a kick came since that pass began
         # Queue places last shown on waiting cards.
@@ -92,7 +90,7 @@ class Dispatcher:
         creating: list[Job] = []
         # One transaction: every check of the pass sees the same jobs (none finishing
         # half-way through), so a later job can never overtake an earlier one.
-        async with self._dispatch_lock, self._store.transaction():
+        async with self._store.transaction():  # one pass at a time: see kick()
             await self._store.lock("dispatch")  # one pass at a time, across processes
             queued = await self._store.jobs.queued()
             caps = {gid: await self.caps(gid) for gid in {job.guild_id for job in queued}}

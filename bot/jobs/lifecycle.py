@@ -6,8 +6,10 @@ tasks are downloaded, stored and marked ``succeeded`` (quota settled) in one
 transaction; every failure is stored as ``failed``/``timed_out`` with the quota
 released in the same transaction. Delivery follows each terminal state.
 
-Restart recovery and the leases that let several processes share the work are in
-:mod:`bot.jobs.recovery`.
+The runner composes the rest: the dispatch passes that start queued jobs
+(:mod:`bot.jobs.dispatcher`), delivery with its retries and its record
+(:mod:`bot.jobs.outcomes`), and restart recovery with the leases that let several
+processes share the work (:mod:`bot.jobs.recovery`).
 """
 
 from __future__ import annotations
