@@ -3,8 +3,10 @@
 They are read on the way to every acknowledgement and seldom written, so reads are
 cached in memory: every write drops the server's entries before and after it (a read
 that raced a write never stores what it read). With SQLite this process makes every
-write, so the cache is exact; with PostgreSQL another process may write, so entries
-live ``SHARED_TTL`` seconds.
+write and reads wait for an open transaction, so the cache is exact. With PostgreSQL
+another process may write, and a read on another connection may see a write's
+transaction before it commits (a moderator's change and its log entry are one); so
+entries live ``SHARED_TTL`` seconds, the bound on any stale read either way.
 """
 
 from __future__ import annotations
