@@ -55,7 +55,7 @@ def shared_budget(settings: Settings, store: Store) -> RequestBudget | SharedBud
     if store.db.engine == "sqlite":
         return local  # one process: its own budget is the whole budget
     key = hashlib.sha256(settings.lemondata_api_key.encode()).hexdigest()[:32]
-    return SharedBudget(local, key=key, take=store.budget.take, pause=store.budget.pause)
+    return SharedBudget(local, key=key, places=store.budget)
 
 
 def invite_url(application_id: int) -> str:
@@ -204,6 +204,8 @@ class LemonBot(commands.AutoShardedBot):
     async def close(self) -> None:
         """Stop background work (jobs stay resumable), then disconnect."""
         await self.background.close(grace=self.shutdown_grace)
+        if isinstance(self.budget, SharedBudget):
+            await self.budget.flush()  # the answers, so other processes stop counting them
         try:  # nothing of this process runs any more: its jobs may go to others at once
             given = await self.jobs.give_back()
         except Exception as exc:  # the database is gone: the leases simply run out

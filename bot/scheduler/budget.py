@@ -78,7 +78,6 @@ class RequestBudget:
             raise ValueError("rpm must be at least 1")
         self._clock = clock or LoopClock()
         self._wall = wall
-        self._window = window
         self._exempt_downloads = exempt_downloads
         self._state = RateLimitState(rpm, window)
         # When the last POLL_BURST paced polls were sent.
@@ -101,7 +100,7 @@ class RequestBudget:
         self._total_wait = self._max_wait = 0.0
 
     def __repr__(self) -> str:
-        return f"RequestBudget(limit={self._state.limit}, window={self._window:g}s)"
+        return f"RequestBudget(limit={self._state.limit}, window={self._state.window:g}s)"
 
     # ------------------------------------------------------------------ public
 
@@ -129,11 +128,6 @@ class RequestBudget:
         """Whether only one probe per Retry-After window may go (after a 429)."""
         return self._state.probing
 
-    def sent_in_window(self, end: float | None = None) -> int:
-        """Count the requests sent in the window ending at ``end`` (default: now)."""
-        end = self._clock.now() if end is None else end
-        return sum(1 for at, _ in self.history if end - self._window < at <= end)
-
     def stats(self) -> BudgetStats:
         """Return what the budget has done so far."""
         return BudgetStats(
@@ -145,6 +139,11 @@ class RequestBudget:
             total_wait=self._total_wait,
             max_wait=self._max_wait,
         )
+
+    def follow(self, limit: int, window: float) -> None:
+        """Hold to ``limit`` requests per ``window`` seconds, as the gateway announced them."""
+        self._state.follow(limit, window)
+        self._dispatch()
 
     def set_poll_demand(self, demand: PollDemand) -> None:
         """Let the budget ask the planner which polls are wanted (see PollDemand).
@@ -218,7 +217,7 @@ class RequestBudget:
         """Return the even spacing of ordinary polls that makes what is left last the window."""
         if (reset_at := self._state.reset_at) is not None:
             return max(0.0, reset_at - now) / max(self._state.room(), 1)
-        return self._window / max(self._state.limit, 1)
+        return self._state.window / max(self._state.limit, 1)
 
     def _poll_wait(self, now: float) -> float:
         if len(self._paced) < POLL_BURST:

@@ -27,6 +27,8 @@ MIN_PAUSE, MAX_UNHINTED_PAUSE, MAX_PAUSE = 1.0, 60.0, 900.0
 LOWERED_LIMIT_TTL = 600.0
 # A grant never observed (the caller lost it) stops counting as in flight after this.
 IN_FLIGHT_TTL = 300.0
+# A window announced longer than this is taken as a misread header.
+LONGEST_WINDOW = 3600.0
 
 
 class RateLimitState:
@@ -127,6 +129,13 @@ class RateLimitState:
 
     # ------------------------------------------------------------------ learning
 
+    def follow(self, limit: int, window: float) -> None:
+        """Hold to the limit and window the gateway announced last (together)."""
+        self.window = window
+        self.sent.window = window
+        if self._lowered_until is None or limit < self.limit:
+            self.limit, self._lowered_until = limit, None
+
     def answered(
         self, grant: Grant | None, status: int | None, info: RateHeaders, now: float
     ) -> None:
@@ -147,6 +156,15 @@ class RateLimitState:
                 self.probing = False
                 self._consecutive_429 = 0
             self._learn_window(now, info)
+            opened = info.remaining is not None and info.limit is not None
+            if grant is not None and opened and info.reset_in is not None:
+                assert info.remaining is not None and info.limit is not None
+                if info.remaining >= info.limit - 1:
+                    # The first answer of a gateway window: the window began when this
+                    # request arrived (after it was granted) and ends at the reset.
+                    window = now + info.reset_in - grant.at
+                    if 0 < window <= LONGEST_WINDOW:
+                        self.follow(info.limit, window)
 
     def _on_429(self, now: float, info: RateHeaders, grant: Grant | None, is_probe: bool) -> None:
         self.throttled += 1

@@ -19,7 +19,7 @@ class SlidingLog:
     """
 
     def __init__(self, window: float, margin: float = ADMISSION_MARGIN) -> None:
-        self._window = window
+        self.window = window
         self._margin = margin
         self._times: list[float] = []  # sorted
         self._by_seq: dict[int, float] = {}  # requests not answered yet -> their entry
@@ -52,14 +52,14 @@ class SlidingLog:
 
     def expire(self, now: float) -> None:
         """Drop the entries older than the window."""
-        if self._times and self._times[0] <= now - self._window:
-            del self._times[: bisect.bisect_right(self._times, now - self._window)]
+        if self._times and self._times[0] <= now - self.window:
+            del self._times[: bisect.bisect_right(self._times, now - self.window)]
 
     def wait(self, now: float, limit: int) -> float:
         """Return the seconds until fewer than ``limit`` entries are in the window."""
         if len(self._times) < limit:
             return 0.0
-        return max(0.0, self._times[len(self._times) - limit] + self._window - now)
+        return max(0.0, self._times[len(self._times) - limit] + self.window - now)
 
     def _drop(self, at: float) -> None:
         with contextlib.suppress(ValueError):

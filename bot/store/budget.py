@@ -1,19 +1,50 @@
-"""BudgetStore: the request budget of an API key shared by every process (one row).
+"""BudgetStore: the request budget of an API key, shared by every process (a sliding log).
 
-A fixed window: a request takes one of the row's ``request_limit`` places, and the
-first request after the window (``window_length``) ends opens a new one. A process that
-learned the gateway's limit and window (from its headers) writes them for all; one that
-has not yet uses what the row says. A 429 pauses everybody until its ``Retry-After``.
-Each take is one conditional statement, atomic on either engine.
+Each request takes a place, a row of ``request_log``, before it is sent. It counts from
+then until ``window`` seconds after its answer (a request not answered within its
+``lost_at`` stops counting then): the gateway counts a request when it arrives, which
+is after the place was taken and before the answer, so however slow the way there, no
+window of the gateway's length ever holds more than ``limit`` of them. The limit and the
+window are the pair the gateway announced last (``announced_at``; a process that learned
+a newer pair writes it, every process reads it at its next place). The gateway's own
+``X-RateLimit-Remaining`` until ``X-RateLimit-Reset`` bounds what may still go before
+that reset, less what was sent or unanswered since. A 429 pauses everybody until its
+``Retry-After``. A place is taken in one transaction under the key's lock, so it is exact
+on either engine and across processes.
 """
 
 from __future__ import annotations
 
-from bot.store.database import Database
+from dataclasses import dataclass
+
+from bot.store.database import Database, Row
+
+# A place that is refused is told to look again after at most this (another may free one).
+LONGEST_WAIT = 5.0
+# Log rows are removed once they cannot count for this many windows.
+KEEP_WINDOWS = 2.0
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A limit and the window it came with (``at``: when it was announced; 0: configured)."""
+
+    limit: int
+    window: float
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Place:
+    """The answer to a take: a place (``entry``), or the seconds to wait before asking again."""
+
+    wait: float
+    entry: int | None
+    announced: Announcement
 
 
 class BudgetStore:
-    """Windows of requests, per API key (the key's hash, never the key)."""
+    """Places of requests, per API key (the key's hash, never the key)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -22,52 +53,147 @@ class BudgetStore:
         self,
         key: str,
         *,
-        limit: int,
-        window: float,
+        announced: Announcement,
         now: float,
-        learned: bool = True,
-        window_known: bool = True,
-    ) -> float:
-        """Take a place in the current window; return 0, or the seconds to wait first.
+        lost_after: float,
+        limit_only: int | None = None,
+    ) -> Place:
+        """Take a place for a request about to be sent now, or say how long to wait.
 
-        ``learned``: ``limit`` is the gateway's, to be shared (``window_known``: so is
-        ``window``); otherwise they only start a row that does not exist yet.
+        ``announced`` is the newest pair this process knows; the row keeps the newer one
+        and returns it. ``limit_only``: a limit this process learned without its window,
+        shared only while no pair was ever announced. ``lost_after``: how long an
+        unanswered request may still be arriving (its client's timeout).
         """
         async with self._db.transaction():
+            await self._db.lock(f"request_budget:{key}")
             await self._db.execute(
-                "INSERT INTO request_budget (key, window_start, used, request_limit, "
-                "window_length, paused_until) VALUES (?, ?, 0, ?, ?, 0) "
-                "ON CONFLICT (key) DO NOTHING",
-                (key, now, limit, window),
+                "INSERT INTO request_budget (key, request_limit, window_length, paused_until, "
+                "announced_at) VALUES (?, ?, ?, 0, ?) ON CONFLICT (key) DO NOTHING",
+                (key, announced.limit, announced.window, announced.at),
             )
-            if learned and window_known:
+            if announced.at:
+                await self._announce(key, announced)
+            if limit_only is not None:
                 await self._db.execute(
-                    "UPDATE request_budget SET request_limit = ?, window_length = ? WHERE key = ?",
-                    (limit, window, key),
+                    "UPDATE request_budget SET request_limit = ? "
+                    "WHERE key = ? AND announced_at = 0",
+                    (limit_only, key),
                 )
-            elif learned:  # the limit, but not yet the window: keep the row's window
-                await self._db.execute(
-                    "UPDATE request_budget SET request_limit = ? WHERE key = ?", (limit, key)
-                )
-            taken = await self._db.fetchone(
-                "UPDATE request_budget SET "
-                "used = CASE WHEN window_start + window_length <= ? THEN 1 ELSE used + 1 END, "
-                "window_start = CASE WHEN window_start + window_length <= ? THEN ? "
-                "ELSE window_start END "
-                "WHERE key = ? AND paused_until <= ? "
-                "AND (window_start + window_length <= ? OR used < request_limit) RETURNING used",
-                (now, now, now, key, now, now),
-            )
-            if taken is not None:
-                return 0.0
             row = await self._db.fetchone(
-                "SELECT window_start, window_length, paused_until FROM request_budget "
+                "SELECT request_limit, window_length, announced_at, paused_until, "
+                "gateway_remaining, gateway_reset, gateway_as_of FROM request_budget "
                 "WHERE key = ?",
                 (key,),
             )
-        assert row is not None
-        opens = float(row["window_start"]) + float(row["window_length"])
-        return max(float(row["paused_until"]), opens) - now
+            assert row is not None
+            pair = Announcement(
+                int(row["request_limit"]), float(row["window_length"]), float(row["announced_at"])
+            )
+            wait = await self._wait(key, row, pair, now)
+            if wait > 0:
+                return Place(wait, None, pair)
+            await self._db.execute(
+                "DELETE FROM request_log WHERE key = ? AND (lost_at <= ? OR answered_at <= ?)",
+                (key, now, now - KEEP_WINDOWS * pair.window),
+            )
+            taken = await self._db.fetchone(
+                "INSERT INTO request_log (key, taken_at, lost_at) VALUES (?, ?, ?) RETURNING id",
+                (key, now, now + lost_after),
+            )
+        assert taken is not None
+        return Place(0.0, int(taken["id"]), pair)
+
+    async def _wait(self, key: str, row: Row, pair: Announcement, now: float) -> float:
+        """Return how long a request must wait before it may take a place (0: now)."""
+        paused = float(row["paused_until"])
+        if paused > now:
+            return paused - now
+        # Requests still counting: unanswered (until lost), or answered within the window.
+        counting = await self._db.fetchall(
+            "SELECT answered_at, lost_at FROM request_log WHERE key = ? "
+            "AND ((answered_at IS NULL AND lost_at > ?) OR answered_at > ?)",
+            (key, now, now - pair.window),
+        )
+        if len(counting) >= pair.limit:
+            # A place frees when enough of them stop counting; an unanswered one's answer
+            # may come at any moment, so look again soon.
+            ends = sorted(
+                now + LONGEST_WAIT if r["answered_at"] is None else r["answered_at"] + pair.window
+                for r in counting
+            )
+            return max(ends[len(counting) - pair.limit] - now, 0.001)
+        reset = float(row["gateway_reset"])
+        remaining = row["gateway_remaining"]
+        if remaining is not None and reset > now:
+            # What the gateway said was left, less what it may not have counted then.
+            as_of = float(row["gateway_as_of"])
+            since = await self._db.fetchone(
+                "SELECT COUNT(*) AS n FROM request_log WHERE key = ? AND (taken_at > ? "
+                "OR (answered_at IS NULL AND lost_at > ?) OR answered_at > ?)",
+                (key, as_of, now, as_of),
+            )
+            assert since is not None
+            if int(remaining) - int(since["n"]) <= 0:
+                return reset - now
+        return 0.0
+
+    async def answered(
+        self,
+        key: str,
+        entry: int,
+        *,
+        at: float,
+        remaining: int | None = None,
+        reset: float | None = None,
+        announced: Announcement | None = None,
+    ) -> None:
+        """Record the answer to ``entry`` at ``at``, and what the gateway said was left.
+
+        ``remaining`` until the Unix time ``reset``: within one window of the gateway the
+        lowest Remaining holds (answers travel out of order); a later reset is a new window.
+        ``announced``: the pair this answer announced, kept if it is the newest.
+        """
+        async with self._db.transaction():
+            await self._db.execute(
+                "UPDATE request_log SET answered_at = ? WHERE id = ? AND answered_at IS NULL",
+                (at, entry),
+            )
+            if announced is not None:
+                await self._announce(key, announced)
+            if remaining is None or reset is None:
+                return
+            await self._db.lock(f"request_budget:{key}")
+            row = await self._db.fetchone(
+                "SELECT window_length, gateway_remaining, gateway_reset, gateway_as_of "
+                "FROM request_budget "
+                "WHERE key = ?",
+                (key,),
+            )
+            if row is None:
+                return
+            slack = float(row["window_length"]) / 2
+            known = float(row["gateway_reset"])
+            if row["gateway_remaining"] is None or reset > known + slack:  # a new window
+                values = (remaining, reset, at)
+            elif reset >= known - slack:  # the same window: the lowest Remaining holds
+                lowest = min(remaining, int(row["gateway_remaining"]))
+                values = (lowest, max(reset, known), max(at, float(row["gateway_as_of"])))
+            else:  # a late answer from an earlier window
+                return
+            await self._db.execute(
+                "UPDATE request_budget SET gateway_remaining = ?, gateway_reset = ?, "
+                "gateway_as_of = ? WHERE key = ?",
+                (*values, key),
+            )
+
+    async def _announce(self, key: str, pair: Announcement) -> None:
+        """Keep ``pair`` if it is newer than the row's."""
+        await self._db.execute(
+            "UPDATE request_budget SET request_limit = ?, window_length = ?, announced_at = ? "
+            "WHERE key = ? AND announced_at < ?",
+            (pair.limit, pair.window, pair.at, key, pair.at),
+        )
 
     async def pause(self, key: str, until: float) -> None:
         """Stop every process's requests until ``until`` (a 429's Retry-After)."""

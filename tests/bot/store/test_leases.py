@@ -80,37 +80,6 @@ async def test_two_claimers_never_take_the_same_job(db):
     assert sorted(taken) == ids
 
 
-async def test_the_shared_budget_window_is_exact_under_concurrent_takers(db):
-    """Many takers at once get exactly the window's limit of places, then a wait."""
-    now = time.time()
-    waits = await asyncio.gather(
-        *(db.budget.take("k", limit=7, window=60, now=now) for _ in range(20))
-    )
-    assert sum(1 for w in waits if w == 0) == 7
-    assert all(55 < w <= 60 for w in waits if w)
-    assert await db.budget.take("k", limit=7, window=60, now=now + 61) == 0  # a new window
-    await db.budget.pause("k", now + 100)
-    assert await db.budget.take("k", limit=7, window=60, now=now + 62) > 35
-
-
-async def test_a_limit_learned_without_its_window_keeps_the_shared_window(db):
-    """A process that knows the limit but not yet the window shares the limit only.
-
-    The gateway's window (2 s) came from another process; this one's default (66 s)
-    must not replace it, or every process would wait a minute between windows.
-    """
-    now = time.time()
-    assert await db.budget.take("k", limit=6, window=2.0, now=now) == 0
-    for _ in range(5):
-        assert await db.budget.take("k", limit=6, window=66.0, now=now, window_known=False) == 0
-    wait = await db.budget.take("k", limit=6, window=66.0, now=now, window_known=False)
-    assert 0 < wait <= 2.0
-    later = now + 2.5  # a new window, at the newly learned limit of 4
-    for _ in range(4):
-        assert await db.budget.take("k", limit=4, window=66.0, now=later, window_known=False) == 0
-    assert 0 < await db.budget.take("k", limit=4, window=66.0, now=later, window_known=False) <= 2
-
-
 async def test_leases_given_back_at_a_clean_stop_are_taken_at_once(db):
     """A process that stops cleanly gives its leases back: another claims them at once."""
     job_id = await _running(db)
