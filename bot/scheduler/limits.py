@@ -27,6 +27,9 @@ MIN_PAUSE, MAX_UNHINTED_PAUSE, MAX_PAUSE = 1.0, 60.0, 900.0
 LOWERED_LIMIT_TTL = 600.0
 # A grant never observed (the caller lost it) stops counting as in flight after this.
 IN_FLIGHT_TTL = 300.0
+# Once an announced window has reset, the first request's answer tells the next window's
+# figures: the others wait for it, at most this long (a lowered limit is heeded at once).
+OPENER_WAIT = 2.0
 # A window announced longer than this is taken as a misread header.
 LONGEST_WINDOW = 3600.0
 
@@ -46,6 +49,8 @@ class RateLimitState:
         self._seen: int | None = None
         self._reset_at: float | None = None
         self._opener_open = False  # one request may open a window the headers said resets
+        self._opener_seq: int | None = None  # that request, until its answer
+        self._opener_until = -math.inf
         # After a 429.
         self.paused_until = -math.inf
         self.probing = False
@@ -82,6 +87,8 @@ class RateLimitState:
             return max(0.0, self._next_probe_at - now)
         if (reset_at := self.reset_at) is not None:
             return 0.0 if self.room() > 0 else max(0.0, reset_at - now)
+        if self._opener_seq is not None and now < self._opener_until:
+            return self._opener_until - now  # its answer (which dispatches again) or this
         return 0.0 if self._opener_open else self.sent.wait(now, self.limit)
 
     def oldest_in_flight(self) -> Grant | None:
@@ -109,7 +116,9 @@ class RateLimitState:
 
     def granted(self, grant: Grant) -> None:
         """Count a request about to be sent (``grant.probe``: the one probe after a 429)."""
-        self._opener_open = False  # the first request after a reset opens the window
+        if self._opener_open:  # the first request after a reset opens the window
+            self._opener_seq, self._opener_until = grant.seq, grant.at + OPENER_WAIT
+        self._opener_open = False
         self.sent.add(grant.seq, grant.at)
         self.in_flight[grant.seq] = grant
         if grant.probe:
@@ -122,6 +131,8 @@ class RateLimitState:
         if self.in_flight.pop(grant.seq, None) is None:
             return False
         self.sent.remove(grant.seq)
+        if grant.seq == self._opener_seq:
+            self._opener_seq, self._opener_open = None, True
         if grant.seq == self._probe_seq:
             self._probe_seq = None
             self._next_probe_at = min(self._next_probe_at, grant.at)
@@ -143,6 +154,8 @@ class RateLimitState:
         if grant is not None:
             self.in_flight.pop(grant.seq, None)
             self.sent.answered(grant.seq, now)
+            if grant.seq == self._opener_seq:
+                self._opener_seq = None
         is_probe = grant is not None and grant.seq == self._probe_seq
         if is_probe:
             self._probe_seq = None

@@ -8,9 +8,11 @@ window of the gateway's length ever holds more than ``limit`` of them. The limit
 window are the pair the gateway announced last (``announced_at``; a process that learned
 a newer pair writes it, every process reads it at its next place). The gateway's own
 ``X-RateLimit-Remaining`` until ``X-RateLimit-Reset`` bounds what may still go before
-that reset, less what was sent or unanswered since. A 429 pauses everybody until its
-``Retry-After``. A place is taken in one transaction under the key's lock, so it is exact
-on either engine and across processes.
+that reset, less what was sent or unanswered since; once that reset has passed, one
+request goes first and the others wait (briefly) for its answer, which tells the new
+window's figures, so that a limit lowered between two windows is heeded. A 429 pauses
+everybody until its ``Retry-After``. A place is taken in one transaction under the
+key's lock, so it is exact on either engine and across processes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ from bot.store.database import Database, Row
 LONGEST_WAIT = 5.0
 # Log rows are removed once they cannot count for this many windows.
 KEEP_WINDOWS = 2.0
+# Once the gateway's announced window has reset, one request goes first and the others
+# wait for its answer (the new window's figures: a new limit is heeded before a burst),
+# at most this long.
+OPENER_WAIT = 2.0
+OPENER_POLL = 0.02  # how often a place waiting for the opener's answer looks again
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,8 @@ class BudgetStore:
                 )
             row = await self._db.fetchone(
                 "SELECT request_limit, window_length, announced_at, paused_until, "
-                "gateway_remaining, gateway_reset, gateway_as_of FROM request_budget "
+                "gateway_remaining, gateway_reset, gateway_as_of, opener, opener_until "
+                "FROM request_budget "
                 "WHERE key = ?",
                 (key,),
             )
@@ -101,7 +109,14 @@ class BudgetStore:
                 "INSERT INTO request_log (key, taken_at, lost_at) VALUES (?, ?, ?) RETURNING id",
                 (key, now, now + lost_after),
             )
-        assert taken is not None
+            assert taken is not None
+            if row["gateway_remaining"] is not None and float(row["gateway_reset"]) <= now:
+                # The first place since the gateway's window reset: it opens the next one.
+                await self._db.execute(
+                    "UPDATE request_budget SET gateway_remaining = NULL, opener = ?, "
+                    "opener_until = ? WHERE key = ?",
+                    (taken["id"], now + OPENER_WAIT, key),
+                )
         return Place(0.0, int(taken["id"]), pair)
 
     async def _wait(self, key: str, row: Row, pair: Announcement, now: float) -> float:
@@ -109,6 +124,8 @@ class BudgetStore:
         paused = float(row["paused_until"])
         if paused > now:
             return paused - now
+        if row["opener"] is not None and float(row["opener_until"]) > now:
+            return min(float(row["opener_until"]) - now, OPENER_POLL)
         # Requests still counting: unanswered (until lost), or answered within the window.
         counting = await self._db.fetchall(
             "SELECT answered_at, lost_at FROM request_log WHERE key = ? "
@@ -155,15 +172,20 @@ class BudgetStore:
         ``announced``: the pair this answer announced, kept if it is the newest.
         """
         async with self._db.transaction():
+            # The key's lock first, as take() does, so the two never wait on each other.
+            await self._db.lock(f"request_budget:{key}")
             await self._db.execute(
                 "UPDATE request_log SET answered_at = ? WHERE id = ? AND answered_at IS NULL",
                 (at, entry),
             )
             if announced is not None:
                 await self._announce(key, announced)
+            await self._db.execute(
+                "UPDATE request_budget SET opener = NULL WHERE key = ? AND opener = ?",
+                (key, entry),
+            )
             if remaining is None or reset is None:
                 return
-            await self._db.lock(f"request_budget:{key}")
             row = await self._db.fetchone(
                 "SELECT window_length, gateway_remaining, gateway_reset, gateway_as_of "
                 "FROM request_budget "

@@ -115,10 +115,38 @@ def test_remaining_zero_stops_sending_until_the_reset():
     async def main() -> list[float]:
         grant = await budget.acquire("poll")
         budget.observe(200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "20"}, grant)
-        later = [await budget.acquire("create") for _ in range(2)]
-        return [g.at for g in later]
+        opener = await budget.acquire("create")
+        budget.observe(200, {"X-RateLimit-Remaining": "58", "X-RateLimit-Reset": "60"}, opener)
+        second = await budget.acquire("create")
+        return [opener.at, second.at]
 
     assert clock.run(main()) == [20.0, 20.0]
+
+
+def test_after_a_reset_the_first_answer_is_heard_before_a_burst():
+    """The window reset: one request goes, and its answer (a limit lowered to 2 per 5 s)
+    is heard before the others go, so the burst that follows never exceeds the new limit."""
+    clock = VirtualClock()
+    budget = RequestBudget(rpm=60, clock=clock)
+
+    async def main() -> list[float]:
+        grant = await budget.acquire("poll")
+        budget.observe(200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "20"}, grant)
+        waiting = [asyncio.ensure_future(budget.acquire("create")) for _ in range(4)]
+        await clock.sleep(20.5)
+        done = [w for w in waiting if w.done()]
+        assert len(done) == 1  # the opener alone
+        await clock.sleep(0.5)  # its answer: the new window allows 2, one of them used
+        headers = {"X-RateLimit-Limit": "2", "X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "5"}
+        budget.observe(200, headers, done[0].result())
+        await asyncio.sleep(0)
+        assert sum(w.done() for w in waiting) == 2  # one more, then the new window's end
+        assert budget.limit == 2
+        for w in waiting:
+            w.cancel()
+        return [done[0].result().at]
+
+    assert clock.run(main()) == [20.0]
 
 
 def test_remaining_counts_requests_still_in_flight():

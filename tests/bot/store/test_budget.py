@@ -89,7 +89,11 @@ async def test_the_gateways_remaining_bounds_what_goes_before_its_reset(db):
     # A late answer of the same window with a higher Remaining does not raise it.
     await db.budget.answered("k", first.entry, at=now + 0.4, remaining=50, reset=now + 20)
     assert (await db.budget.take("k", announced=pair, now=now + 0.5, lost_after=30)).entry is None
-    # The next window's answer replaces it.
-    assert (await db.budget.take("k", announced=pair, now=now + 20.1, lost_after=30)).entry
-    await db.budget.answered("k", first.entry, at=now + 21, remaining=98, reset=now + 80)
+    # After the reset one place opens the next window; the others wait for its answer.
+    opener = await db.budget.take("k", announced=pair, now=now + 20.1, lost_after=30)
+    assert opener.entry is not None
+    held = await db.budget.take("k", announced=pair, now=now + 20.2, lost_after=30)
+    assert held.entry is None and 0 < held.wait <= 0.02
+    # Its answer tells the new window's figures, which replace the old ones.
+    await db.budget.answered("k", opener.entry, at=now + 21, remaining=98, reset=now + 80)
     assert (await db.budget.take("k", announced=pair, now=now + 21.1, lost_after=30)).entry

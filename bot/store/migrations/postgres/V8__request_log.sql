@@ -4,7 +4,8 @@
 -- request is now counted from its place until its answer, in request_log (a sliding log
 -- that latency cannot shorten); the limit and window are the pair the gateway announced
 -- last (announced_at), and the gateway's own Remaining until Reset bounds what is sent
--- before that reset (gateway_*).
+-- before that reset (gateway_*); once it passed, one request (opener) goes first and its
+-- answer tells the new window's figures before the others go.
 
 CREATE TABLE request_log (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -21,3 +22,5 @@ ALTER TABLE request_budget ADD COLUMN announced_at DOUBLE PRECISION NOT NULL DEF
 ALTER TABLE request_budget ADD COLUMN gateway_remaining BIGINT;
 ALTER TABLE request_budget ADD COLUMN gateway_reset DOUBLE PRECISION NOT NULL DEFAULT 0;
 ALTER TABLE request_budget ADD COLUMN gateway_as_of DOUBLE PRECISION NOT NULL DEFAULT 0;
+ALTER TABLE request_budget ADD COLUMN opener BIGINT;
+ALTER TABLE request_budget ADD COLUMN opener_until DOUBLE PRECISION NOT NULL DEFAULT 0;
