@@ -3,13 +3,16 @@
 The bot logs in over REST (which runs its real ``setup_hook``: cogs, resume, poller,
 command sync) but opens no gateway; tests feed it interaction payloads through
 discord.py's own ``parse_interaction_create``, exactly as the gateway would.
+
+Tests start it through the ``running_bot`` fixture (tests/conftest.py), which hands
+:func:`start_bot` the test's ``tmp_path``, ``monkeypatch`` and fakes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +99,12 @@ def settings_for(
     return dataclasses.replace(base, **overrides)
 
 
+# What the ``running_bot`` fixture returns: ``running_bot(database=..., **settings)``.
+StartBot = Callable[..., AbstractAsyncContextManager[BotEnv]]
+
+
 @asynccontextmanager
-async def running_bot(
+async def start_bot(
     tmp_path: Path,
     monkeypatch: Any,
     *,

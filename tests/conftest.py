@@ -1,10 +1,13 @@
 """Shared fixtures: a fresh database per test (SQLite, then PostgreSQL), the fake Discord,
-the LemonData emulator, the API client.
+the LemonData emulator, the API client, and the in-process bot (``running_bot``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +15,7 @@ import stamina
 
 from bot.lemondata import LemonDataClient
 from bot.store import Store
+from tests.botenv import BotEnv, StartBot, start_bot
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.lemondata import DEFAULT_API_KEY, LemonDataEmulator
 
@@ -65,3 +69,28 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def api(lemondata: LemonDataEmulator, http: httpx.AsyncClient) -> LemonDataClient:
     return LemonDataClient(http, base_url=lemondata.base_url, api_key=DEFAULT_API_KEY)
+
+
+@pytest.fixture
+def running_bot(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fake: FakeDiscord,
+    lemondata: LemonDataEmulator,
+) -> StartBot:
+    """Start the real LemonBot against this test's fakes: ``async with running_bot() as env``.
+
+    Keywords: ``database`` (a SQLite path or a PostgreSQL URL such as ``database_url``;
+    by default a fresh SQLite file in ``tmp_path``) and any ``Settings`` field, e.g.
+    ``running_bot(database=database_url, daily_image_quota=1)``. Entering it again starts
+    a new bot on the same database and fakes, as a restart would.
+    """
+
+    def start(
+        *, database: Path | str | None = None, **overrides: Any
+    ) -> AbstractAsyncContextManager[BotEnv]:
+        return start_bot(
+            tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database, **overrides
+        )
+
+    return start

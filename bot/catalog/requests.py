@@ -18,6 +18,7 @@ from bot.catalog.options import (
 )
 from bot.errors import InvalidRequest
 from bot.i18n import Joined, Number, Text
+from bot.lemondata.urls import EDITS_PATH, GENERATIONS_PATH
 
 
 def _choices(values: Sequence[str]) -> Text | str:
@@ -96,7 +97,7 @@ def build_request(
     """Build the request body for validated ``options`` (see :func:`route_for` for where).
 
     With reference images, a model taking them image-to-image gets ``operation``; an
-    edit model's body is for ``/v1/images/edits``. ``accepts`` is how the model takes
+    edit model's body is for the edits route. ``accepts`` is how the model takes
     images (the gateway's ``supported_operations`` when it lists them, the one that
     :func:`validate` checked against), else its family's.
     """
@@ -128,7 +129,7 @@ class Route:
     file_field: str | None = None  # None: a JSON body without images
 
 
-GENERATIONS = Route("/v1/images/generations")
+GENERATIONS = Route(GENERATIONS_PATH)
 
 
 def route_for(body: Mapping[str, Any], input_count: int) -> Route:
@@ -141,8 +142,8 @@ def route_for(body: Mapping[str, Any], input_count: int) -> Route:
     if not input_count:
         return GENERATIONS
     if body.get("operation") == ImageMode.IMAGE_TO_IMAGE.value:
-        return Route("/v1/images/generations", "image")
-    return Route("/v1/images/edits", "image[]")
+        return Route(GENERATIONS_PATH, "image")
+    return Route(EDITS_PATH, "image[]")
 
 
 def unit_weight(

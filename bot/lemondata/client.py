@@ -40,7 +40,13 @@ from bot.lemondata.models import (
     parse_models,
     parse_task,
 )
-from bot.lemondata.urls import AddressPolicy, normalise_base_url, task_url
+from bot.lemondata.urls import (
+    GENERATIONS_PATH,
+    MODELS_PATH,
+    AddressPolicy,
+    normalise_base_url,
+    task_url,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +67,6 @@ HTTP_LIMITS = httpx.Limits(
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 20.0
 MAX_RETRY_AFTER = 60.0
-GENERATIONS_PATH = "/v1/images/generations"
 # A file to upload: (file name, bytes, content type).
 Upload = tuple[str, bytes, str]
 KEY_REFUSED = (
@@ -137,7 +142,7 @@ class LemonDataClient:
     async def list_image_models(self) -> list[ModelInfo]:
         """Return the gateway's recommended image models, best first."""
         body = await self._request(
-            "GET", "/v1/models", kind="models", params={"recommended_for": "image"}, idempotent=True
+            "GET", MODELS_PATH, kind="models", params={"recommended_for": "image"}, idempotent=True
         )
         models = parse_models(body)
         return sorted(models, key=lambda m: (m.rank is None, m.rank or 0))

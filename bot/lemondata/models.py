@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.lemondata.errors import MalformedResponseError
+from bot.lemondata.urls import task_path
 
 TERMINAL_STATUSES = frozenset({"completed", "failed"})
 
@@ -119,7 +120,7 @@ def parse_task(body: Any, *, fallback_id: str | None = None) -> TaskStatus:
     return TaskStatus(
         task_id=str(task_id),
         status=status.lower(),
-        poll_url=str(body.get("poll_url") or f"/v1/tasks/{task_id}"),
+        poll_url=str(body.get("poll_url") or task_path(str(task_id))),
         images=_images(body.get("data")),
         error_code=error_code,
         error_message=error_message,

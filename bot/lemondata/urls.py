@@ -1,4 +1,4 @@
-"""Where requests may go: the gateway's origin, poll URLs, and result-image addresses.
+"""Where requests may go: the gateway's routes and origin, poll URLs, result-image addresses.
 
 The API key goes only to the origin of ``LEMONDATA_BASE_URL`` (scheme, host and port,
 compared after normalising: ``HTTP://Host`` is ``http://host``). A ``poll_url`` that is
@@ -16,6 +16,12 @@ import socket
 from urllib.parse import quote
 
 import httpx
+
+# The gateway's routes, spelled out only here (relative to LEMONDATA_BASE_URL).
+MODELS_PATH = "/v1/models"
+GENERATIONS_PATH = "/v1/images/generations"
+EDITS_PATH = "/v1/images/edits"
+TASKS_PATH = "/v1/tasks"
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 Origin = tuple[str, str, int]
@@ -47,6 +53,11 @@ def normalise_base_url(url: str) -> str:
     return str(parse_http_url(url)).rstrip("/")
 
 
+def task_path(task_id: str) -> str:
+    """Return the gateway's route of one task, ``/v1/tasks/{task_id}``, the id escaped."""
+    return f"{TASKS_PATH}/{quote(task_id, safe='')}"
+
+
 def task_url(base_url: str, task_id: str, poll_url: str | None) -> str:
     """Return where to poll a task: ``poll_url`` if it is on the gateway's origin.
 
@@ -55,7 +66,7 @@ def task_url(base_url: str, task_id: str, poll_url: str | None) -> str:
     scheme) falls back to ``GET /v1/tasks/{task_id}`` on the gateway.
     """
     base = parse_http_url(base_url)
-    fallback = f"{str(base).rstrip('/')}/v1/tasks/{quote(task_id, safe='')}"
+    fallback = str(base).rstrip("/") + task_path(task_id)
     if not poll_url:
         return fallback
     try:

@@ -4,8 +4,8 @@ The repositories (:mod:`bot.store.jobs`, :mod:`bot.store.guilds`, ...) hold ever
 statement of the bot, written once with ``?`` placeholders. An engine implements
 :class:`Database` for one kind of database: :mod:`bot.store.sqlite` is the embedded
 default, :mod:`bot.store.postgres` the shared one. An engine translates placeholders if
-it must, and owns transactions and migrations (numbered, append-only files under
-``bot/store/migrations/<engine>/``, the same numbers with the same meaning per engine).
+it must, and owns transactions and migrations (numbered, append-only files, the same
+numbers with the same meaning per engine: see :func:`migrations`).
 Where the engines' SQL truly differs, the engine hands the repositories its fragment
 (:meth:`Database.blank_json_key`).
 
@@ -20,10 +20,12 @@ import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any, Protocol
 
 Row = Mapping[str, Any]
 MIGRATION_NAME = re.compile(r"^V(\d+)__[\w-]+\.sql$")
+COMMON = "common"  # the folder of migrations both engines run as they are
 
 
 class Database(Protocol):
@@ -72,16 +74,32 @@ class Database(Protocol):
         ...
 
 
-def migrations(engine: str) -> list[tuple[int, str, str]]:
-    """Return ``(version, name, sql)`` of every migration file of ``engine``, in order."""
+def migrations(engine: str, root: Traversable | None = None) -> list[tuple[int, str, str]]:
+    """Return ``(version, name, sql)`` of every migration ``engine`` runs, in order.
+
+    A migration is a file ``V<n>__<what>.sql`` under ``bot/store/migrations/``: in
+    ``common/`` when both engines run the same text, else in each engine's folder
+    (``sqlite/``, ``postgres/``) in that engine's spelling. Every number is in exactly one
+    of the two places for an engine, and the numbers run 1..n. An engine records what it
+    applied by number (SQLite's ``user_version``, PostgreSQL's ``schema_migrations``,
+    with the file name), not by folder, so a file may move to ``common/`` once both
+    spellings agree without any database applying it again. ``root`` replaces the
+    package's ``migrations`` folder (tests use it to build a database of an older layout).
+    """
     found = []
-    folder = resources.files("bot.store") / "migrations" / engine
-    for entry in folder.iterdir():
-        match = MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    root = root or resources.files("bot.store") / "migrations"
+    for folder in (root / COMMON, root / engine):
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            match = MIGRATION_NAME.match(entry.name)
+            if match:
+                found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
     found.sort()
     versions = [v for v, _, _ in found]
+    twice = sorted({v for v in versions if versions.count(v) > 1})
+    if twice:
+        raise RuntimeError(f"migrations {twice} are both in {COMMON}/ and in {engine}/")
     if versions != list(range(1, len(versions) + 1)):
         raise RuntimeError(f"migration numbers must run 1..n without gaps: {versions}")
     return found

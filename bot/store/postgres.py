@@ -9,9 +9,10 @@ transaction. Transactions run at READ COMMITTED, where every conditional write o
 repositories (``UPDATE ... WHERE state IN ...``) re-checks its condition on the row it
 locks; a read-check-write spanning several statements takes :meth:`lock` first.
 
-Migrations are the files of ``bot/store/migrations/postgres``, numbered like SQLite's;
-each runs in one transaction that also records it in ``schema_migrations``, and a
-session advisory lock makes processes that start together migrate one after another.
+Migrations are the files of ``bot/store/migrations/postgres`` and
+``bot/store/migrations/common`` (:func:`bot.store.database.migrations`), numbered like
+SQLite's; each runs in one transaction that also records it in ``schema_migrations``, and
+a session advisory lock makes processes that start together migrate one after another.
 """
 
 from __future__ import annotations

@@ -50,6 +50,15 @@ class JobDraft:
     input_count: int = 0  # reference images sent with the request
     locale: str = "en"  # the requester's language (bot.i18n): their cards are in it
 
+    @property
+    def images_asked(self) -> int:
+        """How many images the request asked for: its ``count`` option, at least 1.
+
+        Read only here, so that the charge for fewer images than asked and the note on
+        the result card count alike.
+        """
+        return max(1, int(self.options.get("count") or 1))
+
 
 @dataclass(frozen=True, kw_only=True)
 class Job(JobDraft):

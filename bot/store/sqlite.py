@@ -5,8 +5,9 @@ transactions with an asyncio lock and opens them with ``BEGIN IMMEDIATE``, so a
 read-check-write (such as a quota reservation) is atomic even with many concurrent
 commands. Transactions nest: a statement run inside an open transaction joins it.
 
-Migrations are the files of ``bot/store/migrations/sqlite``, each run as one script
-(SQLite parses it, nobody splits it by hand) in one transaction with the new
+Migrations are the files of ``bot/store/migrations/sqlite`` and
+``bot/store/migrations/common`` (:func:`bot.store.database.migrations`), each run as one
+script (SQLite parses it, nobody splits it by hand) in one transaction with the new
 ``PRAGMA user_version``.
 """
 

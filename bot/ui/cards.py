@@ -299,7 +299,7 @@ def result_notes(job: Job, *, arrived: int, unshown: int) -> list[tuple[str, str
     """Return notes for a result card: fewer images than asked, images not shown."""
     lang = job.locale
     notes = []
-    asked = int(job.options.get("count") or 1)
+    asked = job.images_asked
     if arrived < asked:
         notes.append(
             (

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.botenv import running_bot
-
 
 def catalog_tasks() -> list[asyncio.Task[object]]:
     return [
@@ -15,11 +13,11 @@ def catalog_tasks() -> list[asyncio.Task[object]]:
     ]
 
 
-async def test_close_leaves_no_catalog_refresh_running(tmp_path, monkeypatch, fake, lemondata):
+async def test_close_leaves_no_catalog_refresh_running(running_bot, lemondata):
     """A model-list refresh hanging on the gateway is cancelled by close, like every task."""
     lemondata.models_gate = asyncio.Event()  # the gateway stops answering the list
     try:
-        async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as env:
+        async with running_bot() as env:
             await lemondata.wait_for(lambda: lemondata.models_gated >= 1)
             assert catalog_tasks(), "the first model-list fetch is in flight"
             await env.bot.close()

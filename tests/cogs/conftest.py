@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.botenv import BotEnv, running_bot
+from tests.botenv import BotEnv
 
 
 @pytest.fixture
-async def env(tmp_path, monkeypatch, fake, lemondata) -> AsyncIterator[BotEnv]:
+async def env(running_bot) -> AsyncIterator[BotEnv]:
     """A started bot on a fresh SQLite file (test_moderation overrides it per engine)."""
-    async with running_bot(tmp_path, monkeypatch, fake=fake, lemondata=lemondata) as bot_env:
+    async with running_bot() as bot_env:
         yield bot_env

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from bot.store import JobFilter
-from tests.botenv import running_bot
 from tests.fakes.lemondata import PNG_SIGNATURE
 
 EPHEMERAL = 64
@@ -145,11 +144,9 @@ async def test_invalid_input_refused_ephemerally(env, options, reason):
     assert await env.db.jobs.search(JobFilter()) == []
 
 
-async def test_quota_refusal_is_ephemeral_and_sends_nothing(tmp_path, monkeypatch, fake, lemondata):
+async def test_quota_refusal_is_ephemeral_and_sends_nothing(running_bot):
     """Over the daily quota: an ephemeral refusal naming the reset, no API request."""
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, daily_image_quota=1
-    ) as env:
+    async with running_bot(daily_image_quota=1) as env:
         first = await env.imagine(prompt="a cat", model="nano-banana")
         await env.settled((await env.job_for(first)).id)
         second = await env.imagine(prompt="a dog", model="nano-banana")
@@ -188,11 +185,9 @@ async def test_unanswerable_interaction_releases_quota(env):
     assert interaction.callbacks == []
 
 
-async def test_dev_guild_sync(tmp_path, monkeypatch, fake, lemondata):
+async def test_dev_guild_sync(running_bot, fake):
     """With DEV_GUILD_ID the commands go to that server at start, not globally."""
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, dev_guild_id=fake.guild_id
-    ):
+    async with running_bot(dev_guild_id=fake.guild_id):
         names = {c["name"] for c in fake.guild_commands[fake.guild_id]}
         assert {"imagine", "quota", "imagemod"} <= names
         assert fake.global_commands == []

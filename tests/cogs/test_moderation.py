@@ -22,7 +22,7 @@ from bot.moderation.export import CSV_COLUMNS
 from bot.quota import api_user
 from bot.store import JobDraft, JobFilter
 from bot.ui.cards import jump_link
-from tests.botenv import BotEnv, running_bot
+from tests.botenv import BotEnv
 from tests.fakes.fake_discord import FakeDiscord, FakeInteraction, FakeUser, snowflake
 
 EPHEMERAL = 64
@@ -47,10 +47,8 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-async def env(tmp_path, monkeypatch, fake, lemondata, database_url) -> AsyncIterator[BotEnv]:
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as bot_env:
+async def env(running_bot, database_url) -> AsyncIterator[BotEnv]:
+    async with running_bot(database=database_url) as bot_env:
         await with_moderation(bot_env)
         yield bot_env
 

@@ -12,7 +12,6 @@ from bot.catalog import ImagineOptions
 from bot.jobs import JobRequest
 from bot.jobs.parts import join_links
 from bot.jobs.recovery import LOST_TOKEN
-from tests.botenv import running_bot
 from tests.fakes.lemondata import PNG_SIGNATURE
 
 
@@ -27,12 +26,10 @@ async def held_task(env, **options):
 
 
 async def test_expired_token_falls_back_to_channel_reply(
-    tmp_path, monkeypatch, fake, lemondata, database_url
+    running_bot, fake, lemondata, database_url
 ):
     """A refused edit (50027) delivers the image as a channel reply mentioning the user."""
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         interaction, job = await held_task(env)
         fake.expire_token(interaction)
         lemondata.complete_task(job.task_id)
@@ -49,14 +46,10 @@ async def test_expired_token_falls_back_to_channel_reply(
 
 
 async def test_edit_after_fourteen_minutes_goes_to_channel(
-    tmp_path, monkeypatch, fake, lemondata, database_url
+    running_bot, fake, lemondata, database_url
 ):
     """Once the token is about to expire the bot does not even try the edit."""
     async with running_bot(
-        tmp_path,
-        monkeypatch,
-        fake=fake,
-        lemondata=lemondata,
         database=database_url,
         job_timeout_seconds=3600,
     ) as env:
@@ -71,13 +64,9 @@ async def test_edit_after_fourteen_minutes_goes_to_channel(
         assert len(interaction.edits) == edits_before
 
 
-async def test_forbidden_channel_falls_back_to_dm(
-    tmp_path, monkeypatch, fake, lemondata, database_url
-):
+async def test_forbidden_channel_falls_back_to_dm(running_bot, fake, lemondata, database_url):
     """With the edit refused and the channel forbidden, the result goes by DM."""
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         interaction, job = await held_task(env)
         fake.expire_token(interaction)
         fake.forbid_channel(fake.channel_id)
@@ -89,13 +78,11 @@ async def test_forbidden_channel_falls_back_to_dm(
 
 
 async def test_undeliverable_outcome_is_refunded(
-    tmp_path, monkeypatch, fake, lemondata, database_url
+    running_bot, monkeypatch, fake, lemondata, database_url
 ):
     """When every path keeps failing, delivery gives up after its retries and refunds."""
     monkeypatch.setattr("bot.jobs.outcomes.DELIVERY_RETRY_DELAYS", (0.0, 0.0))
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         interaction, job = await held_task(env)
         fake.expire_token(interaction)
         fake.forbid_channel(fake.channel_id)
@@ -113,13 +100,11 @@ async def test_undeliverable_outcome_is_refunded(
 
 
 async def test_the_failed_delivery_and_its_refund_are_one_write(
-    tmp_path, monkeypatch, fake, lemondata, database_url
+    running_bot, monkeypatch, fake, lemondata, database_url
 ):
     """If the refund cannot be written, the failed delivery is not recorded either."""
     monkeypatch.setattr("bot.jobs.outcomes.DELIVERY_RETRY_DELAYS", (0.0,))
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         interaction, job = await held_task(env)
         fake.expire_token(interaction)
         fake.forbid_channel(fake.channel_id)
@@ -146,13 +131,11 @@ async def test_the_failed_delivery_and_its_refund_are_one_write(
 
 
 async def test_delivery_is_retried_until_it_gets_through(
-    tmp_path, monkeypatch, fake, lemondata, database_url
+    running_bot, monkeypatch, fake, lemondata, database_url
 ):
     """A Discord hiccup on every path at once is survived by a later attempt."""
     monkeypatch.setattr("bot.jobs.outcomes.DELIVERY_RETRY_DELAYS", (0.0, 0.0))
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         interaction, job = await held_task(env)
         await fake.wait_for_edits(interaction)  # the "Generating" progress edit
         fake.fail_next("PATCH", r"^/webhooks/", 403, code=50013)
@@ -164,14 +147,10 @@ async def test_delivery_is_retried_until_it_gets_through(
         assert fake.original_files(interaction)
 
 
-async def test_oversized_image_is_linked_not_attached(
-    tmp_path, monkeypatch, fake, lemondata, database_url
-):
+async def test_oversized_image_is_linked_not_attached(running_bot, fake, lemondata, database_url):
     """An image over the interaction's upload limit is shown by URL."""
     lemondata.file_size_bytes = 4096
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         interaction = env.send(
             "imagine",
             {"prompt": "a cat", "model": "nano-banana"},
@@ -186,13 +165,9 @@ async def test_oversized_image_is_linked_not_attached(
         assert embed["image"]["url"] == job.result_urls[0]
 
 
-async def test_expired_result_url_fails_and_refunds(
-    tmp_path, monkeypatch, fake, lemondata, database_url
-):
+async def test_expired_result_url_fails_and_refunds(running_bot, lemondata, database_url):
     """A result URL already gone at completion is a clear, refunded failure."""
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         interaction, job = await held_task(env)
         # Both calls run in one tick of the loop: the bot cannot poll in between.
         lemondata.complete_task(job.task_id)
@@ -202,17 +177,11 @@ async def test_expired_result_url_fails_and_refunds(
         assert "link expired" in interaction.original["embeds"][0]["fields"][-1]["value"]
 
 
-async def test_running_task_resumed_after_restart(
-    tmp_path, monkeypatch, fake, lemondata, database_url
-):
+async def test_running_task_resumed_after_restart(running_bot, fake, lemondata, database_url):
     """A job with a task id is polled again after a restart, never created again."""
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         interaction, job = await held_task(env)
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         lemondata.complete_task(job.task_id)
         job = await env.settled(job.id)
         assert (job.state, job.quota_state, job.delivered_via) == ("succeeded", "settled", "edit")
@@ -220,21 +189,15 @@ async def test_running_task_resumed_after_restart(
         assert fake.original_files(interaction)
 
 
-async def test_inflight_sync_create_interrupted_and_refunded(
-    tmp_path, monkeypatch, fake, lemondata, database_url
-):
+async def test_inflight_sync_create_interrupted_and_refunded(running_bot, lemondata, database_url):
     """A synchronous create cut off by a stop is not repeated: failed, refunded, explained."""
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         lemondata.gate = asyncio.Event()
         interaction = await env.imagine(prompt="a cat", model="nano-banana")
         await lemondata.wait_for(lambda: lemondata.gated == 1)
         job_id = (await env.job_for(interaction)).id
     lemondata.gate.set()
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         job = await env.settled(job_id)
         assert (job.state, job.error_code, job.quota_state) == (
             "failed",
@@ -245,13 +208,9 @@ async def test_inflight_sync_create_interrupted_and_refunded(
         assert "restarted" in interaction.original["embeds"][0]["fields"][-1]["value"]
 
 
-async def test_queued_job_submitted_after_restart(
-    tmp_path, monkeypatch, fake, lemondata, database_url
-):
+async def test_queued_job_submitted_after_restart(running_bot, fake, lemondata, database_url):
     """A job stored but never sent is submitted on the next start."""
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         accepted = await env.bot.jobs.accept(
             JobRequest(
                 options=ImagineOptions(prompt="a cat", model="nano-banana"),
@@ -267,21 +226,15 @@ async def test_queued_job_submitted_after_restart(
         )
     assert lemondata.creates() == []
     job = accepted.job
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         job = await env.settled(job.id)
         assert job.state == "succeeded" and job.delivered_via == "channel"
         assert len(lemondata.creates()) == 1
 
 
-async def test_graceful_close_lets_inflight_create_finish(
-    tmp_path, monkeypatch, fake, lemondata, database_url
-):
+async def test_graceful_close_lets_inflight_create_finish(running_bot, lemondata, database_url):
     """A stop with a grace period lets a synchronous create finish and be delivered."""
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         lemondata.gate = asyncio.Event()
         interaction = await env.imagine(prompt="a cat", model="nano-banana")
         await lemondata.wait_for(lambda: lemondata.gated == 1)
@@ -295,13 +248,9 @@ async def test_graceful_close_lets_inflight_create_finish(
         assert len(lemondata.creates()) == 1
 
 
-async def test_late_progress_edit_never_replaces_the_result(
-    tmp_path, monkeypatch, fake, lemondata, database_url
-):
+async def test_late_progress_edit_never_replaces_the_result(running_bot, lemondata, database_url):
     """A progress update computed before delivery does not overwrite the result card."""
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         interaction, stale = await held_task(env)  # `stale` is the row while running
         lemondata.complete_task(stale.task_id)
         await env.settled(stale.id)
@@ -326,13 +275,9 @@ def test_join_links_keeps_whole_links_within_limits(links, limit, expected):
     assert text == expected and len(text) <= limit
 
 
-async def test_a_step_that_dies_on_a_finished_job_lets_its_lease_go(
-    tmp_path, monkeypatch, fake, lemondata, database_url
-):
+async def test_a_step_that_dies_on_a_finished_job_lets_its_lease_go(running_bot, database_url):
     """A step dying where failing the job changes nothing stops renewing its lease."""
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         interaction = await env.imagine(prompt="a cat", model="nano-banana")
         job = await env.settled((await env.job_for(interaction)).id)
         runner = env.bot.jobs.runner

@@ -12,7 +12,6 @@ from bot.errors import QuotaExceeded
 from bot.jobs import Accepted, JobRequest
 from bot.store import JobFilter
 from bot.ui.text import FAILURE_TEXT, REFUND_NOTE
-from tests.botenv import running_bot
 
 EPHEMERAL = 64
 
@@ -21,14 +20,10 @@ def state_of(message: dict) -> str:
     return {f["name"]: f["value"] for f in message["embeds"][0]["fields"]}["State"]
 
 
-async def test_user_cap_queues_then_runs(tmp_path, monkeypatch, fake, lemondata, database_url):
+async def test_user_cap_queues_then_runs(running_bot, fake, lemondata, database_url):
     """Over the per-user cap a request waits with its position, then runs in turn."""
     lemondata.hold_tasks = True
     async with running_bot(
-        tmp_path,
-        monkeypatch,
-        fake=fake,
-        lemondata=lemondata,
         database=database_url,
         max_running_jobs_per_user=1,
     ) as env:
@@ -55,14 +50,10 @@ async def test_user_cap_queues_then_runs(tmp_path, monkeypatch, fake, lemondata,
         assert [c["prompt"] for c in lemondata.creates()] == ["one", "two"]
 
 
-async def test_queue_positions_update(tmp_path, monkeypatch, fake, lemondata, database_url):
+async def test_queue_positions_update(running_bot, fake, lemondata, database_url):
     """Waiting requests see their place in the server's queue move up."""
     lemondata.hold_tasks = True
     async with running_bot(
-        tmp_path,
-        monkeypatch,
-        fake=fake,
-        lemondata=lemondata,
         database=database_url,
         max_running_jobs_per_guild=1,
     ) as env:
@@ -88,14 +79,10 @@ async def test_queue_positions_update(tmp_path, monkeypatch, fake, lemondata, da
         assert all(state_of(e.payload).startswith("Waiting") for e in third.edits)
 
 
-async def test_full_queue_is_refused(tmp_path, monkeypatch, fake, lemondata, database_url):
+async def test_full_queue_is_refused(running_bot, fake, lemondata, database_url):
     """A full personal queue is refused ephemerally, before anything is reserved."""
     lemondata.hold_tasks = True
     async with running_bot(
-        tmp_path,
-        monkeypatch,
-        fake=fake,
-        lemondata=lemondata,
         database=database_url,
         max_running_jobs_per_user=1,
         max_queued_jobs_per_user=1,
@@ -112,11 +99,9 @@ async def test_full_queue_is_refused(tmp_path, monkeypatch, fake, lemondata, dat
         assert len(await env.db.jobs.search(JobFilter())) == 2
 
 
-async def test_quota_command(tmp_path, monkeypatch, fake, lemondata, database_url):
+async def test_quota_command(running_bot, fake, database_url):
     """/quota shows usage, the reset time, jobs in flight and per-model costs, privately."""
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         done = await env.imagine(prompt="a", model="gemini-3-pro-image-preview")
         await env.settled((await env.job_for(done)).id)
         interaction = env.send("quota", {}, user=fake.alice)
@@ -130,13 +115,9 @@ async def test_quota_command(tmp_path, monkeypatch, fake, lemondata, database_ur
         assert "`gpt-image-2`: 2" in costs and "`nano-banana`: 1" in costs
 
 
-async def test_configured_model_weight(tmp_path, monkeypatch, fake, lemondata, database_url):
+async def test_configured_model_weight(running_bot, database_url):
     """MODEL_WEIGHTS overrides a family's weight."""
     async with running_bot(
-        tmp_path,
-        monkeypatch,
-        fake=fake,
-        lemondata=lemondata,
         database=database_url,
         model_weights={"nano-banana": 5},
     ) as env:
@@ -194,17 +175,13 @@ def _fault(name):
     ],
 )
 async def test_every_failure_is_refunded_and_explained(
-    tmp_path, monkeypatch, fake, lemondata, database_url, fault, model, state, code
+    running_bot, fake, lemondata, database_url, fault, model, state, code
 ):
     """Each failure path releases the quota once and tells the user why, briefly."""
     _fault(fault)(lemondata)
     timeout = 0.01 if fault == "timeout" else 600
     lemondata.hold_tasks = lemondata.hold_tasks or fault == "timeout"
     async with running_bot(
-        tmp_path,
-        monkeypatch,
-        fake=fake,
-        lemondata=lemondata,
         database=database_url,
         job_timeout_seconds=timeout,
     ) as env:
@@ -226,13 +203,13 @@ async def test_every_failure_is_refunded_and_explained(
         assert len(creates) == (4 if fault == "429" else 1)
 
 
-async def test_progress_edits_are_throttled(tmp_path, monkeypatch, fake, lemondata, database_url):
+async def test_progress_edits_are_throttled(
+    running_bot, monkeypatch, fake, lemondata, database_url
+):
     """Updates within the interval are coalesced into one later edit, none are lost."""
     monkeypatch.setattr("bot.jobs.delivery.PROGRESS_MIN_INTERVAL", 0.2)
     lemondata.hold_tasks = True
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         interaction = await env.imagine(prompt="a", model="gpt-image-2")
         job = await env.bot.jobs.wait_for_job(
             (await env.job_for(interaction)).id, lambda j: j.state == "running"
@@ -253,15 +230,9 @@ async def waiting_card(env, lemondata, fake, user):
     return await env.imagine(user=user, prompt="second", model="gpt-image-2")
 
 
-async def test_requester_cancels_a_waiting_request(
-    tmp_path, monkeypatch, fake, lemondata, database_url
-):
+async def test_requester_cancels_a_waiting_request(running_bot, fake, lemondata, database_url):
     """Cancel on a waiting card: nothing sent, quota released, the card says so."""
     async with running_bot(
-        tmp_path,
-        monkeypatch,
-        fake=fake,
-        lemondata=lemondata,
         database=database_url,
         max_running_jobs_per_guild=1,
     ) as env:
@@ -283,15 +254,9 @@ async def test_requester_cancels_a_waiting_request(
         assert [c["prompt"] for c in lemondata.creates()] == ["first"]
 
 
-async def test_only_requester_or_moderator_may_cancel(
-    tmp_path, monkeypatch, fake, lemondata, database_url
-):
+async def test_only_requester_or_moderator_may_cancel(running_bot, fake, lemondata, database_url):
     """Another member is refused privately; a moderator may cancel."""
     async with running_bot(
-        tmp_path,
-        monkeypatch,
-        fake=fake,
-        lemondata=lemondata,
         database=database_url,
         max_running_jobs_per_guild=1,
     ) as env:
@@ -307,15 +272,9 @@ async def test_only_requester_or_moderator_may_cancel(
         assert (await env.settled((await env.job_for(card)).id)).state == "cancelled"
 
 
-async def test_started_request_cannot_be_cancelled(
-    tmp_path, monkeypatch, fake, lemondata, database_url
-):
+async def test_started_request_cannot_be_cancelled(running_bot, fake, lemondata, database_url):
     """Once sent to the image service, a request is billed: Cancel says so."""
     async with running_bot(
-        tmp_path,
-        monkeypatch,
-        fake=fake,
-        lemondata=lemondata,
         database=database_url,
         max_running_jobs_per_guild=1,
     ) as env:
@@ -333,13 +292,11 @@ async def test_started_request_cannot_be_cancelled(
 
 @pytest.mark.parametrize(("status", "code"), [(401, "auth"), (402, "insufficient_balance")])
 async def test_final_errors_while_polling_end_the_job(
-    tmp_path, monkeypatch, fake, lemondata, database_url, status, code
+    running_bot, lemondata, database_url, status, code
 ):
     """A rejected key or an empty balance during polling ends the job at once, refunded."""
     lemondata.hold_tasks = True
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         interaction = await env.imagine(prompt="a", model="gpt-image-2")
         job = await env.bot.jobs.wait_for_job(
             (await env.job_for(interaction)).id, lambda j: j.task_id is not None
@@ -350,13 +307,9 @@ async def test_final_errors_while_polling_end_the_job(
         assert len(lemondata.polls(job.task_id)) <= 2
 
 
-async def test_unexpected_error_in_create_fails_the_job(
-    tmp_path, monkeypatch, fake, lemondata, database_url
-):
+async def test_unexpected_error_in_create_fails_the_job(running_bot, monkeypatch, database_url):
     """A bug-shaped exception during create fails and refunds the job instead of hanging it."""
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
 
         async def broken(body):
             raise RuntimeError("unexpected")
@@ -367,15 +320,9 @@ async def test_unexpected_error_in_create_fails_the_job(
         assert (job.state, job.error_code, job.quota_state) == ("failed", "unavailable", "released")
 
 
-async def test_fifty_concurrent_requests_through_the_service(
-    tmp_path, monkeypatch, fake, lemondata, database_url
-):
+async def test_fifty_concurrent_requests_through_the_service(running_bot, fake, database_url):
     """With 2 images left, 50 simultaneous /imagine requests give exactly 2 accepted."""
     async with running_bot(
-        tmp_path,
-        monkeypatch,
-        fake=fake,
-        lemondata=lemondata,
         database=database_url,
         daily_image_quota=2,
     ) as env:
@@ -405,14 +352,10 @@ async def test_fifty_concurrent_requests_through_the_service(
 
 
 async def test_cancel_pressed_in_another_server_is_refused(
-    tmp_path, monkeypatch, fake, lemondata, database_url
+    running_bot, fake, lemondata, database_url
 ):
     """A Cancel whose job belongs to another server is refused, even for that one's admin."""
     async with running_bot(
-        tmp_path,
-        monkeypatch,
-        fake=fake,
-        lemondata=lemondata,
         database=database_url,
         max_running_jobs_per_guild=1,
     ) as env:
@@ -430,12 +373,10 @@ async def test_cancel_pressed_in_another_server_is_refused(
 
 
 async def test_a_database_error_after_a_create_ends_the_job_refunded(
-    tmp_path, monkeypatch, fake, lemondata, database_url
+    running_bot, monkeypatch, lemondata, database_url
 ):
     """The gateway repeats a task id (the ledger refuses a duplicate): refunded, not stuck."""
-    async with running_bot(
-        tmp_path, monkeypatch, fake=fake, lemondata=lemondata, database=database_url
-    ) as env:
+    async with running_bot(database=database_url) as env:
         lemondata.hold_tasks = True
         monkeypatch.setattr("tests.fakes.lemondata.tasks.secrets.token_hex", lambda n: "same")
         first = await env.imagine(prompt="first", model="gpt-image-2")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bot.lemondata import LemonDataClient, MalformedResponseError
+from bot.lemondata import LemonDataClient, MalformedResponseError, parse_task
 from bot.lemondata.urls import AddressPolicy, UnsafeURLError, normalise_base_url, task_url
 from tests.fakes.lemondata import PNG_SIGNATURE
 
@@ -29,6 +29,13 @@ BASE = "http://127.0.0.1:8080"
 def test_task_url_stays_on_the_gateway(poll_url, expected):
     """A poll_url is followed only on the gateway's origin; anything else falls back."""
     assert task_url(BASE, "t/1", poll_url) == expected
+
+
+def test_a_task_without_poll_url_is_polled_on_the_one_task_route():
+    """A task the gateway gave no poll_url is polled where the fallback would poll it."""
+    task = parse_task({"task_id": "t/1", "status": "queued"})
+    assert task.poll_url == "/v1/tasks/t%2F1"
+    assert task_url(BASE, "t/1", task.poll_url) == task_url(BASE, "t/1", None)
 
 
 def test_base_url_is_normalised():

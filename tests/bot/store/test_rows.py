@@ -70,3 +70,13 @@ def test_a_drafts_window_is_set_as_replace_would() -> None:
     stored = encode_draft(windowed)
     assert list(stored) == [f.name for f in dataclasses.fields(original)]
     assert stored["options"] == '{"ratio": "1:1"}' and stored["quota_window"] == "2026-12-02"
+
+
+@pytest.mark.parametrize(
+    ("options", "asked"),
+    [({"count": 3}, 3), ({}, 1), ({"count": None}, 1), ({"count": 0}, 1), ({"count": -2}, 1)],
+)
+def test_images_asked_is_the_count_at_least_one(options, asked) -> None:
+    """A job asks for its ``count`` images; a missing or impossible count asks for one."""
+    assert draft(options=options).images_asked == asked
+    assert Job.from_row(_row(options=json.dumps(options))).images_asked == asked

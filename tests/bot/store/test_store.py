@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 import pytest
 
-import bot
 from bot.store import Store, StoredImage
+from bot.store.database import migrations
 from tests.factories import draft
 
 
 async def test_migrations_are_idempotent(tmp_path):
     """Opening the same file twice applies the schema once."""
-    latest = len(list((Path(bot.__file__).parent / "store/migrations/sqlite").glob("V*.sql")))
+    latest = len(migrations("sqlite"))
     async with Store.open(tmp_path / "x.db") as db:
         assert await db.db.migrate() == latest
     async with Store.open(tmp_path / "x.db") as db:
