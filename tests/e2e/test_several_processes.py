@@ -205,3 +205,61 @@ async def test_three_processes_share_one_budget_under_a_tight_limit(
     edits = await asyncio.gather(*(wait_for_outcome(fake, i, timeout=60) for i in interactions))
     assert all(e.payload["embeds"][0]["title"] == "Here is your image" for e in edits)
     assert emulator.rate_limited_count == 0
+
+
+# The gateway's plan changes between windows, as in the issue (60 per 60 s, then 6 per
+# 5 s, then 60 per 60 s), with every time divided by five so the test takes half a
+# minute: 60 per 12 s, 6 per 1 s, 60 per 12 s.
+PHASES = ((60, 12.0, 40), (6, 1.0, 30), (60, 12.0, 40))  # limit, window, requests
+MIN_THROUGHPUT = 0.8  # of the announced limit
+
+
+async def test_two_processes_follow_the_gateway_when_it_changes_its_limit(
+    fake: FakeDiscord,
+    emulator: LemonDataEmulator,
+    start_processes: Callable[..., Awaitable[list[BotProcess]]],
+) -> None:
+    """60/12 s, then 6/1 s, then 60/12 s: no 429, and in each phase the creates go at
+    least 80 % as fast as the announced limit allows (or all at once when fewer)."""
+    emulator.rate_reset_in_milliseconds = True
+    emulator.rate_limit, emulator.rate_window = PHASES[0][:2]
+    emulator.reset_rate_limit()
+    await start_processes(
+        2,
+        DAILY_IMAGE_QUOTA="1000",
+        MAX_RUNNING_JOBS_PER_USER="100",
+        MAX_QUEUED_JOBS_PER_USER="100",
+        MAX_RUNNING_JOBS_PER_GUILD="100",
+        MAX_QUEUED_JOBS_PER_GUILD="100",
+    )
+    creates: list[list[float]] = []
+    for number, (limit, window, count) in enumerate(PHASES):
+        if number:  # the gateway's new plan starts when its current window ends
+            await asyncio.sleep(max(0.0, emulator.rate_window_end() - emulator.clock()) + 0.2)
+            emulator.rate_limit, emulator.rate_window = limit, window
+        start = len(emulator.rate_log)
+        interactions = await asyncio.gather(
+            *(
+                invoke_via(fake, i % 2, {"prompt": f"lemon {i}", "model": "dall-e-3"}, count=2)
+                for i in range(count)
+            )
+        )
+        edits = await asyncio.gather(*(wait_for_outcome(fake, i, timeout=60) for i in interactions))
+        assert all(e.payload["embeds"][0]["title"] == "Here is your image" for e in edits)
+        creates.append(
+            [
+                e.at
+                for e in emulator.rate_log[start:]
+                if e.admitted and e.path == "/v1/images/generations"
+            ]
+        )
+        assert len(creates[-1]) == count
+    assert emulator.rate_limited_count == 0
+    for (limit, window, count), times in zip(PHASES, creates, strict=True):
+        # After the first window's worth, the rest go at the announced rate or faster.
+        later = count - min(count, limit)
+        took = times[-1] - times[0]
+        if later:
+            assert later / took >= MIN_THROUGHPUT * limit / window, (limit, window, took)
+        else:  # fewer than the limit: no waiting for the budget's sake
+            assert count / max(took, 1e-9) >= MIN_THROUGHPUT * limit / window, (limit, took)

@@ -27,12 +27,14 @@ class RateDecision:
     remaining: int
     reset_after: float  # seconds until the current window ends
 
-    def headers(self, wall_now: float) -> dict[str, str]:
-        """Return the ``X-RateLimit-*`` headers (``Reset`` is a Unix time, rounded up)."""
+    def headers(self, wall_now: float, *, milliseconds: bool = False) -> dict[str, str]:
+        """Return the ``X-RateLimit-*`` headers (``Reset`` is a Unix time, rounded up, in
+        seconds or, with ``milliseconds``, in milliseconds: gateways send either)."""
+        reset = wall_now + self.reset_after
         return {
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(math.ceil(wall_now + self.reset_after)),
+            "X-RateLimit-Reset": str(math.ceil(reset * 1000) if milliseconds else math.ceil(reset)),
         }
 
     @property
@@ -79,6 +81,10 @@ class RateLimiter:
             return RateDecision(False, limit, 0, reset_after)
         current.count += 1
         return RateDecision(True, limit, limit - current.count, reset_after)
+
+    def window_end(self, window: float) -> float:
+        """Return when the latest window of any key ends (-inf: none opened yet)."""
+        return max((w.started + window for w in self._windows.values()), default=-math.inf)
 
     def reset(self) -> None:
         """Forget every window (the next request of each key opens a new one)."""

@@ -202,6 +202,7 @@ class LemonDataEmulator(TaskEngine, InputSources):
         self.rate_limit: int | None = None
         self.rate_window = 60.0
         self.send_rate_headers = True
+        self.rate_reset_in_milliseconds = False  # X-RateLimit-Reset in ms (else seconds)
         self.rate_limited_count = 0
         self.rate_log: list[RateEvent] = []
         self._rate_limiter = RateLimiter()
@@ -390,6 +391,10 @@ class LemonDataEmulator(TaskEngine, InputSources):
         """Return an emulator URL that answers ``302 Location: to``."""
         return f"{self.base_url}{REDIRECT_PATH}?to={quote(to, safe='')}"
 
+    def rate_window_end(self) -> float:
+        """Return when the current rate window ends, on the emulator's clock."""
+        return self._rate_limiter.window_end(self.rate_window)
+
     def reset_rate_limit(self) -> None:
         """Start every key's rate window afresh (the log and counters are kept)."""
         self._rate_limiter.reset()
@@ -547,7 +552,11 @@ class LemonDataEmulator(TaskEngine, InputSources):
                     status=exc.status,
                 )
             if decision is not None and self.send_rate_headers and not response.prepared:
-                response.headers.update(decision.headers(self.wall_clock()))
+                response.headers.update(
+                    decision.headers(
+                        self.wall_clock(), milliseconds=self.rate_reset_in_milliseconds
+                    )
+                )
             return response
         finally:
             self._notify()
@@ -571,7 +580,9 @@ class LemonDataEmulator(TaskEngine, InputSources):
     def _rate_limited(self, decision: RateDecision) -> web.StreamResponse:
         headers = {"Retry-After": _format_seconds(decision.retry_after)}
         if self.send_rate_headers:
-            headers.update(decision.headers(self.wall_clock()))
+            headers.update(
+                decision.headers(self.wall_clock(), milliseconds=self.rate_reset_in_milliseconds)
+            )
         return web.json_response(decision.error_body(), status=429, headers=headers)
 
     def _take_fault(self, path: str) -> _Fault | None:
