@@ -26,3 +26,14 @@ def test_readme_table_lists_every_setting():
     readme = (ROOT / "README.md").read_text()
     rows = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", readme, re.M))
     assert rows == settings_read()
+
+
+def test_readme_test_command_is_the_one_ci_runs():
+    """The README's set-up test command (after its install) is a line `.ci/run` runs as is."""
+    readme = (ROOT / "README.md").read_text()
+    shell = re.findall(r"^```sh\n(.*?)^```", readme, re.M | re.S)
+    setup = next(block.strip() for block in shell if "pytest" in block)
+    install, _, command = setup.rpartition(" && ")
+    assert "pip install" in install and "pytest" in command
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert command in ci

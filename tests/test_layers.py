@@ -1,4 +1,4 @@
-"""The direction of imports (README, Architecture), read from the source with ``ast``.
+"""The direction of imports (docs/architecture.md, Layers), read from the source with ``ast``.
 
 Every import counts: at the top, inside functions and under ``if TYPE_CHECKING:``.
 A name taken from a package (``from bot.store import Job``) counts as an import of the
