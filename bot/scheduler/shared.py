@@ -3,10 +3,10 @@
 Each process keeps its own :class:`~bot.scheduler.budget.RequestBudget` (priorities,
 pacing, what the gateway's headers say) and, before a request goes, also takes a place
 in the key's log kept in the database (:class:`~bot.store.budget.BudgetStore`), which
-all processes share. A place counts from when it is taken until a window after its
-answer, so that no delay between the place and the request's arrival at the gateway
-(a busy machine, a slow connection) can put more than the limit into one of the
-gateway's windows.
+all processes share, so that no delay between the place and the request's arrival at
+the gateway (a busy machine, a slow connection) can put more than the limit into one of
+the gateway's windows: the gateway's own Remaining until its Reset bounds the places
+while it sends them, and otherwise a place counts until a window after its answer.
 
 The limit and window are those the gateway announced last, as a pair: the first answer
 of a gateway window (``X-RateLimit-Remaining`` one below ``X-RateLimit-Limit``) shows
@@ -16,8 +16,9 @@ any process is written to the row with its answer and read by every other proces
 theirs, so all follow a longer or a shorter window, and a larger or smaller limit,
 within one window of its announcement. Before any pair is known the configured
 ``LEMONDATA_RPM`` a minute holds (a limit seen without its window is shared until then).
-Every answer's Remaining and Reset are also written to the row: until that reset, no
-more go than the gateway said were left. A 429 seen by one process pauses all of them
+Every answer's Remaining and Reset are written to the row: until that reset, no more go
+than the gateway said were left; after it, one request's answer tells the next window's
+figures before the others go. A 429 seen by one process pauses all of them
 until its ``Retry-After``.
 """
 

@@ -1,16 +1,20 @@
 """BudgetStore: the request budget of an API key, shared by every process (a sliding log).
 
-Each request takes a place, a row of ``request_log``, before it is sent. It counts from
-then until ``window`` seconds after its answer (a request not answered within its
-``lost_at`` stops counting then): the gateway counts a request when it arrives, which
-is after the place was taken and before the answer, so however slow the way there, no
-window of the gateway's length ever holds more than ``limit`` of them. The limit and the
-window are the pair the gateway announced last (``announced_at``; a process that learned
-a newer pair writes it, every process reads it at its next place). The gateway's own
-``X-RateLimit-Remaining`` until ``X-RateLimit-Reset`` bounds what may still go before
-that reset, less what was sent or unanswered since; once that reset has passed, one
-request goes first and the others wait (briefly) for its answer, which tells the new
-window's figures, so that a limit lowered between two windows is heeded. A 429 pauses
+Each request takes a place, a row of ``request_log``, before it is sent. While the
+gateway sends ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``, every answer's figures
+are kept in the row (within one of its windows the lowest Remaining holds, as answers
+travel out of order), and until that reset no more go than it said were left, less the
+places taken, unanswered or answered since: exact however slow requests are to arrive,
+since one counted in the gateway's next window is subtracted from that window's figures
+too. Once that reset has passed, one request goes first and the others wait (briefly) for
+its answer, which tells the new window's figures, so that a limit lowered between two
+windows is heeded before a burst. Without those headers, a place counts from when it
+is taken until ``window`` seconds after its answer (a request not answered by its
+``lost_at`` stops counting then): the gateway counts a request when it arrives, after
+its place was taken and before its answer, so however slow the way there, no window of
+the gateway's length holds more than ``limit`` of them. The limit and the window are the
+pair the gateway announced last (``announced_at``; a process that learned a newer pair
+writes it, every process reads it at its next place). A 429 pauses
 everybody until its ``Retry-After``. A place is taken in one transaction under the
 key's lock, so it is exact on either engine and across processes.
 """
@@ -126,23 +130,12 @@ class BudgetStore:
             return paused - now
         if row["opener"] is not None and float(row["opener_until"]) > now:
             return min(float(row["opener_until"]) - now, OPENER_POLL)
-        # Requests still counting: unanswered (until lost), or answered within the window.
-        counting = await self._db.fetchall(
-            "SELECT answered_at, lost_at FROM request_log WHERE key = ? "
-            "AND ((answered_at IS NULL AND lost_at > ?) OR answered_at > ?)",
-            (key, now, now - pair.window),
-        )
-        if len(counting) >= pair.limit:
-            # A place frees when enough of them stop counting; an unanswered one's answer
-            # may come at any moment, so look again soon.
-            ends = sorted(
-                now + LONGEST_WAIT if r["answered_at"] is None else r["answered_at"] + pair.window
-                for r in counting
-            )
-            return max(ends[len(counting) - pair.limit] - now, 0.001)
-        reset = float(row["gateway_reset"])
-        remaining = row["gateway_remaining"]
-        if remaining is not None and reset > now:
+        if (remaining := row["gateway_remaining"]) is not None:
+            # The gateway's own figures: exact whatever the latency (a request taken now
+            # and counted in its next window is subtracted from that window's Remaining).
+            reset = float(row["gateway_reset"])
+            if reset <= now:
+                return 0.0  # this place opens the next window
             # What the gateway said was left, less what it may not have counted then.
             as_of = float(row["gateway_as_of"])
             since = await self._db.fetchone(
@@ -151,9 +144,23 @@ class BudgetStore:
                 (key, as_of, now, as_of),
             )
             assert since is not None
-            if int(remaining) - int(since["n"]) <= 0:
-                return reset - now
-        return 0.0
+            return reset - now if int(remaining) - int(since["n"]) <= 0 else 0.0
+        # Without them, the log: requests still counting are those unanswered (until
+        # lost) and those answered within the window.
+        counting = await self._db.fetchall(
+            "SELECT answered_at, lost_at FROM request_log WHERE key = ? "
+            "AND ((answered_at IS NULL AND lost_at > ?) OR answered_at > ?)",
+            (key, now, now - pair.window),
+        )
+        if len(counting) < pair.limit:
+            return 0.0
+        # A place frees when enough of them stop counting; an unanswered one's answer
+        # may come at any moment, so look again soon.
+        ends = sorted(
+            now + LONGEST_WAIT if r["answered_at"] is None else r["answered_at"] + pair.window
+            for r in counting
+        )
+        return max(ends[len(counting) - pair.limit] - now, 0.001)
 
     async def answered(
         self,
