@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from bot.store import Job, JobDraft
@@ -71,3 +72,32 @@ def job(**overrides: Any) -> Job:
     )
     values.update(overrides)
     return Job(**values)
+
+
+def costly_rules(budget: int | None = None) -> list[str]:
+    """Regexes as expensive as the blocklist's limits allow, filling a server's budget.
+
+    ``😀.{20}N``: on a prompt of random 😀 and 😁 (:func:`costly_prompt`) RE2's DFA runs
+    out of memory and each search simulates the program, 10-20 ms per entry on a
+    4,000-character prompt; 23 of them fill :data:`MAX_GUILD_PROGRAM_SIZE`. One of the
+    worst shapes measured per instruction (bench/bench_blocklist.py searches for it).
+    """
+    from bot.moderation.blocklist import MAX_GUILD_PROGRAM_SIZE, compile_rule
+
+    budget = MAX_GUILD_PROGRAM_SIZE if budget is None else budget
+    patterns: list[str] = []
+    used = 0
+    for index in range(MAX_GUILD_PROGRAM_SIZE):
+        pattern = f"😀.{{20}}{index}"
+        cost = compile_rule(pattern, True).cost
+        if used + cost > budget:
+            break
+        patterns.append(pattern)
+        used += cost
+    return patterns
+
+
+def costly_prompt(length: int = 4000, seed: int = 0) -> str:
+    """A prompt of random 😀 and 😁: the worst case for :func:`costly_rules`."""
+    rng = random.Random(seed)
+    return "".join(rng.choice("😀😁") for _ in range(length))

@@ -24,8 +24,9 @@ import discord
 from bot.errors import InvalidRequest, NotAllowed
 from bot.i18n import ENGLISH, LocaleLike, Text
 from bot.moderation.audit import AuditLog
-from bot.moderation.blocklist import MAX_RULES_PER_GUILD, check_new_rule, first_match
+from bot.moderation.blocklist import MAX_RULES_PER_GUILD, RuleSet, check_new_rule, rule_set
 from bot.moderation.export import jobs_csv
+from bot.moderation.matching import RuleMatcher
 from bot.store import (
     BlockedUser,
     GuildSettings,
@@ -67,9 +68,10 @@ def is_moderator(
 class ModerationService:
     """Server rules applied to requests before they cost anything, and moderator actions."""
 
-    def __init__(self, store: Store, audit: AuditLog) -> None:
+    def __init__(self, store: Store, audit: AuditLog, matcher: RuleMatcher | None = None) -> None:
         self._store = store
         self.audit = audit
+        self.matcher = matcher or RuleMatcher()
 
     # ------------------------------------------------------------------ requests
 
@@ -81,9 +83,17 @@ class ModerationService:
     async def check_request(
         self, guild_id: int, user_id: int, prompt: str, channel_id: int | None = None
     ) -> None:
-        """Raise NotAllowed if the user is blocked or the prompt hits the blocklist."""
+        """Raise NotAllowed if the user is blocked or the prompt hits the blocklist.
+
+        The blocklist is matched off the event loop (:mod:`bot.moderation.matching`); a
+        match past its time limit refuses the prompt too (MatchTimedOut, a NotAllowed).
+        """
         await self.check_member(guild_id, user_id)
-        rule = first_match(await self._store.guilds.prompt_rules(guild_id), prompt)
+        rules = await self._store.guilds.prompt_rules(guild_id)
+        if not rules:
+            return
+        fold = (await self._store.guilds.settings(guild_id)).fold_accents
+        rule = await self.matcher.first_match(guild_id, rules, fold, prompt)
         if rule is not None:
             log.info("guild %s: prompt of user %s blocked by rule %s", guild_id, user_id, rule.id)
             await self._store.actions.record(
@@ -118,6 +128,12 @@ class ModerationService:
             await guilds.blocked_users(guild_id),
             await guilds.quota_rules(guild_id),
         )
+
+    async def blocklist(self, guild_id: int) -> tuple[list[PromptRule], RuleSet]:
+        """Return a server's blocklist and how it is applied (entries skipped, cost)."""
+        rules = await self._store.guilds.prompt_rules(guild_id)
+        fold = (await self._store.guilds.settings(guild_id)).fold_accents
+        return rules, await self.matcher.run(rule_set, tuple(rules), fold)
 
     async def job(self, guild_id: int, job_id: int) -> Job:
         """Return a job of this server; raise InvalidRequest when there is none."""
@@ -272,16 +288,17 @@ class ModerationService:
     async def add_rule(
         self, guild_id: int, pattern: str, is_regex: bool, moderator_id: int
     ) -> PromptRule:
-        """Validate and add a blocklist entry."""
-        pattern = check_new_rule(pattern, is_regex)
-        kind = rule_kind(is_regex)
+        """Validate and add a blocklist entry (within the limits of bot.moderation.blocklist)."""
+        pattern, kind = pattern.strip(), rule_kind(is_regex)
+        fold = (await self._store.guilds.settings(guild_id)).fold_accents
 
         async def change() -> PromptRule:
             rules = await self._store.guilds.prompt_rules(guild_id)
             if len(rules) >= MAX_RULES_PER_GUILD:
                 raise InvalidRequest("refusal.blocklist_full", count=len(rules))
+            checked = await self.matcher.run(check_new_rule, pattern, is_regex, rules, fold)
             return await self._store.guilds.add_prompt_rule(
-                guild_id, pattern, is_regex, moderator_id
+                guild_id, checked, is_regex, moderator_id
             )
 
         rule = await self._act(

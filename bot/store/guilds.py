@@ -101,7 +101,7 @@ class GuildStore:
         row = await self._db.fetchone(
             f"SELECT {_SETTINGS} FROM guild_settings WHERE guild_id = ?", (guild_id,)
         )
-        return GuildSettings(**dict(row)) if row else GuildSettings(guild_id)
+        return GuildSettings.from_row(row) if row else GuildSettings(guild_id)
 
     @_writes
     async def update_settings(self, guild_id: int, **fields: Any) -> GuildSettings:
@@ -115,10 +115,14 @@ class GuildStore:
             f"INSERT INTO guild_settings ({', '.join(names)}) "
             f"VALUES ({', '.join('?' for _ in names)}) "
             f"ON CONFLICT (guild_id) DO UPDATE SET {updates} RETURNING {_SETTINGS}",
-            (guild_id, *fields.values(), time.time()),
+            (
+                guild_id,
+                *(int(v) if isinstance(v, bool) else v for v in fields.values()),
+                time.time(),
+            ),
         )
         assert row is not None
-        return GuildSettings(**dict(row))
+        return GuildSettings.from_row(row)
 
     # ------------------------------------------------------------------ quota rules
 

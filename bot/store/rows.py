@@ -212,6 +212,14 @@ class GuildSettings:
     max_running_per_guild: int | None = None
     log_channel_id: int | None = None
     moderator_role_id: int | None = None
+    fold_accents: bool = True  # the blocklist ignores accents (stored as 0/1)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> GuildSettings:
+        """Build settings from a row (``fold_accents`` is stored as 0/1)."""
+        data = dict(row)
+        data["fold_accents"] = bool(data["fold_accents"])
+        return cls(**data)
 
 
 GUILD_SETTING_FIELDS = frozenset(f.name for f in fields(GuildSettings)) - {"guild_id"}

@@ -5,12 +5,12 @@ Each takes the reader's language (the moderator's).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import discord
 
-from bot.i18n import LocaleLike, Renderable, Text, t
+from bot.i18n import LocaleLike, Number, Renderable, Text, t
 from bot.store import BlockedUser, GuildSettings, PromptRule, QuotaRule
 from bot.ui.format import FIELD_LIMIT, fit_lines, limit_text, shorten, timestamp
 from bot.ui.moderation import COLOUR_AUDIT, rule_kind
@@ -126,6 +126,8 @@ def config_embed(
         ),
     )
     embed.add_field(name=t("mod.blocklist", lang), value=t("mod.entries", lang, count=rule_count))
+    accents = "mod.fold_accents_on" if settings.fold_accents else "mod.fold_accents_off"
+    embed.add_field(name=t("mod.fold_accents", lang), value=t(accents, lang))
     embed.add_field(name=t("mod.blocked_members", lang), value=str(blocked_count))
     embed.add_field(
         name=t("mod.retention", lang),
@@ -138,24 +140,44 @@ def config_embed(
     return embed
 
 
-def blocklist_embed(rules: Sequence[PromptRule], locale: LocaleLike) -> discord.Embed:
-    """Return the ``/imagemod blocklist list`` card."""
+def blocklist_embed(
+    rules: Sequence[PromptRule],
+    locale: LocaleLike,
+    *,
+    skipped: Mapping[int, Renderable] | None = None,
+    cost: tuple[int, int] | None = None,
+) -> discord.Embed:
+    """Return the ``/imagemod blocklist list`` card.
+
+    ``skipped`` flags the entries not applied (rule id -> why); ``cost`` is the
+    program size the applied entries use, and the server's limit.
+    """
     lang = locale
-    lines = [
-        t(
+    skipped = skipped or {}
+
+    def line(rule: PromptRule) -> str:
+        text = t(
             "mod.blocklist_line",
             lang,
-            id=r.id,
-            kind=rule_kind(r.is_regex),
-            pattern=f"`{shorten(r.pattern, 120)}`",
+            id=rule.id,
+            kind=rule_kind(rule.is_regex),
+            pattern=f"`{shorten(rule.pattern, 120)}`",
         )
-        for r in rules
-    ]
-    return discord.Embed(
+        if rule.id in skipped:
+            text = t("mod.blocklist_skipped", lang, line=text, why=skipped[rule.id])
+        return text
+
+    embed = discord.Embed(
         title=t("mod.blocklist_title", lang, count=len(rules)),
-        description=_rule_lines(4000, lines, t("mod.blocklist_empty", lang), lang),
+        description=_rule_lines(
+            4000, [line(r) for r in rules], t("mod.blocklist_empty", lang), lang
+        ),
         colour=COLOUR_AUDIT,
     )
+    if cost is not None:
+        used, limit = cost
+        embed.set_footer(text=t("mod.blocklist_cost", lang, used=Number(used), max=Number(limit)))
+    return embed
 
 
 def blocked_users_embed(users: Sequence[BlockedUser], locale: LocaleLike) -> discord.Embed:

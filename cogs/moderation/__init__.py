@@ -98,6 +98,7 @@ class Moderation(ReviewCommands, RuleCommands):
         max_running_per_user=command_text("cmd.imagemod.config.max_running_per_user"),
         max_running_per_server=command_text("cmd.imagemod.config.max_running_per_server"),
         reset=command_text("cmd.imagemod.config.reset"),
+        fold_accents=command_text("cmd.imagemod.config.fold_accents"),
     )
     @app_commands.choices(reset=RESET_CHOICES)
     async def config(
@@ -108,8 +109,9 @@ class Moderation(ReviewCommands, RuleCommands):
         max_running_per_user: Range[int, 1, MAX_RUNNING] | None = None,
         max_running_per_server: Range[int, 1, MAX_RUNNING] | None = None,
         reset: str | None = None,
+        fold_accents: bool | None = None,
     ) -> None:
-        """Show or change the audit channel, moderator role and running-job limits."""
+        """Show or change the audit channel, moderator role, running-job limits, blocklist."""
         guild_id = guild_of(interaction)
         changes: dict[str, Any] = {}
         said: list[Text] = []
@@ -130,6 +132,11 @@ class Moderation(ReviewCommands, RuleCommands):
         if max_running_per_server is not None:
             changes["max_running_per_guild"] = max_running_per_server
             said.append(Text.of("action.running_per_server", count=max_running_per_server))
+        if fold_accents is not None:
+            changes["fold_accents"] = fold_accents
+            said.append(
+                Text("action.fold_accents_on" if fold_accents else "action.fold_accents_off")
+            )
         locale = interaction.locale
         if not changes:
             await interaction.response.send_message(

@@ -11,7 +11,7 @@ from discord.app_commands import Range
 from bot.client import LemonBot
 from bot.errors import InvalidRequest
 from bot.i18n import Text, command_text
-from bot.moderation.blocklist import MAX_PATTERN_LENGTH
+from bot.moderation.blocklist import MAX_GUILD_PROGRAM_SIZE, MAX_PATTERN_LENGTH
 from bot.ui.replies import member_role_ids
 from bot.ui.rules import blocked_users_embed, blocklist_embed, quota_rules_embed
 from cogs.moderation.common import (
@@ -95,11 +95,15 @@ class RuleCommands(CommandsBase):
 
     @blocklist.command(name="list", description=command_text("cmd.imagemod.blocklist.list"))
     async def blocklist_list(self, interaction: discord.Interaction[LemonBot]) -> None:
-        """Show the prompt blocklist."""
-        _, rules, _, _ = await self.service.overview(guild_of(interaction))
-        await interaction.response.send_message(
-            embed=blocklist_embed(rules, interaction.locale), ephemeral=True
+        """Show the prompt blocklist, flagging entries the limits leave out."""
+        rules, applied = await self.service.blocklist(guild_of(interaction))
+        embed = blocklist_embed(
+            rules,
+            interaction.locale,
+            skipped=applied.skipped,
+            cost=(applied.cost, MAX_GUILD_PROGRAM_SIZE),
         )
+        await interaction.response.send_message(embed=embed, ephemeral=True)
 
     # ------------------------------------------------------------------ quotas
 
