@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 EXPORT_BATCH = 500
+# Delete a job's result message; True when it was already gone (Delivery.remove).
+RemoveMessage = Callable[[Job], Awaitable[bool]]
 
 
 class PromptBlocked(NotAllowed):
@@ -68,10 +70,18 @@ def is_moderator(
 class ModerationService:
     """Server rules applied to requests before they cost anything, and moderator actions."""
 
-    def __init__(self, store: Store, audit: AuditLog, matcher: RuleMatcher | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        audit: AuditLog,
+        matcher: RuleMatcher | None = None,
+        *,
+        remove: RemoveMessage | None = None,
+    ) -> None:
         self._store = store
         self.audit = audit
         self.matcher = matcher or RuleMatcher()
+        self._remove = remove
 
     # ------------------------------------------------------------------ requests
 
@@ -385,15 +395,15 @@ class ModerationService:
             raise InvalidRequest("refusal.nothing_to_delete", job_id=job.id)
         return job
 
-    async def delete_image(
-        self, job: Job, by_user_id: int, remove: Callable[[Job], Awaitable[bool]]
-    ) -> Text:
-        """Delete a job's image message(s) with ``remove``, record who did it; say what happened.
+    async def delete_image(self, job: Job, by_user_id: int) -> Text:
+        """Delete a job's image message(s), record who did it; say what happened.
 
-        ``remove`` returns True when the message was already gone (still recorded). The
-        requester deleting their own image is recorded exactly like a moderator.
+        The message goes through ``remove`` (``Delivery.remove``, wired by the client),
+        which returns True when it was already gone (still recorded). The requester
+        deleting their own image is recorded exactly like a moderator.
         """
-        gone = await remove(job)
+        assert self._remove is not None  # the client wires it
+        gone = await self._remove(job)
         await self._act(
             job.guild_id,
             by_user_id,
