@@ -219,9 +219,9 @@ class Results(commands.Cog):
                 interaction, options, inputs=inputs, parent_id=pending.parent_id, kind="remix"
             )
 
-        accepted = await submit_deferred(self.bot, interaction, build)
+        await submit_deferred(self.bot, interaction, build)  # a refusal raises
         left_out = len(pending.images) - len(sources)
-        if accepted is not None and left_out:
+        if left_out:
             note = t(
                 "remix.images_left_out",
                 interaction.locale,

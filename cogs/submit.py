@@ -2,10 +2,11 @@
 
 :func:`submit` builds the :class:`~bot.jobs.JobRequest` from the interaction, has the
 service accept it, and answers with the job's progress card (public). Refusals are
-BotErrors, answered privately by the error router. When reference images must be
-downloaded first, the interaction is deferred at once (Discord wants an answer within
-3 s) and :func:`submit_deferred` finishes it: the card replaces the "thinking" message,
-or a refusal removes it and is answered privately.
+BotErrors, raised to the one error router (:func:`bot.ui.replies.report_error`), which
+answers privately. When reference images must be downloaded first, the interaction is
+deferred at once (Discord wants an answer within 3 s) and :func:`submit_deferred`
+finishes it: the card replaces the "thinking" message, or a failure removes it and
+goes on to the router.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ import discord
 
 from bot.catalog import ImagineOptions
 from bot.client import LemonBot
-from bot.errors import BotError
 from bot.i18n import locale_of
 from bot.jobs import Accepted, JobRequest
 from bot.store import InputImage
 from bot.ui.cards import progress_embed
-from bot.ui.replies import member_role_ids, send_ephemeral
+from bot.ui.replies import member_role_ids
 from bot.ui.views import cancel_view
 
 log = logging.getLogger(__name__)
@@ -83,21 +83,20 @@ async def submit(bot: LemonBot, interaction: Interaction, request: JobRequest) -
 
 async def submit_deferred(
     bot: LemonBot, interaction: Interaction, build: Callable[[], Awaitable[JobRequest]]
-) -> Accepted | None:
+) -> Accepted:
     """Defer, build the request (downloads, checks), accept it and show its card.
 
-    A refusal at any step removes the "thinking" message and is answered privately, so
-    that only the member sees it; nothing is reserved or sent. Returns the accepted job,
-    or None when it was refused.
+    A refusal (or any failure) at any step removes the public "thinking" message and is
+    raised on to the error router, which answers privately, so that only the member
+    sees it; nothing is reserved or sent. Returns the accepted job.
     """
     if not interaction.response.is_done():
         await interaction.response.defer(thinking=True)
     try:
         accepted = await bot.jobs.accept(await build())
-    except BotError as exc:
+    except Exception:
         await _withdraw(interaction)
-        await send_ephemeral(interaction, exc.render(interaction.locale))
-        return None
+        raise
     try:
         message = await interaction.edit_original_response(**_card(accepted))
     except BaseException:

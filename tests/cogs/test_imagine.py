@@ -10,6 +10,7 @@ import pytest
 
 from bot.store import JobFilter
 from tests.fakes.lemondata import PNG_SIGNATURE
+from tests.fakes.lemondata.images import make_png
 
 EPHEMERAL = 64
 
@@ -191,3 +192,21 @@ async def test_dev_guild_sync(running_bot, fake):
         names = {c["name"] for c in fake.guild_commands[fake.guild_id]}
         assert {"imagine", "quota", "imagemod"} <= names
         assert fake.global_commands == []
+
+
+async def test_a_failure_after_deferring_goes_to_the_one_router(env, monkeypatch, caplog):
+    """A crash while references are read: the "thinking" message goes, a private ref comes."""
+
+    async def broken(attachments):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(env.bot.references, "attachments", broken)
+    image = env.fake.upload_attachment("cat.png", make_png((9, 9, 9)), "image/png")
+    interaction = env.send("imagine", {"prompt": "a cat", "image": image})
+    [followup] = await env.fake.wait_for_followups(interaction, 1)
+    assert followup["flags"] & EPHEMERAL
+    assert followup["content"].startswith("Something went wrong")
+    assert "the disk is full" not in followup["content"]
+    assert interaction.original_deleted  # the public "thinking" message was withdrawn
+    assert any("the disk is full" in str(r.exc_info) for r in caplog.records if r.exc_info)
+    assert env.lemondata.creates() == []
