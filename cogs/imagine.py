@@ -137,7 +137,7 @@ class Imagine(commands.Cog):
             style=style,
         )
         references = [a for a in (image, image2, image3) if a is not None]
-        if not references:  # a BotError is answered ephemerally by the error router
+        if not references:  # a Refusal is answered ephemerally by the error router
             await submit(self.bot, interaction, request_for(interaction, options))
             return
         # What needs no download is refused at once: the model, the count, the sizes.

@@ -1,12 +1,12 @@
 """One way into the job service for every entry point: /imagine, Reroll, Edit and Remix.
 
 :func:`submit` builds the :class:`~bot.jobs.JobRequest` from the interaction, has the
-service accept it, and answers with the job's progress card (public). Refusals are
-BotErrors, raised to the one error router (:func:`bot.ui.replies.report_error`), which
-answers privately. When reference images must be downloaded first, the interaction is
-deferred at once (Discord wants an answer within 3 s) and :func:`submit_deferred`
-finishes it: the card replaces the "thinking" message, or a failure removes it and
-goes on to the router.
+service accept it, and answers with the job's progress card (public). A refusal
+(:class:`~bot.errors.Refusal`) is raised to the one error router
+(:func:`bot.ui.replies.report_error`), which answers privately. When reference images
+must be downloaded first, the interaction is deferred at once (Discord wants an answer
+within 3 s) and :func:`submit_deferred` finishes it: the card replaces the "thinking"
+message, or a failure removes it and goes on to the router.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _card(accepted: Accepted) -> dict[str, Any]:
 
 
 async def submit(bot: LemonBot, interaction: Interaction, request: JobRequest) -> None:
-    """Accept a request and answer with its progress card (a refusal raises a BotError)."""
+    """Accept a request and answer with its progress card (a refusal raises)."""
     accepted = await bot.jobs.accept(request)
     try:
         response = await interaction.response.send_message(**_card(accepted))

@@ -11,6 +11,8 @@ The layers, top to bottom::
     bot.ui               embeds, views, buttons, formatting
     catalog, i18n, errors, the store's row types (bot.store.rows), lemondata's plain types
     bot.store (repositories, engines)  /  bot.lemondata (client, downloads)
+
+bot.errors, the one exception tree, is below them all: every layer may raise its branch.
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "i18n": frozenset({"i18n"}),
     "errors": frozenset({"errors", "i18n"}),
     "rows": frozenset({"rows"}),
-    "store": frozenset({"store", "rows"}),
-    "lemondata.types": frozenset({"lemondata.types"}),
-    "lemondata.client": frozenset({"lemondata.types", "lemondata.client"}),
+    "store": frozenset({"store", "rows", "errors"}),
+    "lemondata.types": frozenset({"lemondata.types", "errors"}),
+    "lemondata.client": frozenset({"lemondata.types", "lemondata.client", "errors"}),
 }
 
 # Attributes of the bot that cogs must not reach: they are what the services wrap.

@@ -32,9 +32,9 @@ from bot.jobs.outcomes import Outcomes
 from bot.jobs.poller import TaskPoller
 from bot.jobs.recovery import Leases, Recovery
 from bot.lemondata import (
+    GatewayError,
     ImageResult,
     LemonDataClient,
-    LemonDataError,
     NotFoundError,
     TaskStatus,
     decode_b64_image,
@@ -159,7 +159,7 @@ class JobRunner:
             log.warning("job %s: no answer within JOB_TIMEOUT_SECONDS", job.id)
             await self.fail(job.id, "timeout", None, state="timed_out")
             return
-        except LemonDataError as exc:
+        except GatewayError as exc:
             log.warning("job %s: create failed: %r", job.id, exc)
             watch_key(self._key, exc)  # a refused key: the next requests are refused
             await self.fail(job.id, classify(exc), exc.message)
@@ -221,7 +221,7 @@ class JobRunner:
     async def _on_task_timed_out(self, job_id: int) -> None:
         self.run(self.fail(job_id, "timeout", None, state="timed_out"), "timeout", job_id)
 
-    async def _on_task_lost(self, job_id: int, exc: LemonDataError) -> None:
+    async def _on_task_lost(self, job_id: int, exc: GatewayError) -> None:
         self.run(self.fail(job_id, *lost_task(exc)), "lost", job_id)
 
     async def _task_done(self, job_id: int, status: TaskStatus) -> None:
@@ -264,7 +264,7 @@ class JobRunner:
         except NotFoundError:
             await self.fail(job_id, "expired", None)
             return
-        except LemonDataError as exc:
+        except GatewayError as exc:
             await self.fail(job_id, classify(exc), exc.message)
             return
         asked = max(1, int(job.options.get("count") or 1))

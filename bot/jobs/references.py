@@ -28,7 +28,7 @@ import discord
 from bot.errors import InvalidRequest
 from bot.i18n import Number, Text
 from bot.jobs.parts import file_name
-from bot.lemondata import LemonDataError
+from bot.lemondata import GatewayError
 from bot.lemondata.downloads import NOT_AN_IMAGE, Download
 from bot.lemondata.images import EXTENSIONS, image_type
 from bot.store import InputImage, Job, StoredImage
@@ -117,7 +117,7 @@ async def read(source: Source, position: int, max_bytes: int, fetch: Fetch) -> I
     except TimeoutError:
         log.info("reference image %s not downloaded within %s s", position + 1, READ_SECONDS)
         raise Unreadable("refusal.attachment_unreadable", name=_shown(source.name)) from None
-    except LemonDataError as exc:
+    except GatewayError as exc:
         if exc.code == NOT_AN_IMAGE:
             raise InvalidRequest("refusal.not_an_image", name=_shown(source.name)) from None
         log.info("could not download reference image %s: %r", position + 1, exc)

@@ -146,7 +146,7 @@ class JobService:
     async def check(self, options: ImagineOptions) -> ImagineOptions:
         """Validate options (``images`` counting the references) against the live catalog.
 
-        Raises a BotError with a short reason; nothing is stored. Used before reference
+        Raises a Refusal with a short reason; nothing is stored. Used before reference
         images are downloaded, and again by :meth:`accept`.
         """
         if self._background.closing:
@@ -186,7 +186,7 @@ class JobService:
     async def accept(self, request: JobRequest) -> Accepted:
         """Validate, check server rules, reserve quota and store a job.
 
-        Raises a BotError (answered ephemerally) to refuse it; nothing is reserved or
+        Raises a Refusal (answered ephemerally) to refuse it; nothing is reserved or
         sent in that case.
         """
         options = await self.check(replace(request.options, images=len(request.inputs)))

@@ -1,4 +1,4 @@
-"""The error tree of LemonData's API: one base class carrying status, code and retry hint.
+"""The gateway's branch of the error tree (:class:`bot.errors.GatewayError`, its base).
 
 :func:`error_from_response` turns an HTTP error answer into the right subclass;
 :func:`is_content_policy` is the one test for a content-policy refusal, used for 400
@@ -12,7 +12,8 @@ from collections.abc import Mapping
 
 import httpx
 
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+from bot.errors import GatewayError
+
 CONTENT_POLICY_MARKERS = ("content_policy", "safety", "moderation", "content policy")
 
 
@@ -22,48 +23,24 @@ def is_content_policy(*texts: str | None) -> bool:
     return any(marker in text for marker in CONTENT_POLICY_MARKERS)
 
 
-class LemonDataError(Exception):
-    """Any failure talking to LemonData; ``status`` is None for transport failures."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
-        self.retry_after = retry_after
-
-    @property
-    def retryable(self) -> bool:
-        """Whether repeating a *read* may succeed."""
-        return isinstance(self, TransportError) or self.status in RETRYABLE_STATUSES
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
-            f"message={self.message!r})"
-        )
-
-
-class TransportError(LemonDataError):
+class TransportError(GatewayError):
     """The request failed on the network (timeout, refused or dropped connection)."""
 
     def __init__(self, message: str, *, sent: bool) -> None:
         super().__init__(message)
         self.sent = sent  # False only when the request provably never left the machine
 
+    @property
+    def retryable(self) -> bool:
+        """Whether repeating a *read* may succeed: after a network failure, it may."""
+        return True
 
-class MalformedResponseError(LemonDataError):
+
+class MalformedResponseError(GatewayError):
     """The gateway answered with a body the contract does not allow."""
 
 
-class BadRequestError(LemonDataError):
+class BadRequestError(GatewayError):
     """HTTP 400: the gateway rejected the request."""
 
 
@@ -71,27 +48,27 @@ class ContentPolicyError(BadRequestError):
     """HTTP 400 because the prompt or image was refused by the content policy."""
 
 
-class AuthenticationError(LemonDataError):
+class AuthenticationError(GatewayError):
     """HTTP 401 or 403: the API key is invalid, expired or not allowed."""
 
 
-class InsufficientBalanceError(LemonDataError):
+class InsufficientBalanceError(GatewayError):
     """HTTP 402: the LemonData account behind the bot has no balance left."""
 
 
-class NotFoundError(LemonDataError):
+class NotFoundError(GatewayError):
     """HTTP 404: unknown model or task."""
 
 
-class RateLimitError(LemonDataError):
+class RateLimitError(GatewayError):
     """HTTP 429."""
 
 
-class ServerError(LemonDataError):
+class ServerError(GatewayError):
     """HTTP 5xx: the gateway or its upstream failed."""
 
 
-def error_from_response(response: httpx.Response) -> LemonDataError:
+def error_from_response(response: httpx.Response) -> GatewayError:
     """Return the error an HTTP error answer stands for."""
     status = response.status_code
     retry_after = retry_after_of(response.headers)
@@ -109,7 +86,7 @@ def error_from_response(response: httpx.Response) -> LemonDataError:
             code = str(code) if code else None
         elif isinstance(err, str):
             message = err
-    kind: type[LemonDataError]
+    kind: type[GatewayError]
     if status == 400:
         kind = ContentPolicyError if is_content_policy(code, message) else BadRequestError
     elif status in (401, 403):
@@ -123,7 +100,7 @@ def error_from_response(response: httpx.Response) -> LemonDataError:
     elif status >= 500:
         kind = ServerError
     else:
-        kind = LemonDataError
+        kind = GatewayError
     return kind(message[:500], status=status, code=code, retry_after=retry_after)
 
 

@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 import httpx
 
+from bot.errors import GatewayError
+
 # The gateway's routes, spelled out only here (relative to LEMONDATA_BASE_URL).
 MODELS_PATH = "/v1/models"
 GENERATIONS_PATH = "/v1/images/generations"
@@ -28,7 +30,7 @@ Origin = tuple[str, str, int]
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class UnsafeURLError(ValueError):
+class UnsafeURLError(GatewayError):
     """A URL the bot will not fetch (not http(s), not parseable, or not a public address)."""
 
 

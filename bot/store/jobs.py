@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 
+from bot.errors import StorageError
 from bot.store.database import Database, placeholders
 from bot.store.quota import GENERATING
 from bot.store.rows import (
@@ -39,7 +40,7 @@ _FINISHED = (
 )
 
 
-class LeaseLost(Exception):
+class LeaseLost(StorageError):
     """A fenced write found the job's lease held by another token: stop working on it."""
 
 

@@ -20,10 +20,10 @@ from discord.app_commands import Choice, Range
 from discord.ext import tasks
 
 from bot.client import LemonBot
-from bot.errors import CheckRefused, InvalidRequest
+from bot.errors import InvalidRequest
 from bot.i18n import Joined, Text, command_text
 from bot.ui.options import AuditChannel
-from bot.ui.replies import member_role_ids
+from bot.ui.replies import CheckRefused, member_role_ids
 from bot.ui.rules import config_embed
 from cogs.moderation.common import MAX_RUNNING, blocklist, guild_of, imagemod, quota
 from cogs.moderation.review import ReviewCommands

@@ -26,7 +26,7 @@ from bot.catalog import (
 )
 from bot.catalog.geometry import GPT_MAX_EDGE, GPT_MAX_PIXELS, GPT_MIN_PIXELS
 from bot.errors import InvalidRequest
-from bot.lemondata import LemonDataError, ModelInfo
+from bot.lemondata import GatewayError, ModelInfo
 
 
 def listed(model: str) -> bool:
@@ -224,7 +224,7 @@ async def test_catalog_caches_and_refreshes(time_machine):
 
 async def test_catalog_keeps_old_list_when_gateway_fails():
     """A failed refresh keeps serving the previous list."""
-    answers: list = [[ModelInfo("a")], LemonDataError("down", status=503)]
+    answers: list = [[ModelInfo("a")], GatewayError("down", status=503)]
 
     async def fetch():
         answer = answers.pop(0)

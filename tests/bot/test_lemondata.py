@@ -224,7 +224,7 @@ def test_read_retry_hook():
 
 
 async def test_redirect_loop_is_a_clear_error_not_a_crash():
-    """Any httpx failure (here a redirect loop) becomes a LemonDataError, and is final."""
+    """Any httpx failure (here a redirect loop) becomes a GatewayError, and is final."""
     calls = 0
 
     def handler(request: httpx.Request) -> httpx.Response:
