@@ -8,7 +8,10 @@ it, so the message is read as well).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import email.utils
+import math
+import time
 
 import httpx
 
@@ -68,10 +71,11 @@ class ServerError(GatewayError):
     """HTTP 5xx: the gateway or its upstream failed."""
 
 
-def error_from_response(response: httpx.Response) -> GatewayError:
-    """Return the error an HTTP error answer stands for."""
+def error_from_response(response: httpx.Response, wall_now: float | None = None) -> GatewayError:
+    """Return the error an HTTP error answer stands for (``wall_now``: for its Retry-After)."""
     status = response.status_code
-    retry_after = retry_after_of(response.headers)
+    now = time.time() if wall_now is None else wall_now
+    retry_after = parse_retry_after(response.headers.get("retry-after"), now)
     code: str | None = None
     message = f"HTTP {status}"
     try:
@@ -104,12 +108,20 @@ def error_from_response(response: httpx.Response) -> GatewayError:
     return kind(message[:500], status=status, code=code, retry_after=retry_after)
 
 
-def retry_after_of(headers: Mapping[str, str]) -> float | None:
-    """Return the ``Retry-After`` of an answer in seconds, or None."""
-    raw = headers.get("retry-after")
-    if raw is None:
+def parse_retry_after(value: str | None, wall_now: float) -> float | None:
+    """Return a ``Retry-After`` header in seconds from ``wall_now`` (a Unix time), or None.
+
+    It is seconds or an HTTP date (RFC 9110); a date already past is 0. Of repeated
+    values joined with commas, the first counts.
+    """
+    if value is None or not value.strip():
         return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
+    seconds: float | None = None
+    with contextlib.suppress(ValueError):
+        seconds = float(value.split(",")[0])
+    if seconds is None:
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            seconds = email.utils.parsedate_to_datetime(value.strip()).timestamp() - wall_now
+    if seconds is None or not math.isfinite(seconds):
         return None
+    return max(0.0, seconds)
