@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import httpx
 import stamina
@@ -44,6 +44,7 @@ from bot.lemondata.urls import (
     GENERATIONS_PATH,
     MODELS_PATH,
     AddressPolicy,
+    RequestKind,
     normalise_base_url,
     task_url,
 )
@@ -73,9 +74,6 @@ KEY_REFUSED = (
     "LemonData refused LEMONDATA_API_KEY (HTTP %s): check the key in .env "
     "(or the environment) and restart the bot"
 )
-
-
-RequestKind = Literal["create", "poll", "download", "models"]
 
 
 class Budget(Protocol):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from typing import Literal, get_args
 from urllib.parse import quote
 
 import httpx
@@ -24,6 +25,9 @@ MODELS_PATH = "/v1/models"
 GENERATIONS_PATH = "/v1/images/generations"
 EDITS_PATH = "/v1/images/edits"
 TASKS_PATH = "/v1/tasks"
+# What a request to the gateway is, for its request budget (bot.scheduler).
+RequestKind = Literal["create", "poll", "download", "models"]
+REQUEST_KINDS: tuple[RequestKind, ...] = get_args(RequestKind)
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 Origin = tuple[str, str, int]

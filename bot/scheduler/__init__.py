@@ -77,6 +77,7 @@ should be False for failed or lost tasks; ``LEMONDATA_RPM`` is not read anywhere
 (``Settings`` owns the environment).
 """
 
+from bot.lemondata.urls import RequestKind
 from bot.scheduler.budget import DEFAULT_RPM, RequestBudget, Slot
 from bot.scheduler.clock import Clock, LoopClock, VirtualClock, clock_time, sleep_or_wake
 from bot.scheduler.estimates import (
@@ -88,7 +89,7 @@ from bot.scheduler.estimates import (
     Prior,
     option_key,
 )
-from bot.scheduler.grants import BudgetStats, Grant, PollDemand, RequestKind
+from bot.scheduler.grants import BudgetStats, Grant, PollDemand
 from bot.scheduler.headers import RateHeaders, parse_rate_headers
 from bot.scheduler.loop import PollLoop, PollResult
 from bot.scheduler.planner import Due, PollPick, PollPlanner
