@@ -18,7 +18,7 @@ import discord
 from bot.catalog import Family, ImagineOptions, describe_shape, geometry_for
 from bot.i18n import ENGLISH, LANGUAGES, Joined, LocaleLike, Text, messages, seconds, t
 from bot.store import JOB_STATES, Job
-from bot.ui.format import fit_lines, safe_detail, shorten, timestamp
+from bot.ui.format import fit_lines, mention, safe_detail, shorten, timestamp
 from bot.ui.text import FAILURE_CODES, period_key
 
 if TYPE_CHECKING:
@@ -280,7 +280,7 @@ def result_embed(job: Job, *, image_ref: str | None) -> discord.Embed:
     count = len(job.result_urls) or 1
     title = t("result.title_one", lang) if count == 1 else t("result.title", lang, count=count)
     embed = _member_card(job, title, COLOUR_DONE)
-    embed.add_field(name=t("result.requested_by", lang), value=f"<@{job.user_id}>")
+    embed.add_field(name=t("result.requested_by", lang), value=mention(job.user_id))
     if job.finished_at:
         took = seconds(job.finished_at - job.created_at, lang)
         embed.add_field(name=t("result.took", lang), value=took)
@@ -326,9 +326,9 @@ def posted_text(job: Job, via: str) -> str:
     """Return the text of a result posted as a DM or a channel reply (mentions the member)."""
     lang = job.locale
     if via == "dm":
-        return t("result.dm", lang, channel=f"<#{job.channel_id}>")
+        return t("result.dm", lang, channel=mention(job.channel_id, "channel"))
     key = "result.ready" if job.state == "succeeded" else "result.ended"
-    return t(key, lang, user=f"<@{job.user_id}>")
+    return t(key, lang, user=mention(job.user_id))
 
 
 def failure_embed(job: Job) -> discord.Embed:

@@ -1,4 +1,4 @@
-"""Formatting helpers shared by every card and reply: lengths, lists, times.
+"""Formatting helpers shared by every card and reply: lengths, lists, times, mentions.
 
 Pure functions with no knowledge of jobs or services, so anything may use them.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import discord
 
@@ -94,3 +95,12 @@ def limit_text(limit: int | None) -> Text:
 def code(text: str, limit: int = 100) -> str:
     """Return ``text`` as inline code, shortened, with backticks removed."""
     return f"`{shorten(text.replace('`', ''), limit)}`"
+
+
+MentionKind = Literal["user", "channel", "role"]
+MENTIONS: dict[MentionKind, str] = {"user": "<@{}>", "channel": "<#{}>", "role": "<@&{}>"}
+
+
+def mention(target_id: int | None, kind: MentionKind = "user") -> str:
+    """Return a Discord mention of a member, channel or role (each client names it), or a dash."""
+    return "–" if target_id is None else MENTIONS[kind].format(target_id)
