@@ -51,12 +51,6 @@ if TYPE_CHECKING:
     from bot.i18n import LocaleLike, Text
 
 DISCORD_MESSAGE_LIMIT = 2000
-# Discord's upload limits (https://discord.com/developers/docs/reference#uploading-files).
-MIB = 1024 * 1024
-DISCORD_FILE_LIMIT = 10 * MIB  # per file, in a server without boosts
-DISCORD_REQUEST_LIMIT = 25 * MIB  # per request, every file and the JSON part together
-DISCORD_REQUEST_OVERHEAD = 256 * 1024  # room for the JSON part and the multipart framing
-DISCORD_MAX_FILES = 10  # per message
 # HTTP statuses after which repeating a read may succeed.
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 

@@ -12,7 +12,7 @@ The outcome goes, in order of preference:
 
 Images travel as attachments, read from the store (they were downloaded at
 completion), spread over as many messages as Discord's upload limits need (see
-:mod:`bot.jobs.parts`); an image too large to attach is linked. Each part that got
+:mod:`bot.ui.parts`); an image too large to attach is linked. Each part that got
 through is recorded at once, so that a retry (or a restart) carries on after it; a
 channel or DM post carries a nonce derived from the job and the part, with which
 Discord itself drops a repeated post (within a few minutes). A follow-up of the edit
@@ -36,8 +36,8 @@ import discord
 
 from bot.background import Background
 from bot.errors import DeliveryError, InvalidRequest
-from bot.jobs import parts
 from bot.store import Job, Store, StoredImage
+from bot.ui import parts
 from bot.ui.cards import (
     failure_embed,
     links_text,

@@ -27,12 +27,12 @@ import discord
 
 from bot.errors import InvalidRequest
 from bot.i18n import Number, Text
-from bot.jobs.parts import file_name
 from bot.lemondata import GatewayError
 from bot.lemondata.downloads import NOT_AN_IMAGE, Download
 from bot.lemondata.images import EXTENSIONS, image_type
 from bot.store import InputImage, Job, StoredImage
 from bot.ui.cards import footer_job
+from bot.ui.parts import file_name
 
 log = logging.getLogger(__name__)
 
