@@ -38,7 +38,7 @@ from bot.ui.modals import (
     modal_values,
     remix_modal,
 )
-from bot.ui.replies import member_role_ids, report_error, send_ephemeral
+from bot.ui.replies import report_error, send_ephemeral
 from cogs.submit import request_for, submit, submit_deferred
 
 log = logging.getLogger(__name__)
@@ -144,9 +144,7 @@ class Results(commands.Cog):
     async def _moderates(self, interaction: Interaction, job: Job) -> bool:
         if interaction.guild_id != job.guild_id:
             return False
-        return await self.bot.moderation.is_moderator(
-            job.guild_id, interaction.permissions, member_role_ids(interaction.user)
-        )
+        return await self.bot.members.moderates(interaction, job.guild_id)
 
     # ------------------------------------------------------------------ modals
 
