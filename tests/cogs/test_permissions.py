@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.i18n import t
+from bot.store import Job, JobFilter
 from tests.botenv import BotEnv
 from tests.fakes.fake_discord import MANAGE_MESSAGES, FakeDiscord, FakeInteraction, FakeUser
 
@@ -45,7 +46,7 @@ async def private_text(env: BotEnv, interaction: FakeInteraction) -> str:
     """The bot's private answer to an interaction (a reply, or a follow-up after a defer)."""
     kind, data = await env.fake.wait_for_callback(interaction)
     if kind == 4:
-        assert data["flags"] & EPHEMERAL, data
+        assert data.get("flags", 0) & EPHEMERAL, data
         return str(data["content"])
     (followup,) = await env.fake.wait_for_followups(interaction)
     assert followup["flags"] & EPHEMERAL, followup
@@ -157,3 +158,85 @@ async def test_a_server_wide_grant_or_the_moderator_role_makes_a_moderator(env):
     cancel = env.click(card, "Cancel", helper)
     await fake.wait_for_callback(cancel)
     assert (await env.settled((await env.job_for(card)).id)).state == "cancelled"
+
+
+# ---------------------------------------------------------------------- presses by DM
+
+
+async def dm_result(env: BotEnv, user: FakeUser) -> dict[str, Any]:
+    """A result delivered by DM: the token expired and the channel refuses the bot."""
+    env.lemondata.hold_tasks = True
+    interaction = await env.imagine(user=user, prompt="a city", model="gpt-image-2")
+    job = await env.bot.jobs.wait_for_job(
+        (await env.job_for(interaction)).id, lambda j: j.task_id is not None
+    )
+    env.fake.expire_token(interaction)
+    env.fake.forbid_channel(env.fake.channel_id)
+    env.lemondata.complete_task(job.task_id)
+    assert (await env.settled(job.id)).delivered_via == "dm"
+    (dm,) = env.fake.dms(user)
+    return dm
+
+
+def pressed(env: BotEnv, message: dict[str, Any], label: str, user: FakeUser, **kw: Any):
+    """Press a button on a message, with the payload's keywords (``locale``)."""
+    payload = env.fake.component_payload(message, label=label, user=user, **kw)
+    assert "guild_id" not in payload  # a press in the DM: no server, no roles
+    env.bot._connection.parse_interaction_create(payload)
+    return env.fake.get_interaction(int(payload["id"]))
+
+
+async def all_jobs(env: BotEnv) -> list[Job]:
+    return await env.db.jobs.search(JobFilter(), limit=100)
+
+
+@pytest.mark.parametrize("label", ["Reroll", "Edit"])
+async def test_a_press_by_dm_from_a_member_who_left_is_refused(env, label):
+    """Reroll or Edit by DM after leaving the server: refused privately, in their language."""
+    fake = env.fake
+    dm = await dm_result(env, fake.bob)
+    used = (await env.bot.quota.status(fake.guild_id, fake.bob.id)).used
+    fake.remove_member(fake.bob)  # left, kicked or banned: Discord answers 10007
+    press = pressed(env, dm, label, fake.bob, locale="zh-CN")
+    assert await private_text(env, press) == t("refusal.not_a_member", "zh-CN")
+    assert press.modal is None  # Edit: no form to fill in
+    assert fake.requests_to("GET", rf"^/guilds/{fake.guild_id}/members/{fake.bob.id}$")
+    assert len(await all_jobs(env)) == 1 and len(env.lemondata.creates()) == 1
+    assert (await env.bot.quota.status(fake.guild_id, fake.bob.id)).used == used
+
+
+async def test_an_edit_form_sent_after_leaving_is_refused(env):
+    """The form opened while a member; submitted after leaving: refused, nothing made."""
+    fake = env.fake
+    dm = await dm_result(env, fake.bob)
+    press = pressed(env, dm, "Edit", fake.bob)
+    await fake.wait_for_callback(press)
+    assert press.modal is not None
+    fake.remove_member(fake.bob)
+    form = fake.modal_submit_payload(press, {"prompt": "make it night"}, user=fake.bob)
+    env.bot._connection.parse_interaction_create(form)
+    submitted = fake.get_interaction(int(form["id"]))
+    assert await private_text(env, submitted) == t("refusal.not_a_member", "en")
+    assert len(await all_jobs(env)) == 1 and len(env.lemondata.creates()) == 1
+
+
+async def test_a_press_by_dm_takes_the_members_roles_now(env):
+    """Bob used his quota (2 units), then got a role with 10: his Reroll by DM is made."""
+    fake = env.fake
+    artists = fake.add_role("Artists")
+    refresh_guild(env)
+    await mod_answer(env, "imagemod quota role", {"role": artists, "limit": 10}, fake.owner)
+    await mod_answer(env, "imagemod quota default", {"limit": 2}, fake.owner)
+    dm = await dm_result(env, fake.bob)
+    refused = pressed(env, dm, "Reroll", fake.bob)
+    assert "You've used all 2 of your images" in await private_text(env, refused)
+
+    (first,) = await all_jobs(env)
+    fake.bob.roles.append(artists)  # the gateway would not tell this bot: it has no members
+    env.lemondata.hold_tasks = False
+    press = pressed(env, dm, "Reroll", fake.bob)
+    kind, data = await fake.wait_for_callback(press)
+    assert kind == 4 and not data.get("flags", 0) & EPHEMERAL, data  # the public card
+    reroll = await env.settled((await env.job_for(press)).id)
+    assert (reroll.kind, reroll.parent_id, reroll.state) == ("reroll", first.id, "succeeded")
+    assert (await env.bot.quota.status(fake.guild_id, fake.bob.id, [artists])).used == 4
