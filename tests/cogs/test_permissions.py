@@ -240,3 +240,24 @@ async def test_a_press_by_dm_takes_the_members_roles_now(env):
     reroll = await env.settled((await env.job_for(press)).id)
     assert (reroll.kind, reroll.parent_id, reroll.state) == ("reroll", first.id, "succeeded")
     assert (await env.bot.quota.status(fake.guild_id, fake.bob.id, [artists])).used == 4
+
+
+async def test_a_press_by_dm_is_refused_while_discord_cannot_say(env):
+    """The member lookup fails (connection dropped): refused, asked to retry, nothing made."""
+    fake = env.fake
+    dm = await dm_result(env, fake.bob)
+    for _ in range(2):  # aiohttp sends an idempotent request again once by itself
+        fake.drop_next("GET", rf"^/guilds/{fake.guild_id}/members/{fake.bob.id}$")
+    press = pressed(env, dm, "Reroll", fake.bob)
+    assert await private_text(env, press) == t("refusal.membership_unknown", "en")
+    assert len(await all_jobs(env)) == 1 and len(env.lemondata.creates()) == 1
+
+
+async def test_a_blocked_member_is_told_at_an_edit_press_by_dm(env):
+    """Blocked after the result: Edit by DM is refused at once, with no form to fill in."""
+    fake = env.fake
+    dm = await dm_result(env, fake.bob)
+    await mod_answer(env, "imagemod block", {"user": fake.bob}, fake.owner)
+    press = pressed(env, dm, "Edit", fake.bob)
+    assert await private_text(env, press) == t("refusal.member_blocked", "en")
+    assert press.modal is None
