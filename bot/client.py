@@ -27,7 +27,7 @@ from bot.jobs import JobService
 from bot.jobs.delivery import Delivery
 from bot.jobs.references import References
 from bot.lemondata import LemonDataClient
-from bot.moderation import AuditLog, ModerationService
+from bot.moderation import AuditLog, Members, ModerationService
 from bot.quota import QuotaService
 from bot.scheduler import RequestBudget
 from bot.scheduler.shared import SharedBudget
@@ -124,6 +124,9 @@ class LemonBot(commands.AutoShardedBot):
         )
         self.audit = AuditLog(self, store, self.background)
         self.quota = QuotaService(store, daily_limit=settings.daily_image_quota)
+        # Who a member is in a server: roles and server-wide permissions (moderator
+        # rights), fetched from Discord for a press outside the server.
+        self.members = Members(self, store)
         self.delivery = Delivery(self, store, self.background)
         self.moderation = ModerationService(store, self.audit, remove=self.delivery.remove)
         self.jobs = JobService(

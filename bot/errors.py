@@ -30,7 +30,8 @@ raises them::
     │   ├── ServiceUnavailable     the bot cannot take requests right now
     │   ├── NotAllowed             a blocked member or prompt, a missing permission
     │   │   ├── PromptBlocked      a server rule blocked the prompt
-    │   │   └── MatchTimedOut      the blocklist check ran out of time
+    │   │   ├── MatchTimedOut      the blocklist check ran out of time
+    │   │   └── NotMember          not in the server any more (bot.moderation.members)
     │   └── CheckRefused           a command check refused (bot.ui.replies; a CheckFailure)
     └── Stopped                    a signal asked the bot to stop while it waited (__main__)
 
