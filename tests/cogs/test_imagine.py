@@ -191,3 +191,16 @@ async def test_dev_guild_sync(running_bot, fake):
         names = {c["name"] for c in fake.guild_commands[fake.guild_id]}
         assert {"imagine", "quota", "imagemod"} <= names
         assert fake.global_commands == []
+
+
+async def test_prompt_markdown_is_escaped_in_public_cards(env):
+    """A prompt's masked link and markdown show as typed in the cards, never as a live link."""
+    prompt = "[Free Nitro](https://evil.example) **now**"
+    interaction = await env.imagine(prompt=prompt, model="gemini-2.5-flash-image")
+    _, data = interaction.callbacks[0]
+    shown = r"\[Free Nitro\](https://evil.example) \*\*now\*\*"
+    assert data["embeds"][0]["description"] == shown
+    job = await env.settled((await env.job_for(interaction)).id)
+    assert job.prompt == prompt  # stored and sent as typed
+    assert env.lemondata.creates()[0]["prompt"] == prompt
+    assert interaction.original["embeds"][0]["description"] == shown
