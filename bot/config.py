@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from bot.lemondata.urls import UnsafeURLError, normalise_base_url
 
@@ -231,13 +232,25 @@ class Settings:
 
     def secrets(self) -> tuple[str, ...]:
         """Return the secret values, for the log redaction filter."""
-        password = database_password(self.database)
-        return (self.discord_token, self.lemondata_api_key, *([password] if password else []))
+        return (self.discord_token, self.lemondata_api_key, *database_passwords(self.database))
 
 
-def database_password(target: Path | str) -> str | None:
-    """Return the password of a PostgreSQL URL, if it has one."""
+def database_passwords(target: Path | str) -> tuple[str, ...]:
+    """Return the passwords a PostgreSQL URL carries, as written and percent-decoded.
+
+    libpq reads one in the user info (``user:pw@host``) and in the query string
+    (``?password=pw``, ``sslpassword=``); a log line may quote either form.
+    """
     if isinstance(target, Path) or "://" not in target:
-        return None
-    credentials = target.split("://", 1)[1].rpartition("@")[0]
-    return credentials.split(":", 1)[1] if ":" in credentials else None
+        return ()
+    parts = urlsplit(target)
+    found: list[str] = []
+    credentials, at, _ = parts.netloc.rpartition("@")
+    if at and ":" in credentials:
+        found.append(credentials.split(":", 1)[1])
+    for pair in parts.query.split("&"):
+        key, sep, value = pair.partition("=")
+        if sep and value and key.lower() in ("password", "sslpassword"):
+            found.append(value)
+    passwords = [*found, *(unquote(value) for value in found)]
+    return tuple(dict.fromkeys(value for value in passwords if value))

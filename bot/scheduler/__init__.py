@@ -71,10 +71,18 @@ The planner (:class:`PollPlanner`)
     more at or after its deadline. There is no randomness: the same inputs give the same
     schedule.
 
-Integration notes: the client would take ``grant=`` on ``get_task`` so the poll loop's
-grant is used for that request (and acquire its own for retries); ``PollResult.learn``
-should be False for failed or lost tasks; ``LEMONDATA_RPM`` is not read anywhere yet
-(``Settings`` owns the environment).
+Several processes (:mod:`bot.scheduler.shared`)
+    On PostgreSQL, :class:`SharedBudget` wraps each process's budget and takes a place
+    for every request in one row per API key (``BudgetStore.take``) before it goes: the
+    gateway's Remaining/Reset, written back from every answer, bound the places while
+    it sends them; without them, a sliding log of the requests of every process. The
+    newest announced (limit, window) pair wins in every process, a restarted one
+    included.
+
+Where it is used: the client takes ``grant=`` on ``get_task`` so the poll loop's grant
+pays for that request (retries acquire their own); the poller reports ``learn=False``
+for failed or lost tasks, so only real completions teach the planner; ``LEMONDATA_RPM``
+(``Settings.lemondata_rpm``) is the limit until the gateway announces one.
 """
 
 from bot.scheduler.budget import DEFAULT_RPM, RequestBudget, Slot

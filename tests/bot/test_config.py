@@ -164,3 +164,19 @@ def test_a_postgresql_url_selects_postgresql_and_its_password_is_secret():
     settings = Settings.from_env(BASE | {"DATABASE_URL": url})
     assert settings.database == url
     assert "s3cret-pw" in settings.secrets() and "s3cret-pw" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("url", "passwords"),
+    [
+        ("postgresql://bot@db/lemon?password=q", {"q"}),
+        ("postgresql://bot:p%40ss@db/lemon?sslpassword=k%26", {"p%40ss", "p@ss", "k%26", "k&"}),
+        ("postgresql://bot@db/lemon", set()),
+    ],
+)
+def test_every_form_of_the_database_password_is_a_secret(url, passwords):
+    """The query string's password and the decoded forms are redacted from logs too."""
+    settings = Settings.from_env(BASE | {"DATABASE_URL": url})
+    assert set(settings.secrets()) - {settings.discord_token, settings.lemondata_api_key} == (
+        passwords
+    )
