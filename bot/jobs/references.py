@@ -5,7 +5,8 @@ size Discord declares is checked before any download; the download itself is str
 and stopped the moment it passes the cap, whatever was declared), and it must really
 be PNG, JPEG, WebP or GIF: the bytes are sniffed, the declared type is not trusted.
 The bytes are kept with the job, so a restart before the create still has them, and
-they reach the gateway as an upload, never as Discord's signed, expiring link.
+they reach the gateway as an upload, never as Discord's signed, expiring link. Once the
+job's outcome is delivered only a small copy of each stays (:mod:`bot.jobs.kept`).
 
 Downloads go through a :data:`Fetch` (``JobService.download``: the same bounded,
 address-checked streaming as result images, :mod:`bot.lemondata.downloads`).

@@ -111,6 +111,16 @@ class JobStore:
         )
         return [InputImage(**dict(r)) for r in rows]
 
+    async def keep_inputs(self, job_id: int, images: Sequence[InputImage]) -> None:
+        """Replace a job's reference images by what is kept of them (same positions)."""
+        if not images:
+            return
+        await self._db.executemany(
+            "UPDATE job_inputs SET filename = ?, content_type = ?, data = ? "
+            "WHERE job_id = ? AND position = ?",
+            [(i.filename, i.content_type, i.data, job_id, i.position) for i in images],
+        )
+
     async def get(self, job_id: int) -> Job | None:
         """Return one job, or None."""
         row = await self._db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))

@@ -176,7 +176,8 @@ async def test_default_model_used_when_none_given(env):
 
 async def test_unanswerable_interaction_releases_quota(env):
     """When the interaction response fails, the job is cancelled and the quota released."""
-    env.fake.fail_next("POST", r"/interactions/.*/callback", 404, code=10062)
+    # An unknown interaction stays unknown: the error reply's callback fails as well.
+    env.fake.fail_next("POST", r"/interactions/.*/callback", 404, code=10062, count=2)
     interaction = env.send("imagine", {"prompt": "a cat", "model": "nano-banana"})
     await env.fake.wait_for(lambda: env.fake.requests_to("POST", r"/interactions/"))
     job = await env.bot.jobs.wait_for_job(1, lambda j: j.terminal)
