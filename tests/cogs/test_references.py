@@ -1,14 +1,16 @@
-"""Reference images through the real bot: what is kept of them once their job is over."""
+"""Reference images through the real bot: what is refused at once, what is kept after."""
 
 from __future__ import annotations
 
 import io
 import random
 
+import pytest
 from PIL import Image
 
 from bot.jobs.kept import KEPT_SIDE
 from bot.store import JobFilter
+from tests.fakes.lemondata import make_png
 
 FLASH = "gemini-2.5-flash-image"
 
@@ -44,3 +46,40 @@ async def test_a_finished_job_keeps_a_small_copy_and_reroll_sends_it(env):
     assert env.lemondata.generations[1].input_bytes == [kept.data]
     (again,) = await env.db.jobs.inputs(reroll.id)
     assert again.content_type == "image/webp"
+
+
+EPHEMERAL = 64
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "content_type", "refusal"),
+    [
+        (
+            "notes.txt",
+            b"a lemon, but a text file",
+            "text/plain; charset=utf-8",
+            "`notes.txt` is `text/plain`, not an image: attach a PNG, JPEG, WebP or GIF.",
+        ),
+        (
+            "big.png",
+            make_png((1, 2, 3), size_bytes=2 * 1024 * 1024),
+            "image/png",
+            "`big.png` is 2.0 MB; reference images can be at most 1.0 MB.",
+        ),
+    ],
+)
+async def test_a_file_declared_no_image_or_too_large_is_refused_in_the_first_answer(
+    running_bot, filename, data, content_type, refusal
+):
+    """The first answer is the private refusal: nothing public, reserved, fetched or sent."""
+    async with running_bot(max_input_image_mb=1.0) as env:
+        attachment = env.fake.upload_attachment(filename, data, content_type)
+        interaction = await env.imagine(prompt="a lemon", model=FLASH, image=attachment)
+        [(kind, answer)] = interaction.callbacks
+        assert kind == 4  # not 5, a "thinking..." the whole channel sees
+        assert (answer["flags"] & EPHEMERAL, answer["content"]) == (EPHEMERAL, refusal)
+        assert await env.db.jobs.search(JobFilter()) == []
+        status = await env.bot.quota.status(env.fake.guild_id, env.fake.alice.id, [])
+        assert status.used == 0
+        assert env.fake.cdn_fetches == []  # not downloaded
+        assert [r for r in env.lemondata.requests if r.method == "POST"] == []
