@@ -83,3 +83,21 @@ async def test_a_file_declared_no_image_or_too_large_is_refused_in_the_first_ans
         assert status.used == 0
         assert env.fake.cdn_fetches == []  # not downloaded
         assert [r for r in env.lemondata.requests if r.method == "POST"] == []
+
+
+async def test_a_dropped_job_keeps_only_the_small_copy(env):
+    """A card Discord refused (the job is dropped, refunded): its reference is kept small too."""
+    env.fake.fail_next("PATCH", r"/webhooks/.*/messages/@original", 404, code=10015)
+    data = photo(1200, 900)
+    attachment = env.fake.upload_attachment("cat.png", data, "image/png")
+    interaction = await env.imagine(prompt="a painting", model=FLASH, image=attachment)
+    job = await env.bot.jobs.wait_for_job(1, lambda j: j.terminal)
+    assert (job.state, job.quota_state, interaction.id) == (
+        "cancelled",
+        "released",
+        job.interaction_id,
+    )
+    (kept,) = await env.db.jobs.inputs(job.id)
+    assert kept.content_type == "image/webp" and kept.data is not None
+    assert len(kept.data) < len(data) // 5  # noise: the worst case for WebP
+    assert [r for r in env.lemondata.requests if r.method == "POST"] == []
