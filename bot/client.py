@@ -26,7 +26,7 @@ from bot.i18n import CatalogTranslator
 from bot.jobs import JobService
 from bot.jobs.delivery import Delivery
 from bot.lemondata import LemonDataClient
-from bot.moderation import AuditLog, ModerationService
+from bot.moderation import AuditLog, Members, ModerationService
 from bot.quota import QuotaService
 from bot.scheduler import RequestBudget
 from bot.scheduler.shared import SharedBudget
@@ -124,6 +124,9 @@ class LemonBot(commands.AutoShardedBot):
         self.audit = AuditLog(self, store, self.background)
         self.quota = QuotaService(store, daily_limit=settings.daily_image_quota)
         self.moderation = ModerationService(store, self.audit)
+        # Who a member is in a server: roles and server-wide permissions (moderator
+        # rights), fetched from Discord for a press outside the server.
+        self.members = Members(self, store)
         self.delivery = Delivery(self, store, self.background)
         self.jobs = JobService(
             store=store,

@@ -82,9 +82,7 @@ class Imagine(commands.Cog):
     async def cancel_pressed(self, interaction: discord.Interaction[Any], job_id: int) -> None:
         """Cancel a waiting job (requester or moderator); the card is edited as an outcome."""
         assert interaction.guild_id is not None
-        moderator = await self.bot.moderation.is_moderator(
-            interaction.guild_id, interaction.permissions, member_role_ids(interaction.user)
-        )
+        moderator = await self.bot.members.moderates(interaction, interaction.guild_id)
         await interaction.response.defer()  # answer within 3 s; the card is edited below
         await self.bot.jobs.cancel(
             job_id,

@@ -38,7 +38,7 @@ from bot.ui.modals import (
     modal_values,
     remix_modal,
 )
-from bot.ui.replies import member_role_ids, report_error, send_ephemeral
+from bot.ui.replies import report_error, send_ephemeral
 from cogs.submit import request_for, submit, submit_deferred
 
 log = logging.getLogger(__name__)
@@ -114,9 +114,11 @@ class Results(commands.Cog):
         await self._open_edit(interaction, job_id, int(values[0]))
 
     async def _open_edit(self, interaction: Interaction, job_id: int, image: int) -> None:
-        # A blocked member is told now, not after filling the form in.
-        await self.bot.moderation.check_member(interaction.guild_id, interaction.user.id)
         job, _ = await self.bot.jobs.source(job_id, interaction.guild_id, inputs=False)
+        # A blocked member, or one no longer in the server (a press in a DM), is told
+        # now, not after filling the form in.
+        await self.bot.moderation.check_member(job.guild_id, interaction.user.id)
+        await self.bot.members.of(interaction, job.guild_id)
         await interaction.response.send_modal(
             edit_modal(job.id, image, job.prompt, job.options.get("ratio"), interaction.locale)
         )
@@ -144,9 +146,7 @@ class Results(commands.Cog):
     async def _moderates(self, interaction: Interaction, job: Job) -> bool:
         if interaction.guild_id != job.guild_id:
             return False
-        return await self.bot.moderation.is_moderator(
-            job.guild_id, interaction.permissions, member_role_ids(interaction.user)
-        )
+        return await self.bot.members.moderates(interaction, job.guild_id)
 
     # ------------------------------------------------------------------ modals
 

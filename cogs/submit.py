@@ -5,13 +5,15 @@ service accept it, and answers with the job's progress card (public). Refusals a
 BotErrors, answered privately by the error router. When reference images must be
 downloaded first, the interaction is deferred at once (Discord wants an answer within
 3 s) and :func:`submit_deferred` finishes it: the card replaces the "thinking" message,
-or a refusal removes it and is answered privately.
+or a refusal removes it and is answered privately. A press outside the server (a result
+sent by DM) acts as the member the server knows now (:func:`as_member`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -61,6 +63,20 @@ def request_for(
     )
 
 
+async def as_member(bot: LemonBot, interaction: Interaction, request: JobRequest) -> JobRequest:
+    """Return the request as made by the member the request's server knows now.
+
+    In the server, the interaction carries the member's current roles. A press outside it
+    (Reroll or Edit on a result sent by DM) carries none, and the member may have left or
+    been banned since: they are fetched from Discord and refused (privately, before
+    anything is reserved) unless still in the server; their roles now set the quota.
+    """
+    if interaction.guild_id == request.guild_id:
+        return request
+    member = await bot.members.of(interaction, request.guild_id)
+    return replace(request, role_ids=member.role_ids)
+
+
 def _card(accepted: Accepted) -> dict[str, Any]:
     job = accepted.job
     waiting = accepted.position is not None
@@ -72,7 +88,7 @@ def _card(accepted: Accepted) -> dict[str, Any]:
 
 async def submit(bot: LemonBot, interaction: Interaction, request: JobRequest) -> None:
     """Accept a request and answer with its progress card (a refusal raises a BotError)."""
-    accepted = await bot.jobs.accept(request)
+    accepted = await bot.jobs.accept(await as_member(bot, interaction, request))
     try:
         response = await interaction.response.send_message(**_card(accepted))
     except BaseException:  # HTTP error, dropped connection, cancellation: nobody saw it
@@ -93,7 +109,7 @@ async def submit_deferred(
     if not interaction.response.is_done():
         await interaction.response.defer(thinking=True)
     try:
-        accepted = await bot.jobs.accept(await build())
+        accepted = await bot.jobs.accept(await as_member(bot, interaction, await build()))
     except BotError as exc:
         await _withdraw(interaction)
         await send_ephemeral(interaction, exc.render(interaction.locale))

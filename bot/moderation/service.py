@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-
-import discord
 
 from bot.errors import InvalidRequest, NotAllowed
 from bot.i18n import ENGLISH, LocaleLike, Text
 from bot.moderation.audit import AuditLog
 from bot.moderation.blocklist import MAX_RULES_PER_GUILD, RuleSet, check_new_rule, rule_set
-from bot.moderation.export import jobs_csv
+from bot.moderation.export import jobs_csv, read_jobs
 from bot.moderation.matching import RuleMatcher
 from bot.store import (
     BlockedUser,
@@ -45,7 +43,6 @@ from bot.ui.rules import per_period
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-EXPORT_BATCH = 500
 
 
 class PromptBlocked(NotAllowed):
@@ -54,15 +51,6 @@ class PromptBlocked(NotAllowed):
     def __init__(self, rule: PromptRule) -> None:
         super().__init__("refusal.prompt_blocked")
         self.rule = rule
-
-
-def is_moderator(
-    permissions: discord.Permissions, role_ids: Collection[int], moderator_role_id: int | None
-) -> bool:
-    """Whether a member may moderate: Manage Messages, or the server's moderator role."""
-    if permissions.manage_messages or permissions.administrator:
-        return True
-    return moderator_role_id is not None and moderator_role_id in role_ids
 
 
 class ModerationService:
@@ -103,13 +91,6 @@ class ModerationService:
                 guild_id, lambda lang: blocked_audit_embed(user_id, channel_id, prompt, rule, lang)
             )
             raise PromptBlocked(rule)
-
-    async def is_moderator(
-        self, guild_id: int, permissions: discord.Permissions, role_ids: Collection[int]
-    ) -> bool:
-        """Whether a member may use the moderator commands in this server."""
-        settings = await self._store.guilds.settings(guild_id)
-        return is_moderator(permissions, role_ids, settings.moderator_role_id)
 
     # ------------------------------------------------------------------ reading
 
@@ -157,14 +138,9 @@ class ModerationService:
 
         The header row is in ``locale`` (the moderator's language).
         """
-        jobs: list[Job] = []
-        while len(jobs) < max_rows:
-            batch = await self.jobs(
-                filters, limit=min(EXPORT_BATCH, max_rows - len(jobs)), offset=len(jobs)
-            )
-            jobs.extend(batch)
-            if not batch:
-                break
+        jobs = await read_jobs(
+            lambda limit, offset: self.jobs(filters, limit=limit, offset=offset), max_rows
+        )
         return jobs_csv(jobs, locale), len(jobs)
 
     # ------------------------------------------------------------------ actions
