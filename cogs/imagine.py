@@ -138,9 +138,10 @@ class Imagine(commands.Cog):
         if not references:  # a Refusal is answered ephemerally by the error router
             await submit(self.bot, interaction, request_for(interaction, options))
             return
-        # What needs no download is refused at once: the model, the count, the sizes.
+        # What needs no download is refused at once, privately, as the first answer: the
+        # model, the count, and what Discord declares of each file (its type and size).
         await self.bot.jobs.check(replace(options, images=len(references)))
-        self.bot.references.check_sizes(references)
+        self.bot.references.check_declared(references)
 
         async def build() -> JobRequest:
             inputs = await self.bot.references.attachments(references)

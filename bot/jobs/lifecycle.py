@@ -28,6 +28,7 @@ from bot.jobs import dispatch
 from bot.jobs.delivery import Delivery
 from bot.jobs.dispatcher import Dispatcher
 from bot.jobs.failures import NO_WATCH, KeyWatch, classify, failed_task, lost_task, watch_key
+from bot.jobs.kept import small_copies
 from bot.jobs.outcomes import Outcomes
 from bot.jobs.poller import TaskPoller
 from bot.jobs.recovery import Leases, Recovery
@@ -342,12 +343,14 @@ class JobRunner:
 
     async def drop(self, job_id: int) -> None:
         """Cancel a queued job whose interaction was never answered; release its quota."""
+        kept = await small_copies(await self._store.jobs.inputs(job_id))
         async with self._store.transaction():
             cancelled = await self._store.jobs.transition(
                 job_id, ["queued"], "cancelled", finished_at=time.time()
             )
             if cancelled is not None:
                 await self._quota.release(job_id)
+                await self._store.jobs.keep_inputs(job_id, kept)
                 await self._store.jobs.mark_delivered(
                     job_id, via="none", channel_id=None, message_id=None, delivered=False
                 )

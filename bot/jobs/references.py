@@ -1,11 +1,14 @@
 """Reference images: a member's attachments, a message's or a result's images, as job inputs.
 
-Each image is checked before anything is reserved or sent: at most ``max_bytes`` (the
-size Discord declares is checked before any download; the download itself is streamed
-and stopped the moment it passes the cap, whatever was declared), and it must really
-be PNG, JPEG, WebP or GIF: the bytes are sniffed, the declared type is not trusted.
+Each image is checked before anything is reserved or sent. What Discord declares of an
+attachment (its media type, file name and size) is checked before the first answer, so a
+text file or one too large is refused at once and privately. Then the download is
+streamed and stopped the moment it passes ``max_bytes``, whatever was declared, and the
+image must really be PNG, JPEG, WebP or GIF: the bytes are sniffed, the declared type is
+not trusted.
 The bytes are kept with the job, so a restart before the create still has them, and
-they reach the gateway as an upload, never as Discord's signed, expiring link.
+they reach the gateway as an upload, never as Discord's signed, expiring link. Once the
+job's outcome is delivered only a small copy of each stays (:mod:`bot.jobs.kept`).
 
 Downloads go through a :data:`Fetch` (``JobService.download``: the same bounded,
 address-checked streaming as result images, :mod:`bot.lemondata.downloads`).
@@ -38,13 +41,15 @@ log = logging.getLogger(__name__)
 
 # Download one image from a URL, keeping at most ``max_bytes`` (no bytes: it was larger).
 Fetch = Callable[[str, int], Awaitable[Download]]
+# What Discord may declare for an image the gateway takes ("image/jpg": some clients').
+DECLARED_IMAGE_TYPES = frozenset({*EXTENSIONS, "image/jpg"})
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 # The most one reference image may take to download, retries included: a host that
 # trickles its bytes would otherwise hold one of the client's request slots for hours.
 READ_SECONDS = 30.0
 # A Remix form not submitted within this is forgotten (its images must be picked again).
 REMIX_TTL_SECONDS = 15 * 60
 MAX_PENDING_REMIXES = 500
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,30 @@ def check_sizes(attachments: Sequence[discord.Attachment], max_bytes: int) -> No
     for attachment in attachments:
         if attachment.size > max_bytes:
             raise _too_large(attachment.filename, attachment.size, max_bytes)
+
+
+def declared_type(attachment: discord.Attachment) -> str:
+    """Return the media type Discord declares for an attachment (``""`` when none)."""
+    return (attachment.content_type or "").split(";", 1)[0].strip().lower()
+
+
+def check_declared(attachments: Sequence[discord.Attachment], max_bytes: int) -> None:
+    """Refuse, with no download, what Discord says is no image the bot takes or too large.
+
+    A declared media type must be PNG, JPEG, WebP or GIF; without one, the file name must
+    end like one. What passes is still sniffed once downloaded (:func:`as_input`).
+    """
+    for attachment in attachments:
+        kind = declared_type(attachment)
+        if kind and kind not in DECLARED_IMAGE_TYPES:
+            raise InvalidRequest(
+                "refusal.declared_not_an_image",
+                name=_shown(attachment.filename),
+                kind=f"`{kind[:60]}`",
+            )
+        if not kind and not attachment.filename.lower().endswith(IMAGE_SUFFIXES):
+            raise InvalidRequest("refusal.not_an_image", name=_shown(attachment.filename))
+    check_sizes(attachments, max_bytes)
 
 
 def as_input(position: int, data: bytes, shown_name: str | Text, max_bytes: int) -> InputImage:
@@ -217,9 +246,9 @@ class References:
         self.max_bytes = max_bytes
         self._remixes: dict[str, PendingRemix] = {}
 
-    def check_sizes(self, attachments: Sequence[discord.Attachment]) -> None:
-        """Refuse an attachment over the cap by its declared size (no download)."""
-        check_sizes(attachments, self.max_bytes)
+    def check_declared(self, attachments: Sequence[discord.Attachment]) -> None:
+        """Refuse, with no download, attachments declared as no image or over the cap."""
+        check_declared(attachments, self.max_bytes)
 
     async def attachments(
         self, attachments: Sequence[discord.Attachment]

@@ -18,12 +18,29 @@ from bot.i18n import ENGLISH, LocaleLike, Text, t
 DETAIL_LIMIT = 160
 FIELD_LIMIT = 1024
 TimestampStyle = discord.utils.TimestampStyle
+# A bracket after an even run of backslashes (none included) is live markdown.
+_LIVE_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]])")
 
 
 def shorten(text: str, limit: int) -> str:
     """Return ``text`` on one line, cut to ``limit`` characters with an ellipsis when cut."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def escaped(text: str) -> str:
+    """Return text a member or the gateway wrote, safe in a card: markdown and masked links inert.
+
+    discord.py escapes backslashes too, so a typed backslash cannot undo an escape; every
+    bracket is escaped, so ``[Free Nitro](https://evil)`` shows as typed instead of as a link.
+    """
+    text = discord.utils.escape_markdown(text)
+    return _LIVE_BRACKET.sub(r"\1\\\2", text)
+
+
+def shown(text: str, limit: int) -> str:
+    """Return :func:`escaped` text on one line, cut to ``limit`` characters with an ellipsis."""
+    return shorten(escaped(text), limit)
 
 
 def clip(text: str, limit: int = DISCORD_MESSAGE_LIMIT) -> str:

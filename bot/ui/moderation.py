@@ -15,7 +15,7 @@ import discord
 from bot.i18n import Joined, LocaleLike, Renderable, Text, seconds, t
 from bot.store import Job, JobFilter, PromptRule
 from bot.ui.cards import has_lineage, job_header, jump_link, lineage_text, thumbnail_url
-from bot.ui.format import code, fit_lines, mention, shorten, timestamp
+from bot.ui.format import code, fit_lines, mention, shorten, shown, timestamp
 
 SUMMARY_PROMPT = 200
 DETAIL_PROMPT = 2800
@@ -112,7 +112,7 @@ def job_detail_embed(
     if job.revised_prompt:
         embed.add_field(
             name=t("card.revised_prompt", lang),
-            value=shorten(job.revised_prompt, 800),
+            value=shown(job.revised_prompt, 800),
             inline=False,
         )
     embed.add_field(
@@ -223,7 +223,7 @@ def blocked_audit_embed(
     lang = locale
     embed = discord.Embed(
         title=t("mod.prompt_blocked", lang),
-        description=shorten(prompt, AUDIT_PROMPT),
+        description=shown(prompt, AUDIT_PROMPT),
         colour=COLOUR_BLOCKED,
     )
     embed.add_field(name=t("mod.user", lang), value=mention(user_id))
