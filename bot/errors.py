@@ -20,6 +20,7 @@ raises them::
     ├── DeliveryError              Discord cannot be given a job's message (bot.jobs.delivery)
     ├── StorageError               the database refused a write the caller relied on
     │   ├── LeaseLost              another process holds the job now (bot.store.jobs)
+    │   ├── DatabaseUnavailable    the database is unreachable (bot.store.outage)
     │   └── LedgerCopyError        migrate-db cannot copy this ledger (bot.store.migrate)
     ├── Refusal                    the member's request is refused, with a catalogue message
     │   ├── InvalidRequest         options, images or targets that are not valid

@@ -53,6 +53,10 @@ SERVER_OPTIONS = (
     "-c fsync=off -c full_page_writes=off -c synchronous_commit=off "
     "-c listen_addresses=127.0.0.1 -c max_connections=200"
 )
+# A server that is crashed on purpose keeps what it acknowledged: with synchronous_commit
+# off, an immediate stop loses the commits of the last moments (fsync=off is safe: the
+# operating system, which keeps its page cache, does not crash).
+DURABLE_OPTIONS = SERVER_OPTIONS.replace("synchronous_commit=off", "synchronous_commit=on")
 
 
 def required() -> bool:
@@ -117,12 +121,14 @@ class AdminLoop:
 class LocalCluster:
     """A throwaway PostgreSQL cluster in a temporary directory."""
 
-    def __init__(self, binaries: Path) -> None:
+    def __init__(self, binaries: Path, *, durable: bool = False) -> None:
         self.binaries = binaries
+        self.options = DURABLE_OPTIONS if durable else SERVER_OPTIONS
         self.as_root = os.geteuid() == 0
         self.root = Path(tempfile.mkdtemp(prefix="lemonbot-pg-", dir=cluster_parent()))
         self.data = self.root / "data"
         self.port = 0
+        self.url = ""  # the administration URL, once started
         if self.as_root:
             try:
                 owner = pwd.getpwnam(SERVER_USER)
@@ -152,15 +158,33 @@ class LocalCluster:
             raise RuntimeError(f"initdb failed: {done.stderr.strip()}")
         for _ in range(3):  # a free port may be taken between the check and the start
             self.port = free_port()
-            done = self._run(
-                "pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
-                "-w", "-t", str(START_TIMEOUT_SECONDS),
-                "-o", f"{SERVER_OPTIONS} -p {self.port} -k {self.root}", "start",
-            )  # fmt: skip
+            done = self._start_server()
             if done.returncode == 0:
                 return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        raise RuntimeError(self._start_failure(done))
+
+    def _start_server(self) -> subprocess.CompletedProcess[str]:
+        return self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
+            "-w", "-t", str(START_TIMEOUT_SECONDS),
+            "-o", f"{self.options} -p {self.port} -k {self.root}", "start",
+        )  # fmt: skip
+
+    def _start_failure(self, done: subprocess.CompletedProcess[str]) -> str:
         log = (self.root / "server.log").read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"pg_ctl start failed: {done.stdout}{done.stderr}\n{log}")
+        return f"pg_ctl start failed: {done.stdout}{done.stderr}\n{log}"
+
+    def crash(self) -> None:
+        """Stop the server at once, as a crash would (``pg_ctl stop -m immediate``)."""
+        done = self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed: {done.stdout}{done.stderr}")
+
+    def restart(self) -> None:
+        """Start the server again on the same port and data (after :meth:`crash`)."""
+        done = self._start_server()
+        if done.returncode != 0:
+            raise RuntimeError(self._start_failure(done))
 
     def stop(self) -> None:
         """Stop the server at once and remove its directory."""
@@ -234,7 +258,9 @@ def missing_reason() -> str | None:
     return NOT_FOUND
 
 
-SERVER_FIXTURES = frozenset({"postgres_server", "postgres_url", "empty_postgres_url"})
+SERVER_FIXTURES = frozenset(
+    {"postgres_server", "postgres_url", "empty_postgres_url", "crashable_postgres"}
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -317,3 +343,27 @@ def empty_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
         yield postgres_server.url(name)
     finally:
         postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def crashable_postgres() -> Iterator[LocalCluster]:
+    """A server of the test's own, started from the binaries, that the test may crash.
+
+    Its ``postgres`` database is the test's (``cluster.url``). Crashing the session's
+    server would fail every other test using it, so this one is started for the test
+    alone, and removed after it; TEST_DATABASE_URL cannot stand in for it.
+    """
+    binaries = find_binaries()
+    if binaries is None:
+        _unavailable(NOT_FOUND)
+        raise AssertionError("unreachable")  # _unavailable always raises
+    cluster = LocalCluster(binaries, durable=True)
+    try:
+        cluster.url = cluster.start()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        cluster.stop()
+        _unavailable(f"the test server could not start: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

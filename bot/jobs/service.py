@@ -36,6 +36,7 @@ from bot.quota import QuotaService, api_user
 from bot.scheduler.loop import PollBudget
 from bot.store import InputImage, Job, JobDraft, Store
 from bot.store.group import GroupCommit
+from bot.store.outage import DatabaseUnavailable, impatient
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +188,16 @@ class JobService:
         """Validate, check server rules, reserve quota and store a job.
 
         Raises a Refusal (answered ephemerally) to refuse it; nothing is reserved or
-        sent in that case.
+        sent in that case. The database is tried once: while it is unreachable the
+        request is refused at once, instead of waiting for it as jobs do.
         """
+        try:
+            with impatient():
+                return await self._accept(request)
+        except DatabaseUnavailable:
+            raise ServiceUnavailable("refusal.database_unavailable") from None
+
+    async def _accept(self, request: JobRequest) -> Accepted:
         options = await self.check(replace(request.options, images=len(request.inputs)))
         accepts = self._catalog.image_input(options.model)
         draft = draft_for(request, options, self._settings.model_weights, accepts)

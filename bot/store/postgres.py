@@ -18,16 +18,21 @@ a session advisory lock makes processes that start together migrate one after an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import asyncpg
 
 from bot.store.database import Row, migrations
+from bot.store.outage import Outage
+
+T = TypeVar("T")
+Connection = asyncpg.pool.PoolConnectionProxy
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +40,9 @@ ENGINE = "postgres"
 URL_SCHEMES = ("postgresql://", "postgres://")
 # Key of the session advisory lock held while migrating (two-key form: its own space).
 MIGRATION_LOCK = (0x4C454D4F, 0x4E424F54)  # "LEMO", "NBOT"
-POOL_MIN_SIZE = 1
+# No floor: asyncpg restores one by reconnecting in the background, and logs a traceback
+# per failed attempt while the server is down; connections are made as statements need them.
+POOL_MIN_SIZE = 0
 POOL_MAX_SIZE = 10
 CLOSE_GRACE_SECONDS = 5.0
 
@@ -64,6 +71,19 @@ def numbered(sql: str) -> str:
     return "'".join(pieces)
 
 
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the server is gone (crashed, restarting, refusing connections)."""
+    if isinstance(exc, asyncpg.QueryCanceledError):
+        return False  # a statement timeout: the server answered
+    if isinstance(exc, asyncpg.InterfaceError):
+        return "closed" in str(exc)  # a connection that died under the pool
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        return True  # a connection the server ended while idle, still in the pool
+    return isinstance(
+        exc, (OSError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError)
+    )
+
+
 def changed_rows(status: str) -> int:
     """Return the row count of a command status such as ``UPDATE 3`` or ``INSERT 0 1``."""
     last = status.rsplit(" ", 1)[-1]
@@ -80,7 +100,8 @@ class PostgresDatabase:
         self._pool = pool
         # The connection of each task's open transaction (tasks, not contexts: a task
         # spawned inside a transaction inherits the context but must not share it).
-        self._bound: dict[asyncio.Task[Any], asyncpg.pool.PoolConnectionProxy] = {}
+        self._bound: dict[asyncio.Task[Any], Connection] = {}
+        self.outage = Outage(ENGINE, unreachable)
 
     @classmethod
     @asynccontextmanager
@@ -105,29 +126,71 @@ class PostgresDatabase:
         task = asyncio.current_task()
         return self._bound.get(task) if task is not None else None
 
-    @asynccontextmanager
-    async def _use(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
-        """Yield the current transaction's connection, or a pooled one for one statement."""
+    async def _run(self, statement: Callable[[Connection], Awaitable[T]]) -> T:
+        """Run ``statement`` on the open transaction's connection, or on a pooled one.
+
+        Outside a transaction it is tried again while the server is unreachable (see
+        :mod:`bot.store.outage`); inside one, a lost connection ends the transaction.
+        """
         bound = self._connection()
         if bound is not None:
-            yield bound
-            return
-        async with self._pool.acquire() as conn:
-            yield conn
+            try:
+                return await statement(bound)
+            except Exception as exc:
+                lost = self.outage.lost(exc)
+                if lost is exc:
+                    raise
+                raise lost from exc
+
+        async def attempt() -> T:
+            async with self._pool.acquire() as conn:
+                return await statement(conn)
+
+        return await self.outage.run(attempt)
+
+    async def _begin(self) -> tuple[Connection, Any]:
+        """Take a pooled connection and start a transaction on it."""
+        conn = await self._pool.acquire()
+        try:
+            transaction = conn.transaction()
+            await transaction.start()
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        return conn, transaction
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        """Run the body as one transaction on one connection; nested calls join it."""
+        """Run the body as one transaction on one connection; nested calls join it.
+
+        Starting it is tried again while the server is unreachable; a connection lost
+        in the body raises DatabaseUnavailable (the body is not repeated).
+        """
         task = asyncio.current_task()
         if task is None or task in self._bound:
             yield
             return
-        async with self._pool.acquire() as conn, conn.transaction():
-            self._bound[task] = conn
+        conn, transaction = await self.outage.run(self._begin)
+        self._bound[task] = conn
+        try:
             try:
                 yield
-            finally:
-                del self._bound[task]
+            except BaseException as exc:
+                with contextlib.suppress(Exception):  # a dead connection has nothing to undo
+                    await transaction.rollback()
+                if isinstance(exc, Exception) and (lost := self.outage.lost(exc)) is not exc:
+                    raise lost from exc
+                raise
+            try:
+                await transaction.commit()
+            except Exception as exc:
+                lost = self.outage.lost(exc)
+                if lost is exc:
+                    raise
+                raise lost from exc
+        finally:
+            del self._bound[task]
+            await self._pool.release(conn)
 
     async def lock(self, *keys: str) -> None:
         """Wait for, then hold until the transaction ends, the advisory locks of ``keys``.
@@ -150,8 +213,7 @@ class PostgresDatabase:
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run a query (RETURNING statements too) and return every row."""
-        async with self._use() as conn:
-            rows = await conn.fetch(numbered(sql), *params)
+        rows = await self._run(lambda conn: conn.fetch(numbered(sql), *params))
         return cast(list[Row], rows)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
@@ -161,15 +223,14 @@ class PostgresDatabase:
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement and return the number of rows it changed."""
-        async with self._use() as conn:
-            return changed_rows(await conn.execute(numbered(sql), *params))
+        return changed_rows(await self._run(lambda conn: conn.execute(numbered(sql), *params)))
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement once per parameter row, all or nothing."""
         if not rows:
             return
-        async with self.transaction(), self._use() as conn:
-            await conn.executemany(numbered(sql), rows)
+        async with self.transaction():
+            await self._run(lambda conn: conn.executemany(numbered(sql), rows))
 
     async def schema_version(self) -> int:
         """Return the number of the last migration applied (0 on an empty database)."""

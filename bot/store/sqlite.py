@@ -24,10 +24,21 @@ from typing import Any, cast
 import aiosqlite
 
 from bot.store.database import Row, migrations
+from bot.store.outage import Outage
 
 log = logging.getLogger(__name__)
 
 ENGINE = "sqlite"
+# How long one attempt waits for another program's lock before the outage retries begin
+# (short, so that a member's request is refused within Discord's three seconds).
+BUSY_TIMEOUT_MS = 1000
+
+
+def locked(exc: BaseException) -> bool:
+    """Whether ``exc`` says another program holds the file's lock (``database is locked``)."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
@@ -49,6 +60,7 @@ class SqliteDatabase:
         self._conn = conn
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
+        self.outage = Outage(ENGINE, locked)
 
     @classmethod
     @asynccontextmanager
@@ -62,7 +74,7 @@ class SqliteDatabase:
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute("PRAGMA busy_timeout=5000")
+            await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS:d}")
             db = cls(conn)
             await db.migrate()
             yield db
@@ -71,7 +83,11 @@ class SqliteDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        """Run the body as one ``BEGIN IMMEDIATE`` transaction; nested calls join it."""
+        """Run the body as one ``BEGIN IMMEDIATE`` transaction; nested calls join it.
+
+        While another program holds the file's lock, the ``BEGIN`` is tried again (see
+        :mod:`bot.store.outage`).
+        """
         task = asyncio.current_task()
         if task is not None and self._owner is task:
             yield
@@ -79,15 +95,20 @@ class SqliteDatabase:
         async with self._lock:
             self._owner = task
             try:
-                await self._conn.execute("BEGIN IMMEDIATE")
+                await self.outage.run(self._begin)
                 try:
                     yield
-                except BaseException:
+                except BaseException as exc:
                     await self._conn.rollback()
+                    if isinstance(exc, Exception) and (lost := self.outage.lost(exc)) is not exc:
+                        raise lost from exc
                     raise
                 await self._conn.commit()
             finally:
                 self._owner = None
+
+    async def _begin(self) -> None:
+        await self._conn.execute("BEGIN IMMEDIATE")
 
     async def lock(self, *keys: str) -> None:
         """Check that a transaction is open: SQLite already runs them one at a time."""
