@@ -24,6 +24,10 @@ DOWN_LINE = "database unreachable"
 BACK_LINE = "database reachable again"
 # Generous: two cores shared with CPU hogs, a server restarting, back-off up to 2 s.
 SLOW = 90.0
+LEASE_SECONDS = 2
+# How long the server stays down: a scenario figure, not a wait for an event. Longer than
+# a lease, so every lease the bot holds runs out in the outage.
+OUTAGE_SECONDS = 3.0
 
 
 async def ledger(url: str) -> list[dict[str, Any]]:
@@ -55,7 +59,7 @@ async def test_a_postgres_crash_mid_run_delivers_every_job_once_and_refuses_mean
     cluster = crashable_postgres
     url = cluster.url
     emulator.hold_tasks = True
-    bot = make_bot(env={"DATABASE_URL": url, "LEASE_SECONDS": "2"})
+    bot = make_bot(env={"DATABASE_URL": url, "LEASE_SECONDS": str(LEASE_SECONDS)})
     await bot.start()
     members = [fake.alice, fake.bob, fake.owner]  # each within the running cap per member
     asked = [
@@ -84,6 +88,7 @@ async def test_a_postgres_crash_mid_run_delivers_every_job_once_and_refuses_mean
 
     for task_id in emulator.tasks:  # the tasks finish while the database is away
         emulator.complete_task(task_id)
+    await asyncio.sleep(OUTAGE_SECONDS)
     await asyncio.to_thread(cluster.restart)
 
     for interaction in asked:
