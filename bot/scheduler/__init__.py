@@ -67,8 +67,9 @@ The planner (:class:`PollPlanner`)
     tail. *How many* (:mod:`bot.scheduler.allowance`): each task may spend what polling
     every 5 s would (its allowance, expected from its estimate), so its price is the
     one whose schedule expects that many polls: a slow model's polls are cheap, a fast
-    one's dear (``allowance_interval=None``: every task at ``price``, 0.25 s). After a poll finds the task running, the next comes when that
-    rate's integral reaches one, and at least ``MIN_GAP`` (0.5 s) later.
+    one's dear (``allowance_interval=None``: every task at ``price``, 0.25 s). After a
+    poll finds the task running, the next comes when that rate's integral reaches one,
+    and at least ``MIN_GAP`` (0.5 s) later.
     *Tight budget.* When several polls are due and one grant is free, final polls go
     first, then tasks past their starvation bound, then the task most likely to have
     ended since its last poll (among the ``CANDIDATES`` most overdue).
