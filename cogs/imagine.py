@@ -23,7 +23,6 @@ from bot.catalog import (
 from bot.client import LemonBot
 from bot.i18n import LocaleLike, Text, command_text
 from bot.jobs import JobRequest
-from bot.jobs.references import check_sizes, read_attachments
 from bot.ui.cards import family_text, quota_embed
 from bot.ui.replies import member_role_ids
 from cogs.submit import request_for, submit, submit_deferred
@@ -136,16 +135,16 @@ class Imagine(commands.Cog):
             style=style,
         )
         references = [a for a in (image, image2, image3) if a is not None]
-        if not references:  # a BotError is answered ephemerally by the error router
+        if not references:  # a Refusal is answered ephemerally by the error router
             await submit(self.bot, interaction, request_for(interaction, options))
             return
-        # What needs no download is refused at once: the model, the count, the sizes.
-        limit = self.bot.settings.max_input_image_bytes
+        # What needs no download is refused at once, privately, as the first answer: the
+        # model, the count, and what Discord declares of each file (its type and size).
         await self.bot.jobs.check(replace(options, images=len(references)))
-        check_sizes(references, limit)
+        self.bot.references.check_declared(references)
 
         async def build() -> JobRequest:
-            inputs = await read_attachments(references, limit, self.bot.jobs.download)
+            inputs = await self.bot.references.attachments(references)
             return request_for(interaction, options, inputs=inputs)
 
         await submit_deferred(self.bot, interaction, build)

@@ -93,6 +93,7 @@ for failed or lost tasks, so only real completions teach the planner; ``LEMONDAT
 (``Settings.lemondata_rpm``) is the limit until the gateway announces one.
 """
 
+from bot.lemondata.urls import RequestKind
 from bot.scheduler.budget import DEFAULT_RPM, RequestBudget, Slot
 from bot.scheduler.clock import Clock, LoopClock, VirtualClock, clock_time, sleep_or_wake
 from bot.scheduler.estimates import (
@@ -104,7 +105,7 @@ from bot.scheduler.estimates import (
     Prior,
     option_key,
 )
-from bot.scheduler.grants import BudgetStats, Grant, PollDemand, RequestKind
+from bot.scheduler.grants import BudgetStats, Grant, PollDemand
 from bot.scheduler.headers import RateHeaders, parse_rate_headers
 from bot.scheduler.loop import PollLoop, PollResult
 from bot.scheduler.planner import Due, PollPick, PollPlanner

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
-RequestKind = Literal["create", "poll", "download", "models"]
-KINDS: tuple[RequestKind, ...] = ("create", "poll", "download", "models")
+from bot.lemondata.urls import RequestKind
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,11 @@ from discord.app_commands import Choice, Range
 from discord.ext import tasks
 
 from bot.client import LemonBot
-from bot.errors import BotError, CheckRefused, InvalidRequest
+from bot.errors import InvalidRequest, Refusal
 from bot.i18n import Joined, Text, command_text
+from bot.ui.format import mention
 from bot.ui.options import AuditChannel
+from bot.ui.replies import CheckRefused
 from bot.ui.rules import config_embed
 from cogs.moderation.common import MAX_RUNNING, blocklist, guild_of, imagemod, quota
 from cogs.moderation.review import ReviewCommands
@@ -75,7 +77,7 @@ class Moderation(ReviewCommands, RuleCommands):
             raise app_commands.NoPrivateMessage()
         try:
             allowed = await self.bot.members.moderates(interaction, interaction.guild_id)
-        except BotError as exc:  # Discord could not say; a check failure answers privately
+        except Refusal as exc:  # Discord could not say; a check failure answers privately
             raise CheckRefused(exc.text.key, **exc.text.params) from None
         if not allowed:
             log.info(
@@ -126,12 +128,12 @@ class Moderation(ReviewCommands, RuleCommands):
             said.append(Text(f"action.reset_{reset}"))
         if log_channel is not None:
             changes["log_channel_id"] = log_channel.id
-            said.append(Text.of("action.audit_channel", channel=f"<#{log_channel.id}>"))
+            said.append(Text.of("action.audit_channel", channel=mention(log_channel.id, "channel")))
         if moderator_role is not None:
             if moderator_role.is_default():
                 raise InvalidRequest("refusal.everyone_moderator")
             changes["moderator_role_id"] = moderator_role.id
-            said.append(Text.of("action.moderator_role", role=f"<@&{moderator_role.id}>"))
+            said.append(Text.of("action.moderator_role", role=mention(moderator_role.id, "role")))
         if max_running_per_user is not None:
             changes["max_running_per_user"] = max_running_per_user
             said.append(Text.of("action.running_per_member", count=max_running_per_user))
@@ -154,7 +156,7 @@ class Moderation(ReviewCommands, RuleCommands):
         _, posted = await self.service.configure(guild_id, interaction.user.id, changes, text)
         reply = Text.of("mod.done", text=text).render(locale)
         if log_channel is not None and not posted:
-            cannot = Text.of("mod.cannot_post", channel=f"<#{log_channel.id}>")
+            cannot = Text.of("mod.cannot_post", channel=mention(log_channel.id, "channel"))
             reply += "\n" + cannot.render(locale)
         await interaction.edit_original_response(
             content=reply, embed=await self._config_embed(guild_id, locale)
