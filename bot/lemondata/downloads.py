@@ -5,10 +5,18 @@ checked again at every redirect; no API key is sent. The body is streamed and ke
 up to ``max_bytes`` (what Discord can take as an attachment): a larger image is not an
 error, it is returned without bytes so that it can be shown by its link. The bytes must
 really be an image (PNG, JPEG, WebP or GIF).
+
+The cap counts what arrives and what it decodes to: ``Accept-Encoding: identity`` is
+asked for, and a body sent compressed anyway (gzip or deflate) is inflated a step of
+:data:`DECODE_STEP` bytes at a time and stopped at the cap, so that a small compressed
+body cannot inflate to many times the cap in memory (a "gzip bomb"). Other encodings
+are refused.
 """
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -26,6 +34,10 @@ DOWNLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 MAX_REDIRECTS = 5
 GONE_STATUSES = (403, 404, 410)
 NOT_AN_IMAGE = "not_an_image"  # the code of the error raised when the bytes are no image
+# The most bytes one step of inflating a compressed body produces: memory stays within
+# the cap plus this much, whatever the compression ratio.
+DECODE_STEP = 64 * 1024
+DOWNLOAD_HEADERS = {"Accept-Encoding": "identity"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,9 @@ async def download(
         except UnsafeURLError as exc:
             raise MalformedResponseError(f"the image link was not fetched: {exc}") from None
         try:
-            async with http.stream("GET", target, timeout=DOWNLOAD_TIMEOUT) as response:
+            async with http.stream(
+                "GET", target, headers=DOWNLOAD_HEADERS, timeout=DOWNLOAD_TIMEOUT
+            ) as response:
                 if response.is_redirect and "location" in response.headers:
                     url = str(target.join(response.headers["location"]))
                     continue
@@ -70,19 +84,70 @@ async def _read(response: httpx.Response, max_bytes: int) -> Download:
     if response.status_code != 200:
         await response.aread()
         raise error_from_response(response)
+    decode = _decoder(response.headers.get("content-encoding", ""))
     body = bytearray()
+    received = 0
     kind: str | None = None
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if kind is None and len(body) >= 12:
-            kind = image_type(bytes(body[:12]))
-            if kind is None:
-                raise MalformedResponseError(
-                    "the image link did not serve an image", code=NOT_AN_IMAGE
-                )
-        if len(body) > max_bytes:
-            return Download(None, kind or "image/png")  # too large to attach: link it
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        for piece in decode(chunk):
+            body += piece
+            if kind is None and len(body) >= 12:
+                kind = image_type(bytes(body[:12]))
+                if kind is None:
+                    raise MalformedResponseError(
+                        "the image link did not serve an image", code=NOT_AN_IMAGE
+                    )
+            if len(body) > max_bytes:
+                return Download(None, kind or "image/png")  # too large to attach: link it
+        if received > max_bytes:
+            return Download(None, kind or "image/png")
     kind = kind or image_type(bytes(body))
     if kind is None:
         raise MalformedResponseError("the image link did not serve an image", code=NOT_AN_IMAGE)
     return Download(bytes(body), kind)
+
+
+Decoder = Callable[[bytes], Iterator[bytes]]
+
+
+def _identity(chunk: bytes) -> Iterator[bytes]:
+    yield chunk
+
+
+def _decoder(content_encoding: str) -> Decoder:
+    """Return how to undo ``Content-Encoding``, at most DECODE_STEP bytes at a time."""
+    encoding = content_encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return _identity
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise MalformedResponseError(
+            f"the image link sent an unsupported encoding ({encoding[:20]})"
+        )
+    inflater: zlib._Decompress | None = None
+
+    def inflate(chunk: bytes) -> Iterator[bytes]:
+        nonlocal inflater
+        if inflater is None:
+            inflater = zlib.decompressobj(_window_bits(encoding, chunk))
+        data = chunk
+        while True:
+            try:
+                out = inflater.decompress(data, DECODE_STEP)
+            except zlib.error:
+                raise MalformedResponseError("the image link sent a corrupt body") from None
+            if out:
+                yield out
+            data = inflater.unconsumed_tail
+            if not data and len(out) < DECODE_STEP:
+                return
+
+    return inflate
+
+
+def _window_bits(encoding: str, first: bytes) -> int:
+    if encoding != "deflate":
+        return 16 + zlib.MAX_WBITS  # a gzip header
+    # "deflate" is meant zlib-wrapped, but some servers send the raw stream.
+    wrapped = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
+    return zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
