@@ -16,7 +16,8 @@ are refused.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass
 
 import httpx
@@ -88,24 +89,34 @@ async def _read(response: httpx.Response, max_bytes: int) -> Download:
     body = bytearray()
     received = 0
     kind: str | None = None
-    async for chunk in response.aiter_raw():
-        received += len(chunk)
-        for piece in decode(chunk):
-            body += piece
-            if kind is None and len(body) >= 12:
-                kind = image_type(bytes(body[:12]))
-                if kind is None:
-                    raise MalformedResponseError(
-                        "the image link did not serve an image", code=NOT_AN_IMAGE
-                    )
-            if len(body) > max_bytes:
-                return Download(None, kind or "image/png")  # too large to attach: link it
-        if received > max_bytes:
-            return Download(None, kind or "image/png")
+    async with aclosing(_raw(response)) as chunks:
+        async for chunk in chunks:
+            received += len(chunk)
+            for piece in decode(chunk):
+                body += piece
+                if kind is None and len(body) >= 12:
+                    kind = image_type(bytes(body[:12]))
+                    if kind is None:
+                        raise MalformedResponseError(
+                            "the image link did not serve an image", code=NOT_AN_IMAGE
+                        )
+                if len(body) > max_bytes:
+                    return Download(None, kind or "image/png")  # too large to attach: link it
+            if received > max_bytes:
+                return Download(None, kind or "image/png")
     kind = kind or image_type(bytes(body))
     if kind is None:
         raise MalformedResponseError("the image link did not serve an image", code=NOT_AN_IMAGE)
     return Download(bytes(body), kind)
+
+
+async def _raw(response: httpx.Response) -> AsyncIterator[bytes]:
+    """Yield the body as it arrives, still encoded (a response read already: at once)."""
+    if response.is_stream_consumed:  # built with its content (httpx.MockTransport)
+        yield response.content
+        return
+    async for chunk in response.aiter_raw():
+        yield chunk
 
 
 Decoder = Callable[[bytes], Iterator[bytes]]
