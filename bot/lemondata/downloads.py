@@ -16,7 +16,7 @@ are refused.
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -110,7 +110,7 @@ async def _read(response: httpx.Response, max_bytes: int) -> Download:
     return Download(bytes(body), kind)
 
 
-async def _raw(response: httpx.Response) -> AsyncIterator[bytes]:
+async def _raw(response: httpx.Response) -> AsyncGenerator[bytes]:
     """Yield the body as it arrives, still encoded (a response read already: at once)."""
     if response.is_stream_consumed:  # built with its content (httpx.MockTransport)
         yield response.content
