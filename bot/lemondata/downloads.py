@@ -1,10 +1,12 @@
 """Downloads of result images, within bounds.
 
 Only http(s) URLs from addresses the :class:`~bot.lemondata.urls.AddressPolicy` allows,
-checked again at every redirect; no API key is sent. The body is streamed and kept only
-up to ``max_bytes`` (what Discord can take as an attachment): a larger image is not an
-error, it is returned without bytes so that it can be shown by its link. The bytes must
-really be an image (PNG, JPEG, WebP or GIF).
+checked again at every redirect; no API key is sent. The connection goes to the very
+address that was checked (the host is not resolved a second time, which could answer
+otherwise: DNS rebinding), with the host name kept for the Host header and for TLS.
+The body is streamed and kept only up to ``max_bytes`` (what Discord can take as an
+attachment): a larger image is not an error, it is returned without bytes so that it
+can be shown by its link. The bytes must really be an image (PNG, JPEG, WebP or GIF).
 
 The cap counts what arrives and what it decodes to: ``Accept-Encoding: identity`` is
 asked for, and a body sent compressed anyway (gzip or deflate) is inflated a step of
@@ -29,7 +31,7 @@ from bot.lemondata.errors import (
     error_from_response,
 )
 from bot.lemondata.images import image_type
-from bot.lemondata.urls import AddressPolicy, UnsafeURLError
+from bot.lemondata.urls import Address, AddressPolicy, UnsafeURLError
 
 DOWNLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 MAX_REDIRECTS = 5
@@ -55,17 +57,18 @@ async def download(
     """Fetch one image (one attempt); raise NotFoundError when the link is gone."""
     for _ in range(MAX_REDIRECTS + 1):
         try:
-            target = await policy.check(url)
+            target, addresses = await policy.pin(url)
         except UnsafeURLError as exc:
             raise MalformedResponseError(f"the image link was not fetched: {exc}") from None
         try:
-            async with http.stream(
-                "GET", target, headers=DOWNLOAD_HEADERS, timeout=DOWNLOAD_TIMEOUT
-            ) as response:
+            response = await _send(http, target, addresses)
+            try:
                 if response.is_redirect and "location" in response.headers:
                     url = str(target.join(response.headers["location"]))
                     continue
                 return await _read(response, max_bytes)
+            finally:
+                await response.aclose()
         except httpx.TransportError as exc:
             raise TransportError(
                 f"image download failed ({type(exc).__name__})", sent=True
@@ -75,6 +78,42 @@ async def download(
                 f"the image link could not be fetched ({type(exc).__name__})"
             ) from None
     raise MalformedResponseError("the image link redirects too often")
+
+
+async def _send(
+    http: httpx.AsyncClient, target: httpx.URL, addresses: list[Address]
+) -> httpx.Response:
+    """Send the GET to the first checked address that connects (none: by name, the gateway).
+
+    The URL names the address, so nothing resolves the host again; the Host header and
+    TLS (SNI and certificate verification) keep the host name. The connection is not
+    kept for reuse: a pooled connection is found by address, and another host on the
+    same address must not inherit a TLS session verified for this one.
+    """
+    if not addresses:
+        request = http.build_request(
+            "GET", target, headers=DOWNLOAD_HEADERS, timeout=DOWNLOAD_TIMEOUT
+        )
+        return await http.send(request, stream=True)
+    headers = {**DOWNLOAD_HEADERS, "Host": target.netloc.decode("ascii"), "Connection": "close"}
+    extensions = (
+        {"sni_hostname": target.raw_host.decode("ascii")} if target.scheme == "https" else {}
+    )
+    failure: httpx.ConnectError | None = None
+    for address in addresses:
+        request = http.build_request(
+            "GET",
+            target.copy_with(host=str(address)),
+            headers=headers,
+            timeout=DOWNLOAD_TIMEOUT,
+            extensions=extensions,
+        )
+        try:
+            return await http.send(request, stream=True)
+        except httpx.ConnectError as exc:  # that address is unreachable: try the next
+            failure = exc
+    assert failure is not None
+    raise failure
 
 
 async def _read(response: httpx.Response, max_bytes: int) -> Download:

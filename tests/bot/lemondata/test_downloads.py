@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import ipaddress
+import socket
 import tracemalloc
 import zlib
+from typing import Any
 
 import httpx
 import pytest
 
-from bot.lemondata import LemonDataClient, MalformedResponseError
+from bot.lemondata import LemonDataClient, LemonDataError, MalformedResponseError
 from tests.bot.lemondata.imagehost import ImageHost, Route
 from tests.fakes.lemondata import PNG_SIGNATURE
 
@@ -66,3 +70,91 @@ async def test_an_unknown_encoding_is_refused(host, client):
     host.routes["/a.png"] = Route(IMAGE, {"Content-Encoding": "br"})
     with pytest.raises(MalformedResponseError, match="unsupported encoding"):
         await client.download(host.url("/a.png"), max_bytes=MIB)
+
+
+PUBLIC = "93.184.215.14"  # a global address, unreachable from the tests
+
+
+class Rebinding:
+    """A resolver for ``name``: a public address first, then 127.0.0.1 (DNS rebinding)."""
+
+    def __init__(self, name: str, answers: list[str]) -> None:
+        self.name, self.answers, self.asked = name, answers, 0
+
+    async def getaddrinfo(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, bytes):  # anyio asks with the IDNA-encoded name
+            host = host.decode("ascii")
+        if host != self.name:
+            raise socket.gaierror(socket.EAI_NONAME, "unknown name")
+        answer = self.answers[min(self.asked, len(self.answers) - 1)]
+        self.asked += 1
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answer, int(port or 80)))]
+
+
+class Internet(httpx.AsyncBaseTransport):
+    """The real transport, except that a public address literal is unreachable."""
+
+    def __init__(self) -> None:
+        self.real = httpx.AsyncHTTPTransport()
+        self.sent: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request)
+        try:
+            if not ipaddress.ip_address(request.url.host).is_loopback:
+                raise httpx.ConnectError("unreachable", request=request)
+        except ValueError:
+            pass  # a name: connect by it (resolved again, by the transport)
+        return await self.real.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.real.aclose()
+
+
+async def test_a_rebinding_host_never_reaches_loopback(host, monkeypatch):
+    """Checked at a public address, the host's second answer (127.0.0.1) is never used."""
+    resolver = Rebinding("rebind.test", [PUBLIC, "127.0.0.1"])
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", resolver.getaddrinfo)
+    host.routes["/a.png"] = Route(IMAGE)
+    port = httpx.URL(host.base_url).port
+    internet = Internet()
+    async with httpx.AsyncClient(transport=internet) as http:
+        client = LemonDataClient(http, base_url="https://gateway.test", api_key="sk-x")
+        with pytest.raises(LemonDataError):  # unreachable, then refused when asked again
+            await client.download(f"http://rebind.test:{port}/a.png", max_bytes=MIB)
+    assert host.seen == []  # the loopback server was never reached
+    assert {str(r.url.host) for r in internet.sent} == {PUBLIC}
+    assert {r.headers["host"] for r in internet.sent} == {f"rebind.test:{port}"}
+
+
+async def test_the_checked_address_is_connected_to_with_the_host_name(host, monkeypatch):
+    """The request goes to the address checked; the host still sees its own name."""
+    resolver = Rebinding("images.test", ["127.0.0.1", PUBLIC])
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", resolver.getaddrinfo)
+    host.routes["/a.png"] = Route(IMAGE)
+    port = httpx.URL(host.base_url).port
+    async with httpx.AsyncClient() as http:
+        # The gateway on loopback: loopback images are allowed (local testing).
+        client = LemonDataClient(http, base_url=host.base_url, api_key="sk-x")
+        got = await client.download(f"http://images.test:{port}/a.png", max_bytes=MIB)
+    assert got.data == IMAGE
+    assert [seen.headers["host"] for seen in host.seen] == [f"images.test:{port}"]
+    assert resolver.asked == 1  # resolved once, for the check
+
+
+async def test_tls_keeps_the_host_name_for_sni_and_verification(monkeypatch):
+    """An https download to a pinned address asks TLS for the host name (SNI, certificate)."""
+    resolver = Rebinding("cdn.test", [PUBLIC])
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", resolver.getaddrinfo)
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=IMAGE)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        client = LemonDataClient(http, base_url="https://gateway.test", api_key="sk-x")
+        await client.download("https://cdn.test/a.png", max_bytes=MIB)
+    (request,) = seen
+    assert (request.url.host, request.headers["host"]) == (PUBLIC, "cdn.test")
+    assert request.extensions["sni_hostname"] == "cdn.test"
