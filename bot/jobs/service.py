@@ -170,11 +170,12 @@ class JobService:
     async def download(self, url: str, max_bytes: int) -> Download:
         """Download an image (a reference, a result's link), streamed and capped.
 
-        The same bounded download as a result image's: http(s) from allowed addresses
-        only, no API key sent, the body kept only up to ``max_bytes`` (larger: no bytes)
-        and sniffed (not an image: ``MalformedResponseError`` with code ``not_an_image``).
+        The same bounded download as a result image's, in the slots of reference images
+        (never a billed result's): http(s) from allowed addresses only, no API key sent,
+        the body kept only up to ``max_bytes`` (larger: no bytes) and sniffed (not an
+        image: ``MalformedResponseError`` with code ``not_an_image``).
         """
-        return await self._api.download(url, max_bytes=max_bytes)
+        return await self._api.download(url, max_bytes=max_bytes, reference=True)
 
     async def known(self, job_id: int | None, guild_id: int) -> int | None:
         """Return ``job_id`` if it is a job of this server, else None (a lineage link)."""

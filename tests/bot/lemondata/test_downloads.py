@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from bot.lemondata import LemonDataClient, LemonDataError, MalformedResponseError
+from bot.lemondata.client import MAX_REFERENCE_DOWNLOADS
 from tests.bot.lemondata.imagehost import ImageHost, Route
 from tests.fakes.lemondata import PNG_SIGNATURE
 
@@ -158,3 +159,24 @@ async def test_tls_keeps_the_host_name_for_sni_and_verification(monkeypatch):
     (request,) = seen
     assert (request.url.host, request.headers["host"]) == (PUBLIC, "cdn.test")
     assert request.extensions["sni_hostname"] == "cdn.test"
+
+
+async def test_reference_downloads_never_hold_a_result_back(host, client):
+    """Every reference slot held by a host that stalls, a result image still goes at once."""
+    stall = asyncio.Event()
+    for n in range(MAX_REFERENCE_DOWNLOADS):
+        host.routes[f"/ref-{n}.png"] = Route(IMAGE, gate=stall)
+    host.routes["/result.png"] = Route(IMAGE)
+    references = [
+        asyncio.create_task(
+            client.download(host.url(f"/ref-{n}.png"), max_bytes=MIB, reference=True)
+        )
+        for n in range(MAX_REFERENCE_DOWNLOADS)
+    ]
+    await host.wait_for(lambda: host.held == MAX_REFERENCE_DOWNLOADS)
+    result = asyncio.create_task(client.download(host.url("/result.png"), max_bytes=MIB))
+    await host.wait_for(lambda: any(seen.path == "/result.png" for seen in host.seen))
+    assert (await result).data == IMAGE
+    assert not any(task.done() for task in references)  # still held, the result went by
+    stall.set()
+    assert all(got.data == IMAGE for got in await asyncio.gather(*references))
