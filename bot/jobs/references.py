@@ -96,16 +96,21 @@ async def read(source: Source, position: int, max_bytes: int, fetch: Fetch) -> I
     """Download one image, streamed and capped at ``max_bytes``; return it as a job input.
 
     Refused (InvalidRequest) when its declared or real size passes the cap, when it is
-    no image, or when it cannot be downloaded; nothing is kept of a refused image.
+    no image, or when it cannot be downloaded within READ_SECONDS; nothing is kept of a
+    refused image.
     """
+    try:
+        async with asyncio.timeout(READ_SECONDS):  # a trickling host keeps no slot for long
+            return await _read(source, position, max_bytes, fetch)
+    except TimeoutError:
+        raise _late(source, position) from None
+
+
+async def _read(source: Source, position: int, max_bytes: int, fetch: Fetch) -> InputImage:
     if source.declared_size is not None and source.declared_size > max_bytes:
         raise _too_large(source.name, source.declared_size, max_bytes)
     try:
-        async with asyncio.timeout(READ_SECONDS):  # a trickling host keeps no slot for long
-            download = await fetch(source.url, max_bytes)
-    except TimeoutError:
-        log.info("reference image %s not downloaded within %s s", position + 1, READ_SECONDS)
-        raise Unreadable("refusal.attachment_unreadable", name=_shown(source.name)) from None
+        download = await fetch(source.url, max_bytes)
     except LemonDataError as exc:
         if exc.code == NOT_AN_IMAGE:
             raise InvalidRequest("refusal.not_an_image", name=_shown(source.name)) from None
@@ -118,14 +123,32 @@ async def read(source: Source, position: int, max_bytes: int, fetch: Fetch) -> I
     return as_input(position, download.data, source.name, max_bytes)
 
 
+def _late(source: Source, position: int) -> Unreadable:
+    log.info("reference image %s not downloaded within %s s", position + 1, READ_SECONDS)
+    return Unreadable("refusal.attachment_unreadable", name=_shown(source.name))
+
+
 async def read_sources(
     sources: Sequence[Source], max_bytes: int, fetch: Fetch
 ) -> tuple[InputImage, ...]:
-    """Download and check each image (declared sizes first); return them as job inputs."""
+    """Download and check the images at once (declared sizes first); return job inputs.
+
+    All of them share one READ_SECONDS; the first refusal stops the others.
+    """
     for source in sources:
         if source.declared_size is not None and source.declared_size > max_bytes:
             raise _too_large(source.name, source.declared_size, max_bytes)
-    return tuple([await read(s, position, max_bytes, fetch) for position, s in enumerate(sources)])
+    tasks: list[asyncio.Task[InputImage]] = []
+    try:
+        async with asyncio.timeout(READ_SECONDS), asyncio.TaskGroup() as group:
+            for position, source in enumerate(sources):
+                tasks.append(group.create_task(_read(source, position, max_bytes, fetch)))
+    except TimeoutError:
+        late = next((n for n, task in enumerate(tasks) if task.cancelled()), 0)
+        raise _late(sources[late], late) from None
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return tuple(task.result() for task in tasks)
 
 
 async def read_attachments(
