@@ -93,7 +93,9 @@ async def submit_deferred(
     if not interaction.response.is_done():
         await interaction.response.defer(thinking=True)
     try:
-        accepted = await bot.jobs.accept(await build())
+        async with bot.jobs.reading(interaction.user.id):  # one member's images in turn
+            request = await build()
+        accepted = await bot.jobs.accept(request)
     except BotError as exc:
         await _withdraw(interaction)
         await send_ephemeral(interaction, exc.render(interaction.locale))

@@ -8,15 +8,18 @@ The bytes are kept with the job, so a restart before the create still has them, 
 they reach the gateway as an upload, never as Discord's signed, expiring link.
 
 Downloads go through a :data:`Fetch` (``JobService.download``: the same bounded,
-address-checked streaming as result images, :mod:`bot.lemondata.downloads`).
+address-checked streaming as result images, :mod:`bot.lemondata.downloads`, in slots
+of their own). A request's images are read at once, under one READ_SECONDS, and one
+member's requests one after another (:class:`Readings`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 import discord
 
@@ -34,6 +37,9 @@ Fetch = Callable[[str, int], Awaitable[Download]]
 # The most one reference image may take to download, retries included: a host that
 # trickles its bytes would otherwise hold one of the client's request slots for hours.
 READ_SECONDS = 30.0
+# One member's readings at once: one running and one waiting its turn; a further one is
+# refused (a member cannot queue up readings that outlive their interactions).
+MAX_PENDING_READINGS = 2
 
 
 @dataclass(frozen=True)
@@ -156,3 +162,40 @@ async def read_attachments(
 ) -> tuple[InputImage, ...]:
     """Download and check each attachment (sizes first); return them as job inputs."""
     return await read_sources([of_attachment(a) for a in attachments], max_bytes, fetch)
+
+
+@dataclass
+class _Member:
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending: int = 0  # readings running or waiting
+
+
+class Readings:
+    """At most one reading of reference images per member at a time.
+
+    A member's second request waits until the first one's images are read (within
+    READ_SECONDS); a third, while both are pending, is refused privately.
+    """
+
+    def __init__(self) -> None:
+        self._members: dict[int, _Member] = {}
+
+    @asynccontextmanager
+    async def turn(self, member_id: int) -> AsyncIterator[None]:
+        """Hold the member's turn to read images; raise InvalidRequest when too many wait."""
+        member = self._members.setdefault(member_id, _Member())
+        if member.pending >= MAX_PENDING_READINGS:
+            raise InvalidRequest("refusal.references_busy")
+        member.pending += 1
+        try:
+            async with member.turn:
+                yield
+        finally:
+            member.pending -= 1
+            if not member.pending:
+                del self._members[member_id]
+
+    def pending(self, member_id: int) -> int:
+        """How many of the member's readings are running or waiting."""
+        member = self._members.get(member_id)
+        return member.pending if member else 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, replace
 
 from bot.background import Background
@@ -29,6 +30,7 @@ from bot.i18n import ENGLISH, locale_of
 from bot.jobs.admission import Accepted, Admissions
 from bot.jobs.delivery import Delivery
 from bot.jobs.lifecycle import JobRunner
+from bot.jobs.references import Readings
 from bot.lemondata import LemonDataClient
 from bot.lemondata.downloads import Download
 from bot.moderation import ModerationService
@@ -116,6 +118,7 @@ class JobService:
     ) -> None:
         self._store = store
         self._api = api
+        self._readings = Readings()
         self._catalog = catalog
         self._quota = quota
         self._moderation = moderation
@@ -176,6 +179,13 @@ class JobService:
         image: ``MalformedResponseError`` with code ``not_an_image``).
         """
         return await self._api.download(url, max_bytes=max_bytes, reference=True)
+
+    def reading(self, member_id: int) -> AbstractAsyncContextManager[None]:
+        """Hold the member's one turn to read reference images (a second waits for it).
+
+        Raises InvalidRequest (``refusal.references_busy``) when one more already waits.
+        """
+        return self._readings.turn(member_id)
 
     async def known(self, job_id: int | None, guild_id: int) -> int | None:
         """Return ``job_id`` if it is a job of this server, else None (a lineage link)."""

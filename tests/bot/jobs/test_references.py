@@ -74,3 +74,35 @@ async def test_one_refused_image_refuses_the_reading_and_stops_the_others():
         await references.read_sources(sources, 1024, fetch)
     assert refused.value.text.key == "refusal.not_an_image"
     assert cancelled.is_set()
+
+
+async def test_one_member_reads_one_request_at_a_time():
+    """A member's second reading waits for the first, a third is refused; others go freely."""
+    readings = references.Readings()
+    entered, first_done, order = asyncio.Event(), asyncio.Event(), []
+
+    async def first() -> None:
+        async with readings.turn(1):
+            order.append("first")
+            entered.set()
+            await first_done.wait()
+
+    async def second() -> None:
+        async with readings.turn(1):
+            order.append("second")
+
+    one = asyncio.create_task(first())
+    await entered.wait()
+    two = asyncio.create_task(second())
+    await asyncio.sleep(0)  # it runs until it waits for the member's turn
+    assert readings.pending(1) == 2 and order == ["first"]
+    with pytest.raises(InvalidRequest) as refused:
+        async with readings.turn(1):
+            raise AssertionError("a third reading ran")
+    assert refused.value.text.key == "refusal.references_busy"
+    async with readings.turn(2):  # another member is not held back
+        assert order == ["first"]
+    first_done.set()
+    await asyncio.gather(one, two)
+    assert order == ["first", "second"]
+    assert readings.pending(1) == 0
