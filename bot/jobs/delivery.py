@@ -12,7 +12,7 @@ The outcome goes, in order of preference:
 
 Images travel as attachments, read from the store (they were downloaded at
 completion), spread over as many messages as Discord's upload limits need (see
-:mod:`bot.jobs.parts`); an image too large to attach is linked. Each part that got
+:mod:`bot.ui.parts`); an image too large to attach is linked. Each part that got
 through is recorded at once, so that a retry (or a restart) carries on after it; a
 channel or DM post carries a nonce derived from the job and the part, with which
 Discord itself drops a repeated post (within a few minutes). A follow-up of the edit
@@ -35,9 +35,9 @@ import aiohttp
 import discord
 
 from bot.background import Background
-from bot.errors import InvalidRequest
-from bot.jobs import parts
+from bot.errors import DeliveryError, InvalidRequest
 from bot.store import Job, Store, StoredImage
+from bot.ui import parts
 from bot.ui.cards import (
     failure_embed,
     links_text,
@@ -54,7 +54,9 @@ log = logging.getLogger(__name__)
 TOKEN_SAFETY_MARGIN = 60.0
 PROGRESS_MIN_INTERVAL = 5.0
 # What one delivery path may fail with; the next path (or a later attempt) is tried.
-DELIVERY_ERRORS = (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError, ValueError)
+# (discord.py raises ValueError for a request it cannot make.)
+REFUSED = (discord.HTTPException, DeliveryError, ValueError)  # an answer came, or no request
+DELIVERY_ERRORS = (*REFUSED, aiohttp.ClientError, OSError, TimeoutError)
 DM_UPLOAD_LIMIT = parts.DEFAULT_UPLOAD_LIMIT
 # How often a post whose fate is unknown goes again (same nonce) before the next path.
 AMBIGUOUS_REPEATS = 2
@@ -136,7 +138,7 @@ class Delivery:
                 await self._webhook(job).edit_message(
                     self._original(job), embed=progress_embed(job, position), view=view
                 )
-            except (discord.HTTPException, ValueError) as exc:
+            except REFUSED as exc:
                 log.info("job %s: progress edit failed: %s", job.id, _describe(exc))
 
     # ------------------------------------------------------------------ outcome
@@ -373,7 +375,7 @@ class Delivery:
 
     def _webhook(self, job: Job) -> discord.Webhook:
         if not job.interaction_token:
-            raise ValueError("job has no interaction token")
+            raise DeliveryError("job has no interaction token")
         return discord.Webhook.partial(
             job.application_id, job.interaction_token, client=self._client
         )
@@ -400,7 +402,7 @@ def _link_text(job: Job, plan: parts.Plan, index: int) -> str | None:
 
 def _fate_unknown(exc: BaseException) -> bool:
     """Whether a failed post may still have reached Discord (no answer came back)."""
-    if isinstance(exc, discord.HTTPException | ValueError | aiohttp.ClientConnectorError):
+    if isinstance(exc, (*REFUSED, aiohttp.ClientConnectorError)):
         return False  # an answer came (or the request never left): it did not happen
     return isinstance(exc, aiohttp.ClientError | OSError | TimeoutError)
 

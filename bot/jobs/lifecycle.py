@@ -28,13 +28,14 @@ from bot.jobs import dispatch
 from bot.jobs.delivery import Delivery
 from bot.jobs.dispatcher import Dispatcher
 from bot.jobs.failures import NO_WATCH, KeyWatch, classify, failed_task, lost_task, watch_key
+from bot.jobs.kept import small_copies
 from bot.jobs.outcomes import Outcomes
 from bot.jobs.poller import TaskPoller
 from bot.jobs.recovery import Leases, Recovery
 from bot.lemondata import (
+    GatewayError,
     ImageResult,
     LemonDataClient,
-    LemonDataError,
     NotFoundError,
     TaskStatus,
     decode_b64_image,
@@ -159,7 +160,7 @@ class JobRunner:
             log.warning("job %s: no answer within JOB_TIMEOUT_SECONDS", job.id)
             await self.fail(job.id, "timeout", None, state="timed_out")
             return
-        except LemonDataError as exc:
+        except GatewayError as exc:
             log.warning("job %s: create failed: %r", job.id, exc)
             watch_key(self._key, exc)  # a refused key: the next requests are refused
             await self.fail(job.id, classify(exc), exc.message)
@@ -221,7 +222,7 @@ class JobRunner:
     async def _on_task_timed_out(self, job_id: int) -> None:
         self.run(self.fail(job_id, "timeout", None, state="timed_out"), "timeout", job_id)
 
-    async def _on_task_lost(self, job_id: int, exc: LemonDataError) -> None:
+    async def _on_task_lost(self, job_id: int, exc: GatewayError) -> None:
         self.run(self.fail(job_id, *lost_task(exc)), "lost", job_id)
 
     async def _task_done(self, job_id: int, status: TaskStatus) -> None:
@@ -264,7 +265,7 @@ class JobRunner:
         except NotFoundError:
             await self.fail(job_id, "expired", None)
             return
-        except LemonDataError as exc:
+        except GatewayError as exc:
             await self.fail(job_id, classify(exc), exc.message)
             return
         asked = max(1, int(job.options.get("count") or 1))
@@ -342,12 +343,14 @@ class JobRunner:
 
     async def drop(self, job_id: int) -> None:
         """Cancel a queued job whose interaction was never answered; release its quota."""
+        kept = await small_copies(await self._store.jobs.inputs(job_id))
         async with self._store.transaction():
             cancelled = await self._store.jobs.transition(
                 job_id, ["queued"], "cancelled", finished_at=time.time()
             )
             if cancelled is not None:
                 await self._quota.release(job_id)
+                await self._store.jobs.keep_inputs(job_id, kept)
                 await self._store.jobs.mark_delivered(
                     job_id, via="none", channel_id=None, message_id=None, delivered=False
                 )

@@ -71,12 +71,21 @@ The planner (:class:`PollPlanner`)
     more at or after its deadline. There is no randomness: the same inputs give the same
     schedule.
 
-Integration notes: the client would take ``grant=`` on ``get_task`` so the poll loop's
-grant is used for that request (and acquire its own for retries); ``PollResult.learn``
-should be False for failed or lost tasks; ``LEMONDATA_RPM`` is not read anywhere yet
-(``Settings`` owns the environment).
+Several processes (:mod:`bot.scheduler.shared`)
+    On PostgreSQL, :class:`SharedBudget` wraps each process's budget and takes a place
+    for every request in one row per API key (``BudgetStore.take``) before it goes: the
+    gateway's Remaining/Reset, written back from every answer, bound the places while
+    it sends them; without them, a sliding log of the requests of every process. The
+    newest announced (limit, window) pair wins in every process, a restarted one
+    included.
+
+Where it is used: the client takes ``grant=`` on ``get_task`` so the poll loop's grant
+pays for that request (retries acquire their own); the poller reports ``learn=False``
+for failed or lost tasks, so only real completions teach the planner; ``LEMONDATA_RPM``
+(``Settings.lemondata_rpm``) is the limit until the gateway announces one.
 """
 
+from bot.lemondata.urls import RequestKind
 from bot.scheduler.budget import DEFAULT_RPM, RequestBudget, Slot
 from bot.scheduler.clock import Clock, LoopClock, VirtualClock, clock_time, sleep_or_wake
 from bot.scheduler.estimates import (
@@ -88,7 +97,7 @@ from bot.scheduler.estimates import (
     Prior,
     option_key,
 )
-from bot.scheduler.grants import BudgetStats, Grant, PollDemand, RequestKind
+from bot.scheduler.grants import BudgetStats, Grant, PollDemand
 from bot.scheduler.headers import RateHeaders, parse_rate_headers
 from bot.scheduler.loop import PollLoop, PollResult
 from bot.scheduler.planner import Due, PollPick, PollPlanner

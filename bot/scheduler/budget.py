@@ -22,8 +22,9 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
+from bot.lemondata.urls import REQUEST_KINDS, RequestKind
 from bot.scheduler.clock import Clock, LoopClock
-from bot.scheduler.grants import KINDS, BudgetStats, Grant, NoDemand, PollDemand, RequestKind
+from bot.scheduler.grants import BudgetStats, Grant, NoDemand, PollDemand
 from bot.scheduler.headers import parse_rate_headers
 from bot.scheduler.limits import RateLimitState
 
@@ -131,7 +132,7 @@ class RequestBudget:
     def stats(self) -> BudgetStats:
         """Return what the budget has done so far."""
         return BudgetStats(
-            sent={kind: self._counts[kind] for kind in KINDS},
+            sent={kind: self._counts[kind] for kind in REQUEST_KINDS},
             exempt=self._exempt_count,
             throttled=self._state.throttled,
             probes=self._state.probes,

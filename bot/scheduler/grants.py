@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
-RequestKind = Literal["create", "poll", "download", "models"]
-KINDS: tuple[RequestKind, ...] = ("create", "poll", "download", "models")
+from bot.lemondata.urls import RequestKind
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 
+from bot.errors import StorageError
 from bot.store.database import Database, placeholders
 from bot.store.quota import GENERATING
 from bot.store.rows import (
@@ -38,8 +39,10 @@ _FINISHED = (
     f"state IN ({', '.join(repr(s) for s in TERMINAL_STATES)}) AND delivery_state != 'pending'"
 )
 
+_LEASE = ", lease_owner = ?, lease_until = ?, lease_token = lease_token + 1"
 
-class LeaseLost(Exception):
+
+class LeaseLost(StorageError):
     """A fenced write found the job's lease held by another token: stop working on it."""
 
 
@@ -111,6 +114,16 @@ class JobStore:
         )
         return [InputImage(**dict(r)) for r in rows]
 
+    async def keep_inputs(self, job_id: int, images: Sequence[InputImage]) -> None:
+        """Replace a job's reference images by what is kept of them (same positions)."""
+        if not images:
+            return
+        await self._db.executemany(
+            "UPDATE job_inputs SET filename = ?, content_type = ?, data = ? "
+            "WHERE job_id = ? AND position = ?",
+            [(i.filename, i.content_type, i.data, job_id, i.position) for i in images],
+        )
+
     async def get(self, job_id: int) -> Job | None:
         """Return one job, or None."""
         row = await self._db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -164,6 +177,7 @@ class JobStore:
         *,
         now: float | None = None,
         token: int | None = None,
+        lease_to: tuple[str, float] | None = None,
         **fields: Any,
     ) -> Job | None:
         """Move a job to ``to_state`` if it is in one of ``from_states``; set ``fields``.
@@ -171,7 +185,8 @@ class JobStore:
         Returns the updated job, or None (and changes nothing) when the job was not in
         ``from_states``, which makes every transition safe to attempt twice. With
         ``token``, the write also needs the lease still held with that token (fencing:
-        a process that lost the job to another cannot write over it).
+        a process that lost the job to another cannot write over it). ``lease_to``
+        (owner, until) leases the job in the same write, its token raised.
         """
         unknown = set(fields) - JOB_UPDATABLE
         if unknown:
@@ -180,10 +195,19 @@ class JobStore:
         assignments = "".join(f", {name} = ?" for name in fields)
         values = [encode_column(name, value) for name, value in fields.items()]
         fence, fenced = _fence(token)
+        lease, leased = ("", ()) if lease_to is None else (_LEASE, lease_to)
         return await self._update_one(
-            f"UPDATE jobs SET state = ?, updated_at = ?{assignments} "
+            f"UPDATE jobs SET state = ?, updated_at = ?{assignments}{lease} "
             f"WHERE id = ? AND state IN ({placeholders(len(sources))}){fence} RETURNING *",
-            (to_state, time.time() if now is None else now, *values, job_id, *sources, *fenced),
+            (
+                to_state,
+                time.time() if now is None else now,
+                *values,
+                *leased,
+                job_id,
+                *sources,
+                *fenced,
+            ),
         )
 
     async def submit(self, job_id: int, *, owner: str, lease_until: float) -> Job | None:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.lemondata import LemonDataClient, LemonDataError, MalformedResponseError
+from bot.lemondata import GatewayError, LemonDataClient, MalformedResponseError
 from bot.lemondata.client import MAX_REFERENCE_DOWNLOADS
 from tests.bot.lemondata.imagehost import ImageHost, Route
 from tests.fakes.lemondata import PNG_SIGNATURE
@@ -121,7 +121,7 @@ async def test_a_rebinding_host_never_reaches_loopback(host, monkeypatch):
     internet = Internet()
     async with httpx.AsyncClient(transport=internet) as http:
         client = LemonDataClient(http, base_url="https://gateway.test", api_key="sk-x")
-        with pytest.raises(LemonDataError):  # unreachable, then refused when asked again
+        with pytest.raises(GatewayError):  # unreachable, then refused when asked again
             await client.download(f"http://rebind.test:{port}/a.png", max_bytes=MIB)
     assert host.seen == []  # the loopback server was never reached
     assert {str(r.url.host) for r in internet.sent} == {PUBLIC}

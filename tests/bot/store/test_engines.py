@@ -49,6 +49,26 @@ def test_sqlite_paths_and_redaction():
 
 
 @pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://bot@db/lemon?password=pw", "postgresql://bot@db/lemon?password=***"),
+        (
+            "postgres://db/lemon?sslmode=require&PASSWORD=pw&sslpassword=k#f",
+            "postgres://db/lemon?sslmode=require&PASSWORD=***&sslpassword=***#f",
+        ),
+        (
+            "postgresql://bot:p%40ss@db/lemon?password=x",
+            "postgresql://bot:***@db/lemon?password=***",
+        ),
+        ("postgresql://bot@db/lemon?user=password", "postgresql://bot@db/lemon?user=password"),
+    ],
+)
+def test_query_string_passwords_are_redacted(url, expected):
+    """A password given as a query parameter never reaches a message either."""
+    assert redacted(url) == expected
+
+
+@pytest.mark.parametrize(
     ("sql", "expected"),
     [
         ("SELECT 1", "SELECT 1"),

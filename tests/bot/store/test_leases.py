@@ -131,3 +131,13 @@ async def test_a_job_left_for_the_next_claim_stays_fenced_until_claimed_again(db
         await db.db.execute("UPDATE jobs SET lease_until = ? WHERE id = ?", (0.0, job.id))
     [again] = await leases.claim()
     assert again.id == job.id and leases.token(job.id) == again.lease_token == 2
+
+
+async def test_a_transition_can_take_the_lease_in_the_same_write(db):
+    """A queued job cancelled with ``lease_to`` is leased at once: no other claim takes it."""
+    job = await db.jobs.insert(draft())
+    until = time.time() + 30
+    cancelled = await db.jobs.transition(job.id, ["queued"], "cancelled", lease_to=("a", until))
+    assert cancelled is not None
+    assert (cancelled.lease_owner, cancelled.lease_until, cancelled.lease_token) == ("a", until, 1)
+    assert await db.jobs.claim(owner="b", lease_until=until, limit=10) == []
