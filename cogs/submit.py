@@ -106,6 +106,7 @@ async def submit_deferred(
     raised on to the error router, which answers privately, so that only the member
     sees it; nothing is reserved or sent. Returns the accepted job.
     """
+    bot.jobs.check_reading(interaction.user.id)  # refused before a public "thinking..."
     if not interaction.response.is_done():
         await interaction.response.defer(thinking=True)
     try:

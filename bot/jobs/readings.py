@@ -37,12 +37,16 @@ class Readings:
     def __init__(self) -> None:
         self._members: dict[int, _Member] = {}
 
+    def check(self, member_id: int) -> None:
+        """Raise InvalidRequest when the member has as many readings pending as allowed."""
+        if self.pending(member_id) >= MAX_PENDING_READINGS:
+            raise InvalidRequest("refusal.references_busy")
+
     @asynccontextmanager
     async def turn(self, member_id: int) -> AsyncIterator[None]:
         """Hold the member's turn to read images; raise InvalidRequest when too many wait."""
+        self.check(member_id)
         member = self._members.setdefault(member_id, _Member())
-        if member.pending >= MAX_PENDING_READINGS:
-            raise InvalidRequest("refusal.references_busy")
         member.pending += 1
         try:
             async with member.turn:

@@ -180,6 +180,10 @@ class JobService:
         """
         return await self._api.download(url, max_bytes=max_bytes, reference=True)
 
+    def check_reading(self, member_id: int) -> None:
+        """Refuse (InvalidRequest) when the member already has a request waiting its turn."""
+        self._readings.check(member_id)
+
     def reading(self, member_id: int) -> AbstractAsyncContextManager[None]:
         """Hold the member's one turn to read reference images (a second waits for it).
 
