@@ -41,6 +41,7 @@ NOT_AN_IMAGE = "not_an_image"  # the code of the error raised when the bytes are
 # the cap plus this much, whatever the compression ratio.
 DECODE_STEP = 64 * 1024
 DOWNLOAD_HEADERS = {"Accept-Encoding": "identity"}
+ERROR_BODY_LIMIT = 64 * 1024  # what is read of an error answer (for its message)
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,7 @@ async def _read(response: httpx.Response, max_bytes: int) -> Download:
             "the image link expired before it could be downloaded", status=response.status_code
         )
     if response.status_code != 200:
-        await response.aread()
-        raise error_from_response(response)
+        raise error_from_response(await _bounded_error(response))
     decode = _decoder(response.headers.get("content-encoding", ""))
     body = bytearray()
     received = 0
@@ -147,6 +147,28 @@ async def _read(response: httpx.Response, max_bytes: int) -> Download:
     if kind is None:
         raise MalformedResponseError("the image link did not serve an image", code=NOT_AN_IMAGE)
     return Download(bytes(body), kind)
+
+
+async def _bounded_error(response: httpx.Response) -> httpx.Response:
+    """Return an error answer with at most ERROR_BODY_LIMIT bytes of its body, decoded."""
+    body = bytearray()
+    try:
+        decode = _decoder(response.headers.get("content-encoding", ""))
+        async with aclosing(_raw(response)) as chunks:
+            async for chunk in chunks:
+                for piece in decode(chunk):
+                    body += piece[: ERROR_BODY_LIMIT - len(body)]
+                    if len(body) >= ERROR_BODY_LIMIT:
+                        break
+                if len(body) >= ERROR_BODY_LIMIT:
+                    break
+    except MalformedResponseError:
+        pass  # its status still says what went wrong
+    unsent = ("content-encoding", "content-length", "transfer-encoding")
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in unsent]
+    return httpx.Response(
+        response.status_code, headers=headers, content=bytes(body), request=response.request
+    )
 
 
 async def _raw(response: httpx.Response) -> AsyncGenerator[bytes]:

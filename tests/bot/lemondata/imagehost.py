@@ -9,11 +9,12 @@ from typing import Self
 
 @dataclass
 class Route:
-    """What one path answers: a body with headers, held until ``gate`` is set (if any)."""
+    """What one path answers: a status and body with headers, held until ``gate`` is set."""
 
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     gate: asyncio.Event | None = None
+    status: int = 200
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,8 @@ class ImageHost:
             else:
                 lines = [f"{k}: {v}" for k, v in route.headers.items()]
                 lines += [f"Content-Length: {len(route.body)}", "Connection: close"]
-                writer.write(("HTTP/1.1 200 OK\r\n" + "\r\n".join(lines) + "\r\n\r\n").encode())
+                status = f"HTTP/1.1 {route.status} {'OK' if route.status == 200 else 'Error'}"
+                writer.write((status + "\r\n" + "\r\n".join(lines) + "\r\n\r\n").encode())
                 writer.write(route.body)
             await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):

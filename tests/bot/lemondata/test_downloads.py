@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.lemondata import GatewayError, LemonDataClient, MalformedResponseError
+from bot.lemondata import GatewayError, LemonDataClient, MalformedResponseError, ServerError
 from bot.lemondata.client import MAX_REFERENCE_DOWNLOADS
 from tests.bot.lemondata.imagehost import ImageHost, Route
 from tests.fakes.lemondata import PNG_SIGNATURE
@@ -49,6 +49,22 @@ async def test_a_gzip_bomb_is_stopped_at_the_cap_in_bounded_memory(host, client)
     assert got.data is None  # over the cap: not kept (a result is linked, a reference refused)
     assert peak < 8 * MIB, f"peak {peak / MIB:.0f} MiB for a 1 MiB cap"
     assert host.seen[0].headers["accept-encoding"] == "identity"
+
+
+async def test_an_error_page_that_is_a_gzip_bomb_is_read_only_in_part(host):
+    """A 500 whose body inflates to 100 MiB: a few KiB are read for its message, no more."""
+    bomb = gzip.compress(b'{"error": "down"}' + bytes(100 * MIB), compresslevel=9)
+    host.routes["/a.png"] = Route(bomb, {"Content-Encoding": "gzip"}, status=500)
+    async with httpx.AsyncClient() as http:
+        client = LemonDataClient(http, base_url=host.base_url, api_key="sk-x", max_attempts=1)
+        tracemalloc.start()
+        try:
+            with pytest.raises(ServerError):
+                await client.download(host.url("/a.png"), max_bytes=MIB)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 8 * MIB, f"peak {peak / MIB:.0f} MiB"
 
 
 @pytest.mark.parametrize(
