@@ -41,14 +41,18 @@ The budget (:class:`RequestBudget`)
     grant in ``POLL_SHARE`` (4) goes to a waiting poll, so running tasks are never
     starved by a flood of creates. Ordinary polls are paced: what is left of the window
     spread evenly over the time to its reset (two at a time), so a tight window is not
-    spent in one burst that leaves later completions unseen until the next one.
+    spent in one burst that leaves later completions unseen until the next one; unless
+    the window holds every poll the tracked tasks still want (``polls_wanted``), when
+    the limit does not bind and no poll waits.
 
 The planner (:class:`PollPlanner`)
     *What is learned.* Each (model, option key) duration is log-normal, fitted from
     finished jobs with exponentially decaying weights (recent jobs count more), shrunk
     towards the model's pooled fit, itself shrunk towards a prior for the model's family
     (GPT Image 2 ~60 s, Gemini Flash ~9 s, FLUX ~17 s, ...; an unknown model 20 s, wide);
-    a prior counts as fewer observations the wider it is. Outliers are clipped to 2.5
+    a prior counts as fewer observations the wider it is; the prior's median and
+    spread are separate beliefs, so a prior median the data contradict moves the fit's
+    median without widening it. Outliers are clipped to 2.5
     sigma before they enter a fit (they are the hedge's business, below). The bot feeds
     it the ledger's succeeded task jobs at start (``learn_history``: duration =
     finished_at - submitted_at), so estimates survive restarts, and the planner learns
@@ -58,10 +62,14 @@ The planner (:class:`PollPlanner`)
     often rather than ever more often, and is sharpened by ``progress``: p % at elapsed
     e suggests e * 100 / p, with an error shrinking as p grows (a Bayesian update).
     *Where polls go.* At the rate sqrt(hazard / (2 * price)), which minimises the
-    expected delay from completion to detection plus ``price`` (0.25 s) per poll: none
-    while the task cannot have ended yet, densest around its likeliest completion,
-    sparser in the tail. After a poll finds the task running, the next comes when that
-    rate's integral reaches one, and at least ``MIN_GAP`` (0.5 s) later.
+    expected delay from completion to detection plus ``price`` per poll: none while the
+    task cannot have ended yet, densest around its likeliest completion, sparser in the
+    tail. *How many* (:mod:`bot.scheduler.allowance`): each task may spend what polling
+    every 5 s would (its allowance, expected from its estimate), so its price is the
+    one whose schedule expects that many polls: a slow model's polls are cheap, a fast
+    one's dear (``allowance_interval=None``: every task at ``price``, 0.25 s). After a
+    poll finds the task running, the next comes when that rate's integral reaches one,
+    and at least ``MIN_GAP`` (0.5 s) later.
     *Tight budget.* When several polls are due and one grant is free, final polls go
     first, then tasks past their starvation bound, then the task most likely to have
     ended since its last poll (among the ``CANDIDATES`` most overdue).

@@ -223,6 +223,8 @@ class RequestBudget:
     def _poll_wait(self, now: float) -> float:
         if len(self._paced) < POLL_BURST:
             return 0.0
+        if self._demand.polls_wanted() <= self._state.room():
+            return 0.0  # the window holds every poll the tracked tasks want: no pace
         at = self._paced[0] + POLL_BURST * self._poll_gap(now)
         if (reset_at := self._state.reset_at) is not None:
             at = min(at, reset_at)  # a new window brings a new pace

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,6 +46,10 @@ class PollDemand(Protocol):
         """Return how many tracked tasks are expected to end, unseen, by ``until``."""
         ...
 
+    def polls_wanted(self) -> float:
+        """Return how many polls the tracked tasks still want (infinite: unknown)."""
+        ...
+
 
 class NoDemand:
     """The demand of a budget no poll loop is attached to."""
@@ -56,3 +61,7 @@ class NoDemand:
     def expected_done(self, until: float) -> float:
         """Expect none."""
         return 0.0
+
+    def polls_wanted(self) -> float:
+        """Unknown: polls are paced."""
+        return math.inf
