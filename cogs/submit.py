@@ -106,10 +106,13 @@ async def submit_deferred(
     raised on to the error router, which answers privately, so that only the member
     sees it; nothing is reserved or sent. Returns the accepted job.
     """
+    bot.jobs.check_reading(interaction.user.id)  # refused before a public "thinking..."
     if not interaction.response.is_done():
         await interaction.response.defer(thinking=True)
     try:
-        accepted = await bot.jobs.accept(await as_member(bot, interaction, await build()))
+        async with bot.jobs.reading(interaction.user.id):  # one member's images in turn
+            request = await build()
+        accepted = await bot.jobs.accept(await as_member(bot, interaction, request))
     except Exception:
         await _withdraw(interaction)
         raise

@@ -11,7 +11,9 @@ they reach the gateway as an upload, never as Discord's signed, expiring link. O
 job's outcome is delivered only a small copy of each stays (:mod:`bot.jobs.kept`).
 
 Downloads go through a :data:`Fetch` (``JobService.download``: the same bounded,
-address-checked streaming as result images, :mod:`bot.lemondata.downloads`).
+address-checked streaming as result images, :mod:`bot.lemondata.downloads`, in slots
+of their own). A request's images are read at once, under one READ_SECONDS, and one
+member's requests one after another (:class:`bot.jobs.readings.Readings`).
 :class:`References` (built in :mod:`bot.client`) holds that fetch and the cap, and the
 Remix forms on their way to members: the images of the message they were opened on,
 kept until the form is submitted (at most :data:`REMIX_TTL_SECONDS`).
@@ -136,16 +138,21 @@ async def read(source: Source, position: int, max_bytes: int, fetch: Fetch) -> I
     """Download one image, streamed and capped at ``max_bytes``; return it as a job input.
 
     Refused (InvalidRequest) when its declared or real size passes the cap, when it is
-    no image, or when it cannot be downloaded; nothing is kept of a refused image.
+    no image, or when it cannot be downloaded within READ_SECONDS; nothing is kept of a
+    refused image.
     """
+    try:
+        async with asyncio.timeout(READ_SECONDS):  # a trickling host keeps no slot for long
+            return await _read(source, position, max_bytes, fetch)
+    except TimeoutError:
+        raise _late(source, position) from None
+
+
+async def _read(source: Source, position: int, max_bytes: int, fetch: Fetch) -> InputImage:
     if source.declared_size is not None and source.declared_size > max_bytes:
         raise _too_large(source.name, source.declared_size, max_bytes)
     try:
-        async with asyncio.timeout(READ_SECONDS):  # a trickling host keeps no slot for long
-            download = await fetch(source.url, max_bytes)
-    except TimeoutError:
-        log.info("reference image %s not downloaded within %s s", position + 1, READ_SECONDS)
-        raise Unreadable("refusal.attachment_unreadable", name=_shown(source.name)) from None
+        download = await fetch(source.url, max_bytes)
     except GatewayError as exc:
         if exc.code == NOT_AN_IMAGE:
             raise InvalidRequest("refusal.not_an_image", name=_shown(source.name)) from None
@@ -158,14 +165,32 @@ async def read(source: Source, position: int, max_bytes: int, fetch: Fetch) -> I
     return as_input(position, download.data, source.name, max_bytes)
 
 
+def _late(source: Source, position: int) -> Unreadable:
+    log.info("reference image %s not downloaded within %s s", position + 1, READ_SECONDS)
+    return Unreadable("refusal.attachment_unreadable", name=_shown(source.name))
+
+
 async def read_sources(
     sources: Sequence[Source], max_bytes: int, fetch: Fetch
 ) -> tuple[InputImage, ...]:
-    """Download and check each image (declared sizes first); return them as job inputs."""
+    """Download and check the images at once (declared sizes first); return job inputs.
+
+    All of them share one READ_SECONDS; the first refusal stops the others.
+    """
     for source in sources:
         if source.declared_size is not None and source.declared_size > max_bytes:
             raise _too_large(source.name, source.declared_size, max_bytes)
-    return tuple([await read(s, position, max_bytes, fetch) for position, s in enumerate(sources)])
+    tasks: list[asyncio.Task[InputImage]] = []
+    try:
+        async with asyncio.timeout(READ_SECONDS), asyncio.TaskGroup() as group:
+            for position, source in enumerate(sources):
+                tasks.append(group.create_task(_read(source, position, max_bytes, fetch)))
+    except TimeoutError:
+        late = next((n for n, task in enumerate(tasks) if task.cancelled()), 0)
+        raise _late(sources[late], late) from None
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return tuple(task.result() for task in tasks)
 
 
 async def read_attachments(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, replace
 
 from bot.background import Background
@@ -29,6 +30,7 @@ from bot.i18n import ENGLISH, locale_of
 from bot.jobs.admission import Accepted, Admissions
 from bot.jobs.delivery import Delivery
 from bot.jobs.lifecycle import JobRunner
+from bot.jobs.readings import Readings
 from bot.lemondata import LemonDataClient
 from bot.lemondata.downloads import Download
 from bot.moderation import ModerationService
@@ -117,6 +119,7 @@ class JobService:
     ) -> None:
         self._store = store
         self._api = api
+        self._readings = Readings()
         self._catalog = catalog
         self._quota = quota
         self._moderation = moderation
@@ -171,11 +174,23 @@ class JobService:
     async def download(self, url: str, max_bytes: int) -> Download:
         """Download an image (a reference, a result's link), streamed and capped.
 
-        The same bounded download as a result image's: http(s) from allowed addresses
-        only, no API key sent, the body kept only up to ``max_bytes`` (larger: no bytes)
-        and sniffed (not an image: ``MalformedResponseError`` with code ``not_an_image``).
+        The same bounded download as a result image's, in the slots of reference images
+        (never a billed result's): http(s) from allowed addresses only, no API key sent,
+        the body kept only up to ``max_bytes`` (larger: no bytes) and sniffed (not an
+        image: ``MalformedResponseError`` with code ``not_an_image``).
         """
-        return await self._api.download(url, max_bytes=max_bytes)
+        return await self._api.download(url, max_bytes=max_bytes, reference=True)
+
+    def check_reading(self, member_id: int) -> None:
+        """Refuse (InvalidRequest) when the member already has a request waiting its turn."""
+        self._readings.check(member_id)
+
+    def reading(self, member_id: int) -> AbstractAsyncContextManager[None]:
+        """Hold the member's one turn to read reference images (a second waits for it).
+
+        Raises InvalidRequest (``refusal.references_busy``) when one more already waits.
+        """
+        return self._readings.turn(member_id)
 
     async def known(self, job_id: int | None, guild_id: int) -> int | None:
         """Return ``job_id`` if it is a job of this server, else None (a lineage link)."""

@@ -57,11 +57,15 @@ MAX_ATTEMPTS = 4
 # Requests at once, at most. Past it a request waits here, in O(1), rather than in
 # httpcore's pool, whose bookkeeping costs O(waiting x connections) at every request's
 # start and end: hundreds of inline creates held open (a burst of Gemini images) would
-# otherwise take the event loop from everything else. Downloads (results, and members'
-# reference images) have slots of their own, so that they never wait behind creates
-# held open; together both stay within the HTTP client's connection limit (HTTP_LIMITS).
+# otherwise take the event loop from everything else. Downloads have slots of their own,
+# so that they never wait behind creates held open: results (billed, under the job's
+# deadline) apart from members' reference images, so that references held by slow hosts
+# never make a result wait. All three stay within the HTTP client's connection limit
+# (HTTP_LIMITS), so no request waits for a connection either.
 MAX_IN_FLIGHT = 90
-MAX_DOWNLOADS_IN_FLIGHT = 10
+MAX_RESULT_DOWNLOADS = 10
+MAX_REFERENCE_DOWNLOADS = 10
+MAX_DOWNLOADS_IN_FLIGHT = MAX_RESULT_DOWNLOADS + MAX_REFERENCE_DOWNLOADS
 HTTP_LIMITS = httpx.Limits(
     max_connections=MAX_IN_FLIGHT + MAX_DOWNLOADS_IN_FLIGHT, max_keepalive_connections=20
 )
@@ -132,7 +136,8 @@ class LemonDataClient:
         self.budget: Budget = budget or Unbounded()
         self._addresses = AddressPolicy(self._base_url)
         self._in_flight = asyncio.Semaphore(max_in_flight)
-        self._downloads = asyncio.Semaphore(MAX_DOWNLOADS_IN_FLIGHT)
+        self._result_downloads = asyncio.Semaphore(MAX_RESULT_DOWNLOADS)
+        self._reference_downloads = asyncio.Semaphore(MAX_REFERENCE_DOWNLOADS)
 
     def __repr__(self) -> str:
         return f"LemonDataClient(base_url={self._base_url!r})"
@@ -202,15 +207,17 @@ class LemonDataClient:
         )
         return parse_task(body, fallback_id=task_id)
 
-    async def download(self, url: str, *, max_bytes: int) -> Download:
+    async def download(self, url: str, *, max_bytes: int, reference: bool = False) -> Download:
         """Download a result image (no API key is sent); raise NotFoundError when gone.
 
         Only http(s) from allowed addresses, re-checked at every redirect; an image over
-        ``max_bytes`` comes back without bytes, to be linked instead of attached.
+        ``max_bytes`` comes back without bytes, to be linked instead of attached. A
+        ``reference`` (a member's image) takes a slot of the references', never a result's.
         """
+        slots = self._reference_downloads if reference else self._result_downloads
         async for attempt in self._retrying(_retry_read):
             with attempt:
-                async with self._downloads:
+                async with slots:
                     return await download(self._http, self._addresses, url, max_bytes)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -134,12 +134,24 @@ class AddressPolicy:
 
     async def check(self, url: str) -> httpx.URL:
         """Return ``url`` parsed if an image may be fetched from it; raise UnsafeURLError."""
+        return (await self.pin(url))[0]
+
+    async def pin(self, url: str) -> tuple[httpx.URL, list[Address]]:
+        """Return ``url`` parsed and the checked addresses to connect to; raise UnsafeURLError.
+
+        The connection must go to one of these addresses, not to a second resolution of
+        the host (which could answer otherwise: DNS rebinding). The gateway's own host
+        is not resolved here (no addresses: connect by name).
+        """
         parsed = parse_http_url(url)
         if parsed.host == self._gateway.host:
-            return parsed
+            return parsed, []
         allowed = await self._allowed_kinds()
-        for address in await resolve(parsed.host, origin_of(parsed)[2]):
+        addresses = await resolve(parsed.host, origin_of(parsed)[2])
+        for address in addresses:
             refused = _kinds(address) - allowed
             if refused:
                 raise UnsafeURLError(f"{sorted(refused)[0]} addresses are not fetched")
-        return parsed
+        if not addresses:
+            raise UnsafeURLError("the host has no address")
+        return parsed, list(dict.fromkeys(addresses))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
 
@@ -101,3 +102,28 @@ async def test_a_dropped_job_keeps_only_the_small_copy(env):
     assert kept.content_type == "image/webp" and kept.data is not None
     assert len(kept.data) < len(data) // 5  # noise: the worst case for WebP
     assert [r for r in env.lemondata.requests if r.method == "POST"] == []
+
+
+async def test_a_members_second_request_waits_for_the_first_and_a_third_is_refused(env):
+    """A slow CDN: one reading at a time per member, one waits, the next is told privately."""
+    env.fake.cdn_gate = asyncio.Event()
+    first, second, third = (
+        env.fake.upload_attachment(f"{name}.png", make_png((n, n, n)), "image/png")
+        for n, name in enumerate(("first", "second", "third"), start=1)
+    )
+    one = await env.imagine(prompt="one", model=FLASH, image=first)
+    await env.fake.wait_for(lambda: len(env.fake.cdn_fetches) == 1)
+    two = await env.imagine(prompt="two", model=FLASH, image=second)  # deferred, waiting
+    three = await env.imagine(prompt="three", model=FLASH, image=third)
+    [(kind, answer)] = three.callbacks
+    assert (kind, answer["flags"] & EPHEMERAL) == (4, EPHEMERAL)  # no public "thinking..."
+    assert "still being read" in answer["content"]
+    bob = await env.imagine(user=env.fake.bob, prompt="bob", model=FLASH, image=third)
+    await env.fake.wait_for(lambda: len(env.fake.cdn_fetches) == 2)  # another member goes
+    assert [aid for aid, _ in env.fake.cdn_fetches] == [int(first["id"]), int(third["id"])]
+    env.fake.cdn_gate.set()
+    for interaction in (one, two, bob):
+        await env.fake.wait_for_edits(interaction)
+        assert (await env.settled((await env.job_for(interaction)).id)).state == "succeeded"
+    assert [aid for aid, _ in env.fake.cdn_fetches][2:] == [int(second["id"])]
+    assert len(env.lemondata.generations) == 3

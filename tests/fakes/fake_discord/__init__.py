@@ -85,8 +85,9 @@ Slash commands: :meth:`FakeDiscord.invoke` / :meth:`FakeDiscord.interaction_payl
 (attachment options take :meth:`FakeDiscord.upload_attachment` objects, served signed
 ``?ex=..&is=..&hm=..`` by the CDN route, which answers 404 to an unsigned link and logs
 every fetch in :attr:`FakeDiscord.cdn_fetches`; it streams the bytes and records in
-:attr:`FakeDiscord.cdn_transfers` whether the client read them to the end; a test may
-declare a ``size`` other than the real one). Components: :meth:`FakeDiscord.press`,
+:attr:`FakeDiscord.cdn_transfers` whether the client read them to the end; an event in
+:attr:`FakeDiscord.cdn_gate` holds every answer until it is set; a test may declare a
+``size`` other than the real one). Components: :meth:`FakeDiscord.press`,
 :meth:`FakeDiscord.choose` (payloads: :meth:`FakeDiscord.component_payload`; found by
 label or custom_id anywhere, Components V2 containers included). Modals:
 :meth:`FakeDiscord.submit_modal` (:meth:`FakeDiscord.modal_submit_payload`). Message

@@ -55,6 +55,8 @@ class Rest(FakeState):
         signed = self._cdn_link_valid(aid, upload.filename, request.query)
         self.cdn_fetches.append((aid, signed))
         self._changed()
+        if self.cdn_gate is not None:  # a slow CDN: the answer waits for the test
+            await self.cdn_gate.wait()
         if not signed:  # as Discord's CDN answers an unsigned or expired link
             return web.Response(status=404, text="This content is no longer available.")
         # Streamed in chunks, as a CDN does: a client that stops reading part-way (a

@@ -136,6 +136,7 @@ class FakeState:
         self._attachments: dict[int, UploadedFile] = {}
         self._cdn_secret = secrets.token_bytes(16)
         self.cdn_fetches: list[tuple[int, bool]] = []  # (attachment id, signature valid)
+        self.cdn_gate: asyncio.Event | None = None  # set: the CDN answers only once it is set
         # (attachment id, whether the client read the whole body) per signed fetch
         self.cdn_transfers: list[tuple[int, bool]] = []
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
