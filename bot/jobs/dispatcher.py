@@ -16,7 +16,7 @@ from bot.background import Background
 from bot.config import Settings
 from bot.jobs import dispatch
 from bot.jobs.delivery import Delivery
-from bot.jobs.recovery import Leases
+from bot.jobs.leases import Leases
 from bot.store import Job, Store
 
 log = logging.getLogger(__name__)

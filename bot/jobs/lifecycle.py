@@ -8,8 +8,9 @@ released in the same transaction. Delivery follows each terminal state.
 
 The runner composes the rest: the dispatch passes that start queued jobs
 (:mod:`bot.jobs.dispatcher`), delivery with its retries and its record
-(:mod:`bot.jobs.outcomes`), and restart recovery with the leases that let several
-processes share the work (:mod:`bot.jobs.recovery`).
+(:mod:`bot.jobs.outcomes`), the leases that let several processes share the work
+(:mod:`bot.jobs.leases`), and restart recovery: :mod:`bot.jobs.recovery` decides what
+to do with each job taken over, and the runner does it.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from bot.jobs import dispatch
 from bot.jobs.delivery import Delivery
 from bot.jobs.dispatcher import Dispatcher
 from bot.jobs.failures import NO_WATCH, KeyWatch, classify, failed_task, lost_task, watch_key
+from bot.jobs.leases import Leases
 from bot.jobs.outcomes import Outcomes
 from bot.jobs.poller import TaskPoller
-from bot.jobs.recovery import Leases, Recovery
+from bot.jobs.recovery import ANSWER_GRACE_SECONDS, Action, Recovery
 from bot.lemondata import (
     ImageResult,
     LemonDataClient,
@@ -77,7 +79,7 @@ class JobRunner:
         self._background = background
         self._changed = asyncio.Condition()
         self.leases = Leases(store, settings.lease_seconds)
-        self.recovery = Recovery(self, store, self.leases)
+        self.recovery = Recovery(store, self.leases, delivery)
         self.dispatcher = Dispatcher(
             store=store,
             settings=settings,
@@ -141,7 +143,7 @@ class JobRunner:
             # Whatever is left of it (a delivery still pending, say) is taken up again by
             # the restart rules once the lease runs out, here or in another process;
             # renewing it would hold the job here with nobody working on it.
-            self.leases.lose(job_id)
+            self.leases.of(job_id).lose()
 
     # ------------------------------------------------------------------ running
 
@@ -177,7 +179,7 @@ class JobRunner:
             job.id,
             ["submitted"],
             "running",
-            token=self.leases.token(job.id),
+            token=self.leases.of(job.id).token,
             task_id=task.task_id,
             poll_url=task.poll_url,
         )
@@ -246,11 +248,12 @@ class JobRunner:
         job = await self._store.jobs.get(job_id)
         if job is None or job.terminal:
             return
+        lease = self.leases.of(job_id)
         try:
             stored = await self._store.jobs.load_images(job_id)
             if not stored:
                 stored = [_to_stored(i, image) for i, image in enumerate(images)]
-                await self._store.jobs.save_images(job_id, stored, token=self.leases.token(job_id))
+                await self._store.jobs.save_images(job_id, stored, token=lease.token)
             async with asyncio.timeout(self._remaining(job)):
                 complete = [await self._fetch(image, job.upload_limit) for image in stored]
         except TimeoutError:
@@ -259,7 +262,7 @@ class JobRunner:
             return
         except LeaseLost:
             log.info("job %s: taken over by another process; it finishes the job", job_id)
-            self.leases.lose(job_id)
+            lease.lose()
             return
         except NotFoundError:
             await self.fail(job_id, "expired", None)
@@ -275,7 +278,7 @@ class JobRunner:
                 job_id,
                 ["submitted", "running"],
                 "succeeded",
-                token=self.leases.token(job_id),
+                token=lease.token,
                 result_urls=[i.url for i in complete if i.url],
                 revised_prompt=revised,
                 finished_at=time.time(),
@@ -302,7 +305,7 @@ class JobRunner:
                 job_id,
                 ACTIVE_STATES,
                 state,
-                token=self.leases.token(job_id),
+                token=self.leases.of(job_id).token,
                 error_code=code,
                 error_message=detail[:ERROR_DETAIL_LIMIT] if detail else None,
                 finished_at=time.time(),
@@ -326,19 +329,71 @@ class JobRunner:
     # ------------------------------------------------------------------ recovery
 
     async def resume(self) -> dict[str, int]:
-        """Pick up every unfinished job after a start (see :mod:`bot.jobs.recovery`).
+        """Pick up every unfinished job after a start; return counts by action.
 
         First the poller learns how long tasks take from the ledger's recent finished
         tasks, so that estimates survive restarts.
         """
         learned = self.poller.learn(await self._store.jobs.finished_tasks(HISTORY_JOBS))
         log.info("learned completion times from %d finished tasks", learned)
-        return await self.recovery.resume()
+        counts = dict.fromkeys(
+            ("queued", "dropped", "polling", "finishing", "interrupted", "delivering"), 0
+        )
+        single = self.recovery.single
+        await self._drop_unanswered(time.time() - (0 if single else ANSWER_GRACE_SECONDS), counts)
+        counts["queued"] += len(await self._store.jobs.queued())
+        for action, job in await self.recovery.claim(everything=single):
+            counts[action] += 1
+            self._take_over(action, job)
+        self.kick()
+        log.info("resumed jobs: %s", counts)
+        return counts
+
+    async def tick(self) -> dict[str, int]:
+        """Run one round of lease upkeep: renew, drop what was lost, take over, check."""
+        counts = dict.fromkeys(("lost", "dropped", "taken"), 0)
+        for job_id in await self.leases.renew():
+            counts["lost"] += 1
+            log.warning("job %s: lease lost to another process; leaving it", job_id)
+            self.poller.forget(job_id)
+        await self._drop_unanswered(time.time() - ANSWER_GRACE_SECONDS, counts)
+        for action, job in await self.recovery.claim(everything=False):
+            counts["taken"] += 1
+            self._take_over(action, job)
+        if counts["taken"] or counts["dropped"]:
+            log.info("lease upkeep: %s", counts)
+        self.kick()
+        return counts
+
+    async def _drop_unanswered(self, older_than: float, counts: dict[str, int]) -> None:
+        for job_id in await self.recovery.unanswered(older_than):
+            counts["dropped"] += 1
+            await self.drop(job_id)
+
+    def _take_over(self, action: Action, job: Job) -> None:
+        """Do what recovery decided for a claimed job."""
+        if action == "finishing":
+            self.run(self.finish_stored(job.id), "finish", job.id)
+        elif action == "interrupted":
+            self.run(self.fail(job.id, "interrupted", None), "fail", job.id)
+        elif action == "polling":
+            self.track(job)
+        else:
+            self.run(self.deliver(job.id), "deliver", job.id)
+
+    async def _keep(self) -> None:
+        """Renew leases and take over expired ones, every third of the lease, forever."""
+        while True:
+            await asyncio.sleep(self.leases.seconds / 3)
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("lease upkeep failed; trying again shortly")
 
     def start(self) -> None:
         """Start the poller and the lease upkeep (stopped with the background tasks)."""
         self.poller.start()
-        self._background.spawn(self.recovery.keep(), "leases")
+        self._background.spawn(self._keep(), "leases")
 
     async def drop(self, job_id: int) -> None:
         """Cancel a queued job whose interaction was never answered; release its quota."""

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.jobs.delivery import Delivery, Sent
-from bot.jobs.recovery import Leases
+from bot.jobs.leases import Lease, Leases
 from bot.quota import QuotaService
 from bot.store import Job, LeaseLost, Store
 
@@ -52,6 +52,7 @@ class Outcomes:
         or the share of images the member never saw.
         """
         attempts = (0.0, *DELIVERY_RETRY_DELAYS)
+        lease = self.leases.of(job_id)
         sent = None
         for attempt, delay in enumerate(attempts, start=1):
             if delay:
@@ -60,23 +61,23 @@ class Outcomes:
             if job is None or job.delivery_state != "pending":
                 return
             try:
-                sent = await self._delivery.deliver(job, token=self.leases.token(job_id))
+                sent = await self._delivery.deliver(job, lease=lease.token)
             except LeaseLost:
                 log.info("job %s: taken over by another process; it delivers the rest", job_id)
-                self.leases.lose(job_id)
+                lease.lose()
                 return
             except Exception:
                 log.exception("job %s: delivery attempt %d crashed", job_id, attempt)
                 if attempt == len(attempts):
                     # Still pending: whoever claims it next (this process at its next
                     # start, or another now) tries again; holding the lease would stop both.
-                    self.leases.lose(job_id)
+                    lease.lose()
                     return
                 continue
             if sent is not None and sent.complete:
                 break
         assert job is not None
-        finished = await self._record_delivery(job, sent)
+        finished = await self._record_delivery(job, sent, lease)
         await self.notify()
         if finished is None:
             return
@@ -86,10 +87,10 @@ class Outcomes:
             except Exception:
                 log.exception("job %s: a finished-job listener failed", job_id)
 
-    async def _record_delivery(self, job: Job, sent: Sent | None) -> Job | None:
+    async def _record_delivery(self, job: Job, sent: Sent | None, lease: Lease) -> Job | None:
         """Record where the outcome went, with any refund, in one transaction."""
         async with self._store.transaction():
-            token = self.leases.token(job.id)
+            token = lease.token
             if sent is None:
                 finished = await self._store.jobs.mark_delivered(
                     job.id,
@@ -116,5 +117,5 @@ class Outcomes:
                     log.warning("job %s: %d of %d images shown", job.id, sent.shown, stored)
         if finished is not None and job.state == "succeeded":
             await self._store.jobs.drop_image_data(job.id)
-        self.leases.release(job.id)  # the job needs nobody any more
+        lease.release()  # the job needs nobody any more
         return finished

@@ -397,6 +397,13 @@ class JobStore:
         )
         return [StoredImage(**dict(r)) for r in rows]
 
+    async def has_images(self, job_id: int) -> bool:
+        """Whether any image of the job is stored (without reading the bytes)."""
+        row = await self._db.fetchone(
+            "SELECT 1 FROM job_images WHERE job_id = ? LIMIT 1", (job_id,)
+        )
+        return row is not None
+
     async def drop_image_data(self, job_id: int) -> None:
         """Free the stored bytes of a delivered job's images (URLs are kept)."""
         await self._db.execute("UPDATE job_images SET data = NULL WHERE job_id = ?", (job_id,))

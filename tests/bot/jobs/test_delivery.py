@@ -10,8 +10,8 @@ import time_machine
 
 from bot.catalog import ImagineOptions
 from bot.jobs import JobRequest
+from bot.jobs.leases import LOST_TOKEN
 from bot.jobs.parts import join_links
-from bot.jobs.recovery import LOST_TOKEN
 from tests.fakes.lemondata import PNG_SIGNATURE
 
 

@@ -91,7 +91,7 @@ async def test_leases_given_back_at_a_clean_stop_are_taken_at_once(db):
 
 async def test_work_in_flight_on_a_job_lost_to_another_process_stays_fenced(db):
     """After renew finds a job taken over, this process's late writes on it are refused."""
-    from bot.jobs.recovery import Leases
+    from bot.jobs.leases import Leases
 
     leases = Leases(db, 30)
     job = await db.jobs.insert(draft())
@@ -118,7 +118,7 @@ async def test_work_in_flight_on_a_job_lost_to_another_process_stays_fenced(db):
 
 async def test_a_job_left_for_the_next_claim_stays_fenced_until_claimed_again(db):
     """lose(): renewed no more and fenced here; claiming it again gives a fresh token."""
-    from bot.jobs.recovery import LOST_TOKEN, Leases
+    from bot.jobs.leases import LOST_TOKEN, Leases
 
     leases = Leases(db, 30)
     job = await db.jobs.insert(draft())
