@@ -10,14 +10,14 @@ The outcome goes, in order of preference:
    50027) or any other error;
 3. ``dm``: a direct message, when the channel is gone or forbidden.
 
-Images travel as attachments, read from the store (they were downloaded at
-completion), spread over as many messages as Discord's upload limits need (see
-:mod:`bot.jobs.parts`); an image too large to attach is linked. Each part that got
-through is recorded at once, so that a retry (or a restart) carries on after it; a
-channel or DM post carries a nonce derived from the job and the part, with which
-Discord itself drops a repeated post (within a few minutes). A follow-up of the edit
-cannot: Discord's execute-webhook takes no nonce, so one posted just before a kill,
-and not yet recorded, is posted again after the restart. Recording the outcome as
+Images travel as attachments, as the runner hands them over at completion (read from the
+store when a retry or a restart delivers), spread over as many messages as Discord's
+upload limits need (see :mod:`bot.jobs.parts`); an image too large to attach is linked.
+Each part that got through is recorded at once, so that a retry (or a restart) carries
+on after it; a channel or DM post carries a nonce derived from the job and the part,
+with which Discord itself drops a repeated post (within a few minutes). A follow-up of
+the edit cannot: Discord's execute-webhook takes no nonce, so one posted just before a
+kill, and not yet recorded, is posted again after the restart. Recording the outcome as
 delivered (or failed, with the refund) is the caller's, in one transaction.
 """
 

@@ -236,10 +236,19 @@ class JobRunner:
 
     async def finish_stored(self, job_id: int) -> None:
         """Finish a job whose create answered before a restart (its images are stored)."""
-        await self._finish(job_id, ())
+        await self._finish(job_id, (), await self._store.jobs.load_images(job_id))
 
-    async def _finish(self, job_id: int, images: Sequence[ImageResult]) -> None:
+    async def _finish(
+        self,
+        job_id: int,
+        images: Sequence[ImageResult],
+        stored: Sequence[StoredImage] | None = None,
+    ) -> None:
         """Store the answer's images, download what is only a URL, then succeed.
+
+        Each image's bytes are written once: inline ones with the answer (``stored``,
+        when a restart found them stored already), downloaded ones with the success.
+        Delivery gets the images from here, not from the store.
 
         The downloads are bounded by what is left of the job's deadline (at least
         MIN_STEP_SECONDS, for a task found finished at its deadline), and each by what
@@ -250,8 +259,7 @@ class JobRunner:
             return
         lease = self.leases.of(job_id)
         try:
-            stored = await self._store.jobs.load_images(job_id)
-            if not stored:
+            if stored is None:
                 stored = [_to_stored(i, image) for i, image in enumerate(images)]
                 await self._store.jobs.save_images(job_id, stored, token=lease.token)
             async with asyncio.timeout(self._remaining(job)):
@@ -285,9 +293,10 @@ class JobRunner:
             )
             if succeeded is None:
                 return
-            await self._store.jobs.save_images(job_id, complete)
+            fetched = [c for c, s in zip(complete, stored, strict=True) if s.data is None]
+            await self._store.jobs.fill_images(job_id, fetched)
             await self._quota.settle(job_id, units if len(complete) < asked else None)
-        await self._ended(job_id)
+        await self._ended(job_id, complete)
 
     async def _fetch(self, image: StoredImage, max_bytes: int) -> StoredImage:
         if image.data is not None:
@@ -316,15 +325,18 @@ class JobRunner:
         log.info("job %s: %s (%s)", job_id, state, code)
         await self._ended(job_id)
 
-    async def _ended(self, job_id: int) -> None:
+    async def _ended(self, job_id: int, images: Sequence[StoredImage] | None = None) -> None:
         """Free the slot of a job that stopped generating, move the queue, deliver it."""
         await self.notify()
         self.kick()
-        await self.deliver(job_id)
+        await self.deliver(job_id, images)
 
-    async def deliver(self, job_id: int) -> None:
-        """Deliver the outcome, retrying; record it with any refund (see :mod:`outcomes`)."""
-        await self.outcomes.deliver(job_id)
+    async def deliver(self, job_id: int, images: Sequence[StoredImage] | None = None) -> None:
+        """Deliver the outcome, retrying; record it with any refund (see :mod:`outcomes`).
+
+        ``images``: a succeeded job's images, when they are at hand (else read).
+        """
+        await self.outcomes.deliver(job_id, images)
 
     # ------------------------------------------------------------------ recovery
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.jobs.delivery import Delivery, Sent
 from bot.jobs.leases import Lease, Leases
 from bot.quota import QuotaService
-from bot.store import Job, LeaseLost, Store
+from bot.store import Job, LeaseLost, Store, StoredImage
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +43,14 @@ class Outcomes:
         self.notify = notify
         self.finished_listeners: list[Callable[[Job], Awaitable[None]]] = []
 
-    async def deliver(self, job_id: int) -> None:
+    async def deliver(self, job_id: int, images: Sequence[StoredImage] | None = None) -> None:
         """Deliver the outcome, retrying with back-off; refund what never got through.
 
         Every path (edit, channel, DM) is tried on each attempt, carrying on after the
         parts already posted. The outcome is then recorded in one transaction with its
         refund: all of a settled charge when nothing got through after the last attempt,
-        or the share of images the member never saw.
+        or the share of images the member never saw. ``images`` are the job's stored
+        images when the caller has them (else delivery reads them).
         """
         attempts = (0.0, *DELIVERY_RETRY_DELAYS)
         lease = self.leases.of(job_id)
@@ -61,7 +62,7 @@ class Outcomes:
             if job is None or job.delivery_state != "pending":
                 return
             try:
-                sent = await self._delivery.deliver(job, lease=lease.token)
+                sent = await self._delivery.deliver(job, lease=lease.token, images=images)
             except LeaseLost:
                 log.info("job %s: taken over by another process; it delivers the rest", job_id)
                 lease.lose()
