@@ -2,7 +2,7 @@
 
 * :mod:`~bot.jobs.service`: intake (accept, acknowledge, cancel) and the member's view;
 * :mod:`~bot.jobs.admission`: the group commit of requests arriving together;
-* :mod:`~bot.jobs.dispatch`: the scheduling policy, pure (caps, queue order, places);
+* :mod:`~bot.jobs.queue_policy`: the scheduling policy, pure (caps, queue order, places);
 * :mod:`~bot.jobs.lifecycle`: create, poll, finish, fail, deliver, and restart recovery;
 * :mod:`~bot.jobs.poller`: when to poll which running task;
 * :mod:`~bot.jobs.delivery`: progress and outcomes on Discord (edit, channel, DM);

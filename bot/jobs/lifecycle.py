@@ -25,7 +25,7 @@ from bot.background import Background
 from bot.catalog import route_for
 from bot.config import Settings
 from bot.errors import DETAIL_DOWNLOAD_TIMEOUT, DETAIL_NO_IMAGES
-from bot.jobs import dispatch
+from bot.jobs import queue_policy
 from bot.jobs.delivery import Delivery
 from bot.jobs.dispatcher import Dispatcher
 from bot.jobs.failures import NO_WATCH, KeyWatch, classify, failed_task, lost_task, watch_key
@@ -109,7 +109,7 @@ class JobRunner:
 
     # ------------------------------------------------------------------ dispatch
 
-    async def caps(self, guild_id: int) -> dispatch.Caps:
+    async def caps(self, guild_id: int) -> queue_policy.Caps:
         """Return a server's running and queue caps (its own, else the bot's)."""
         return await self.dispatcher.caps(guild_id)
 

@@ -16,7 +16,7 @@ before a restart:
 :func:`decide` is the rule, pure; :class:`Recovery` claims the jobs (through
 :mod:`bot.jobs.leases`) and returns a decision per job, and the runner
 (:mod:`bot.jobs.lifecycle`) carries each out, as the dispatcher carries out the
-pure :mod:`bot.jobs.dispatch`.
+pure :mod:`bot.jobs.queue_policy`.
 
 With SQLite there is one process: at its start it takes every job whatever the leases.
 With PostgreSQL a process takes only expired leases (claims skip rows another process is

@@ -219,7 +219,7 @@ class JobService:
         The first answers of a burst are recorded together, in one transaction.
         """
         await self._acknowledgements.submit((job_id, message_id))
-        self.start(job_id)
+        self.runner.kick()  # it runs as soon as its server and member have a free slot
 
     async def _record_answers(self, answered: Sequence[tuple[int, int | None]]) -> list[None]:
         await self._store.jobs.acknowledge_many(answered)
@@ -231,10 +231,6 @@ class JobService:
         Call once nothing of this process runs any more; returns how many it held.
         """
         return await self.runner.leases.give_back()
-
-    def start(self, job_id: int) -> None:
-        """Let a queued job run as soon as its server and user have a free slot."""
-        self.runner.kick()
 
     async def abandon(self, job_id: int) -> None:
         """Cancel a job whose interaction could not be answered; release its quota."""

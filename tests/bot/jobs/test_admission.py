@@ -8,7 +8,7 @@ import pytest
 
 from bot.errors import BotError, QueueFull, QuotaExceeded
 from bot.jobs.admission import Accepted, Admissions
-from bot.jobs.dispatch import Caps
+from bot.jobs.queue_policy import Caps
 from bot.quota import QuotaService, window_of
 from bot.store import Store
 from tests.factories import draft
