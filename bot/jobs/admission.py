@@ -148,7 +148,7 @@ class Admissions:
             await self._store.lock(*keys)
             tallies = _Tallies(
                 await self._store.quota.quota_used_by(members, {d.quota_window for d in drafts}),
-                await self._store.quota.loads(guilds) if caps else {},
+                await self._store.queue.loads(guilds) if caps else {},
             )
             for draft, period, limit in zip(drafts, periods, limits, strict=True):
                 try:

@@ -111,7 +111,7 @@ class Delivery:
         job = await self._store.jobs.get(job_id)
         if job is not None and not job.terminal:
             queued = job.state == "queued"
-            position = await self._store.quota.queue_position(job_id) if queued else None
+            position = await self._store.queue.queue_position(job_id) if queued else None
             await self._edit_progress(job, position)
 
     async def _edit_progress(self, job: Job, position: int | None) -> None:

@@ -94,7 +94,7 @@ class Dispatcher:
             await self._store.lock("dispatch")  # one pass at a time, across processes
             queued = await self._store.jobs.queued()
             caps = {gid: await self.caps(gid) for gid in {job.guild_id for job in queued}}
-            running = await self._store.quota.generating_counts()
+            running = await self._store.queue.generating_counts()
             # A job whose first answer is not recorded yet keeps its turn, unstarted.
             unanswered = {
                 job.id for job in queued if job.acknowledged_at is None and job.interaction_token

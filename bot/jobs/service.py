@@ -292,7 +292,7 @@ class JobService:
 
     async def activity(self, guild_id: int, user_id: int) -> tuple[int, int]:
         """Return a member's (running, waiting) job counts."""
-        count = self._store.quota.count
+        count = self._store.queue.count
         return (
             await count(guild_id, user_id, queued=False),
             await count(guild_id, user_id, queued=True),

@@ -1,7 +1,7 @@
 """JobStore: every statement on the job ledger (``jobs``) and its images (``job_images``).
 
-Its quota units and counts (quota used, loads, queue places) are
-:class:`bot.store.quota.QuotaStore`'s.
+Its quota units are :class:`bot.store.quota.QuotaStore`'s; its counts (loads, queue
+places) :class:`bot.store.queue.QueueStore`'s.
 
 Each write that changes a job is one conditional statement that returns the updated
 row (``RETURNING *``), or None when its condition did not hold, so that repeating a
@@ -16,7 +16,7 @@ from dataclasses import fields
 from typing import Any
 
 from bot.store.database import Database, placeholders
-from bot.store.quota import GENERATING
+from bot.store.queue import GENERATING
 from bot.store.rows import (
     ACTIVE_STATES,
     DRAFT_COLUMNS,

@@ -99,7 +99,7 @@ async def test_big_ids_and_bytes_round_trip(db):
     assert got.token_expires_at == 5.0
     assert (await db.jobs.load_images(job.id))[0].data == b"\x00\xff" * 100
     assert await db.quota.quota_used(BIG_ID, BIG_ID - 1, "2026-11-24") == 1
-    assert await db.quota.generating_counts() == {}
+    assert await db.queue.generating_counts() == {}
 
 
 async def test_redaction_blanks_prompts_inside_the_json(db):
