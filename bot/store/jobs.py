@@ -1,7 +1,6 @@
 """JobStore: every statement on the job ledger (``jobs``) and its images (``job_images``).
 
-Its quota units are :class:`bot.store.quota.QuotaStore`'s; its counts (loads, queue
-places) :class:`bot.store.queue.QueueStore`'s.
+Quota units are :class:`bot.store.quota.QuotaStore`'s, counts :class:`bot.store.queue.QueueStore`'s.
 
 Each write that changes a job is one conditional statement that returns the updated
 row (``RETURNING *``), or None when its condition did not hold, so that repeating a
@@ -18,7 +17,6 @@ from typing import Any
 from bot.store.database import Database, placeholders
 from bot.store.queue import GENERATING
 from bot.store.rows import (
-    ACTIVE_STATES,
     DRAFT_COLUMNS,
     JOB_UPDATABLE,
     TERMINAL_STATES,
@@ -31,7 +29,6 @@ from bot.store.rows import (
     encode_draft,
 )
 
-_ACTIVE = f"state IN ({', '.join(repr(s) for s in ACTIVE_STATES)})"
 _ADDED_COLUMNS = tuple(f.name for f in fields(Job) if f.name not in DRAFT_COLUMNS)
 _ROWS_PER_INSERT = 100  # well within either engine's limit on a statement's parameters
 _FINISHED = (
@@ -53,12 +50,6 @@ class JobStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    async def insert(
-        self, draft: JobDraft, *, now: float | None = None, inputs: Sequence[InputImage] = ()
-    ) -> Job:
-        """Store a new job in state ``queued`` with its quota reserved and its inputs."""
-        return (await self.insert_many([(draft, inputs)], now=now))[0]
 
     async def insert_many(
         self, drafts: Sequence[tuple[JobDraft, Sequence[InputImage]]], *, now: float | None = None
@@ -115,13 +106,6 @@ class JobStore:
         """Return one job, or None."""
         row = await self._db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return Job.from_row(row) if row else None
-
-    async def unfinished(self) -> list[Job]:
-        """Return jobs that are still generating or whose outcome is not yet delivered."""
-        rows = await self._db.fetchall(
-            f"SELECT * FROM jobs WHERE {_ACTIVE} OR delivery_state = 'pending' ORDER BY id"
-        )
-        return [Job.from_row(r) for r in rows]
 
     async def finished_tasks(self, limit: int) -> list[Job]:
         """Return the latest succeeded task jobs, newest first (their timings teach polls)."""
@@ -408,10 +392,8 @@ class JobStore:
 
     async def has_images(self, job_id: int) -> bool:
         """Whether any image of the job is stored (without reading the bytes)."""
-        row = await self._db.fetchone(
-            "SELECT 1 FROM job_images WHERE job_id = ? LIMIT 1", (job_id,)
-        )
-        return row is not None
+        sql = "SELECT 1 FROM job_images WHERE job_id = ? LIMIT 1"
+        return await self._db.fetchone(sql, (job_id,)) is not None
 
     async def drop_image_data(self, job_id: int) -> None:
         """Free the stored bytes of a delivered job's images (URLs are kept)."""

@@ -20,7 +20,7 @@ from bot.jobs.admission import Admissions
 from bot.quota import QuotaService, api_user, window_of, window_reset
 from bot.store import Store
 from tests.conftest import ENGINES
-from tests.factories import draft
+from tests.factories import draft, unfinished_jobs
 
 
 async def _race(url: str, limit: int, costs: list[int]) -> tuple[int, int, int]:
@@ -38,7 +38,7 @@ async def _race(url: str, limit: int, costs: list[int]) -> tuple[int, int, int]:
 
         results = await asyncio.gather(*(attempt(c) for c in costs))
         used = await db.quota.quota_used(1, 3, window)
-        return sum(results), used, len(await db.jobs.unfinished())
+        return sum(results), used, len(await unfinished_jobs(db))
 
 
 @pytest.fixture(params=ENGINES)

@@ -11,7 +11,7 @@ from bot.jobs.admission import Accepted, Admissions
 from bot.jobs.queue_policy import Caps
 from bot.quota import QuotaService, window_of
 from bot.store import Store
-from tests.factories import draft
+from tests.factories import draft, unfinished_jobs
 
 
 async def _admit_all(admissions: Admissions, drafts) -> list[Accepted | BaseException]:
@@ -44,7 +44,7 @@ async def test_quotas_are_exact_within_a_batch(db):
         assert isinstance(outcome, QuotaExceeded if refused else Accepted), (d, outcome)
     window = window_of(outcomes[0].job.created_at)
     assert all([await db.quota.quota_used(1, 100 + m, window) == 3 for m in range(50)])
-    assert len(await db.jobs.unfinished()) == 150
+    assert len(await unfinished_jobs(db)) == 150
 
 
 async def test_the_queue_counts_the_requests_admitted_before_in_the_batch(db):
@@ -70,7 +70,7 @@ async def test_one_failing_request_does_not_fail_the_others(db):
     outcomes = await _admit_all(admissions, drafts)
     assert isinstance(outcomes[4], Exception) and not isinstance(outcomes[4], BotError)
     assert all(isinstance(o, Accepted) for i, o in enumerate(outcomes) if i != 4)
-    assert len(await db.jobs.unfinished()) == 9
+    assert len(await unfinished_jobs(db)) == 9
 
 
 async def test_a_request_cancelled_before_its_batch_stores_nothing(db):
@@ -83,7 +83,7 @@ async def test_a_request_cancelled_before_its_batch_stores_nothing(db):
     assert isinstance(await first, Accepted)
     with pytest.raises(asyncio.CancelledError):
         await second
-    assert len(await db.jobs.unfinished()) == 1
+    assert len(await unfinished_jobs(db)) == 1
 
 
 async def test_two_processes_admitting_at_once_stay_exact(postgres_url):

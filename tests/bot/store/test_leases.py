@@ -8,11 +8,11 @@ import time
 import pytest
 
 from bot.store import LeaseLost, Store, StoredImage
-from tests.factories import draft
+from tests.factories import draft, insert_job
 
 
 async def _running(db: Store, **overrides) -> int:
-    job = await db.jobs.insert(draft(**overrides))
+    job = await insert_job(db, draft(**overrides))
     submitted = await db.jobs.submit(job.id, owner="a", lease_until=time.time() + 30)
     assert submitted is not None and submitted.lease_owner == "a"
     return job.id
@@ -94,7 +94,7 @@ async def test_work_in_flight_on_a_job_lost_to_another_process_stays_fenced(db):
     from bot.jobs.leases import Leases
 
     leases = Leases(db, 30)
-    job = await db.jobs.insert(draft())
+    job = await insert_job(db, draft())
     submitted = await db.jobs.submit(job.id, owner=leases.owner, lease_until=time.time() + 30)
     leases.hold(submitted)
     async with db.transaction():
@@ -121,7 +121,7 @@ async def test_a_job_left_for_the_next_claim_stays_fenced_until_claimed_again(db
     from bot.jobs.leases import LOST_TOKEN, Leases
 
     leases = Leases(db, 30)
-    job = await db.jobs.insert(draft())
+    job = await insert_job(db, draft())
     submitted = await db.jobs.submit(job.id, owner=leases.owner, lease_until=time.time() + 30)
     leases.hold(submitted)
     leases.lose(job.id)
