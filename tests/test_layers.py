@@ -238,3 +238,10 @@ def test_no_import_cycle_between_the_modules_of_a_package():
     Typing-only imports count too: a circle closed under ``TYPE_CHECKING`` is still one.
     """
     assert _cycles_inside_packages() == []
+
+
+def test_the_jobs_package_names_every_module_it_has():
+    """bot/jobs/__init__.py's list of modules is the package's, none left out."""
+    doc = ast.get_docstring(_tree("bot.jobs")) or ""
+    modules = {m for m in _sources() if m.startswith("bot.jobs.")}
+    assert {m for m in modules if f":mod:`~{m}`" not in doc} == set()

@@ -240,7 +240,7 @@ class JobService:
 
     async def cancel(
         self, job_id: int, *, guild_id: int, by_user_id: int, moderator: bool = False
-    ) -> Job:
+    ) -> None:
         """Cancel a job still waiting for a slot (nothing was sent, so nothing is billed).
 
         Only the requester or a moderator of the job's own server may (a button pressed
@@ -263,7 +263,6 @@ class JobService:
         await self.runner.notify()
         self.runner.kick()
         await self.runner.deliver(job_id)
-        return await self._store.jobs.get(job_id) or cancelled
 
     async def result_urls(self, job_id: int, guild_id: int | None) -> list[str]:
         """Return a job's result URLs ([] if it is gone or of another server); no bytes read."""
