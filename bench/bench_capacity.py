@@ -274,7 +274,7 @@ async def measure(
             "PYTHONPATH": os.pathsep.join([str(LAG_DIR), str(SITECUSTOMIZE_DIR), str(ROOT)]),
             "LEMONBOT_LAG_FILE": str(lag_file),
             "LEMONBOT_LAG_INTERVAL": str(LAG_INTERVAL),
-            "LEMONBOT_INFO_LOGGERS": "bot.jobs.lifecycle",
+            "LEMONBOT_INFO_LOGGERS": "bot.jobs.takeover",
             **(extra_env or {}),
         },
     )

@@ -7,6 +7,7 @@
 * :mod:`~bot.jobs.lifecycle`: the runner: create, poll, finish, fail, deliver, take over;
 * :mod:`~bot.jobs.leases`: which process works on which job, with fenced writes;
 * :mod:`~bot.jobs.recovery`: what the restart rules do with each job taken over, decided;
+* :mod:`~bot.jobs.takeover`: the runner doing it, at a start and every third of a lease;
 * :mod:`~bot.jobs.poller`: when to poll which running task;
 * :mod:`~bot.jobs.outcomes`: a finished job's delivery, retried, and its record and refund;
 * :mod:`~bot.jobs.delivery`: progress and outcomes on Discord (edit, channel, DM);

@@ -10,7 +10,7 @@ The runner composes the rest: the dispatch passes that start queued jobs
 (:mod:`bot.jobs.dispatcher`), delivery with its retries and its record
 (:mod:`bot.jobs.outcomes`), the leases that let several processes share the work
 (:mod:`bot.jobs.leases`), and restart recovery: :mod:`bot.jobs.recovery` decides what
-to do with each job taken over, and the runner does it.
+to do with each job taken over, and the runner does it (:mod:`bot.jobs.takeover`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from bot.jobs.failures import NO_WATCH, KeyWatch, classify, failed_task, lost_ta
 from bot.jobs.leases import Leases
 from bot.jobs.outcomes import Outcomes
 from bot.jobs.poller import TaskPoller
-from bot.jobs.recovery import ANSWER_GRACE_SECONDS, Action, Recovery
+from bot.jobs.recovery import Recovery
+from bot.jobs.takeover import Takeover
 from bot.lemondata import (
     ImageResult,
     LemonDataClient,
@@ -80,6 +81,7 @@ class JobRunner:
         self._changed = asyncio.Condition()
         self.leases = Leases(store, settings.lease_seconds)
         self.recovery = Recovery(store, self.leases, delivery)
+        self.takeover = Takeover(self, store, self.recovery)
         self.dispatcher = Dispatcher(
             store=store,
             settings=settings,
@@ -341,71 +343,19 @@ class JobRunner:
     # ------------------------------------------------------------------ recovery
 
     async def resume(self) -> dict[str, int]:
-        """Pick up every unfinished job after a start; return counts by action.
+        """Pick up every unfinished job after a start (see :mod:`bot.jobs.takeover`).
 
         First the poller learns how long tasks take from the ledger's recent finished
         tasks, so that estimates survive restarts.
         """
         learned = self.poller.learn(await self._store.jobs.finished_tasks(HISTORY_JOBS))
         log.info("learned completion times from %d finished tasks", learned)
-        counts = dict.fromkeys(
-            ("queued", "dropped", "polling", "finishing", "interrupted", "delivering"), 0
-        )
-        single = self.recovery.single
-        await self._drop_unanswered(time.time() - (0 if single else ANSWER_GRACE_SECONDS), counts)
-        counts["queued"] += len(await self._store.jobs.queued())
-        for action, job in await self.recovery.claim(everything=single):
-            counts[action] += 1
-            self._take_over(action, job)
-        self.kick()
-        log.info("resumed jobs: %s", counts)
-        return counts
-
-    async def tick(self) -> dict[str, int]:
-        """Run one round of lease upkeep: renew, drop what was lost, take over, check."""
-        counts = dict.fromkeys(("lost", "dropped", "taken"), 0)
-        for job_id in await self.leases.renew():
-            counts["lost"] += 1
-            log.warning("job %s: lease lost to another process; leaving it", job_id)
-            self.poller.forget(job_id)
-        await self._drop_unanswered(time.time() - ANSWER_GRACE_SECONDS, counts)
-        for action, job in await self.recovery.claim(everything=False):
-            counts["taken"] += 1
-            self._take_over(action, job)
-        if counts["taken"] or counts["dropped"]:
-            log.info("lease upkeep: %s", counts)
-        self.kick()
-        return counts
-
-    async def _drop_unanswered(self, older_than: float, counts: dict[str, int]) -> None:
-        for job_id in await self.recovery.unanswered(older_than):
-            counts["dropped"] += 1
-            await self.drop(job_id)
-
-    def _take_over(self, action: Action, job: Job) -> None:
-        """Do what recovery decided for a claimed job."""
-        if action == "finishing":
-            self.run(self.finish_stored(job.id), "finish", job.id)
-        elif action == "interrupted":
-            self.run(self.fail(job.id, "interrupted", None), "fail", job.id)
-        elif action == "polling":
-            self.track(job)
-        else:
-            self.run(self.deliver(job.id), "deliver", job.id)
-
-    async def _keep(self) -> None:
-        """Renew leases and take over expired ones, every third of the lease, forever."""
-        while True:
-            await asyncio.sleep(self.leases.seconds / 3)
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("lease upkeep failed; trying again shortly")
+        return await self.takeover.resume()
 
     def start(self) -> None:
         """Start the poller and the lease upkeep (stopped with the background tasks)."""
         self.poller.start()
-        self._background.spawn(self._keep(), "leases")
+        self._background.spawn(self.takeover.keep(), "leases")
 
     async def drop(self, job_id: int) -> None:
         """Cancel a queued job whose interaction was never answered; release its quota."""

@@ -14,8 +14,8 @@ before a restart:
 * terminal with delivery pending: the outcome is delivered again.
 
 :func:`decide` is the rule, pure; :class:`Recovery` claims the jobs (through
-:mod:`bot.jobs.leases`) and returns a decision per job, and the runner
-(:mod:`bot.jobs.lifecycle`) carries each out, as the dispatcher carries out the
+:mod:`bot.jobs.leases`) and returns a decision per job, and the runner carries each
+out (:mod:`bot.jobs.takeover`), as the dispatcher carries out the
 pure :mod:`bot.jobs.queue_policy`.
 
 With SQLite there is one process: at its start it takes every job whatever the leases.
