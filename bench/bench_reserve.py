@@ -114,7 +114,7 @@ async def _timed(call: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
 
 async def reserve_round(store: Store, side: Side | None) -> str:
     """200 reservations at once; check exactness (raise if not); return a summary."""
-    admissions = Admissions(store, QuotaService(store, daily_limit=LIMIT))
+    admissions = Admissions(store, QuotaService(store, period_limit=LIMIT))
     requests = drafts()
     began = time.perf_counter()
     async with asyncio.timeout(ROUND_TIMEOUT):
@@ -171,7 +171,7 @@ async def insert_round(store: Store, side: Side | None) -> None:
 
 async def serial(store: Store, side: Side, reserve: bool) -> None:
     """One call at a time (concurrency 1); members in turn, every call accepted."""
-    admissions = Admissions(store, QuotaService(store, daily_limit=SERIAL_CALLS))
+    admissions = Admissions(store, QuotaService(store, period_limit=SERIAL_CALLS))
     for d in drafts()[:SERIAL_CALLS]:
         call = admissions.admit if reserve else store.jobs.insert
         latency, _ = await _timed(lambda d=d, call=call: call(d))

@@ -122,7 +122,7 @@ class LemonBot(commands.AutoShardedBot):
             spawn=self.background.spawn,  # a refresh in flight is cancelled at close
         )
         self.audit = AuditLog(self, store, self.background)
-        self.quota = QuotaService(store, daily_limit=settings.daily_image_quota)
+        self.quota = QuotaService(store, period_limit=settings.daily_image_quota)
         self.moderation = ModerationService(store, self.audit)
         self.delivery = Delivery(self, store, self.background)
         self.jobs = JobService(

@@ -374,12 +374,10 @@ class JobStore:
 
     async def fill_images(self, job_id: int, images: Sequence[StoredImage]) -> None:
         """Store the downloaded bytes of images saved before as URLs only."""
-        if images:
-            await self._db.executemany(
-                "UPDATE job_images SET content_type = ?, data = ? "
-                "WHERE job_id = ? AND position = ?",
-                [(i.content_type, i.data, job_id, i.position) for i in images],
-            )
+        await self._db.executemany(
+            "UPDATE job_images SET content_type = ?, data = ? WHERE job_id = ? AND position = ?",
+            [(i.content_type, i.data, job_id, i.position) for i in images],
+        )
 
     async def load_images(self, job_id: int) -> list[StoredImage]:
         """Return a job's stored images in order."""
