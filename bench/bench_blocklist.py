@@ -57,7 +57,7 @@ from bench.bench_accept import REGEX_RULES, WORD_RULES  # noqa: E402
 from bot.catalog import MAX_PROMPT_LENGTH  # noqa: E402
 from bot.client import LemonBot  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.errors import BotError  # noqa: E402
+from bot.errors import Refusal  # noqa: E402
 from bot.moderation import ModerationService  # noqa: E402
 from bot.moderation.blocklist import (  # noqa: E402
     MAX_GUILD_PROGRAM_SIZE,
@@ -171,7 +171,7 @@ async def run_segment(service: ModerationService, prompt: str) -> Segment:
             began = time.perf_counter()
             try:
                 await service.check_request(SLOW, user_id, prompt)
-            except BotError as exc:
+            except Refusal as exc:
                 if exc.text.key != "refusal.blocklist_timeout":
                     raise RuntimeError(f"A's crafted prompt refused: {exc.message}") from None
                 segment.refused += 1

@@ -31,7 +31,7 @@ import httpx  # noqa: E402
 from bench._common import Report, percentile  # noqa: E402
 from bot.background import Background  # noqa: E402
 from bot.jobs.poller import TaskPoller  # noqa: E402
-from bot.lemondata import LemonDataClient, LemonDataError, TaskStatus  # noqa: E402
+from bot.lemondata import GatewayError, LemonDataClient, TaskStatus  # noqa: E402
 from bot.scheduler import RequestBudget  # noqa: E402
 from tests.fakes.lemondata import LemonDataEmulator  # noqa: E402
 
@@ -135,7 +135,7 @@ async def naive(
             await asyncio.sleep(every)
             try:
                 status = await api.get_task(task.task_id, task.poll_url, retry=False)
-            except LemonDataError:
+            except GatewayError:
                 continue  # a 429: the next tick asks again
             if status.done:
                 detected[task.task_id] = emulator.clock()

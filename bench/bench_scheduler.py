@@ -55,6 +55,7 @@ from bot.scheduler import (  # noqa: E402
     VirtualClock,
     option_key,
 )
+from bot.scheduler.allowance import ALLOWANCE_INTERVAL  # noqa: E402
 from bot.scheduler.planner import POLL_PRICE  # noqa: E402
 
 SEED = 20240613
@@ -326,6 +327,7 @@ def run_scheduler(
     headers_always: bool = True,
     durations: DurationModel | None = None,
     price: float | None = None,
+    allowance: float | None = ALLOWANCE_INTERVAL,
 ) -> Outcome:
     clock = VirtualClock()
     gateway = Gateway(clock, limit, phase, headers_always)
@@ -337,7 +339,12 @@ def run_scheduler(
 
     async def main() -> None:
         budget = RequestBudget(rpm=BOT_RPM, clock=clock)
-        planner = PollPlanner(clock=clock, durations=durations, price=price or POLL_PRICE)
+        planner = PollPlanner(
+            clock=clock,
+            durations=durations,
+            price=price or POLL_PRICE,
+            allowance_interval=allowance,
+        )
         planner.learn_history(history)
 
         async def poll(pick: PollPick, grant: Grant) -> PollResult:
@@ -451,8 +458,11 @@ def run() -> Report:
                 results["sched, cold (no ledger)"] = run_scheduler(
                     fresh(rounds), limit, phase, history=[]
                 )
+                results["sched, no allowance"] = run_scheduler(
+                    fresh(rounds), limit, phase, history=history, allowance=None
+                )
                 results[f"sched, price {LOW_PRICE:g} s"] = run_scheduler(
-                    fresh(rounds), limit, phase, history=history, price=LOW_PRICE
+                    fresh(rounds), limit, phase, history=history, price=LOW_PRICE, allowance=None
                 )
                 results["sched, oracle"] = run_scheduler(
                     fresh(rounds), limit, phase, history=[], durations=TruthModel()

@@ -1,7 +1,7 @@
 """Run lemonbot's benchmarks and print one table each (see bench/README.md).
 
     python bench/run.py                 # all: accept, ack, poller, size, scheduler,
-                                        #      capacity, reserve, blocklist
+                                        #      allowance, capacity, reserve, blocklist
     python bench/run.py poller size     # some of them
     python -m bench.run                 # the same, as a module
 
@@ -31,6 +31,7 @@ warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
 from bench import (  # noqa: E402
     bench_accept,
     bench_ack,
+    bench_allowance,
     bench_blocklist,
     bench_capacity,
     bench_poller,
@@ -46,6 +47,7 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     "poller": lambda: asyncio.run(bench_poller.run()),
     "size": bench_size.run,
     "scheduler": bench_scheduler.run,
+    "allowance": bench_allowance.run,
     "capacity": lambda: asyncio.run(bench_capacity.run()),
     "reserve": lambda: asyncio.run(bench_reserve.run()),
     "blocklist": lambda: asyncio.run(bench_blocklist.run()),

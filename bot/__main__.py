@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from dotenv import find_dotenv, load_dotenv
 
-from bot.config import ConfigError, Settings
+from bot.config import Settings
+from bot.errors import ConfigurationError, LemonbotError
 
 if TYPE_CHECKING:
     from bot.client import LemonBot
@@ -34,7 +35,7 @@ LOGIN_RETRY_FIRST = 1.0
 LOGIN_RETRY_MAX = 60.0
 
 
-class Stopped(Exception):
+class Stopped(LemonbotError):
     """A signal asked the bot to stop while it was waiting."""
 
 
@@ -187,7 +188,7 @@ def run() -> None:
     load_dotenv(find_dotenv(usecwd=True))  # ./.env of the working directory, or a parent's
     try:
         settings = Settings.from_env()
-    except ConfigError as exc:
+    except ConfigurationError as exc:
         print(f"lemonbot: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 

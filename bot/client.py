@@ -25,8 +25,9 @@ from bot.config import Settings
 from bot.i18n import CatalogTranslator
 from bot.jobs import JobService
 from bot.jobs.delivery import Delivery
+from bot.jobs.references import References
 from bot.lemondata import LemonDataClient
-from bot.moderation import AuditLog, ModerationService
+from bot.moderation import AuditLog, Members, ModerationService
 from bot.quota import QuotaService
 from bot.scheduler import RequestBudget
 from bot.scheduler.shared import SharedBudget
@@ -123,8 +124,11 @@ class LemonBot(commands.AutoShardedBot):
         )
         self.audit = AuditLog(self, store, self.background)
         self.quota = QuotaService(store, period_limit=settings.daily_image_quota)
-        self.moderation = ModerationService(store, self.audit)
+        # Who a member is in a server: roles and server-wide permissions (moderator
+        # rights), fetched from Discord for a press outside the server.
+        self.members = Members(self, store)
         self.delivery = Delivery(self, store, self.background)
+        self.moderation = ModerationService(store, self.audit, remove=self.delivery.remove)
         self.jobs = JobService(
             store=store,
             api=self.api,
@@ -137,6 +141,8 @@ class LemonBot(commands.AutoShardedBot):
             budget=self.budget,
         )
         self.jobs.finished_listeners.append(self._audit_finished_job)
+        # Reference images download like result images (bounded, address-checked).
+        self.references = References(self.jobs.download, settings.max_input_image_bytes)
 
     async def _audit_finished_job(self, job: Job) -> None:
         """Post a finished job to the audit channel, with the reference images that fit."""

@@ -12,7 +12,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
+from bot.errors import ConfigurationError
 from bot.lemondata.urls import UnsafeURLError, normalise_base_url
 
 log = logging.getLogger(__name__)
@@ -27,10 +29,6 @@ DEFAULT_JOB_TIMEOUT_SECONDS = 600
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-class ConfigError(Exception):
-    """A setting is missing or malformed; the message is one line meant for a human."""
-
-
 def database_target(url: str) -> Path | str:
     """Turn ``DATABASE_URL`` into what the store opens: a SQLite path, or a PostgreSQL URL.
 
@@ -41,7 +39,7 @@ def database_target(url: str) -> Path | str:
     """
     if url.lower().startswith(("postgresql://", "postgres://")):
         if len(url.split("://", 1)[1]) < 1:
-            raise ConfigError("DATABASE_URL names no PostgreSQL server")
+            raise ConfigurationError("DATABASE_URL names no PostgreSQL server")
         return url
     prefix = "sqlite:///"
     shape = (
@@ -49,20 +47,20 @@ def database_target(url: str) -> Path | str:
         "or postgresql://user:password@host/name"
     )
     if not url.lower().startswith(prefix) or len(url) == len(prefix):
-        raise ConfigError(f"{shape}, got {url!r}")
+        raise ConfigurationError(f"{shape}, got {url!r}")
     path = url[len(prefix) :]  # sqlite:///data/x.db -> data/x.db ; sqlite:////abs -> /abs
     if path == ":memory:" or path.startswith("file:") or "mode=memory" in path:
-        raise ConfigError(
+        raise ConfigurationError(
             f"DATABASE_URL {url!r} is an in-memory database: every job and quota would be "
             "lost at each restart; give a file path"
         )
     if "?" in path or "#" in path:
-        raise ConfigError(
+        raise ConfigurationError(
             f"DATABASE_URL {url!r} has a query string or fragment, which would become part of "
             f"the file name; {shape}"
         )
     if path.endswith("/"):
-        raise ConfigError(f"DATABASE_URL {url!r} names a folder, not a file; {shape}")
+        raise ConfigurationError(f"DATABASE_URL {url!r} names a folder, not a file; {shape}")
     return Path(path)
 
 
@@ -71,15 +69,15 @@ def parse_shard_ids(raw: str, count: int | None) -> tuple[int, ...] | None:
     if not raw.strip():
         return None
     if count is None:
-        raise ConfigError("SHARD_IDS needs SHARD_COUNT (the total number of shards)")
+        raise ConfigurationError("SHARD_IDS needs SHARD_COUNT (the total number of shards)")
     ids: set[int] = set()
     for part in raw.split(","):
         low, sep, high = part.strip().partition("-")
         if not low.isdigit() or (sep and not high.isdigit()):
-            raise ConfigError(f"SHARD_IDS must look like 0-3 or 4,5,6,7; got {raw!r}")
+            raise ConfigurationError(f"SHARD_IDS must look like 0-3 or 4,5,6,7; got {raw!r}")
         first, last = int(low), int(high) if sep else int(low)
         if first > last or last >= count:
-            raise ConfigError(
+            raise ConfigurationError(
                 f"SHARD_IDS {part.strip()!r} is not within 0..{count - 1} (SHARD_COUNT={count})"
             )
         ids.update(range(first, last + 1))
@@ -94,7 +92,7 @@ def parse_weights(raw: str) -> dict[str, int]:
             continue
         model, sep, value = item.partition("=")
         if not sep or not model.strip() or not value.strip().isdigit():
-            raise ConfigError(
+            raise ConfigurationError(
                 "MODEL_WEIGHTS must look like gpt-image-2=3,nano-banana-pro=2; "
                 f"got {item.strip()!r}"
             )
@@ -145,13 +143,13 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``env`` (default ``os.environ``); raise ConfigError if invalid."""
+        """Build settings from ``env`` (default ``os.environ``); raise ConfigurationError if bad."""
         env = os.environ if env is None else env
 
         def required(name: str) -> str:
             value = env.get(name, "").strip()
             if not value:
-                raise ConfigError(
+                raise ConfigurationError(
                     f"{name} is not set: copy .env.example to .env and fill it in "
                     "(or set it in the environment)"
                 )
@@ -164,15 +162,15 @@ class Settings:
             try:
                 value = float(raw)
             except ValueError:
-                raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+                raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
             if value < minimum:
-                raise ConfigError(f"{name} must be at least {minimum:g}, got {raw!r}")
+                raise ConfigurationError(f"{name} must be at least {minimum:g}, got {raw!r}")
             return value
 
         def integer(name: str, default: int, *, minimum: int = 0) -> int:
             value = number(name, default, minimum=minimum)
             if value != int(value):
-                raise ConfigError(f"{name} must be a whole number, got {env.get(name)!r}")
+                raise ConfigurationError(f"{name} must be a whole number, got {env.get(name)!r}")
             return int(value)
 
         token = required("DISCORD_TOKEN")
@@ -183,17 +181,19 @@ class Settings:
 
         guild_raw = env.get("DEV_GUILD_ID", "").strip()
         if guild_raw and not guild_raw.isdigit():
-            raise ConfigError(f"DEV_GUILD_ID must be a numeric server id, got {guild_raw!r}")
+            raise ConfigurationError(f"DEV_GUILD_ID must be a numeric server id, got {guild_raw!r}")
 
         level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
         if level not in LOG_LEVELS:
-            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+            raise ConfigurationError(
+                f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}"
+            )
 
         base_url = env.get("LEMONDATA_BASE_URL", "").strip() or DEFAULT_BASE_URL
         try:
             base_url = normalise_base_url(base_url)  # HTTP://Host -> http://host
         except UnsafeURLError:
-            raise ConfigError(
+            raise ConfigurationError(
                 f"LEMONDATA_BASE_URL must be an http(s) address such as {DEFAULT_BASE_URL}, "
                 f"got {base_url!r}"
             ) from None
@@ -231,13 +231,25 @@ class Settings:
 
     def secrets(self) -> tuple[str, ...]:
         """Return the secret values, for the log redaction filter."""
-        password = database_password(self.database)
-        return (self.discord_token, self.lemondata_api_key, *([password] if password else []))
+        return (self.discord_token, self.lemondata_api_key, *database_passwords(self.database))
 
 
-def database_password(target: Path | str) -> str | None:
-    """Return the password of a PostgreSQL URL, if it has one."""
+def database_passwords(target: Path | str) -> tuple[str, ...]:
+    """Return the passwords a PostgreSQL URL carries, as written and percent-decoded.
+
+    libpq reads one in the user info (``user:pw@host``) and in the query string
+    (``?password=pw``, ``sslpassword=``); a log line may quote either form.
+    """
     if isinstance(target, Path) or "://" not in target:
-        return None
-    credentials = target.split("://", 1)[1].rpartition("@")[0]
-    return credentials.split(":", 1)[1] if ":" in credentials else None
+        return ()
+    parts = urlsplit(target)
+    found: list[str] = []
+    credentials, at, _ = parts.netloc.rpartition("@")
+    if at and ":" in credentials:
+        found.append(credentials.split(":", 1)[1])
+    for pair in parts.query.split("&"):
+        key, sep, value = pair.partition("=")
+        if sep and value and key.lower() in ("password", "sslpassword"):
+            found.append(value)
+    passwords = [*found, *(unquote(value) for value in found)]
+    return tuple(dict.fromkeys(value for value in passwords if value))

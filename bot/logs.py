@@ -18,18 +18,26 @@ QUIET_LOGGERS = (
     "httpcore",
     "httpx",
 )
-# Interaction tokens travel in webhook and callback URLs; API keys in bearer headers.
+# Below this length a known secret is masked only where it stands alone (not inside a word),
+# so that a three-letter password does not blank every word that contains it.
+SHORT_SECRET = 8
+# Interaction tokens travel in webhook and callback URLs; API keys in bearer headers; a
+# database password in a URL's user info or a password= parameter, whoever's URL it is.
 TOKEN_PATTERNS = (
     re.compile(r"(/(?:webhooks|interactions)/\d+/)[\w.-]{16,}"),
     re.compile(r"(Bearer\s+)\S+", re.IGNORECASE),
+    re.compile(r"(://[^/?#@:\s]*:)[^/?#\s]*(?=@)"),
+    re.compile(r"(\b(?:ssl)?password=)[^&#\s'\"]+", re.IGNORECASE),
 )
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Return ``text`` with known secrets and token-shaped URL parts replaced."""
-    for secret in secrets:
-        if len(secret) >= 4:
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        if len(secret) >= SHORT_SECRET:
             text = text.replace(secret, REDACTED)
+        elif secret:
+            text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", REDACTED, text)
     for pattern in TOKEN_PATTERNS:
         text = pattern.sub(rf"\g<1>{REDACTED}", text)
     return text

@@ -23,7 +23,6 @@ from bot.catalog import (
 from bot.client import LemonBot
 from bot.i18n import LocaleLike, Text, command_text
 from bot.jobs import JobRequest
-from bot.jobs.references import check_sizes, read_attachments
 from bot.ui.cards import family_text, quota_embed
 from bot.ui.replies import member_role_ids
 from cogs.submit import request_for, submit, submit_deferred
@@ -82,9 +81,7 @@ class Imagine(commands.Cog):
     async def cancel_pressed(self, interaction: discord.Interaction[Any], job_id: int) -> None:
         """Cancel a waiting job (requester or moderator); the card is edited as an outcome."""
         assert interaction.guild_id is not None
-        moderator = await self.bot.moderation.is_moderator(
-            interaction.guild_id, interaction.permissions, member_role_ids(interaction.user)
-        )
+        moderator = await self.bot.members.moderates(interaction, interaction.guild_id)
         await interaction.response.defer()  # answer within 3 s; the card is edited below
         await self.bot.jobs.cancel(
             job_id,
@@ -138,16 +135,16 @@ class Imagine(commands.Cog):
             style=style,
         )
         references = [a for a in (image, image2, image3) if a is not None]
-        if not references:  # a BotError is answered ephemerally by the error router
+        if not references:  # a Refusal is answered ephemerally by the error router
             await submit(self.bot, interaction, request_for(interaction, options))
             return
-        # What needs no download is refused at once: the model, the count, the sizes.
-        limit = self.bot.settings.max_input_image_bytes
+        # What needs no download is refused at once, privately, as the first answer: the
+        # model, the count, and what Discord declares of each file (its type and size).
         await self.bot.jobs.check(replace(options, images=len(references)))
-        check_sizes(references, limit)
+        self.bot.references.check_declared(references)
 
         async def build() -> JobRequest:
-            inputs = await read_attachments(references, limit, self.bot.jobs.download)
+            inputs = await self.bot.references.attachments(references)
             return request_for(interaction, options, inputs=inputs)
 
         await submit_deferred(self.bot, interaction, build)

@@ -9,25 +9,21 @@ checked again at run time. A new job made from a result goes through the same in
 from __future__ import annotations
 
 import logging
-import secrets
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catalog import MAX_REFERENCE_IMAGES, ImagineOptions
+from bot.catalog import MAX_REFERENCE_IMAGES, ImagineOptions, edit_options
 from bot.client import LemonBot
 from bot.errors import InvalidRequest, NotAllowed
-from bot.i18n import Text, command_text, t
+from bot.i18n import command_text, t
 from bot.jobs import JobRequest
-from bot.jobs.parts import file_name
-from bot.jobs.references import Source, Unreadable, read, read_attachments, read_sources
-from bot.store import InputImage, Job, StoredImage
-from bot.ui.cards import details_messages, footer_job
+from bot.jobs.references import job_of, message_images
+from bot.store import Job
+from bot.ui.cards import details_messages
 from bot.ui.modals import (
     EDIT_MODAL,
     MODEL_FIELD,
@@ -38,23 +34,12 @@ from bot.ui.modals import (
     modal_values,
     remix_modal,
 )
-from bot.ui.replies import member_role_ids, report_error, send_ephemeral
+from bot.ui.replies import report_error, send_ephemeral
 from cogs.submit import request_for, submit, submit_deferred
 
 log = logging.getLogger(__name__)
 
 Interaction = discord.Interaction[Any]
-REMIX_TTL_SECONDS = 15 * 60
-MAX_PENDING_REMIXES = 500
-
-
-@dataclass
-class PendingRemix:
-    """A Remix form on its way to the member: the message's images, kept until submitted."""
-
-    images: list[Source]
-    parent_id: int | None
-    created: float = field(default_factory=time.monotonic)
 
 
 class Results(commands.Cog):
@@ -62,7 +47,6 @@ class Results(commands.Cog):
 
     def __init__(self, bot: LemonBot) -> None:
         self.bot = bot
-        self._remixes: dict[str, PendingRemix] = {}
         self._menu = app_commands.ContextMenu(
             name=command_text("cmd.remix"),
             callback=self.remix,
@@ -114,9 +98,11 @@ class Results(commands.Cog):
         await self._open_edit(interaction, job_id, int(values[0]))
 
     async def _open_edit(self, interaction: Interaction, job_id: int, image: int) -> None:
-        # A blocked member is told now, not after filling the form in.
-        await self.bot.moderation.check_member(interaction.guild_id, interaction.user.id)
         job, _ = await self.bot.jobs.source(job_id, interaction.guild_id, inputs=False)
+        # A blocked member, or one no longer in the server (a press in a DM), is told
+        # now, not after filling the form in.
+        await self.bot.moderation.check_member(job.guild_id, interaction.user.id)
+        await self.bot.members.of(interaction, job.guild_id)
         await interaction.response.send_modal(
             edit_modal(job.id, image, job.prompt, job.options.get("ratio"), interaction.locale)
         )
@@ -136,17 +122,13 @@ class Results(commands.Cog):
             raise NotAllowed("refusal.not_your_image")
         job = self.bot.moderation.deletable(job)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        reply = await self.bot.moderation.delete_image(
-            job, interaction.user.id, self.bot.delivery.remove
-        )
+        reply = await self.bot.moderation.delete_image(job, interaction.user.id)
         await interaction.edit_original_response(content=reply.render(interaction.locale))
 
     async def _moderates(self, interaction: Interaction, job: Job) -> bool:
         if interaction.guild_id != job.guild_id:
             return False
-        return await self.bot.moderation.is_moderator(
-            job.guild_id, interaction.permissions, member_role_ids(interaction.user)
-        )
+        return await self.bot.members.moderates(interaction, job.guild_id)
 
     # ------------------------------------------------------------------ modals
 
@@ -169,21 +151,18 @@ class Results(commands.Cog):
     async def _edit_submitted(self, interaction: Interaction, job_id: int, image: int) -> None:
         job, _ = await self.bot.jobs.source(job_id, interaction.guild_id, inputs=False)
         values = modal_values(interaction.data)
-        model, replaced = job.model, None
-        if not self.bot.jobs.takes_images(job.model):
-            model, replaced = self.bot.settings.default_edit_model, job.model
-        options = ImagineOptions(
-            prompt=values.get(PROMPT_FIELD, ""),
-            model=model,
-            ratio=values.get(RATIO_FIELD) or None,
-            resolution=job.options.get("resolution") if not replaced else None,
-            quality=job.options.get("quality") if not replaced else None,
-            replaced_model=replaced,
+        options = edit_options(
+            job.model,
+            job.options,
+            values.get(PROMPT_FIELD, ""),
+            values.get(RATIO_FIELD) or None,
+            takes_images=self.bot.jobs.takes_images,
+            fallback=self.bot.settings.default_edit_model,
         )
         await self.bot.jobs.check(replace(options, images=1))  # before anything is fetched
 
         async def build() -> JobRequest:
-            reference = await self._result_image(interaction, job, image)
+            reference = await self.bot.references.result_image(interaction.message, job, image)
             return request_for(
                 interaction,
                 options,
@@ -195,25 +174,6 @@ class Results(commands.Cog):
 
         await submit_deferred(self.bot, interaction, build)
 
-    async def _result_image(self, interaction: Interaction, job: Job, image: int) -> InputImage:
-        """Return the bytes of a result's image: from the message, else the gateway's link."""
-        limit = self.bot.settings.max_input_image_bytes
-        fetch = self.bot.jobs.download
-        stored = StoredImage(image - 1, None, "image/png", None)
-        wanted = file_name(job.id, stored).rsplit(".", 1)[0] + "."
-        message = interaction.message
-        for attachment in message.attachments if message else ():
-            if attachment.filename.startswith(wanted):
-                (reference,) = await read_attachments([attachment], limit, fetch)
-                return reference
-        if image <= len(job.result_urls):
-            name = Text.of("refusal.result_image", n=image)
-            try:
-                return await read(Source(job.result_urls[image - 1], name), 0, limit, fetch)
-            except Unreadable:
-                pass  # the gateway's link expired: said below
-        raise InvalidRequest("refusal.edit_gone", image=image, job_id=job.id)
-
     # ------------------------------------------------------------------ remix
 
     async def remix(self, interaction: Interaction, message: discord.Message) -> None:
@@ -223,7 +183,7 @@ class Results(commands.Cog):
         result card's image) and, on a lemonbot result, the images delivered as links.
         """
         assert interaction.guild_id is not None  # the menu is offered in servers only
-        parent = await self.bot.jobs.known(_job_of(message), interaction.guild_id)
+        parent = await self.bot.jobs.known(job_of(message), interaction.guild_id)
         # Only the result's URLs (a result delivered as links): the modal must open
         # within Discord's 3 s, so no reference bytes are read here.
         result_urls = (
@@ -233,9 +193,7 @@ class Results(commands.Cog):
         if not images:
             raise InvalidRequest("refusal.no_image_to_remix")
         await self.bot.moderation.check_member(interaction.guild_id, interaction.user.id)
-        self._forget_old_remixes()
-        token = secrets.token_hex(8)
-        self._remixes[token] = PendingRemix(images, parent)
+        token = self.bot.references.hold_remix(images, parent)
         await interaction.response.send_modal(
             remix_modal(token, self.bot.settings.default_edit_model, interaction.locale)
         )
@@ -247,9 +205,7 @@ class Results(commands.Cog):
         images come as they are: a gallery of four stays remixable with a model that
         takes one. The member is told privately which were left out.
         """
-        pending = self._remixes.pop(token, None)
-        if pending is None:
-            raise InvalidRequest("refusal.remix_expired")
+        pending = self.bot.references.take_remix(token)
         values = modal_values(interaction.data)
         model = values.get(MODEL_FIELD, "").strip() or self.bot.settings.default_edit_model
         takes = min(self.bot.jobs.image_input(model).max_images, MAX_REFERENCE_IMAGES)
@@ -258,15 +214,14 @@ class Results(commands.Cog):
         await self.bot.jobs.check(replace(options, images=len(sources)))
 
         async def build() -> JobRequest:
-            limit = self.bot.settings.max_input_image_bytes
-            inputs = await read_sources(sources, limit, self.bot.jobs.download)
+            inputs = await self.bot.references.sources(sources)
             return request_for(
                 interaction, options, inputs=inputs, parent_id=pending.parent_id, kind="remix"
             )
 
-        accepted = await submit_deferred(self.bot, interaction, build)
+        await submit_deferred(self.bot, interaction, build)  # a refusal raises
         left_out = len(pending.images) - len(sources)
-        if accepted is not None and left_out:
+        if left_out:
             note = t(
                 "remix.images_left_out",
                 interaction.locale,
@@ -275,69 +230,6 @@ class Results(commands.Cog):
                 model=f"`{model}`",
             )
             await send_ephemeral(interaction, note)
-
-    def _forget_old_remixes(self) -> None:
-        now = time.monotonic()
-        for token, pending in list(self._remixes.items()):
-            if now - pending.created > REMIX_TTL_SECONDS or len(self._remixes) > (
-                MAX_PENDING_REMIXES
-            ):
-                self._remixes.pop(token, None)
-
-
-def message_images(message: discord.Message, result_urls: Sequence[str] = ()) -> list[Source]:
-    """Return the images a message shows, in order, each once.
-
-    Its image attachments; then the gateway links of a lemonbot result
-    (``result_urls``) that it shows (an image too large to attach is linked); then the
-    images of its embeds: an embed's image, and the picture of a link's preview.
-    """
-    found: list[Source] = []
-    seen: set[str] = set()
-
-    def add(url: str | None, name: str | None = None, size: int | None = None) -> None:
-        if not url or not url.startswith(("https://", "http://")):
-            return  # attachment://…, an embed's own reference to a file listed above
-        key = url.split("?", 1)[0]
-        if key not in seen:
-            seen.add(key)
-            shown = name or Text.of("refusal.result_image", n=len(found) + 1)
-            found.append(Source(url, shown, size))
-
-    for attachment in message.attachments:
-        if _looks_like_image(attachment):
-            add(attachment.url, attachment.filename, attachment.size)
-    text = " ".join([message.content, *(_embed_text(e) for e in message.embeds)])
-    for url in result_urls:
-        if url in text:
-            add(url)
-    for embed in message.embeds:
-        add(embed.image.url)
-        if embed.type in ("image", "gifv"):  # a posted link's preview
-            add(embed.thumbnail.url or embed.url)
-    return found
-
-
-def _embed_text(embed: discord.Embed) -> str:
-    parts = [embed.description or "", embed.image.url or ""]
-    parts += [field.value or "" for field in embed.fields]
-    return " ".join(parts)
-
-
-def _looks_like_image(attachment: discord.Attachment) -> bool:
-    """Whether an attachment says it is an image (its bytes are checked on download)."""
-    kind = (attachment.content_type or "").lower()
-    name = attachment.filename.lower()
-    return kind.startswith("image/") or name.endswith((".png", ".jpg", ".jpeg", ".webp", ".gif"))
-
-
-def _job_of(message: discord.Message) -> int | None:
-    """Return the job a lemonbot result message shows (its card's footer), if any."""
-    for embed in message.embeds:
-        job_id = footer_job(embed.footer.text or "")
-        if job_id is not None:
-            return job_id
-    return None
 
 
 async def setup(bot: LemonBot) -> None:

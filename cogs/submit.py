@@ -1,29 +1,31 @@
 """One way into the job service for every entry point: /imagine, Reroll, Edit and Remix.
 
 :func:`submit` builds the :class:`~bot.jobs.JobRequest` from the interaction, has the
-service accept it, and answers with the job's progress card (public). Refusals are
-BotErrors, answered privately by the error router. When reference images must be
-downloaded first, the interaction is deferred at once (Discord wants an answer within
-3 s) and :func:`submit_deferred` finishes it: the card replaces the "thinking" message,
-or a refusal removes it and is answered privately.
+service accept it, and answers with the job's progress card (public). A refusal
+(:class:`~bot.errors.Refusal`) is raised to the one error router
+(:func:`bot.ui.replies.report_error`), which answers privately. When reference images
+must be downloaded first, the interaction is deferred at once (Discord wants an answer
+within 3 s) and :func:`submit_deferred` finishes it: the card replaces the "thinking"
+message, or a failure removes it and goes on to the router. A press outside the server
+(a result sent by DM) acts as the member the server knows now (:func:`as_member`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import discord
 
 from bot.catalog import ImagineOptions
 from bot.client import LemonBot
-from bot.errors import BotError
 from bot.i18n import locale_of
 from bot.jobs import Accepted, JobRequest
 from bot.store import InputImage
 from bot.ui.cards import progress_embed
-from bot.ui.replies import member_role_ids, send_ephemeral
+from bot.ui.replies import member_role_ids
 from bot.ui.views import cancel_view
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,20 @@ def request_for(
     )
 
 
+async def as_member(bot: LemonBot, interaction: Interaction, request: JobRequest) -> JobRequest:
+    """Return the request as made by the member the request's server knows now.
+
+    In the server, the interaction carries the member's current roles. A press outside it
+    (Reroll or Edit on a result sent by DM) carries none, and the member may have left or
+    been banned since: they are fetched from Discord and refused (privately, before
+    anything is reserved) unless still in the server; their roles now set the quota.
+    """
+    if interaction.guild_id == request.guild_id:
+        return request
+    member = await bot.members.of(interaction, request.guild_id)
+    return replace(request, role_ids=member.role_ids)
+
+
 def _card(accepted: Accepted) -> dict[str, Any]:
     job = accepted.job
     waiting = accepted.position is not None
@@ -71,8 +87,8 @@ def _card(accepted: Accepted) -> dict[str, Any]:
 
 
 async def submit(bot: LemonBot, interaction: Interaction, request: JobRequest) -> None:
-    """Accept a request and answer with its progress card (a refusal raises a BotError)."""
-    accepted = await bot.jobs.accept(request)
+    """Accept a request and answer with its progress card (a refusal raises)."""
+    accepted = await bot.jobs.accept(await as_member(bot, interaction, request))
     try:
         response = await interaction.response.send_message(**_card(accepted))
     except BaseException:  # HTTP error, dropped connection, cancellation: nobody saw it
@@ -83,21 +99,20 @@ async def submit(bot: LemonBot, interaction: Interaction, request: JobRequest) -
 
 async def submit_deferred(
     bot: LemonBot, interaction: Interaction, build: Callable[[], Awaitable[JobRequest]]
-) -> Accepted | None:
+) -> Accepted:
     """Defer, build the request (downloads, checks), accept it and show its card.
 
-    A refusal at any step removes the "thinking" message and is answered privately, so
-    that only the member sees it; nothing is reserved or sent. Returns the accepted job,
-    or None when it was refused.
+    A refusal (or any failure) at any step removes the public "thinking" message and is
+    raised on to the error router, which answers privately, so that only the member
+    sees it; nothing is reserved or sent. Returns the accepted job.
     """
     if not interaction.response.is_done():
         await interaction.response.defer(thinking=True)
     try:
-        accepted = await bot.jobs.accept(await build())
-    except BotError as exc:
+        accepted = await bot.jobs.accept(await as_member(bot, interaction, await build()))
+    except Exception:
         await _withdraw(interaction)
-        await send_ephemeral(interaction, exc.render(interaction.locale))
-        return None
+        raise
     try:
         message = await interaction.edit_original_response(**_card(accepted))
     except BaseException:

@@ -38,6 +38,7 @@ from bot.catalog.options import (
     RESOLUTIONS,
     STYLES,
     ImagineOptions,
+    edit_options,
 )
 from bot.catalog.requests import (
     GENERATIONS,
@@ -75,6 +76,7 @@ __all__ = [
     "cost_units",
     "dalle_size",
     "describe_shape",
+    "edit_options",
     "family_of",
     "geometry_for",
     "gpt_image_size",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.catalog.families import ImageInput, image_input_of
-from bot.lemondata import AuthenticationError, LemonDataError, ModelInfo
+from bot.lemondata import AuthenticationError, GatewayError, ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class ModelCatalog:
         except AuthenticationError:
             self.key_rejected()
             return
-        except LemonDataError as exc:
+        except GatewayError as exc:
             log.warning("could not refresh the image model list: %r", exc)
             return
         self.key_accepted()

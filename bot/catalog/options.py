@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 MAX_PROMPT_LENGTH = 4000
 RATIOS = ("1:1", "16:9", "9:16", "3:2", "2:3", "4:3", "3:4", "21:9")
@@ -39,3 +41,29 @@ class ImagineOptions:
             quality=self.quality.lower() if self.quality else None,
             style=self.style.lower() if self.style else None,
         )
+
+
+def edit_options(
+    model: str,
+    source: Mapping[str, Any],
+    prompt: str,
+    ratio: str | None,
+    *,
+    takes_images: Callable[[str], bool],
+    fallback: str,
+) -> ImagineOptions:
+    """Return the options of an Edit of a result made by ``model`` with ``source`` options.
+
+    The Edit keeps the result's model when that model takes a reference image; else it
+    uses ``fallback`` (``DEFAULT_EDIT_MODEL``), records the model it replaced, and drops
+    the resolution and quality, which were the replaced model's.
+    """
+    if takes_images(model):
+        return ImagineOptions(
+            prompt=prompt,
+            model=model,
+            ratio=ratio,
+            resolution=source.get("resolution"),
+            quality=source.get("quality"),
+        )
+    return ImagineOptions(prompt=prompt, model=fallback, ratio=ratio, replaced_model=model)

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from bot.errors import BotError
+from bot.errors import Refusal
 from bot.jobs import queue_policy
 from bot.quota import QuotaService, check_fits, window_of
 from bot.store import InputImage, Job, JobDraft, Store
@@ -119,14 +119,14 @@ class Admissions:
         role_ids: Collection[int] = (),
         inputs: Sequence[InputImage] = (),
     ) -> Accepted:
-        """Reserve the draft's units and store its job, or raise the BotError refusing it.
+        """Reserve the draft's units and store its job, or raise the Refusal refusing it.
 
         Raises QuotaExceeded when the units do not fit the member's quota, QueueFull when
         the request would have to wait in a full queue; nothing is stored then.
         """
         return await self._group.submit(_Request(draft, role_ids, inputs))
 
-    async def _commit(self, batch: Sequence[_Request]) -> list[Accepted | BotError]:
+    async def _commit(self, batch: Sequence[_Request]) -> list[Accepted | Refusal]:
         """One transaction: lock, read once, decide each request in order, insert."""
         now = time.time()
         guilds = sorted({r.draft.guild_id for r in batch})
@@ -141,7 +141,7 @@ class Admissions:
             drafts.append(with_quota_window(draft, window_of(now, settings.quota_period)))
             periods.append(settings.quota_period)
             limits.append(limit)
-        decisions: list[int | BotError | None] = []  # a queue place (None: runs now), or why not
+        decisions: list[int | Refusal | None] = []  # a queue place (None: runs now), or why not
         async with self._store.transaction():
             keys = [f"quota:{g}:{u}" for g, u in members]
             keys += [f"admission:{g}" for g in caps]  # the queue's room
@@ -161,7 +161,7 @@ class Admissions:
                     )
                     used = tallies.used[(draft.guild_id, draft.user_id, draft.quota_window)]
                     check_fits(used, limit, draft.quota_units, now, period)
-                except BotError as refusal:
+                except Refusal as refusal:
                     decisions.append(refusal)
                     continue
                 tallies.admit(draft, place)
@@ -169,7 +169,7 @@ class Admissions:
             chosen = [
                 (draft, request.inputs)
                 for draft, request, decision in zip(drafts, batch, decisions, strict=True)
-                if not isinstance(decision, BotError)
+                if not isinstance(decision, Refusal)
             ]
             jobs = iter(await self._store.jobs.insert_many(chosen, now=now) if chosen else [])
-        return [d if isinstance(d, BotError) else Accepted(next(jobs), d) for d in decisions]
+        return [d if isinstance(d, Refusal) else Accepted(next(jobs), d) for d in decisions]

@@ -12,7 +12,7 @@ The outcome goes, in order of preference:
 
 Images travel as attachments, as the runner hands them over at completion (read from the
 store when a retry or a restart delivers), spread over as many messages as Discord's
-upload limits need (see :mod:`bot.jobs.parts`); an image too large to attach is linked.
+upload limits need (see :mod:`bot.ui.parts`); an image too large to attach is linked.
 Each part that got through is recorded at once, so that a retry (or a restart) carries
 on after it; a channel or DM post carries a nonce derived from the job and the part,
 with which Discord itself drops a repeated post (within a few minutes). A follow-up of
@@ -35,9 +35,9 @@ import aiohttp
 import discord
 
 from bot.background import Background
-from bot.errors import InvalidRequest
-from bot.jobs import parts
+from bot.errors import DeliveryError, InvalidRequest
 from bot.store import Job, Store, StoredImage
+from bot.ui import parts
 from bot.ui.cards import posted_text, progress_embed
 from bot.ui.views import result_view
 
@@ -46,7 +46,9 @@ log = logging.getLogger(__name__)
 TOKEN_SAFETY_MARGIN = 60.0
 PROGRESS_MIN_INTERVAL = 5.0
 # What one delivery path may fail with; the next path (or a later attempt) is tried.
-DELIVERY_ERRORS = (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError, ValueError)
+# (discord.py raises ValueError for a request it cannot make.)
+REFUSED = (discord.HTTPException, DeliveryError, ValueError)  # an answer came, or no request
+DELIVERY_ERRORS = (*REFUSED, aiohttp.ClientError, OSError, TimeoutError)
 DM_UPLOAD_LIMIT = parts.DEFAULT_UPLOAD_LIMIT
 # How often a post whose fate is unknown goes again (same nonce) before the next path.
 AMBIGUOUS_REPEATS = 2
@@ -128,7 +130,7 @@ class Delivery:
                 await self._webhook(job).edit_message(
                     self._original(job), embed=progress_embed(job, position), view=view
                 )
-            except (discord.HTTPException, ValueError) as exc:
+            except REFUSED as exc:
                 log.info("job %s: progress edit failed: %s", job.id, _describe(exc))
 
     # ------------------------------------------------------------------ outcome
@@ -161,7 +163,7 @@ class Delivery:
 
     async def _stored(self, job: Job) -> Sequence[StoredImage]:
         """Load what a succeeded job shows (other outcomes show no image)."""
-        return await self._store.jobs.load_images(job.id) if job.state == "succeeded" else []
+        return await self._store.images.load_images(job.id) if job.state == "succeeded" else []
 
     def _plan(self, job: Job, stored: Sequence[StoredImage], via: str) -> parts.Plan:
         limit = job.upload_limit or parts.DEFAULT_UPLOAD_LIMIT
@@ -353,7 +355,7 @@ class Delivery:
 
     def _webhook(self, job: Job) -> discord.Webhook:
         if not job.interaction_token:
-            raise ValueError("job has no interaction token")
+            raise DeliveryError("job has no interaction token")
         return discord.Webhook.partial(
             job.application_id, job.interaction_token, client=self._client
         )
@@ -369,7 +371,7 @@ class Delivery:
 
 def _fate_unknown(exc: BaseException) -> bool:
     """Whether a failed post may still have reached Discord (no answer came back)."""
-    if isinstance(exc, discord.HTTPException | ValueError | aiohttp.ClientConnectorError):
+    if isinstance(exc, (*REFUSED, aiohttp.ClientConnectorError)):
         return False  # an answer came (or the request never left): it did not happen
     return isinstance(exc, aiohttp.ClientError | OSError | TimeoutError)
 

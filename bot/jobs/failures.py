@@ -13,8 +13,8 @@ from bot.lemondata import (
     AuthenticationError,
     BadRequestError,
     ContentPolicyError,
+    GatewayError,
     InsufficientBalanceError,
-    LemonDataError,
     MalformedResponseError,
     NotFoundError,
     RateLimitError,
@@ -58,7 +58,7 @@ def watch_key(key: KeyWatch, exc: BaseException) -> None:
         key.key_rejected()
 
 
-def classify(exc: LemonDataError) -> str:
+def classify(exc: GatewayError) -> str:
     """Return the job error code for an API failure."""
     if isinstance(exc, ContentPolicyError):
         return "content_policy"
@@ -75,7 +75,7 @@ def classify(exc: LemonDataError) -> str:
     return "unavailable"
 
 
-def lost_task(exc: LemonDataError) -> tuple[str, str | None]:
+def lost_task(exc: GatewayError) -> tuple[str, str | None]:
     """Return the code and detail of a task that polling cannot follow any more."""
     if isinstance(exc, NotFoundError):
         return "task_failed", DETAIL_LOST_TASK

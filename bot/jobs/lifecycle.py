@@ -29,15 +29,16 @@ from bot.jobs import queue_policy
 from bot.jobs.delivery import Delivery
 from bot.jobs.dispatcher import Dispatcher
 from bot.jobs.failures import NO_WATCH, KeyWatch, classify, failed_task, lost_task, watch_key
+from bot.jobs.kept import small_copies
 from bot.jobs.leases import Leases
 from bot.jobs.outcomes import Outcomes
 from bot.jobs.poller import TaskPoller
 from bot.jobs.recovery import Recovery
 from bot.jobs.takeover import Takeover
 from bot.lemondata import (
+    GatewayError,
     ImageResult,
     LemonDataClient,
-    LemonDataError,
     NotFoundError,
     TaskStatus,
     decode_b64_image,
@@ -163,7 +164,7 @@ class JobRunner:
             log.warning("job %s: no answer within JOB_TIMEOUT_SECONDS", job.id)
             await self.fail(job.id, "timeout", None, state="timed_out")
             return
-        except LemonDataError as exc:
+        except GatewayError as exc:
             log.warning("job %s: create failed: %r", job.id, exc)
             watch_key(self._key, exc)  # a refused key: the next requests are refused
             await self.fail(job.id, classify(exc), exc.message)
@@ -225,7 +226,7 @@ class JobRunner:
     async def _on_task_timed_out(self, job_id: int) -> None:
         self.run(self.fail(job_id, "timeout", None, state="timed_out"), "timeout", job_id)
 
-    async def _on_task_lost(self, job_id: int, exc: LemonDataError) -> None:
+    async def _on_task_lost(self, job_id: int, exc: GatewayError) -> None:
         self.run(self.fail(job_id, *lost_task(exc)), "lost", job_id)
 
     async def _task_done(self, job_id: int, status: TaskStatus) -> None:
@@ -238,7 +239,7 @@ class JobRunner:
 
     async def finish_stored(self, job_id: int) -> None:
         """Finish a job whose create answered before a restart (its images are stored)."""
-        await self._finish(job_id, (), await self._store.jobs.load_images(job_id))
+        await self._finish(job_id, (), await self._store.images.load_images(job_id))
 
     async def _finish(
         self,
@@ -263,7 +264,7 @@ class JobRunner:
         try:
             if stored is None:
                 stored = [_to_stored(i, image) for i, image in enumerate(images)]
-                await self._store.jobs.save_images(job_id, stored, token=lease.token)
+                await self._store.images.save_images(job_id, stored, token=lease.token)
             async with asyncio.timeout(self._remaining(job)):
                 complete = [await self._fetch(image, job.upload_limit) for image in stored]
         except TimeoutError:
@@ -277,7 +278,7 @@ class JobRunner:
         except NotFoundError:
             await self.fail(job_id, "expired", None)
             return
-        except LemonDataError as exc:
+        except GatewayError as exc:
             await self.fail(job_id, classify(exc), exc.message)
             return
         asked = max(1, int(job.options.get("count") or 1))
@@ -296,7 +297,7 @@ class JobRunner:
             if succeeded is None:
                 return
             fetched = [c for c, s in zip(complete, stored, strict=True) if s.data is None]
-            await self._store.jobs.fill_images(job_id, fetched)
+            await self._store.images.fill_images(job_id, fetched)
             await self._quota.settle(job_id, units if len(complete) < asked else None)
         await self._ended(job_id, complete)
 
@@ -359,12 +360,14 @@ class JobRunner:
 
     async def drop(self, job_id: int) -> None:
         """Cancel a queued job whose interaction was never answered; release its quota."""
+        kept = await small_copies(await self._store.jobs.inputs(job_id))
         async with self._store.transaction():
             cancelled = await self._store.jobs.transition(
                 job_id, ["queued"], "cancelled", finished_at=time.time()
             )
             if cancelled is not None:
                 await self._quota.release(job_id)
+                await self._store.jobs.keep_inputs(job_id, kept)
                 await self._store.jobs.mark_delivered(
                     job_id, via="none", channel_id=None, message_id=None, delivered=False
                 )

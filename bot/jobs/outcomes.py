@@ -4,7 +4,8 @@ Every path (edit, channel, DM) is tried on each attempt, carrying on after the p
 already posted; attempts are spaced by :data:`DELIVERY_RETRY_DELAYS` (Discord down).
 The outcome is then recorded in one transaction with its refund: all of a settled
 charge when nothing got through after the last attempt, or the share of images the
-member never saw. Then the finished-job listeners (the audit post) hear of it.
+member never saw; the job's reference images are replaced by their small copies
+(:mod:`bot.jobs.kept`). Then the finished-job listeners (the audit post) hear of it.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.jobs.delivery import Delivery, Sent
+from bot.jobs.kept import small_copies
 from bot.jobs.leases import Lease, Leases
 from bot.quota import QuotaService
-from bot.store import Job, LeaseLost, Store, StoredImage
+from bot.store import InputImage, Job, LeaseLost, Store, StoredImage
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,9 @@ class Outcomes:
             if sent is not None and sent.complete:
                 break
         assert job is not None
-        finished = await self._record_delivery(job, sent, lease)
+        # Nothing sends the whole references again: only a small copy is kept (see kept).
+        inputs = await self._store.jobs.inputs(job.id) if job.input_count else []
+        finished = await self._record_delivery(job, sent, lease, await small_copies(inputs))
         await self.notify()
         if finished is None:
             return
@@ -88,9 +92,13 @@ class Outcomes:
             except Exception:
                 log.exception("job %s: a finished-job listener failed", job_id)
 
-    async def _record_delivery(self, job: Job, sent: Sent | None, lease: Lease) -> Job | None:
-        """Record where the outcome went, with any refund, in one transaction."""
+    async def _record_delivery(
+        self, job: Job, sent: Sent | None, lease: Lease, copies: Sequence[InputImage] = ()
+    ) -> Job | None:
+        """Record where the outcome went, with any refund and the references kept, at once."""
         async with self._store.transaction():
+            # Written whoever records the outcome: once delivered, only the copy is needed.
+            await self._store.jobs.keep_inputs(job.id, copies)
             token = lease.token
             if sent is None:
                 finished = await self._store.jobs.mark_delivered(
@@ -117,6 +125,6 @@ class Outcomes:
                 if await self._quota.keep_only(job.id, kept):
                     log.warning("job %s: %d of %d images shown", job.id, sent.shown, stored)
         if finished is not None and job.state == "succeeded":
-            await self._store.jobs.drop_image_data(job.id)
+            await self._store.images.drop_image_data(job.id)
         lease.release()  # the job needs nobody any more
         return finished

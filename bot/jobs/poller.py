@@ -25,7 +25,7 @@ from typing import Any
 
 from bot.background import Background
 from bot.jobs.failures import FINAL_POLL_ERRORS, NO_WATCH, KeyWatch, watch_key
-from bot.lemondata import LemonDataClient, LemonDataError, TaskStatus
+from bot.lemondata import GatewayError, LemonDataClient, TaskStatus
 from bot.scheduler import Grant, PollLoop, PollPick, PollPlanner, PollResult
 from bot.scheduler.clock import LoopClock, clock_time
 from bot.scheduler.estimates import option_key
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 OnDone = Callable[[int, TaskStatus], Awaitable[None]]
 OnTimeout = Callable[[int], Awaitable[None]]
-OnLost = Callable[[int, LemonDataError], Awaitable[None]]
+OnLost = Callable[[int, GatewayError], Awaitable[None]]
 
 
 @dataclass

@@ -76,7 +76,9 @@ class Recovery:
         decided: list[tuple[Action, Job]] = []
         while jobs := await self._leases.claim(everything=everything):
             for job in jobs:
-                has_images = job.state == "submitted" and await self._store.jobs.has_images(job.id)
+                has_images = job.state == "submitted" and await self._store.images.has_images(
+                    job.id
+                )
                 action = decide(job, has_images)
                 if action is not None:
                     decided.append((action, job))

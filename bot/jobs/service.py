@@ -146,7 +146,7 @@ class JobService:
     async def check(self, options: ImagineOptions) -> ImagineOptions:
         """Validate options (``images`` counting the references) against the live catalog.
 
-        Raises a BotError with a short reason; nothing is stored. Used before reference
+        Raises a Refusal with a short reason; nothing is stored. Used before reference
         images are downloaded, and again by :meth:`accept`.
         """
         if self._background.closing:
@@ -186,7 +186,7 @@ class JobService:
     async def accept(self, request: JobRequest) -> Accepted:
         """Validate, check server rules, reserve quota and store a job.
 
-        Raises a BotError (answered ephemerally) to refuse it; nothing is reserved or
+        Raises a Refusal (answered ephemerally) to refuse it; nothing is reserved or
         sent in that case.
         """
         options = await self.check(replace(request.options, images=len(request.inputs)))
@@ -244,8 +244,11 @@ class JobService:
         """Cancel a job still waiting for a slot (nothing was sent, so nothing is billed).
 
         Only the requester or a moderator of the job's own server may (a button pressed
-        in another server is refused); the quota is released and the card says so.
+        in another server is refused); the quota is released and the card says so. The
+        job is leased to this process in the same write, so that no other process claims
+        its delivery (it is delivered here, at once).
         """
+        leases = self.runner.leases
         async with self._store.transaction():
             job = await self._store.jobs.get(job_id)
             if job is None or job.guild_id != guild_id:
@@ -253,11 +256,17 @@ class JobService:
             if job.user_id != by_user_id and not moderator:
                 raise NotAllowed("refusal.not_your_request")
             cancelled = await self._store.jobs.transition(
-                job_id, ["queued"], "cancelled", error_code="cancelled", finished_at=time.time()
+                job_id,
+                ["queued"],
+                "cancelled",
+                lease_to=(leases.owner, leases.until()),
+                error_code="cancelled",
+                finished_at=time.time(),
             )
             if cancelled is None:
                 raise InvalidRequest("refusal.already_sent")
             await self._quota.release(job_id)
+        leases.hold(cancelled)
         self.runner.positions.pop(job_id, None)
         log.info("job %s cancelled by %s", job_id, by_user_id)
         await self.runner.notify()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from bot.errors import GatewayError
 from bot.lemondata.client import LemonDataClient
 from bot.lemondata.errors import (
     AuthenticationError,
     BadRequestError,
     ContentPolicyError,
     InsufficientBalanceError,
-    LemonDataError,
     MalformedResponseError,
     NotFoundError,
     RateLimitError,
@@ -33,10 +33,10 @@ __all__ = [
     "BadRequestError",
     "ContentPolicyError",
     "CreateResult",
+    "GatewayError",
     "ImageResult",
     "InsufficientBalanceError",
     "LemonDataClient",
-    "LemonDataError",
     "MalformedResponseError",
     "ModelInfo",
     "NotFoundError",

@@ -1,6 +1,6 @@
 """LemonDataClient: the one typed client for LemonData's image API.
 
-It returns dataclasses, never raw JSON, and raises :class:`LemonDataError` (or a
+It returns dataclasses, never raw JSON, and raises :class:`GatewayError` (or a
 subclass) carrying the HTTP status, the error code and a retry hint.
 
 Retry policy (how the bot avoids paying twice):
@@ -19,15 +19,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import httpx
 import stamina
 
+from bot.errors import GatewayError
 from bot.lemondata.downloads import Download, download
 from bot.lemondata.errors import (
     AuthenticationError,
-    LemonDataError,
     MalformedResponseError,
     TransportError,
     error_from_response,
@@ -44,6 +44,7 @@ from bot.lemondata.urls import (
     GENERATIONS_PATH,
     MODELS_PATH,
     AddressPolicy,
+    RequestKind,
     normalise_base_url,
     task_url,
 )
@@ -73,9 +74,6 @@ KEY_REFUSED = (
     "LemonData refused LEMONDATA_API_KEY (HTTP %s): check the key in .env "
     "(or the environment) and restart the bot"
 )
-
-
-RequestKind = Literal["create", "poll", "download", "models"]
 
 
 class Budget(Protocol):
@@ -314,19 +312,19 @@ def _form_value(value: Any) -> str:
 
 def _retry_read(exc: Exception) -> bool | float:
     """Stamina hook for reads: retry transient failures, waiting at least Retry-After."""
-    if not isinstance(exc, LemonDataError) or not exc.retryable:
+    if not isinstance(exc, GatewayError) or not exc.retryable:
         return False
     return min(exc.retry_after, MAX_RETRY_AFTER) if exc.retry_after is not None else True
 
 
 def _retry_create(exc: Exception) -> bool | float:
     """Stamina hook for creates: retry only when the failed create provably made nothing."""
-    if not isinstance(exc, LemonDataError) or not _safe_to_repeat_create(exc):
+    if not isinstance(exc, GatewayError) or not _safe_to_repeat_create(exc):
         return False
     return min(exc.retry_after, MAX_RETRY_AFTER) if exc.retry_after is not None else True
 
 
-def _safe_to_repeat_create(error: LemonDataError) -> bool:
+def _safe_to_repeat_create(error: GatewayError) -> bool:
     """Return True only when a failed create provably produced nothing."""
     if isinstance(error, TransportError):
         return not error.sent

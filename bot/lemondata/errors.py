@@ -1,4 +1,4 @@
-"""The error tree of LemonData's API: one base class carrying status, code and retry hint.
+"""The gateway's branch of the error tree (:class:`bot.errors.GatewayError`, its base).
 
 :func:`error_from_response` turns an HTTP error answer into the right subclass;
 :func:`is_content_policy` is the one test for a content-policy refusal, used for 400
@@ -8,11 +8,15 @@ it, so the message is read as well).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import email.utils
+import math
+import time
 
 import httpx
 
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+from bot.errors import GatewayError
+
 CONTENT_POLICY_MARKERS = ("content_policy", "safety", "moderation", "content policy")
 
 
@@ -22,48 +26,24 @@ def is_content_policy(*texts: str | None) -> bool:
     return any(marker in text for marker in CONTENT_POLICY_MARKERS)
 
 
-class LemonDataError(Exception):
-    """Any failure talking to LemonData; ``status`` is None for transport failures."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
-        self.retry_after = retry_after
-
-    @property
-    def retryable(self) -> bool:
-        """Whether repeating a *read* may succeed."""
-        return isinstance(self, TransportError) or self.status in RETRYABLE_STATUSES
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
-            f"message={self.message!r})"
-        )
-
-
-class TransportError(LemonDataError):
+class TransportError(GatewayError):
     """The request failed on the network (timeout, refused or dropped connection)."""
 
     def __init__(self, message: str, *, sent: bool) -> None:
         super().__init__(message)
         self.sent = sent  # False only when the request provably never left the machine
 
+    @property
+    def retryable(self) -> bool:
+        """Whether repeating a *read* may succeed: after a network failure, it may."""
+        return True
 
-class MalformedResponseError(LemonDataError):
+
+class MalformedResponseError(GatewayError):
     """The gateway answered with a body the contract does not allow."""
 
 
-class BadRequestError(LemonDataError):
+class BadRequestError(GatewayError):
     """HTTP 400: the gateway rejected the request."""
 
 
@@ -71,30 +51,31 @@ class ContentPolicyError(BadRequestError):
     """HTTP 400 because the prompt or image was refused by the content policy."""
 
 
-class AuthenticationError(LemonDataError):
+class AuthenticationError(GatewayError):
     """HTTP 401 or 403: the API key is invalid, expired or not allowed."""
 
 
-class InsufficientBalanceError(LemonDataError):
+class InsufficientBalanceError(GatewayError):
     """HTTP 402: the LemonData account behind the bot has no balance left."""
 
 
-class NotFoundError(LemonDataError):
+class NotFoundError(GatewayError):
     """HTTP 404: unknown model or task."""
 
 
-class RateLimitError(LemonDataError):
+class RateLimitError(GatewayError):
     """HTTP 429."""
 
 
-class ServerError(LemonDataError):
+class ServerError(GatewayError):
     """HTTP 5xx: the gateway or its upstream failed."""
 
 
-def error_from_response(response: httpx.Response) -> LemonDataError:
-    """Return the error an HTTP error answer stands for."""
+def error_from_response(response: httpx.Response, wall_now: float | None = None) -> GatewayError:
+    """Return the error an HTTP error answer stands for (``wall_now``: for its Retry-After)."""
     status = response.status_code
-    retry_after = retry_after_of(response.headers)
+    now = time.time() if wall_now is None else wall_now
+    retry_after = parse_retry_after(response.headers.get("retry-after"), now)
     code: str | None = None
     message = f"HTTP {status}"
     try:
@@ -109,7 +90,7 @@ def error_from_response(response: httpx.Response) -> LemonDataError:
             code = str(code) if code else None
         elif isinstance(err, str):
             message = err
-    kind: type[LemonDataError]
+    kind: type[GatewayError]
     if status == 400:
         kind = ContentPolicyError if is_content_policy(code, message) else BadRequestError
     elif status in (401, 403):
@@ -123,16 +104,24 @@ def error_from_response(response: httpx.Response) -> LemonDataError:
     elif status >= 500:
         kind = ServerError
     else:
-        kind = LemonDataError
+        kind = GatewayError
     return kind(message[:500], status=status, code=code, retry_after=retry_after)
 
 
-def retry_after_of(headers: Mapping[str, str]) -> float | None:
-    """Return the ``Retry-After`` of an answer in seconds, or None."""
-    raw = headers.get("retry-after")
-    if raw is None:
+def parse_retry_after(value: str | None, wall_now: float) -> float | None:
+    """Return a ``Retry-After`` header in seconds from ``wall_now`` (a Unix time), or None.
+
+    It is seconds or an HTTP date (RFC 9110); a date already past is 0. Of repeated
+    values joined with commas, the first counts.
+    """
+    if value is None or not value.strip():
         return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
+    seconds: float | None = None
+    with contextlib.suppress(ValueError):
+        seconds = float(value.split(",")[0])
+    if seconds is None:
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            seconds = email.utils.parsedate_to_datetime(value.strip()).timestamp() - wall_now
+    if seconds is None or not math.isfinite(seconds):
         return None
+    return max(0.0, seconds)

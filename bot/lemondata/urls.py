@@ -13,22 +13,28 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from typing import Literal, get_args
 from urllib.parse import quote
 
 import httpx
+
+from bot.errors import GatewayError
 
 # The gateway's routes, spelled out only here (relative to LEMONDATA_BASE_URL).
 MODELS_PATH = "/v1/models"
 GENERATIONS_PATH = "/v1/images/generations"
 EDITS_PATH = "/v1/images/edits"
 TASKS_PATH = "/v1/tasks"
+# What a request to the gateway is, for its request budget (bot.scheduler).
+RequestKind = Literal["create", "poll", "download", "models"]
+REQUEST_KINDS: tuple[RequestKind, ...] = get_args(RequestKind)
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 Origin = tuple[str, str, int]
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class UnsafeURLError(ValueError):
+class UnsafeURLError(GatewayError):
     """A URL the bot will not fetch (not http(s), not parseable, or not a public address)."""
 
 

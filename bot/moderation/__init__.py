@@ -7,6 +7,8 @@ recorded with its change and posted to the audit channel.
 :mod:`~bot.moderation.blocklist` compiles the blocklist within its limits and normalises
 prompts; :mod:`~bot.moderation.matching` matches them off the event loop, under a time
 limit;
+:mod:`~bot.moderation.members` says who a member is in a server (roles, server-wide
+permissions; fetched from Discord for a press outside the server);
 :mod:`~bot.moderation.audit` posts to the audit channel;
 :mod:`~bot.moderation.export` writes the CSV.
 """
@@ -14,6 +16,15 @@ limit;
 from __future__ import annotations
 
 from bot.moderation.audit import AuditLog
-from bot.moderation.service import ModerationService, PromptBlocked, is_moderator
+from bot.moderation.members import Members, NotMember, ServerMember, is_moderator
+from bot.moderation.service import ModerationService, PromptBlocked
 
-__all__ = ["AuditLog", "ModerationService", "PromptBlocked", "is_moderator"]
+__all__ = [
+    "AuditLog",
+    "Members",
+    "ModerationService",
+    "NotMember",
+    "PromptBlocked",
+    "ServerMember",
+    "is_moderator",
+]

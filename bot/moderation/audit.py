@@ -20,15 +20,10 @@ from collections.abc import Callable, Sequence
 import discord
 
 from bot.background import Background
-from bot.errors import (
-    DISCORD_FILE_LIMIT,
-    DISCORD_MAX_FILES,
-    DISCORD_REQUEST_LIMIT,
-    DISCORD_REQUEST_OVERHEAD,
-)
 from bot.i18n import ENGLISH, Lang, locale_of
 from bot.store import InputImage, Store
 from bot.ui.moderation import ReferenceFiles
+from bot.ui.parts import DEFAULT_UPLOAD_LIMIT, MAX_FILES, REQUEST_LIMIT, REQUEST_OVERHEAD
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +31,7 @@ EmbedBuilder = Callable[[Lang], discord.Embed]
 # Builds a post that carries reference images, told which of them go with it.
 ReferencesBuilder = Callable[[Lang, ReferenceFiles], discord.Embed]
 
-REQUEST_BUDGET = DISCORD_REQUEST_LIMIT - DISCORD_REQUEST_OVERHEAD
+REQUEST_BUDGET = REQUEST_LIMIT - REQUEST_OVERHEAD
 
 
 def attachable(
@@ -53,7 +48,7 @@ def attachable(
         if image.data is None:
             continue
         size = len(image.data)
-        if size > file_limit or used + size > REQUEST_BUDGET or len(chosen) == DISCORD_MAX_FILES:
+        if size > file_limit or used + size > REQUEST_BUDGET or len(chosen) == MAX_FILES:
             too_large += 1
             continue
         chosen.append(image)
@@ -82,7 +77,7 @@ class AuditLog:
     def file_limit(self, guild_id: int) -> int:
         """Return the largest file the server's channels take (its boosts raise it)."""
         guild = self._client.get_guild(guild_id)
-        return guild.filesize_limit if guild is not None else DISCORD_FILE_LIMIT
+        return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
 
     async def post(
         self, guild_id: int, build: EmbedBuilder, *, channel_id: int | None = None

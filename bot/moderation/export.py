@@ -10,7 +10,7 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from bot.i18n import ENGLISH, LocaleLike, t
@@ -19,6 +19,7 @@ from bot.ui.cards import jump_link
 from bot.ui.moderation import options_without_prompt
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_BATCH = 500
 
 
 def _iso(moment: float | None) -> str:
@@ -69,3 +70,16 @@ def jobs_csv(jobs: Sequence[Job], locale: LocaleLike = ENGLISH) -> str:
     for job in jobs:
         writer.writerow([cell(fill(job)) for fill in COLUMNS.values()])
     return out.getvalue()
+
+
+async def read_jobs(
+    search: Callable[[int, int], Awaitable[Sequence[Job]]], max_rows: int
+) -> list[Job]:
+    """Return up to ``max_rows`` jobs from ``search(limit, offset)``, read in batches."""
+    jobs: list[Job] = []
+    while len(jobs) < max_rows:
+        batch = await search(min(EXPORT_BATCH, max_rows - len(jobs)), len(jobs))
+        jobs.extend(batch)
+        if not batch:
+            break
+    return jobs

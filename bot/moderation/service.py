@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-
-import discord
 
 from bot.errors import InvalidRequest, NotAllowed
 from bot.i18n import ENGLISH, LocaleLike, Text
 from bot.moderation.audit import AuditLog
 from bot.moderation.blocklist import MAX_RULES_PER_GUILD, RuleSet, check_new_rule, rule_set
-from bot.moderation.export import jobs_csv
+from bot.moderation.export import jobs_csv, read_jobs
 from bot.moderation.matching import RuleMatcher
 from bot.store import (
     BlockedUser,
@@ -38,14 +36,15 @@ from bot.store import (
     Store,
 )
 from bot.ui.cards import thumbnail_url
-from bot.ui.format import limit_text, shorten
+from bot.ui.format import limit_text, mention, shorten
 from bot.ui.moderation import action_audit_embed, blocked_audit_embed, rule_kind
 from bot.ui.rules import per_period
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-EXPORT_BATCH = 500
+# Delete a job's result message; True when it was already gone (Delivery.remove).
+RemoveMessage = Callable[[Job], Awaitable[bool]]
 
 
 class PromptBlocked(NotAllowed):
@@ -56,22 +55,21 @@ class PromptBlocked(NotAllowed):
         self.rule = rule
 
 
-def is_moderator(
-    permissions: discord.Permissions, role_ids: Collection[int], moderator_role_id: int | None
-) -> bool:
-    """Whether a member may moderate: Manage Messages, or the server's moderator role."""
-    if permissions.manage_messages or permissions.administrator:
-        return True
-    return moderator_role_id is not None and moderator_role_id in role_ids
-
-
 class ModerationService:
     """Server rules applied to requests before they cost anything, and moderator actions."""
 
-    def __init__(self, store: Store, audit: AuditLog, matcher: RuleMatcher | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        audit: AuditLog,
+        matcher: RuleMatcher | None = None,
+        *,
+        remove: RemoveMessage | None = None,
+    ) -> None:
         self._store = store
         self.audit = audit
         self.matcher = matcher or RuleMatcher()
+        self._remove = remove
 
     # ------------------------------------------------------------------ requests
 
@@ -103,13 +101,6 @@ class ModerationService:
                 guild_id, lambda lang: blocked_audit_embed(user_id, channel_id, prompt, rule, lang)
             )
             raise PromptBlocked(rule)
-
-    async def is_moderator(
-        self, guild_id: int, permissions: discord.Permissions, role_ids: Collection[int]
-    ) -> bool:
-        """Whether a member may use the moderator commands in this server."""
-        settings = await self._store.guilds.settings(guild_id)
-        return is_moderator(permissions, role_ids, settings.moderator_role_id)
 
     # ------------------------------------------------------------------ reading
 
@@ -157,14 +148,9 @@ class ModerationService:
 
         The header row is in ``locale`` (the moderator's language).
         """
-        jobs: list[Job] = []
-        while len(jobs) < max_rows:
-            batch = await self.jobs(
-                filters, limit=min(EXPORT_BATCH, max_rows - len(jobs)), offset=len(jobs)
-            )
-            jobs.extend(batch)
-            if not batch:
-                break
+        jobs = await read_jobs(
+            lambda limit, offset: self.jobs(filters, limit=limit, offset=offset), max_rows
+        )
         return jobs_csv(jobs, locale), len(jobs)
 
     # ------------------------------------------------------------------ actions
@@ -253,7 +239,7 @@ class ModerationService:
         self, guild_id: int, user_id: int, reason: str | None, moderator_id: int
     ) -> None:
         """Stop a member from using /imagine in this server."""
-        user = f"<@{user_id}>"
+        user = mention(user_id)
         text = (
             Text.of("action.block_reason", user=user, reason=reason)
             if reason
@@ -274,13 +260,13 @@ class ModerationService:
 
         async def change() -> None:
             if not await self._store.guilds.unblock_user(guild_id, user_id):
-                raise InvalidRequest("refusal.not_blocked", user=f"<@{user_id}>")
+                raise InvalidRequest("refusal.not_blocked", user=mention(user_id))
 
         await self._act(
             guild_id,
             moderator_id,
             "unblock",
-            Text.of("action.unblock", user=f"<@{user_id}>"),
+            Text.of("action.unblock", user=mention(user_id)),
             change,
             target=f"user:{user_id}",
         )
@@ -337,10 +323,10 @@ class ModerationService:
         target_id: int,
         units: int | None,
         moderator_id: int,
-        mention: str,
     ) -> Text:
         """Set a member's or a role's quota (None = unlimited); return what was done."""
-        text = Text.of("action.quota_rule", target=mention, limit=limit_text(units))
+        shown = mention(target_id, "role" if kind == "role" else "user")
+        text = Text.of("action.quota_rule", target=shown, limit=limit_text(units))
         await self._act(
             guild_id,
             moderator_id,
@@ -355,15 +341,16 @@ class ModerationService:
         return text
 
     async def clear_quota_rule(
-        self, guild_id: int, kind: str, target_id: int, moderator_id: int, mention: str
+        self, guild_id: int, kind: str, target_id: int, moderator_id: int
     ) -> Text:
         """Remove a member's or a role's quota; refuse if there is none; return what was done."""
+        shown = mention(target_id, "role" if kind == "role" else "user")
 
         async def change() -> None:
             if not await self._store.guilds.clear_quota_rule(guild_id, kind, target_id):
-                raise InvalidRequest("refusal.no_quota_rule", target=mention)
+                raise InvalidRequest("refusal.no_quota_rule", target=shown)
 
-        text = Text.of("action.quota_clear", target=mention)
+        text = Text.of("action.quota_clear", target=shown)
         await self._act(
             guild_id,
             moderator_id,
@@ -379,26 +366,26 @@ class ModerationService:
         """Return ``job`` if its image message can be deleted; raise InvalidRequest if not."""
         if job.deleted_at is not None:
             raise InvalidRequest(
-                "refusal.already_deleted", job_id=job.id, by=f"<@{job.deleted_by}>"
+                "refusal.already_deleted", job_id=job.id, by=mention(job.deleted_by)
             )
         if job.delivered_message_id is None or job.delivered_channel_id is None:
             raise InvalidRequest("refusal.nothing_to_delete", job_id=job.id)
         return job
 
-    async def delete_image(
-        self, job: Job, by_user_id: int, remove: Callable[[Job], Awaitable[bool]]
-    ) -> Text:
-        """Delete a job's image message(s) with ``remove``, record who did it; say what happened.
+    async def delete_image(self, job: Job, by_user_id: int) -> Text:
+        """Delete a job's image message(s), record who did it; say what happened.
 
-        ``remove`` returns True when the message was already gone (still recorded). The
-        requester deleting their own image is recorded exactly like a moderator.
+        The message goes through ``remove`` (``Delivery.remove``, wired by the client),
+        which returns True when it was already gone (still recorded). The requester
+        deleting their own image is recorded exactly like a moderator.
         """
-        gone = await remove(job)
+        assert self._remove is not None  # the client wires it
+        gone = await self._remove(job)
         await self._act(
             job.guild_id,
             by_user_id,
             "delete",
-            Text.of("action.delete", job_id=job.id, user=f"<@{job.user_id}>"),
+            Text.of("action.delete", job_id=job.id, user=mention(job.user_id)),
             lambda: self._store.jobs.mark_deleted(job.id, by_user_id),
             target=f"job:{job.id}",
             detail="message already gone" if gone else None,

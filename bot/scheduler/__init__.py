@@ -41,14 +41,18 @@ The budget (:class:`RequestBudget`)
     grant in ``POLL_SHARE`` (4) goes to a waiting poll, so running tasks are never
     starved by a flood of creates. Ordinary polls are paced: what is left of the window
     spread evenly over the time to its reset (two at a time), so a tight window is not
-    spent in one burst that leaves later completions unseen until the next one.
+    spent in one burst that leaves later completions unseen until the next one; unless
+    the window holds every poll the tracked tasks still want (``polls_wanted``), when
+    the limit does not bind and no poll waits.
 
 The planner (:class:`PollPlanner`)
     *What is learned.* Each (model, option key) duration is log-normal, fitted from
     finished jobs with exponentially decaying weights (recent jobs count more), shrunk
     towards the model's pooled fit, itself shrunk towards a prior for the model's family
     (GPT Image 2 ~60 s, Gemini Flash ~9 s, FLUX ~17 s, ...; an unknown model 20 s, wide);
-    a prior counts as fewer observations the wider it is. Outliers are clipped to 2.5
+    a prior counts as fewer observations the wider it is; the prior's median and
+    spread are separate beliefs, so a prior median the data contradict moves the fit's
+    median without widening it. Outliers are clipped to 2.5
     sigma before they enter a fit (they are the hedge's business, below). The bot feeds
     it the ledger's succeeded task jobs at start (``learn_history``: duration =
     finished_at - submitted_at), so estimates survive restarts, and the planner learns
@@ -58,10 +62,14 @@ The planner (:class:`PollPlanner`)
     often rather than ever more often, and is sharpened by ``progress``: p % at elapsed
     e suggests e * 100 / p, with an error shrinking as p grows (a Bayesian update).
     *Where polls go.* At the rate sqrt(hazard / (2 * price)), which minimises the
-    expected delay from completion to detection plus ``price`` (0.25 s) per poll: none
-    while the task cannot have ended yet, densest around its likeliest completion,
-    sparser in the tail. After a poll finds the task running, the next comes when that
-    rate's integral reaches one, and at least ``MIN_GAP`` (0.5 s) later.
+    expected delay from completion to detection plus ``price`` per poll: none while the
+    task cannot have ended yet, densest around its likeliest completion, sparser in the
+    tail. *How many* (:mod:`bot.scheduler.allowance`): each task may spend what polling
+    every 5 s would (its allowance, expected from its estimate), so its price is the
+    one whose schedule expects that many polls: a slow model's polls are cheap, a fast
+    one's dear (``allowance_interval=None``: every task at ``price``, 0.25 s). After a
+    poll finds the task running, the next comes when that rate's integral reaches one,
+    and at least ``MIN_GAP`` (0.5 s) later.
     *Tight budget.* When several polls are due and one grant is free, final polls go
     first, then tasks past their starvation bound, then the task most likely to have
     ended since its last poll (among the ``CANDIDATES`` most overdue).
@@ -71,12 +79,21 @@ The planner (:class:`PollPlanner`)
     more at or after its deadline. There is no randomness: the same inputs give the same
     schedule.
 
-Integration notes: the client would take ``grant=`` on ``get_task`` so the poll loop's
-grant is used for that request (and acquire its own for retries); ``PollResult.learn``
-should be False for failed or lost tasks; ``LEMONDATA_RPM`` is not read anywhere yet
-(``Settings`` owns the environment).
+Several processes (:mod:`bot.scheduler.shared`)
+    On PostgreSQL, :class:`SharedBudget` wraps each process's budget and takes a place
+    for every request in one row per API key (``BudgetStore.take``) before it goes: the
+    gateway's Remaining/Reset, written back from every answer, bound the places while
+    it sends them; without them, a sliding log of the requests of every process. The
+    newest announced (limit, window) pair wins in every process, a restarted one
+    included.
+
+Where it is used: the client takes ``grant=`` on ``get_task`` so the poll loop's grant
+pays for that request (retries acquire their own); the poller reports ``learn=False``
+for failed or lost tasks, so only real completions teach the planner; ``LEMONDATA_RPM``
+(``Settings.lemondata_rpm``) is the limit until the gateway announces one.
 """
 
+from bot.lemondata.urls import RequestKind
 from bot.scheduler.budget import DEFAULT_RPM, RequestBudget, Slot
 from bot.scheduler.clock import Clock, LoopClock, VirtualClock, clock_time, sleep_or_wake
 from bot.scheduler.estimates import (
@@ -88,7 +105,7 @@ from bot.scheduler.estimates import (
     Prior,
     option_key,
 )
-from bot.scheduler.grants import BudgetStats, Grant, PollDemand, RequestKind
+from bot.scheduler.grants import BudgetStats, Grant, PollDemand
 from bot.scheduler.headers import RateHeaders, parse_rate_headers
 from bot.scheduler.loop import PollLoop, PollResult
 from bot.scheduler.planner import Due, PollPick, PollPlanner

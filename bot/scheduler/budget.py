@@ -22,8 +22,9 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
+from bot.lemondata.urls import REQUEST_KINDS, RequestKind
 from bot.scheduler.clock import Clock, LoopClock
-from bot.scheduler.grants import KINDS, BudgetStats, Grant, NoDemand, PollDemand, RequestKind
+from bot.scheduler.grants import BudgetStats, Grant, NoDemand, PollDemand
 from bot.scheduler.headers import parse_rate_headers
 from bot.scheduler.limits import RateLimitState
 
@@ -131,7 +132,7 @@ class RequestBudget:
     def stats(self) -> BudgetStats:
         """Return what the budget has done so far."""
         return BudgetStats(
-            sent={kind: self._counts[kind] for kind in KINDS},
+            sent={kind: self._counts[kind] for kind in REQUEST_KINDS},
             exempt=self._exempt_count,
             throttled=self._state.throttled,
             probes=self._state.probes,
@@ -222,6 +223,8 @@ class RequestBudget:
     def _poll_wait(self, now: float) -> float:
         if len(self._paced) < POLL_BURST:
             return 0.0
+        if self._demand.polls_wanted() <= self._state.room():
+            return 0.0  # the window holds every poll the tracked tasks want: no pace
         at = self._paced[0] + POLL_BURST * self._poll_gap(now)
         if (reset_at := self._state.reset_at) is not None:
             at = min(at, reset_at)  # a new window brings a new pace

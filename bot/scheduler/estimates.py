@@ -156,7 +156,7 @@ class _Sums:
         self.squares = self.squares * decay + x * x
 
     def posterior(self, prior: LogNormal) -> LogNormal:
-        """Shrink these observations towards ``prior`` (normal-inverse-gamma style)."""
+        """Shrink these observations towards ``prior`` (a median and a spread, apart)."""
         if self.weight <= 0:
             return prior
         n = self.weight
@@ -165,7 +165,9 @@ class _Sums:
         low, high = PRIOR_WEIGHT_BOUNDS
         k = min(high, max(low, (OBSERVATION_SIGMA / prior.sigma) ** 2))
         mu = (k * prior.mu + n * mean) / (k + n)
-        shift = k * n / (k + n) * (mean - prior.mu) ** 2
+        # The prior's median and spread are separate beliefs: a median the data contradict
+        # moves the fit's median, and widens it only by how far the data sit from it.
+        shift = n * (mean - mu) ** 2
         spread = (PRIOR_SPREAD_WEIGHT * prior.sigma**2 + n * var + shift) / (
             PRIOR_SPREAD_WEIGHT + n
         )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
-RequestKind = Literal["create", "poll", "download", "models"]
-KINDS: tuple[RequestKind, ...] = ("create", "poll", "download", "models")
+from bot.lemondata.urls import RequestKind
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,10 @@ class PollDemand(Protocol):
         """Return how many tracked tasks are expected to end, unseen, by ``until``."""
         ...
 
+    def polls_wanted(self) -> float:
+        """Return how many polls the tracked tasks still want (infinite: unknown)."""
+        ...
+
 
 class NoDemand:
     """The demand of a budget no poll loop is attached to."""
@@ -57,3 +61,7 @@ class NoDemand:
     def expected_done(self, until: float) -> float:
         """Expect none."""
         return 0.0
+
+    def polls_wanted(self) -> float:
+        """Unknown: polls are paced."""
+        return math.inf

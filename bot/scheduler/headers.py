@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from bot.lemondata.errors import parse_retry_after
 
 # X-RateLimit-Reset above this is a Unix time (seconds; above 1e12, milliseconds).
 EPOCH_THRESHOLD = 1e9
@@ -27,7 +27,8 @@ def parse_rate_headers(headers: Mapping[str, str], wall_now: float) -> RateHeade
 
     ``X-RateLimit-Reset`` is read as seconds until the reset when below 1e9, as a
     Unix time in seconds up to 1e12 and in milliseconds above (the gateway's docs do
-    not say which; all three are in use). ``Retry-After`` is seconds or an HTTP date.
+    not say which; all three are in use). ``Retry-After`` is seconds or an HTTP date
+    (:func:`bot.lemondata.errors.parse_retry_after`, which gateway errors read too).
     """
     lower = {key.lower(): value.strip() for key, value in headers.items()}
     reset_in: float | None = None
@@ -36,17 +37,14 @@ def parse_rate_headers(headers: Mapping[str, str], wall_now: float) -> RateHeade
             reset /= 1000
         reset_in = reset - wall_now if reset >= EPOCH_THRESHOLD else reset
         reset_in = max(0.0, reset_in)
-    retry_after = _number(lower.get("retry-after"))
-    if retry_after is None and (date := lower.get("retry-after")):
-        with contextlib.suppress(TypeError, ValueError, IndexError):
-            retry_after = email.utils.parsedate_to_datetime(date).timestamp() - wall_now
+    retry_after = parse_retry_after(lower.get("retry-after"), wall_now)
     limit = _number(lower.get("x-ratelimit-limit"))
     remaining = _number(lower.get("x-ratelimit-remaining"))
     return RateHeaders(
         limit=int(limit) if limit is not None and limit >= 1 else None,
         remaining=max(0, int(remaining)) if remaining is not None else None,
         reset_in=reset_in,
-        retry_after=max(0.0, retry_after) if retry_after is not None else None,
+        retry_after=retry_after,
     )
 
 

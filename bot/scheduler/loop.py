@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.lemondata.urls import RequestKind
 from bot.scheduler.clock import Clock, LoopClock, sleep_or_wake
-from bot.scheduler.grants import Grant, PollDemand, RequestKind
+from bot.scheduler.grants import Grant, PollDemand
 from bot.scheduler.planner import PollPick, PollPlanner
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from bot.scheduler.allowance import ALLOWANCE_INTERVAL, MAX_PRICE, fixed_polls, price_for
 from bot.scheduler.clock import Clock, LoopClock
 from bot.scheduler.estimates import CompletionTime, DurationModel, FinishedJob
 
@@ -16,7 +17,10 @@ log = logging.getLogger(__name__)
 
 # What one poll is worth, in seconds of mean detection delay: a poll is placed where
 # it is expected to save at least that much. Lower spends more polls for less delay.
+# It is the most a poll costs: each task may spend the polls of fixed polling every
+# ALLOWANCE_INTERVAL seconds, which lowers its price (bot.scheduler.allowance).
 POLL_PRICE = 0.25
+PRICE_CACHE = 1024  # (mu, sigma) pairs whose allowance price is kept
 MIN_GAP = 0.5  # seconds between two polls of one task, at least
 STARVATION_FLOOR = 30.0  # a task is polled at least every max(2 x its mean, this)
 MAX_GAP: float | None = None  # ... and at least this often, when set (POLL_MAX_INTERVAL_SECONDS)
@@ -58,6 +62,8 @@ class _Task:
     sent_at: float | None = None  # a poll is in flight since then
     polls: int = 0
     version: int = 0
+    price: float = POLL_PRICE
+    allowance: float = math.inf  # the polls fixed polling would spend on it, expected
 
 
 class PollPlanner:
@@ -77,6 +83,7 @@ class PollPlanner:
         min_gap: float = MIN_GAP,
         starvation_floor: float = STARVATION_FLOOR,
         max_gap: float | None = MAX_GAP,
+        allowance_interval: float | None = ALLOWANCE_INTERVAL,
     ) -> None:
         self._clock = clock or LoopClock()
         self.durations = durations or DurationModel()
@@ -84,6 +91,9 @@ class PollPlanner:
         self._min_gap = min_gap
         self._floor = starvation_floor
         self._max_gap = max_gap  # a hard bound on the time between two polls of a task
+        self._allowance = allowance_interval  # None: every task at ``price``
+        self._prices: dict[tuple[float, float, int], tuple[float, float]] = {}
+        self._wanted = 0.0  # sum of _want() over the tracked tasks
         self._tasks: dict[int, _Task] = {}
         self._heap: list[tuple[float, int, int, int]] = []  # (at, seq, job id, version)
         self._finals: list[tuple[float, int, int, int]] = []
@@ -145,10 +155,49 @@ class PollPlanner:
             self._longest(estimate.mean),
             alive_at=min(submitted, now),
         )
+        task.price, task.allowance = self._allow(prior, deadline - submitted)
         if progress:
             task.dist = prior.with_progress(now - submitted, progress)
         self._tasks[job_id] = task
+        self._wanted += self._want(task)
         self._schedule(task)
+
+    def price_for(self, dist: CompletionTime, horizon: float = math.inf) -> float:
+        """Return the poll price of a new task: what spends fixed polling's polls on it.
+
+        The allowance (the polls of polling every ``allowance_interval`` s) and the price
+        are reckoned on the estimate without its hedge, so a task that follows its
+        estimate spends about its allowance: a slow model's tasks get cheaper polls, a
+        fast one's dearer. Without an allowance interval, the planner's own price.
+        """
+        return self._allow(dist, horizon)[0]
+
+    def polls_wanted(self) -> float:
+        """Return how many polls the tracked tasks are still expected to want.
+
+        Each task its allowance less the polls it had, at least one; infinite without
+        an allowance (the budget then paces polls as if the window could not hold them).
+        """
+        return self._wanted if self._allowance is not None else math.inf
+
+    def _allow(self, dist: CompletionTime, horizon: float) -> tuple[float, float]:
+        if self._allowance is None:
+            return self._price, math.inf
+        main = dist.main
+        key = (round(main.mu, 4), round(main.sigma, 4), round(min(horizon, 1e9)))
+        found = self._prices.get(key)
+        if found is None:
+            if len(self._prices) >= PRICE_CACHE:
+                self._prices.clear()
+            plain = CompletionTime(main, main, 0.0)
+            price = price_for(plain, interval=self._allowance, ceiling=MAX_PRICE, horizon=horizon)
+            found = (price, fixed_polls(plain, self._allowance, horizon))
+            self._prices[key] = found
+        return found
+
+    @staticmethod
+    def _want(task: _Task) -> float:
+        return max(1.0, task.allowance - task.polls) if math.isfinite(task.allowance) else 1.0
 
     def _longest(self, mean: float) -> float:
         """Return the most time a task may go unpolled (its starvation bound)."""
@@ -157,7 +206,8 @@ class PollPlanner:
 
     def forget(self, job_id: int) -> None:
         """Stop planning polls for a task."""
-        if self._tasks.pop(job_id, None) is not None:
+        if (task := self._tasks.pop(job_id, None)) is not None:
+            self._wanted -= self._want(task)
             self._changed()
 
     def next_planned(self, job_id: int) -> float | None:
@@ -264,6 +314,7 @@ class PollPlanner:
             return
         sent = task.sent_at if task.sent_at is not None else self._clock.now()
         task.sent_at = None
+        self._wanted -= self._want(task)
         task.polls += 1
         if done:
             del self._tasks[job_id]
@@ -277,6 +328,7 @@ class PollPlanner:
             del self._tasks[job_id]  # its last chance: the caller times it out
             self._changed()
             return
+        self._wanted += self._want(task)
         task.alive_at = max(task.alive_at, sent)
         if progress:
             task.dist = task.prior.with_progress(sent - task.submitted_at, progress)
@@ -296,7 +348,7 @@ class PollPlanner:
 
     def _schedule(self, task: _Task) -> None:
         elapsed = task.alive_at - task.submitted_at
-        ideal = task.submitted_at + task.dist.next_poll(elapsed, self._price, task.longest)
+        ideal = task.submitted_at + task.dist.next_poll(elapsed, task.price, task.longest)
         at = min(max(ideal, task.alive_at + self._min_gap), task.alive_at + task.longest)
         task.final = at >= task.deadline
         task.next_at = task.deadline if task.final else at

@@ -30,8 +30,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from bot.lemondata.urls import RequestKind
 from bot.scheduler.budget import RequestBudget
-from bot.scheduler.grants import Grant, PollDemand, RequestKind
+from bot.scheduler.grants import Grant, PollDemand
 from bot.scheduler.headers import RateHeaders, parse_rate_headers
 from bot.store.budget import LONGEST_WAIT, Announcement, Place
 

@@ -1,6 +1,7 @@
 """The storage boundary: row types, the repositories, and the engines under them.
 
 The rest of the bot talks to a :class:`Store` only: ``store.jobs`` (the ledger),
+``store.images`` (its result images),
 ``store.quota`` (its quota units), ``store.queue`` (how many jobs generate or wait),
 ``store.guilds`` (server settings and rules), ``store.actions`` (the moderator log),
 ``store.state`` (the bot's own keys), ``store.transaction()`` to make several
@@ -22,6 +23,7 @@ from bot.store.budget import BudgetStore
 from bot.store.database import Database
 from bot.store.engines import open_database
 from bot.store.guilds import GuildStore
+from bot.store.images import ImageStore
 from bot.store.jobs import JobStore, LeaseLost
 from bot.store.queue import QueueStore
 from bot.store.quota import QuotaStore
@@ -55,6 +57,7 @@ __all__ = [
     "BlockedUser",
     "GuildSettings",
     "GuildStore",
+    "ImageStore",
     "InputImage",
     "Job",
     "JobDraft",
@@ -79,6 +82,7 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.jobs = JobStore(db)
+        self.images = ImageStore(db, self.jobs)
         self.quota = QuotaStore(db)
         self.queue = QueueStore(db)
         self.guilds = GuildStore(db)

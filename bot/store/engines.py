@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,6 +12,9 @@ from bot.store.postgres import URL_SCHEMES, PostgresDatabase
 from bot.store.sqlite import SqliteDatabase
 
 SQLITE_SCHEME = "sqlite:///"
+# user:password@ in a URL (the last @ ends the user info), and password=... in a query string.
+URL_PASSWORD = re.compile(r"(://[^/?#@:]*:)[^/?#]*(@)")
+QUERY_PASSWORD = re.compile(r"([?&](?:ssl)?password=)[^&#\s]*", re.IGNORECASE)
 
 
 def engine_of(target: Path | str) -> str:
@@ -41,13 +45,16 @@ def sqlite_path(target: Path | str) -> Path:
 
 
 def redacted(target: Path | str) -> str:
-    """Return a database path or URL fit for a log line or a message (no password)."""
+    """Return a database path or URL fit for a log line or a message (no password).
+
+    The password is masked where libpq reads one: in the user-info part
+    (``user:pw@host``) and in the query string (``?password=pw``, ``sslpassword`` too).
+    """
     text = str(target)
-    scheme, sep, rest = text.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not sep or not at or ":" not in credentials:
+    if "://" not in text:
         return text
-    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    text = URL_PASSWORD.sub(r"\g<1>***\g<2>", text)
+    return QUERY_PASSWORD.sub(r"\g<1>***", text)
 
 
 @asynccontextmanager

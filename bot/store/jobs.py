@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 
+from bot.errors import StorageError
 from bot.store.database import Database, placeholders
 from bot.store.queue import GENERATING
 from bot.store.rows import (
@@ -24,7 +25,6 @@ from bot.store.rows import (
     Job,
     JobDraft,
     JobFilter,
-    StoredImage,
     encode_column,
     encode_draft,
 )
@@ -35,8 +35,10 @@ _FINISHED = (
     f"state IN ({', '.join(repr(s) for s in TERMINAL_STATES)}) AND delivery_state != 'pending'"
 )
 
+_LEASE = ", lease_owner = ?, lease_until = ?, lease_token = lease_token + 1"
 
-class LeaseLost(Exception):
+
+class LeaseLost(StorageError):
     """A fenced write found the job's lease held by another token: stop working on it."""
 
 
@@ -102,6 +104,16 @@ class JobStore:
         )
         return [InputImage(**dict(r)) for r in rows]
 
+    async def keep_inputs(self, job_id: int, images: Sequence[InputImage]) -> None:
+        """Replace a job's reference images by what is kept of them (same positions)."""
+        if not images:
+            return
+        await self._db.executemany(
+            "UPDATE job_inputs SET filename = ?, content_type = ?, data = ? "
+            "WHERE job_id = ? AND position = ?",
+            [(i.filename, i.content_type, i.data, job_id, i.position) for i in images],
+        )
+
     async def get(self, job_id: int) -> Job | None:
         """Return one job, or None."""
         row = await self._db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -148,6 +160,7 @@ class JobStore:
         *,
         now: float | None = None,
         token: int | None = None,
+        lease_to: tuple[str, float] | None = None,
         **fields: Any,
     ) -> Job | None:
         """Move a job to ``to_state`` if it is in one of ``from_states``; set ``fields``.
@@ -155,7 +168,8 @@ class JobStore:
         Returns the updated job, or None (and changes nothing) when the job was not in
         ``from_states``, which makes every transition safe to attempt twice. With
         ``token``, the write also needs the lease still held with that token (fencing:
-        a process that lost the job to another cannot write over it).
+        a process that lost the job to another cannot write over it). ``lease_to``
+        (owner, until) leases the job in the same write, its token raised.
         """
         unknown = set(fields) - JOB_UPDATABLE
         if unknown:
@@ -164,10 +178,19 @@ class JobStore:
         assignments = "".join(f", {name} = ?" for name in fields)
         values = [encode_column(name, value) for name, value in fields.items()]
         fence, fenced = _fence(token)
+        lease, leased = ("", ()) if lease_to is None else (_LEASE, lease_to)
         return await self._update_one(
-            f"UPDATE jobs SET state = ?, updated_at = ?{assignments} "
+            f"UPDATE jobs SET state = ?, updated_at = ?{assignments}{lease} "
             f"WHERE id = ? AND state IN ({placeholders(len(sources))}){fence} RETURNING *",
-            (to_state, time.time() if now is None else now, *values, job_id, *sources, *fenced),
+            (
+                to_state,
+                time.time() if now is None else now,
+                *values,
+                *leased,
+                job_id,
+                *sources,
+                *fenced,
+            ),
         )
 
     async def submit(self, job_id: int, *, owner: str, lease_until: float) -> Job | None:
@@ -274,7 +297,7 @@ class JobStore:
             ),
         )
         if not changed and token is not None:
-            await self._check_lease(job_id, token)
+            await self.check_lease(job_id, token)
 
     async def mark_delivered(
         self,
@@ -340,7 +363,7 @@ class JobStore:
                 (cutoff,),
             )
 
-    async def _check_lease(self, job_id: int, token: int) -> None:
+    async def check_lease(self, job_id: int, token: int) -> None:
         """Raise LeaseLost unless the job's lease is still ``token`` (row locked till commit)."""
         held = await self._db.fetchone(
             "UPDATE jobs SET updated_at = updated_at WHERE id = ? AND lease_token = ? RETURNING id",
@@ -354,45 +377,3 @@ class JobStore:
         return Job.from_row(row) if row else None
 
     # ------------------------------------------------------------------ images
-
-    async def save_images(
-        self, job_id: int, images: Sequence[StoredImage], *, token: int | None = None
-    ) -> None:
-        """Store a job's downloaded images (replacing any stored before).
-
-        With ``token``, only while this process holds the job (else :class:`LeaseLost`).
-        """
-        async with self._db.transaction():
-            if token is not None:
-                await self._check_lease(job_id, token)
-            await self._db.execute("DELETE FROM job_images WHERE job_id = ?", (job_id,))
-            await self._db.executemany(
-                "INSERT INTO job_images (job_id, position, url, content_type, data) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(job_id, i.position, i.url, i.content_type, i.data) for i in images],
-            )
-
-    async def fill_images(self, job_id: int, images: Sequence[StoredImage]) -> None:
-        """Store the downloaded bytes of images saved before as URLs only."""
-        await self._db.executemany(
-            "UPDATE job_images SET content_type = ?, data = ? WHERE job_id = ? AND position = ?",
-            [(i.content_type, i.data, job_id, i.position) for i in images],
-        )
-
-    async def load_images(self, job_id: int) -> list[StoredImage]:
-        """Return a job's stored images in order."""
-        rows = await self._db.fetchall(
-            "SELECT position, url, content_type, data FROM job_images "
-            "WHERE job_id = ? ORDER BY position",
-            (job_id,),
-        )
-        return [StoredImage(**dict(r)) for r in rows]
-
-    async def has_images(self, job_id: int) -> bool:
-        """Whether any image of the job is stored (without reading the bytes)."""
-        sql = "SELECT 1 FROM job_images WHERE job_id = ? LIMIT 1"
-        return await self._db.fetchone(sql, (job_id,)) is not None
-
-    async def drop_image_data(self, job_id: int) -> None:
-        """Free the stored bytes of a delivered job's images (URLs are kept)."""
-        await self._db.execute("UPDATE job_images SET data = NULL WHERE job_id = ?", (job_id,))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from bot.errors import StorageError
 from bot.store.database import Database, placeholders
 from bot.store.engines import engine_of, open_database, redacted, sqlite_path
 from bot.store.postgres import PostgresDatabase
@@ -38,7 +39,7 @@ BLOB_BATCH_ROWS = 20  # rows holding image bytes: a few megabytes each at most
 BLOB_TABLES = frozenset({"job_images", "job_inputs"})
 
 
-class LedgerCopyError(Exception):
+class LedgerCopyError(StorageError):
     """The ledger could not be copied; the message is one line meant for a human."""
 
 

@@ -1,1 +1,1 @@
-"""What people see: cards, views, private replies and the formatting helpers they share."""
+"""What people see: cards, views, message parts, private replies, formatting helpers."""

@@ -18,7 +18,7 @@ import discord
 from bot.catalog import Family, ImagineOptions, describe_shape, geometry_for
 from bot.i18n import ENGLISH, LANGUAGES, Joined, LocaleLike, Text, messages, seconds, t
 from bot.store import JOB_STATES, Job
-from bot.ui.format import fit_lines, safe_detail, shorten, timestamp
+from bot.ui.format import escaped, fit_lines, mention, safe_detail, shown, timestamp
 from bot.ui.text import FAILURE_CODES, period_key
 
 if TYPE_CHECKING:
@@ -80,8 +80,8 @@ def lineage_text(job: Job) -> Text:
 
 
 def prompt_text(job: Job, limit: int, locale: LocaleLike) -> str:
-    """Return the job's prompt, shortened, or a note that retention removed it."""
-    return shorten(job.prompt, limit) if job.prompt else t("card.retention_removed", locale)
+    """Return the job's prompt, escaped and shortened, or a note that retention removed it."""
+    return shown(job.prompt, limit) if job.prompt else t("card.retention_removed", locale)
 
 
 def ratio_text(job: Job, locale: LocaleLike) -> str:
@@ -181,7 +181,7 @@ def revised_prompt_embeds(job: Job, locale: LocaleLike) -> list[discord.Embed]:
     """
     if not job.revised_prompt:
         return []
-    chunks = _chunks(job.revised_prompt.strip(), REVISED_CHUNK)[:MAX_REVISED_CHUNKS]
+    chunks = _chunks(escaped(job.revised_prompt.strip()), REVISED_CHUNK)[:MAX_REVISED_CHUNKS]
     if len(chunks) == 1:
         titles = [t("card.revised_prompt", locale)]
     else:
@@ -216,8 +216,8 @@ def details_embed(job: Job, locale: LocaleLike) -> discord.Embed:
         prompt_limit=DESCRIPTION_LIMIT,
         colour=COLOUR_DONE,
     )
-    if job.prompt and len(job.prompt) <= DESCRIPTION_LIMIT:
-        embed.description = job.prompt  # as typed, line breaks and all
+    if job.prompt and len(escaped(job.prompt)) <= DESCRIPTION_LIMIT:
+        embed.description = escaped(job.prompt)  # as typed, line breaks and all
     embed.add_field(name=t("card.model", lang), value=f"`{job.model}`")
     embed.add_field(name=t("card.ratio", lang), value=ratio_text(job, lang))
     chosen = [
@@ -280,14 +280,14 @@ def result_embed(job: Job, *, image_ref: str | None) -> discord.Embed:
     count = len(job.result_urls) or 1
     title = t("result.title_one", lang) if count == 1 else t("result.title", lang, count=count)
     embed = _member_card(job, title, COLOUR_DONE)
-    embed.add_field(name=t("result.requested_by", lang), value=f"<@{job.user_id}>")
+    embed.add_field(name=t("result.requested_by", lang), value=mention(job.user_id))
     if job.finished_at:
         took = seconds(job.finished_at - job.created_at, lang)
         embed.add_field(name=t("result.took", lang), value=took)
     if job.revised_prompt:
         embed.add_field(
             name=t("card.revised_prompt", lang),
-            value=shorten(job.revised_prompt, 1000),
+            value=shown(job.revised_prompt, 1000),
             inline=False,
         )
     if image_ref:
@@ -326,9 +326,9 @@ def posted_text(job: Job, via: str) -> str:
     """Return the text of a result posted as a DM or a channel reply (mentions the member)."""
     lang = job.locale
     if via == "dm":
-        return t("result.dm", lang, channel=f"<#{job.channel_id}>")
+        return t("result.dm", lang, channel=mention(job.channel_id, "channel"))
     key = "result.ready" if job.state == "succeeded" else "result.ended"
-    return t(key, lang, user=f"<@{job.user_id}>")
+    return t(key, lang, user=mention(job.user_id))
 
 
 def failure_embed(job: Job) -> discord.Embed:

@@ -1,4 +1,4 @@
-"""Formatting helpers shared by every card and reply: lengths, lists, times.
+"""Formatting helpers shared by every card and reply: lengths, lists, times, mentions.
 
 Pure functions with no knowledge of jobs or services, so anything may use them.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import discord
 
@@ -17,12 +18,29 @@ from bot.i18n import ENGLISH, LocaleLike, Text, t
 DETAIL_LIMIT = 160
 FIELD_LIMIT = 1024
 TimestampStyle = discord.utils.TimestampStyle
+# A bracket after an even run of backslashes (none included) is live markdown.
+_LIVE_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]])")
 
 
 def shorten(text: str, limit: int) -> str:
     """Return ``text`` on one line, cut to ``limit`` characters with an ellipsis when cut."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def escaped(text: str) -> str:
+    """Return text a member or the gateway wrote, safe in a card: markdown and masked links inert.
+
+    discord.py escapes backslashes too, so a typed backslash cannot undo an escape; every
+    bracket is escaped, so ``[Free Nitro](https://evil)`` shows as typed instead of as a link.
+    """
+    text = discord.utils.escape_markdown(text)
+    return _LIVE_BRACKET.sub(r"\1\\\2", text)
+
+
+def shown(text: str, limit: int) -> str:
+    """Return :func:`escaped` text on one line, cut to ``limit`` characters with an ellipsis."""
+    return shorten(escaped(text), limit)
 
 
 def clip(text: str, limit: int = DISCORD_MESSAGE_LIMIT) -> str:
@@ -94,3 +112,12 @@ def limit_text(limit: int | None) -> Text:
 def code(text: str, limit: int = 100) -> str:
     """Return ``text`` as inline code, shortened, with backticks removed."""
     return f"`{shorten(text.replace('`', ''), limit)}`"
+
+
+MentionKind = Literal["user", "channel", "role"]
+MENTIONS: dict[MentionKind, str] = {"user": "<@{}>", "channel": "<#{}>", "role": "<@&{}>"}
+
+
+def mention(target_id: int | None, kind: MentionKind = "user") -> str:
+    """Return a Discord mention of a member, channel or role (each client names it), or a dash."""
+    return "–" if target_id is None else MENTIONS[kind].format(target_id)

@@ -15,7 +15,7 @@ import discord
 from bot.i18n import Joined, LocaleLike, Renderable, Text, seconds, t
 from bot.store import Job, JobFilter, PromptRule
 from bot.ui.cards import has_lineage, job_header, jump_link, lineage_text, thumbnail_url
-from bot.ui.format import code, fit_lines, shorten, timestamp
+from bot.ui.format import code, fit_lines, mention, shorten, shown, timestamp
 
 SUMMARY_PROMPT = 200
 DETAIL_PROMPT = 2800
@@ -43,7 +43,7 @@ def describe_filter(filters: JobFilter) -> Renderable:
     """Return the filters as a short line, e.g. ``user <@1> · state failed``."""
     parts: list[Text] = []
     if filters.user_id is not None:
-        parts.append(Text.of("filter.user", user=f"<@{filters.user_id}>"))
+        parts.append(Text.of("filter.user", user=mention(filters.user_id)))
     if filters.model is not None:
         parts.append(Text.of("filter.model", model=code(filters.model, FILTER_ECHO_LIMIT)))
     if filters.state is not None:
@@ -70,14 +70,14 @@ def job_summary_embed(job: Job, locale: LocaleLike) -> discord.Embed:
     lang = locale
     link = jump_link(job)
     embed = job_header(job, lang, prompt_limit=SUMMARY_PROMPT, url=link)
-    embed.add_field(name=t("mod.user", lang), value=f"<@{job.user_id}>")
+    embed.add_field(name=t("mod.user", lang), value=mention(job.user_id))
     embed.add_field(name=t("card.model", lang), value=f"`{job.model}`")
     embed.add_field(name=t("mod.when", lang), value=timestamp(job.created_at, "R"))
     if job.error_code:
         embed.add_field(name=t("mod.error", lang), value=f"`{job.error_code}`")
     if job.deleted_at:
         embed.add_field(
-            name=t("mod.deleted", lang), value=t("mod.deleted_by", lang, by=f"<@{job.deleted_by}>")
+            name=t("mod.deleted", lang), value=t("mod.deleted_by", lang, by=mention(job.deleted_by))
         )
     if link:
         embed.add_field(name=t("mod.message", lang), value=t("mod.jump", lang, link=link))
@@ -100,8 +100,10 @@ def job_detail_embed(
     lang = locale
     link = jump_link(job)
     embed = job_header(job, lang, prompt_limit=DETAIL_PROMPT, url=link)
-    embed.add_field(name=t("mod.requester", lang), value=f"<@{job.user_id}> (`{job.user_id}`)")
-    embed.add_field(name=t("mod.channel", lang), value=f"<#{job.channel_id}>")
+    embed.add_field(
+        name=t("mod.requester", lang), value=f"{mention(job.user_id)} (`{job.user_id}`)"
+    )
+    embed.add_field(name=t("mod.channel", lang), value=mention(job.channel_id, "channel"))
     embed.add_field(name=t("card.model", lang), value=f"`{job.model}`")
     options = json.dumps(options_without_prompt(job), ensure_ascii=False)
     embed.add_field(
@@ -110,7 +112,7 @@ def job_detail_embed(
     if job.revised_prompt:
         embed.add_field(
             name=t("card.revised_prompt", lang),
-            value=shorten(job.revised_prompt, 800),
+            value=shown(job.revised_prompt, 800),
             inline=False,
         )
     embed.add_field(
@@ -149,7 +151,7 @@ def job_detail_embed(
             value=t(
                 "mod.deleted_by_when",
                 lang,
-                by=f"<@{job.deleted_by}>",
+                by=mention(job.deleted_by),
                 when=timestamp(job.deleted_at, "R"),
             ),
         )
@@ -174,8 +176,8 @@ def finished_audit_embed(
     """
     lang = locale
     embed = job_header(job, lang, prompt_limit=AUDIT_PROMPT, url=jump_link(job))
-    embed.add_field(name=t("mod.user", lang), value=f"<@{job.user_id}>")
-    embed.add_field(name=t("mod.channel", lang), value=f"<#{job.channel_id}>")
+    embed.add_field(name=t("mod.user", lang), value=mention(job.user_id))
+    embed.add_field(name=t("mod.channel", lang), value=mention(job.channel_id, "channel"))
     embed.add_field(name=t("card.model", lang), value=f"`{job.model}`")
     if job.state == "succeeded":
         embed.add_field(
@@ -221,12 +223,12 @@ def blocked_audit_embed(
     lang = locale
     embed = discord.Embed(
         title=t("mod.prompt_blocked", lang),
-        description=shorten(prompt, AUDIT_PROMPT),
+        description=shown(prompt, AUDIT_PROMPT),
         colour=COLOUR_BLOCKED,
     )
-    embed.add_field(name=t("mod.user", lang), value=f"<@{user_id}>")
+    embed.add_field(name=t("mod.user", lang), value=mention(user_id))
     if channel_id is not None:
-        embed.add_field(name=t("mod.channel", lang), value=f"<#{channel_id}>")
+        embed.add_field(name=t("mod.channel", lang), value=mention(channel_id, "channel"))
     rule_text = t(
         "mod.rule_value",
         lang,
@@ -244,7 +246,7 @@ def action_audit_embed(
     """Return the audit-channel post for a moderator action."""
     embed = discord.Embed(
         title=t("mod.action", locale),
-        description=t("mod.action_text", locale, moderator=f"<@{moderator_id}>", text=text),
+        description=t("mod.action_text", locale, moderator=mention(moderator_id), text=text),
         colour=COLOUR_AUDIT,
     )
     if thumbnail:

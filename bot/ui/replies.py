@@ -1,7 +1,7 @@
 """Private replies, and the one router that turns any error into one.
 
 :func:`report_error` serves the command tree (``LemonTree.on_error``) and every
-persistent button alike: a :class:`~bot.errors.BotError` is rendered in the member's
+persistent button alike: a :class:`~bot.errors.Refusal` is rendered in the member's
 language (``interaction.locale``), a check failure gets its short text, and anything
 unexpected becomes "Something went wrong (ref XYZ)" with the traceback logged (in
 English) under the same reference. No traceback or raw upstream error ever reaches a
@@ -18,11 +18,20 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from bot.errors import BotError, CheckRefused
+from bot.errors import GatewayError, LemonbotError, Refusal
 from bot.i18n import LocaleLike, t
 from bot.ui.format import clip
 
 log = logging.getLogger(__name__)
+
+
+class CheckRefused(Refusal, app_commands.CheckFailure):
+    """A command check refused the member, with a message from the catalogue.
+
+    A :class:`~discord.app_commands.CheckFailure` too, so that discord.py treats it as
+    the failed check it is.
+    """
+
 
 # check failure -> its catalogue key
 CHECK_FAILURE_TEXT = {
@@ -57,22 +66,38 @@ async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> No
 
 
 def error_text(error: BaseException, where: str, locale: LocaleLike) -> str:
-    """Return what a member is told about ``error``, in ``locale`` (logging the rest)."""
+    """Return what a member is told about ``error``, in ``locale`` (logging the rest).
+
+    It branches on the bot's exception tree (:mod:`bot.errors`): a refusal is said as
+    it is; the gateway failing is said as such, logged in one line; any other error of
+    the bot gets a reference, logged in one line naming its branch; anything else gets
+    a reference and its traceback in the log.
+    """
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
     if isinstance(error, app_commands.TransformerError) and error.__cause__ is not None:
         error = error.__cause__  # an option type refused the value (see bot.ui.options)
-    if isinstance(error, BotError):
+    if isinstance(error, Refusal):  # CheckRefused included
         return error.render(locale)
-    if isinstance(error, CheckRefused):
-        return error.text.render(locale)
     if type(error) in CHECK_FAILURE_TEXT:
         return t(CHECK_FAILURE_TEXT[type(error)], locale)
     if isinstance(error, app_commands.CheckFailure):
         return t("refusal.check_failed", locale)
+    if isinstance(error, GatewayError):
+        log.warning("%s failed: the gateway failed: %r", where, error)
+        return t("failure.unavailable", locale)
     ref = secrets.token_hex(3).upper()
-    log.error("%s failed (ref %s)", where, ref, exc_info=error)
+    if isinstance(error, LemonbotError):
+        log.error("%s failed (ref %s): %s: %s", where, ref, branch_of(error), error)
+    else:
+        log.error("%s failed (ref %s)", where, ref, exc_info=error)
     return t("refusal.unexpected", locale, ref=ref)
+
+
+def branch_of(error: LemonbotError) -> str:
+    """Return the branch of the exception tree ``error`` is in (``StorageError``, ...)."""
+    branches = [c for c in type(error).__mro__ if LemonbotError in c.__bases__]
+    return branches[0].__name__ if branches else type(error).__name__
 
 
 async def report_error(

@@ -12,7 +12,7 @@ import discord
 
 from bot.i18n import LocaleLike, Number, Renderable, Text, t
 from bot.store import BlockedUser, GuildSettings, PromptRule, QuotaRule
-from bot.ui.format import FIELD_LIMIT, fit_lines, limit_text, shorten, timestamp
+from bot.ui.format import FIELD_LIMIT, fit_lines, limit_text, mention, shorten, timestamp
 from bot.ui.moderation import COLOUR_AUDIT, rule_kind
 from bot.ui.text import period_key
 
@@ -52,8 +52,8 @@ def quota_rules_embed(
     def line(mention: str, units: int | None) -> str:
         return t("mod.rule_line", lang, target=mention, limit=limit_text(units))
 
-    users = [line(f"<@{r.target_id}>", r.limit_units) for r in rules if r.kind == "user"]
-    roles = [line(f"<@&{r.target_id}>", r.limit_units) for r in rules if r.kind == "role"]
+    users = [line(mention(r.target_id), r.limit_units) for r in rules if r.kind == "user"]
+    roles = [line(mention(r.target_id, "role"), r.limit_units) for r in rules if r.kind == "role"]
     none = t("mod.none", lang)
     embed.add_field(
         name=t("mod.user_overrides", lang),
@@ -72,7 +72,7 @@ def quota_rules_embed(
             value=t(
                 "mod.member_value",
                 lang,
-                user=f"<@{user_id}>",
+                user=mention(user_id),
                 limit=limit_text(status.limit),
                 used=status.used,
                 period=Text(period_key(status.period)),
@@ -100,13 +100,15 @@ def config_embed(
     embed.add_field(
         name=t("mod.audit_channel", lang),
         value=(
-            f"<#{settings.log_channel_id}>" if settings.log_channel_id else t("mod.not_set", lang)
+            mention(settings.log_channel_id, "channel")
+            if settings.log_channel_id
+            else t("mod.not_set", lang)
         ),
     )
     embed.add_field(
         name=t("mod.moderator_role", lang),
         value=(
-            f"<@&{settings.moderator_role_id}>"
+            mention(settings.moderator_role_id, "role")
             if settings.moderator_role_id
             else t("mod.no_moderator_role", lang)
         ),
@@ -188,8 +190,8 @@ def blocked_users_embed(users: Sequence[BlockedUser], locale: LocaleLike) -> dis
         text = t(
             "mod.blocked_line",
             lang,
-            user=f"<@{user.user_id}>",
-            by=f"<@{user.blocked_by}>",
+            user=mention(user.user_id),
+            by=mention(user.blocked_by),
             when=timestamp(user.blocked_at, "R"),
         )
         if user.reason:

@@ -16,7 +16,7 @@ from typing import Any
 
 import discord
 
-from bot.errors import BotError
+from bot.errors import Refusal
 from bot.i18n import ENGLISH, LocaleLike, t
 from bot.ui.replies import report_error
 
@@ -33,7 +33,7 @@ async def run_button(interaction: discord.Interaction[Any], action: str, job_id:
     handler = handlers.get(action)
     try:
         if handler is None:
-            raise BotError("refusal.button_gone")
+            raise Refusal("refusal.button_gone")
         await handler(interaction, job_id)
     except Exception as exc:
         await report_error(interaction, exc, f"button {action}:{job_id}")

@@ -2,8 +2,10 @@
 
 Every subcommand is moderator-only twice over: Discord hides the group from members
 without Manage Messages (``default_member_permissions``), and because server admins
-can override that default, :meth:`Moderation.interaction_check` checks again at run
-time (Manage Messages, or the server's moderator role). Every reply is ephemeral.
+can override that default (and Discord reads it with the channel's overwrites),
+:meth:`Moderation.interaction_check` checks again at run time: Manage Messages or
+Administrator server-wide (the owner has both), or the server's moderator role. Every
+reply is ephemeral.
 
 The commands live in mixins by concern (:mod:`.review`, :mod:`.rules`); this module
 assembles the cog, with the settings command and log retention.
@@ -20,10 +22,11 @@ from discord.app_commands import Choice, Range
 from discord.ext import tasks
 
 from bot.client import LemonBot
-from bot.errors import CheckRefused, InvalidRequest
+from bot.errors import InvalidRequest, Refusal
 from bot.i18n import Joined, Text, command_text
+from bot.ui.format import mention
 from bot.ui.options import AuditChannel
-from bot.ui.replies import member_role_ids
+from bot.ui.replies import CheckRefused
 from bot.ui.rules import config_embed
 from cogs.moderation.common import MAX_RUNNING, blocklist, guild_of, imagemod, quota
 from cogs.moderation.review import ReviewCommands
@@ -42,7 +45,7 @@ RESET_CHOICES = [Choice(name=command_text(f"choice.reset_{name}"), value=name) f
 
 
 class NotModerator(CheckRefused):
-    """The member has neither Manage Messages nor the server's moderator role."""
+    """The member has neither Manage Messages server-wide nor the server's moderator role."""
 
 
 class Moderation(ReviewCommands, RuleCommands):
@@ -65,12 +68,17 @@ class Moderation(ReviewCommands, RuleCommands):
         self.retention.cancel()
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        """Allow members with Manage Messages or the server's moderator role."""
+        """Allow members with Manage Messages server-wide, or the server's moderator role.
+
+        The server-wide permissions (``Members.moderates``), not ``interaction.permissions``: a
+        channel's overwrite must not make a moderator of the whole server.
+        """
         if interaction.guild_id is None:
             raise app_commands.NoPrivateMessage()
-        allowed = await self.service.is_moderator(
-            interaction.guild_id, interaction.permissions, member_role_ids(interaction.user)
-        )
+        try:
+            allowed = await self.bot.members.moderates(interaction, interaction.guild_id)
+        except Refusal as exc:  # Discord could not say; a check failure answers privately
+            raise CheckRefused(exc.text.key, **exc.text.params) from None
         if not allowed:
             log.info(
                 "guild %s: %s refused for non-moderator %s",
@@ -120,12 +128,12 @@ class Moderation(ReviewCommands, RuleCommands):
             said.append(Text(f"action.reset_{reset}"))
         if log_channel is not None:
             changes["log_channel_id"] = log_channel.id
-            said.append(Text.of("action.audit_channel", channel=f"<#{log_channel.id}>"))
+            said.append(Text.of("action.audit_channel", channel=mention(log_channel.id, "channel")))
         if moderator_role is not None:
             if moderator_role.is_default():
                 raise InvalidRequest("refusal.everyone_moderator")
             changes["moderator_role_id"] = moderator_role.id
-            said.append(Text.of("action.moderator_role", role=f"<@&{moderator_role.id}>"))
+            said.append(Text.of("action.moderator_role", role=mention(moderator_role.id, "role")))
         if max_running_per_user is not None:
             changes["max_running_per_user"] = max_running_per_user
             said.append(Text.of("action.running_per_member", count=max_running_per_user))
@@ -148,7 +156,7 @@ class Moderation(ReviewCommands, RuleCommands):
         _, posted = await self.service.configure(guild_id, interaction.user.id, changes, text)
         reply = Text.of("mod.done", text=text).render(locale)
         if log_channel is not None and not posted:
-            cannot = Text.of("mod.cannot_post", channel=f"<#{log_channel.id}>")
+            cannot = Text.of("mod.cannot_post", channel=mention(log_channel.id, "channel"))
             reply += "\n" + cannot.render(locale)
         await interaction.edit_original_response(
             content=reply, embed=await self._config_embed(guild_id, locale)

@@ -149,7 +149,7 @@ class ReviewCommands(CommandsBase):
         """Delete a job's posted image and record who did it."""
         job = self.service.deletable(await self.service.job(guild_of(interaction), job_id))
         await interaction.response.defer(ephemeral=True, thinking=True)
-        reply = await self.service.delete_image(job, interaction.user.id, self.bot.delivery.remove)
+        reply = await self.service.delete_image(job, interaction.user.id)
         await interaction.edit_original_response(content=reply.render(interaction.locale))
 
 

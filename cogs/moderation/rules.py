@@ -12,6 +12,7 @@ from bot.client import LemonBot
 from bot.errors import InvalidRequest
 from bot.i18n import Text, command_text
 from bot.moderation.blocklist import MAX_GUILD_PROGRAM_SIZE, MAX_PATTERN_LENGTH
+from bot.ui.format import mention
 from bot.ui.replies import member_role_ids
 from bot.ui.rules import blocked_users_embed, blocklist_embed, quota_rules_embed
 from cogs.moderation.common import (
@@ -47,14 +48,14 @@ class RuleCommands(CommandsBase):
         if user.bot:
             raise InvalidRequest("refusal.block_bot")
         await self.service.block(guild_of(interaction), user.id, reason, interaction.user.id)
-        await reply(interaction, Text.of("mod.blocked", user=f"<@{user.id}>"))
+        await reply(interaction, Text.of("mod.blocked", user=mention(user.id)))
 
     @imagemod.command(name="unblock", description=command_text("cmd.imagemod.unblock"))
     @app_commands.describe(user=command_text("cmd.imagemod.unblock.user"))
     async def unblock(self, interaction: discord.Interaction[LemonBot], user: discord.User) -> None:
         """Let a blocked member use /imagine again."""
         await self.service.unblock(guild_of(interaction), user.id, interaction.user.id)
-        await reply(interaction, Text.of("mod.unblocked", user=f"<@{user.id}>"))
+        await reply(interaction, Text.of("mod.unblocked", user=mention(user.id)))
 
     @imagemod.command(name="blocked", description=command_text("cmd.imagemod.blocked"))
     async def blocked(self, interaction: discord.Interaction[LemonBot]) -> None:
@@ -121,7 +122,7 @@ class RuleCommands(CommandsBase):
         unlimited: bool = False,
     ) -> None:
         """Give one member their own quota (overrides roles and the default)."""
-        await self._set_rule(interaction, "user", user.id, f"<@{user.id}>", limit, unlimited)
+        await self._set_rule(interaction, "user", user.id, limit, unlimited)
 
     @quota.command(name="role", description=command_text("cmd.imagemod.quota.role"))
     @app_commands.describe(
@@ -137,7 +138,7 @@ class RuleCommands(CommandsBase):
         unlimited: bool = False,
     ) -> None:
         """Set a role's quota (a member gets the most generous of their roles)."""
-        await self._set_rule(interaction, "role", role.id, f"<@&{role.id}>", limit, unlimited)
+        await self._set_rule(interaction, "role", role.id, limit, unlimited)
 
     @quota.command(name="clear-user", description=command_text("cmd.imagemod.quota.clear_user"))
     @app_commands.describe(user=command_text("cmd.imagemod.quota.member"))
@@ -146,7 +147,7 @@ class RuleCommands(CommandsBase):
     ) -> None:
         """Remove a member's own quota; their roles or the default apply again."""
         text = await self.service.clear_quota_rule(
-            guild_of(interaction), "user", user.id, interaction.user.id, f"<@{user.id}>"
+            guild_of(interaction), "user", user.id, interaction.user.id
         )
         await reply(interaction, Text.of("mod.done", text=text))
 
@@ -157,7 +158,7 @@ class RuleCommands(CommandsBase):
     ) -> None:
         """Remove a role's quota."""
         text = await self.service.clear_quota_rule(
-            guild_of(interaction), "role", role.id, interaction.user.id, f"<@&{role.id}>"
+            guild_of(interaction), "role", role.id, interaction.user.id
         )
         await reply(interaction, Text.of("mod.done", text=text))
 
@@ -212,7 +213,6 @@ class RuleCommands(CommandsBase):
         interaction: discord.Interaction[LemonBot],
         kind: str,
         target_id: int,
-        mention: str,
         limit: int | None,
         unlimited: bool,
     ) -> None:
@@ -220,6 +220,6 @@ class RuleCommands(CommandsBase):
             raise InvalidRequest("refusal.limit_or_unlimited")
         units = None if unlimited else limit
         text = await self.service.set_quota_rule(
-            guild_of(interaction), kind, target_id, units, interaction.user.id, mention
+            guild_of(interaction), kind, target_id, units, interaction.user.id
         )
         await reply(interaction, Text.of("mod.done", text=text))

@@ -18,6 +18,7 @@ from bot.catalog import (
     build_request,
     cost_units,
     dalle_size,
+    edit_options,
     family_of,
     gpt_image_size,
     is_valid_gpt_size,
@@ -25,7 +26,7 @@ from bot.catalog import (
 )
 from bot.catalog.geometry import GPT_MAX_EDGE, GPT_MAX_PIXELS, GPT_MIN_PIXELS
 from bot.errors import InvalidRequest
-from bot.lemondata import LemonDataError, ModelInfo
+from bot.lemondata import GatewayError, ModelInfo
 
 
 def listed(model: str) -> bool:
@@ -223,7 +224,7 @@ async def test_catalog_caches_and_refreshes(time_machine):
 
 async def test_catalog_keeps_old_list_when_gateway_fails():
     """A failed refresh keeps serving the previous list."""
-    answers: list = [[ModelInfo("a")], LemonDataError("down", status=503)]
+    answers: list = [[ModelInfo("a")], GatewayError("down", status=503)]
 
     async def fetch():
         answer = answers.pop(0)
@@ -299,3 +300,22 @@ async def test_a_refused_key_is_asked_again_now_and_then_and_clears(time_machine
     catalog.key_rejected()
     catalog.key_accepted()  # a request with the key succeeded (say a poll)
     assert not catalog.key_refused
+
+
+@pytest.mark.parametrize(
+    ("model", "takes", "expected"),
+    [
+        ("gpt-image-2", True, ("gpt-image-2", "2k", "high", None)),
+        ("dall-e-3", False, ("fallback-model", None, None, "dall-e-3")),
+    ],
+)
+def test_an_edit_keeps_the_model_that_takes_an_image_else_falls_back(model, takes, expected):
+    """A text-only model's result is edited by the fallback, without its own options."""
+    source = {"model": model, "resolution": "2k", "quality": "high", "ratio": "1:1"}
+    options = edit_options(
+        model, source, "brighter", "16:9", takes_images=lambda m: takes, fallback="fallback-model"
+    )
+    assert (options.model, options.resolution, options.quality, options.replaced_model) == (
+        expected
+    )
+    assert (options.prompt, options.ratio) == ("brighter", "16:9")

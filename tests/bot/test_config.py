@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Settings
+from bot.config import ConfigurationError, Settings
 
 BASE = {"DISCORD_TOKEN": "tok-123456", "LEMONDATA_API_KEY": "sk-abcdef"}
 
@@ -57,8 +57,8 @@ def test_absolute_database_url_and_overrides():
     ],
 )
 def test_bad_settings_name_the_variable(env, needle):
-    """Each bad setting raises ConfigError naming the variable."""
-    with pytest.raises(ConfigError, match=needle):
+    """Each bad setting raises ConfigurationError naming the variable."""
+    with pytest.raises(ConfigurationError, match=needle):
         Settings.from_env(env)
 
 
@@ -100,7 +100,7 @@ def test_missing_token_exits_with_one_line(tmp_path):
 )
 def test_database_urls_that_would_lose_data_are_refused(url, needle):
     """A DATABASE_URL that would silently lose data is refused with one line saying why."""
-    with pytest.raises(ConfigError, match=needle) as caught:
+    with pytest.raises(ConfigurationError, match=needle) as caught:
         Settings.from_env(BASE | {"DATABASE_URL": url})
     assert "\n" not in str(caught.value) and "DATABASE_URL" in str(caught.value)
 
@@ -109,7 +109,7 @@ def test_base_url_scheme_and_host_are_normalised():
     """HTTP://Host is the same origin as http://host: it is stored in canonical form."""
     settings = Settings.from_env(BASE | {"LEMONDATA_BASE_URL": "HTTP://Gateway.Test:8080/"})
     assert settings.lemondata_base_url == "http://gateway.test:8080"
-    with pytest.raises(ConfigError, match="LEMONDATA_BASE_URL"):
+    with pytest.raises(ConfigurationError, match="LEMONDATA_BASE_URL"):
         Settings.from_env(BASE | {"LEMONDATA_BASE_URL": "gateway.test"})
 
 
@@ -154,7 +154,7 @@ def test_shards(count, ids, expected, zero):
 )
 def test_bad_shards_are_refused(count, ids, needle):
     """Shard settings that cannot work are refused with one line."""
-    with pytest.raises(ConfigError, match=needle):
+    with pytest.raises(ConfigurationError, match=needle):
         Settings.from_env(BASE | {"SHARD_COUNT": count, "SHARD_IDS": ids})
 
 
@@ -164,3 +164,19 @@ def test_a_postgresql_url_selects_postgresql_and_its_password_is_secret():
     settings = Settings.from_env(BASE | {"DATABASE_URL": url})
     assert settings.database == url
     assert "s3cret-pw" in settings.secrets() and "s3cret-pw" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("url", "passwords"),
+    [
+        ("postgresql://bot@db/lemon?password=q", {"q"}),
+        ("postgresql://bot:p%40ss@db/lemon?sslpassword=k%26", {"p%40ss", "p@ss", "k%26", "k&"}),
+        ("postgresql://bot@db/lemon", set()),
+    ],
+)
+def test_every_form_of_the_database_password_is_a_secret(url, passwords):
+    """The query string's password and the decoded forms are redacted from logs too."""
+    settings = Settings.from_env(BASE | {"DATABASE_URL": url})
+    assert set(settings.secrets()) - {settings.discord_token, settings.lemondata_api_key} == (
+        passwords
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 
 import httpx
 import pytest
@@ -24,6 +25,8 @@ from bot.lemondata import (
 )
 from bot.lemondata.client import _retry_create, _retry_read
 from bot.lemondata.downloads import MAX_REDIRECTS
+from bot.lemondata.errors import error_from_response, parse_retry_after
+from bot.scheduler import parse_rate_headers
 from tests.conftest import DEFAULT_API_KEY
 from tests.fakes.lemondata import PNG_SIGNATURE
 
@@ -224,7 +227,7 @@ def test_read_retry_hook():
 
 
 async def test_redirect_loop_is_a_clear_error_not_a_crash():
-    """Any httpx failure (here a redirect loop) becomes a LemonDataError, and is final."""
+    """Any httpx failure (here a redirect loop) becomes a GatewayError, and is final."""
     calls = 0
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -328,3 +331,23 @@ async def test_downloads_do_not_wait_behind_creates_held_open(lemondata):
         assert got.data is not None and not held.done()
         lemondata.gate.set()
         await held
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_an_http_date_retry_after_in_a_gateway_error_is_honoured(status):
+    """Retry-After as an HTTP date is read as the seconds until it, as the budget reads it."""
+    now = 1_700_000_000.0
+    headers = {"Retry-After": email.utils.formatdate(now + 20, usegmt=True)}
+    error = error_from_response(httpx.Response(status, headers=headers), wall_now=now)
+    assert error.retry_after == 20.0
+    assert parse_rate_headers(headers, now).retry_after == 20.0  # one parser for both
+    assert _retry_read(error) == 20.0  # the read waits that long before trying again
+    assert _retry_create(error) == (20.0 if status == 429 else False)
+
+
+def test_a_past_or_unreadable_retry_after_is_no_wait_or_none():
+    """A date already past waits nothing; a value that is neither number nor date is ignored."""
+    now = 1_700_000_000.0
+    assert parse_retry_after(email.utils.formatdate(now - 5, usegmt=True), now) == 0.0
+    assert parse_retry_after("soon", now) is None
+    assert parse_retry_after("7, 7", now) == 7.0

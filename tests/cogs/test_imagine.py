@@ -10,6 +10,7 @@ import pytest
 
 from bot.store import JobFilter
 from tests.fakes.lemondata import PNG_SIGNATURE
+from tests.fakes.lemondata.images import make_png
 
 EPHEMERAL = 64
 
@@ -176,7 +177,8 @@ async def test_default_model_used_when_none_given(env):
 
 async def test_unanswerable_interaction_releases_quota(env):
     """When the interaction response fails, the job is cancelled and the quota released."""
-    env.fake.fail_next("POST", r"/interactions/.*/callback", 404, code=10062)
+    # An unknown interaction stays unknown: the error reply's callback fails as well.
+    env.fake.fail_next("POST", r"/interactions/.*/callback", 404, code=10062, count=2)
     interaction = env.send("imagine", {"prompt": "a cat", "model": "nano-banana"})
     await env.fake.wait_for(lambda: env.fake.requests_to("POST", r"/interactions/"))
     job = await env.bot.jobs.wait_for_job(1, lambda j: j.terminal)
@@ -191,3 +193,34 @@ async def test_dev_guild_sync(running_bot, fake):
         names = {c["name"] for c in fake.guild_commands[fake.guild_id]}
         assert {"imagine", "quota", "imagemod"} <= names
         assert fake.global_commands == []
+
+
+async def test_a_failure_after_deferring_goes_to_the_one_router(env, monkeypatch, caplog):
+    """A crash while references are read: the "thinking" message goes, a private ref comes."""
+
+    async def broken(attachments):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(env.bot.references, "attachments", broken)
+    image = env.fake.upload_attachment("cat.png", make_png((9, 9, 9)), "image/png")
+    interaction = env.send("imagine", {"prompt": "a cat", "image": image})
+    [followup] = await env.fake.wait_for_followups(interaction, 1)
+    assert followup["flags"] & EPHEMERAL
+    assert followup["content"].startswith("Something went wrong")
+    assert "the disk is full" not in followup["content"]
+    assert interaction.original_deleted  # the public "thinking" message was withdrawn
+    assert any("the disk is full" in str(r.exc_info) for r in caplog.records if r.exc_info)
+    assert env.lemondata.creates() == []
+
+
+async def test_prompt_markdown_is_escaped_in_public_cards(env):
+    """A prompt's masked link and markdown show as typed in the cards, never as a live link."""
+    prompt = "[Free Nitro](https://evil.example) **now**"
+    interaction = await env.imagine(prompt=prompt, model="gemini-2.5-flash-image")
+    _, data = interaction.callbacks[0]
+    shown = r"\[Free Nitro\](https://evil.example) \*\*now\*\*"
+    assert data["embeds"][0]["description"] == shown
+    job = await env.settled((await env.job_for(interaction)).id)
+    assert job.prompt == prompt  # stored and sent as typed
+    assert env.lemondata.creates()[0]["prompt"] == prompt
+    assert interaction.original["embeds"][0]["description"] == shown

@@ -233,10 +233,10 @@ async def test_models_in_chinese_and_with_prices_unknown(env):
 
 async def test_models_answers_at_once_before_the_list_is_loaded(env, monkeypatch):
     """With no model list yet (the gateway failing), /models says so instead of waiting."""
-    from bot.lemondata import LemonDataError
+    from bot.lemondata import GatewayError
 
     async def failing() -> list[Any]:
-        raise LemonDataError("down")
+        raise GatewayError("down")
 
     catalog_ = env.bot.catalog
     monkeypatch.setattr(catalog_, "fetch", failing)

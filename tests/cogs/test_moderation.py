@@ -774,7 +774,7 @@ async def test_retention_redacts_old_rows_but_keeps_counts(env):
         old.quota_units,
         "settled",
     )
-    assert await env.db.jobs.load_images(old.id) == []
+    assert await env.db.images.load_images(old.id) == []
     assert (await env.db.jobs.get(recent)).prompt == "a lemon"
     assert len(await env.db.jobs.search(JobFilter(guild_id=env.fake.guild_id))) == 2
 

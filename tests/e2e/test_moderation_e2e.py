@@ -136,12 +136,14 @@ async def test_reference_images_too_large_to_attach_are_named_not_lost(
 ) -> None:
     """A 12 MB reference (allowed: MAX_INPUT_IMAGE_MB is 20) is over the server's 10 MiB.
 
-    The audit post and /imagemod job attach what fits and say which image was too
-    large to attach; a post refused with its files all the same goes without them.
+    While the job runs, /imagemod job attaches what fits and says which image was too
+    large to attach; once it is delivered both are kept as small copies, which the audit
+    post attaches. A post refused with its files all the same goes without them.
     """
     await run(fake, "imagemod config", {"log_channel": fake.channel2_id}, fake.mod)
     big = make_png((200, 10, 10), size_bytes=12 * MIB)
     small = make_png((10, 200, 10))
+    emulator.hold_tasks = True
     interaction = await fake.invoke(
         "imagine",
         {
@@ -152,17 +154,20 @@ async def test_reference_images_too_large_to_attach_are_named_not_lost(
         },
         fake.alice,
     )
-    await bot.race(wait_for_outcome(fake, interaction))
-    row = await bot.wait_for_job(lambda r: r["delivery_state"] == "delivered")
-    both = "1 image (attached) · 1 image (too large to attach)"
-
-    posted = await bot.race(audit_message(fake, f"Job {row['id']}"))
-    assert [f.data for f in fake.message_files(posted)] == [small]
-    assert field_value(posted["embeds"][0], "Reference") == both
-
+    await bot.race(emulator.wait_for(lambda: len(emulator.tasks) == 1))
+    row = await bot.wait_for_job(lambda r: r["state"] == "running")
     detail = await run(fake, "imagemod job", {"job_id": row["id"]}, fake.mod)
     assert [f.data for f in fake.message_files(detail)] == [small]
+    both = "1 image (attached) · 1 image (too large to attach)"
     assert field_value(detail["embeds"][0], "Reference") == both
+
+    emulator.hold_tasks = False
+    await bot.race(wait_for_outcome(fake, interaction))
+    row = await bot.wait_for_job(lambda r: r["delivery_state"] == "delivered")
+    posted = await bot.race(audit_message(fake, f"Job {row['id']}"))
+    kept = [f.data[8:12] for f in fake.message_files(posted)]
+    assert kept == [b"WEBP", b"WEBP"]  # the small copies
+    assert field_value(posted["embeds"][0], "Reference") == "2 images (attached)"
 
     # Refused with its file (say, no Attach Files there): posted again without it.
     fake.fail_next("POST", rf"^/channels/{fake.channel2_id}/messages$", 403, 50013)

@@ -73,6 +73,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("bot/ui/views.py", "button {}:{}"): "where an error happened: report_error logs it only",
     ("cogs/results.py", "modal {}"): "where an error happened: report_error logs it only",
     ("bot/jobs/delivery.py", "HTTP {} (code {})"): "describes a Discord error for a log line",
+    ("bot/errors.py", "{}(status={}, code={}, message={})"): "a gateway error's repr, for logs",
     (
         "bot/i18n/catalog.py",
         "no message {} in the catalogue",

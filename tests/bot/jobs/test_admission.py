@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.errors import BotError, QueueFull, QuotaExceeded
+from bot.errors import QueueFull, QuotaExceeded, Refusal
 from bot.jobs.admission import Accepted, Admissions
 from bot.jobs.queue_policy import Caps
 from bot.quota import QuotaService, window_of
@@ -68,7 +68,7 @@ async def test_one_failing_request_does_not_fail_the_others(db):
     drafts = [draft(interaction_id=i, quota_window="") for i in range(10)]
     drafts[4] = draft(interaction_id=4, quota_window="", prompt=None)  # NOT NULL
     outcomes = await _admit_all(admissions, drafts)
-    assert isinstance(outcomes[4], Exception) and not isinstance(outcomes[4], BotError)
+    assert isinstance(outcomes[4], Exception) and not isinstance(outcomes[4], Refusal)
     assert all(isinstance(o, Accepted) for i, o in enumerate(outcomes) if i != 4)
     assert len(await unfinished_jobs(db)) == 9
 

@@ -11,7 +11,7 @@ import time_machine
 from bot.catalog import ImagineOptions
 from bot.jobs import JobRequest
 from bot.jobs.leases import LOST_TOKEN
-from bot.jobs.parts import join_links
+from bot.ui.parts import join_links
 from tests.fakes.lemondata import PNG_SIGNATURE
 
 
@@ -300,14 +300,14 @@ async def test_a_result_s_images_are_handed_to_delivery_not_read_back(
     """
     async with running_bot(database=database_url) as env:
         loads = 0
-        load_images = env.db.jobs.load_images
+        load_images = env.db.images.load_images
 
         async def counted(job_id):
             nonlocal loads
             loads += 1
             return await load_images(job_id)
 
-        env.db.jobs.load_images = counted
+        env.db.images.load_images = counted
         interaction = await env.imagine(prompt="a cat", model="nano-banana")
         job = await env.settled((await env.job_for(interaction)).id)
         assert job.state == "succeeded" and job.delivery_state == "delivered"

@@ -8,7 +8,8 @@ import discord
 import pytest
 
 from bot.moderation.audit import AuditLog
-from bot.moderation.service import ModerationService, is_moderator
+from bot.moderation.members import is_moderator
+from bot.moderation.service import ModerationService
 from bot.store import Store
 
 

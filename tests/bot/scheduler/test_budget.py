@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import random
 
 import pytest
@@ -351,14 +352,30 @@ def test_polls_get_a_share_under_a_flood_of_creates():
 
 
 class Demand:
-    def __init__(self, likely: int = 0, expected: float = 0.0) -> None:
-        self.likely, self.expected = likely, expected
+    def __init__(self, likely: int = 0, expected: float = 0.0, wanted: float = math.inf) -> None:
+        self.likely, self.expected, self.wanted = likely, expected, wanted
 
     def likely_due(self) -> int:
         return self.likely
 
     def expected_done(self, until: float) -> float:
         return self.expected
+
+    def polls_wanted(self) -> float:
+        return self.wanted
+
+
+@pytest.mark.parametrize(("wanted", "expected"), [(6.0, [0.0] * 6), (61.0, [0, 0, 2, 2, 4, 4])])
+def test_polls_are_not_paced_when_the_window_holds_all_that_are_wanted(wanted, expected):
+    """Six polls wanted in a window of 60: none waits; wanting more than it holds: paced."""
+    clock = VirtualClock()
+    budget = RequestBudget(rpm=60, clock=clock)
+    budget.set_poll_demand(Demand(wanted=wanted))
+
+    async def main() -> list[float]:
+        return [(await budget.acquire("poll")).at for _ in range(6)]
+
+    assert clock.run(main()) == expected
 
 
 def test_likely_polls_go_before_creates_and_keep_room():

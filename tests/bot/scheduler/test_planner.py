@@ -41,7 +41,9 @@ def test_a_slow_model_is_polled_later_than_a_fast_one():
     fast, slow = planner.next_planned(1), planner.next_planned(2)
     assert fast is not None and slow is not None
     assert 3.0 < fast < 8.0
-    assert slow > 4 * fast
+    # 2x, not 4x as before the poll allowance: a slow model's many allowed polls start
+    # in its estimate's wide hedge, well before its likeliest end.
+    assert slow > 2 * fast
     assert planner.next_due() == Due(fast, final=False)
 
 

@@ -49,6 +49,26 @@ def test_sqlite_paths_and_redaction():
 
 
 @pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://bot@db/lemon?password=pw", "postgresql://bot@db/lemon?password=***"),
+        (
+            "postgres://db/lemon?sslmode=require&PASSWORD=pw&sslpassword=k#f",
+            "postgres://db/lemon?sslmode=require&PASSWORD=***&sslpassword=***#f",
+        ),
+        (
+            "postgresql://bot:p%40ss@db/lemon?password=x",
+            "postgresql://bot:***@db/lemon?password=***",
+        ),
+        ("postgresql://bot@db/lemon?user=password", "postgresql://bot@db/lemon?user=password"),
+    ],
+)
+def test_query_string_passwords_are_redacted(url, expected):
+    """A password given as a query parameter never reaches a message either."""
+    assert redacted(url) == expected
+
+
+@pytest.mark.parametrize(
     ("sql", "expected"),
     [
         ("SELECT 1", "SELECT 1"),
@@ -94,11 +114,11 @@ async def test_big_ids_and_bytes_round_trip(db):
         draft(guild_id=BIG_ID, user_id=BIG_ID - 1, channel_id=BIG_ID, token_expires_at=5),
         now=1.5,
     )
-    await db.jobs.save_images(job.id, [StoredImage(0, None, "image/png", b"\x00\xff" * 100)])
+    await db.images.save_images(job.id, [StoredImage(0, None, "image/png", b"\x00\xff" * 100)])
     got = await db.jobs.get(job.id)
     assert (got.guild_id, got.user_id, got.created_at) == (BIG_ID, BIG_ID - 1, 1.5)
     assert got.token_expires_at == 5.0
-    assert (await db.jobs.load_images(job.id))[0].data == b"\x00\xff" * 100
+    assert (await db.images.load_images(job.id))[0].data == b"\x00\xff" * 100
     assert await db.quota.quota_used(BIG_ID, BIG_ID - 1, "2026-11-24") == 1
     assert await db.queue.generating_counts() == {}
 

@@ -53,18 +53,18 @@ async def test_parts_and_images_from_a_stale_owner_are_fenced(db):
     )
     image = StoredImage(0, "https://cdn.example/a.png", "image/png", b"png")
     with pytest.raises(LeaseLost):
-        await db.jobs.save_images(job_id, [image], token=old)
-    assert await db.jobs.load_images(job_id) == []
+        await db.images.save_images(job_id, [image], token=old)
+    assert await db.images.load_images(job_id) == []
     with pytest.raises(LeaseLost):
         await db.jobs.record_part(job_id, 0, via="edit", channel_id=1, message_id=2, token=old)
     assert (await db.jobs.get(job_id)).parts_delivered == 0
     new = taken.lease_token
-    await db.jobs.save_images(job_id, [image], token=new)
+    await db.images.save_images(job_id, [image], token=new)
     await db.jobs.record_part(job_id, 0, via="edit", channel_id=1, message_id=2, token=new)
     await db.jobs.record_part(job_id, 0, via="edit", channel_id=1, message_id=2, token=new)
     after = await db.jobs.get(job_id)
     assert after.parts_delivered == 1 and after.delivered_via == "edit"  # once, not twice
-    assert [i.url for i in await db.jobs.load_images(job_id)] == [image.url]
+    assert [i.url for i in await db.images.load_images(job_id)] == [image.url]
 
 
 async def test_two_claimers_never_take_the_same_job(db):
@@ -104,7 +104,7 @@ async def test_work_in_flight_on_a_job_lost_to_another_process_stays_fenced(db):
     assert await leases.renew() == {job.id}
     image = StoredImage(0, "https://cdn.example/a.png", "image/png", b"png")
     with pytest.raises(LeaseLost):
-        await db.jobs.save_images(job.id, [image], token=leases.token(job.id))
+        await db.images.save_images(job.id, [image], token=leases.token(job.id))
     with pytest.raises(LeaseLost):
         await db.jobs.record_part(
             job.id, 0, via="edit", channel_id=1, message_id=2, token=leases.token(job.id)
@@ -131,3 +131,13 @@ async def test_a_job_left_for_the_next_claim_stays_fenced_until_claimed_again(db
         await db.db.execute("UPDATE jobs SET lease_until = ? WHERE id = ?", (0.0, job.id))
     [again] = await leases.claim()
     assert again.id == job.id and leases.token(job.id) == again.lease_token == 2
+
+
+async def test_a_transition_can_take_the_lease_in_the_same_write(db):
+    """A queued job cancelled with ``lease_to`` is leased at once: no other claim takes it."""
+    job = await db.jobs.insert(draft())
+    until = time.time() + 30
+    cancelled = await db.jobs.transition(job.id, ["queued"], "cancelled", lease_to=("a", until))
+    assert cancelled is not None
+    assert (cancelled.lease_owner, cancelled.lease_until, cancelled.lease_token) == ("a", until, 1)
+    assert await db.jobs.claim(owner="b", lease_until=until, limit=10) == []

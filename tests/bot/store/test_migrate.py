@@ -18,7 +18,7 @@ async def _populate(path) -> dict[str, list[int]]:
             (await insert_job(db, draft(interaction_id=i), inputs=inputs)).id
             for i, inputs in enumerate([(), (InputImage(0, "a.png", "image/png", b"ref"),), ()])
         ]
-        await db.jobs.save_images(jobs[0], [StoredImage(0, "http://x/1.png", "image/png", b"1")])
+        await db.images.save_images(jobs[0], [StoredImage(0, "http://x/1.png", "image/png", b"1")])
         await db.jobs.transition(jobs[0], ["queued"], "running", task_id="t1")
         await db.guilds.update_settings(1, daily_limit=5, quota_period="week")
         await db.guilds.set_quota_rule(1, "role", 100, None, set_by=9)
@@ -48,7 +48,7 @@ async def test_copy_keeps_rows_and_ids(tmp_path, postgres_url):
         assert (await db.guilds.settings(1)).quota_period == "week"
         assert (await db.guilds.quota_rules(1))[0].limit_units is None
         assert (await db.guilds.blocked_user(1, 7)).reason == "spam"
-        assert (await db.jobs.load_images(ids["jobs"][0]))[0].data == b"1"
+        assert (await db.images.load_images(ids["jobs"][0]))[0].data == b"1"
         assert await db.state.get("commands") == "hash"
         assert (await insert_job(db, draft())).id == max(ids["jobs"]) + 1
         assert (await db.guilds.add_prompt_rule(1, "d", False, 9)).id == ids["prompt_rules"][-1] + 1

@@ -65,8 +65,8 @@ async def test_transaction_rolls_back(db):
 async def test_images_and_delivery(db):
     """Images are stored until delivery; delivery forgets the interaction token."""
     job_id = (await insert_job(db, draft())).id
-    await db.jobs.save_images(job_id, [StoredImage(0, "http://x/1.png", "image/png", b"\x89PNG")])
-    assert (await db.jobs.load_images(job_id))[0].data == b"\x89PNG"
+    await db.images.save_images(job_id, [StoredImage(0, "http://x/1.png", "image/png", b"\x89PNG")])
+    assert (await db.images.load_images(job_id))[0].data == b"\x89PNG"
     await db.jobs.transition(job_id, ["queued"], "failed")
     assert [j.id for j in await unfinished_jobs(db)] == [job_id]  # delivery still pending
     assert await db.jobs.mark_delivered(job_id, via="channel", channel_id=2, message_id=9)
@@ -74,8 +74,8 @@ async def test_images_and_delivery(db):
     job = await db.jobs.get(job_id)
     assert job.delivered_via == "channel" and job.interaction_token is None
     assert await unfinished_jobs(db) == []
-    await db.jobs.drop_image_data(job_id)
-    assert (await db.jobs.load_images(job_id))[0].data is None
+    await db.images.drop_image_data(job_id)
+    assert (await db.images.load_images(job_id))[0].data is None
 
 
 async def test_state_store(db):

@@ -1,12 +1,18 @@
-"""Moderator cards: filter descriptions and jump links."""
+"""Moderator cards: filter descriptions, jump links and prompts shown inert."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.store import JobFilter
+from bot.store import JobFilter, PromptRule
 from bot.ui.cards import jump_link
-from bot.ui.moderation import describe_filter
+from bot.ui.format import shown as shown_line
+from bot.ui.moderation import (
+    blocked_audit_embed,
+    describe_filter,
+    job_detail_embed,
+    job_summary_embed,
+)
 from tests.factories import job as _job
 
 
@@ -36,3 +42,33 @@ def test_filter_description():
 def test_jump_link(overrides, expected):
     """The link points at the delivered message, else the progress message."""
     assert jump_link(_job(**overrides)) == expected
+
+
+LINK = "[Free Nitro](https://evil.example)"
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        (LINK, r"\[Free Nitro\](https://evil.example)"),
+        ("\\" + LINK, r"\\\[Free Nitro\](https://evil.example)"),
+        ("[a] [b](https://x.example)", r"\[a\] \[b\](https://x.example)"),
+        ("__under__ ~~gone~~ ||spoiler||", r"\_\_under\_\_ \~\~gone\~\~ \|\|spoiler\|\|"),
+        ("# big\n> quoted", "\\# big \\> quoted"),
+    ],
+)
+def test_prompts_shown_are_inert(typed, shown):
+    """A prompt's markdown and masked links show as typed, a typed backslash undoing nothing."""
+    assert shown_line(typed, 200) == shown
+
+
+def test_moderation_views_escape_prompts():
+    """Moderators' job views and the blocklist audit show a masked link as plain text."""
+    shown = r"\[Free Nitro\](https://evil.example)"
+    item = _job(prompt=LINK, revised_prompt=LINK)
+    detail = job_detail_embed(item, "en")
+    assert detail.description == shown
+    assert [f.value for f in detail.fields if f.name == "Revised prompt"] == [shown]
+    assert job_summary_embed(item, "en").description == shown
+    rule = PromptRule(id=1, guild_id=10, pattern="nitro", is_regex=False, added_by=1, added_at=0)
+    assert blocked_audit_embed(30, 20, LINK, rule, "en").description == shown

@@ -95,7 +95,12 @@ context-menu commands: :meth:`FakeDiscord.invoke_message_command`
 :meth:`FakeDiscord.add_member_message`. Payloads carry the member's ``locale``
 (:attr:`FakeUser.locale`, overridable per call), ``guild_locale``, ``app_permissions``,
 ``attachment_size_limit``, ``entitlements``, ``authorizing_integration_owners`` and
-``context`` as Discord sends them. :meth:`FakeDiscord.add_guild` adds guilds;
+``context`` as Discord sends them; their ``permissions`` are the member's in that
+channel, computed as Discord does from the server-wide permissions and the channel's
+overwrites (:meth:`FakeDiscord.set_overwrite`; :meth:`FakeDiscord.guild_permissions_of`
+gives the server-wide ones). :meth:`FakeDiscord.add_role` adds roles and
+:meth:`FakeDiscord.remove_member` makes a member leave (``GET /guilds/{id}/members/{user}``
+then answers 404 10007). :meth:`FakeDiscord.add_guild` adds guilds;
 IDENTIFY may carry ``shard``: each connection gets READY/GUILD_CREATE for its guilds
 (``(guild_id >> 22) % shard_count``) and dispatches go to the guild's shard
 (:attr:`FakeDiscord.identified_shards`, :attr:`FakeDiscord.shard_identifies`).

@@ -35,6 +35,10 @@ EVERYONE_PERMISSIONS = (
 )
 ALL_PERMISSIONS = (1 << 51) - 1
 
+# Permission overwrite types.
+OVERWRITE_ROLE = 0
+OVERWRITE_MEMBER = 1
+
 # Message flags.
 FLAG_SUPPRESS_EMBEDS = 1 << 2
 FLAG_EPHEMERAL = 1 << 6

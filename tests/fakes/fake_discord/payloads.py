@@ -13,7 +13,10 @@ from tests.fakes.fake_discord.constants import (
     EMBED_LINKS,
     EVERYONE_PERMISSIONS,
     JOINED_AT,
+    OVERWRITE_MEMBER,
+    OVERWRITE_ROLE,
     SEND_MESSAGES,
+    VIEW_CHANNEL,
     snowflake,
 )
 from tests.fakes.fake_discord.errors import ApiError
@@ -80,6 +83,20 @@ class Payloads(FakeState):
         self.guild(guild).member_ids.append(user.id)
         return user
 
+    def add_role(
+        self, name: str, permissions: int = 0, *, guild: FakeGuild | int | None = None
+    ) -> int:
+        """Add a role with ``permissions`` to a guild (the default one); return its id.
+
+        Add it before the client connects to have it in GUILD_CREATE.
+        """
+        g = self.guild(guild)
+        role_id = snowflake()
+        position = max(int(r["position"]) for r in g.roles.values()) + 1
+        g.roles[role_id] = self._role(role_id, name, position, permissions)
+        self._changed()
+        return role_id
+
     def add_guild(
         self,
         name: str,
@@ -121,12 +138,9 @@ class Payloads(FakeState):
         channel = self.channels.get(channel_id)
         return self.guilds.get(int(channel["guild_id"])) if channel else None
 
-    def permissions_of(
-        self, user: FakeUser, channel_id: int | None = None, guild: FakeGuild | int | None = None
-    ) -> int:
-        """Guild-level permissions of a member (owner and administrators get everything)."""
-        if guild is None and channel_id is not None:
-            guild = self.guild_of_channel(channel_id)
+    def guild_permissions_of(self, user: FakeUser, guild: FakeGuild | int | None = None) -> int:
+        """A member's server-wide permissions: @everyone and their roles (owner and
+        Administrator get everything); what ``Member.guild_permissions`` computes."""
         g = self.guild(guild)
         if user.id == g.owner_id:
             return ALL_PERMISSIONS
@@ -138,6 +152,76 @@ class Payloads(FakeState):
         if perms & ADMINISTRATOR:
             return ALL_PERMISSIONS
         return perms
+
+    def permissions_of(
+        self, user: FakeUser, channel_id: int | None = None, guild: FakeGuild | int | None = None
+    ) -> int:
+        """A member's permissions in a channel, as Discord computes an interaction's.
+
+        The server-wide permissions, then the channel's overwrites in Discord's order:
+        @everyone's, the member's roles' (all denies, then all allows), the member's own.
+        Owner and Administrator get everything; without View Channel, nothing. Without a
+        known channel: the server-wide permissions.
+        """
+        if guild is None and channel_id is not None:
+            guild = self.guild_of_channel(channel_id)
+        g = self.guild(guild)
+        perms = self.guild_permissions_of(user, g)
+        channel = self.channels.get(channel_id) if channel_id is not None else None
+        if perms == ALL_PERMISSIONS or channel is None or int(channel["guild_id"]) != g.id:
+            return perms
+        overwrites = {int(o["id"]): o for o in channel.get("permission_overwrites", [])}
+
+        def apply(value: int, allow: int, deny: int) -> int:
+            return (value & ~deny) | allow
+
+        everyone = overwrites.get(g.everyone_role_id)
+        if everyone is not None:
+            perms = apply(perms, int(everyone["allow"]), int(everyone["deny"]))
+        allow = deny = 0
+        for role_id in user.roles:
+            found = overwrites.get(role_id)
+            if found is not None and found["type"] == OVERWRITE_ROLE and role_id in g.roles:
+                allow |= int(found["allow"])
+                deny |= int(found["deny"])
+        perms = apply(perms, allow, deny)
+        own = overwrites.get(user.id)
+        if own is not None and own["type"] == OVERWRITE_MEMBER:
+            perms = apply(perms, int(own["allow"]), int(own["deny"]))
+        return perms if perms & VIEW_CHANNEL else 0
+
+    def set_overwrite(
+        self, channel_id: int, target: FakeUser | int, *, allow: int = 0, deny: int = 0
+    ) -> None:
+        """Give a member (a :class:`FakeUser`) or a role (its id) an overwrite in a channel.
+
+        As a moderator's edit in the channel's settings: the channel object (GUILD_CREATE,
+        ``GET /channels/{id}``) lists it, and the ``permissions`` of the interactions in
+        that channel include it. ``allow=0, deny=0`` removes it.
+        """
+        channel = self.channels[channel_id]
+        is_member = isinstance(target, FakeUser)
+        target_id = target.id if isinstance(target, FakeUser) else int(target)
+        kept = [o for o in channel["permission_overwrites"] if int(o["id"]) != target_id]
+        if allow or deny:
+            kept.append(
+                {
+                    "id": str(target_id),
+                    "type": OVERWRITE_MEMBER if is_member else OVERWRITE_ROLE,
+                    "allow": str(allow),
+                    "deny": str(deny),
+                }
+            )
+        channel["permission_overwrites"] = kept
+        self._changed()
+
+    def remove_member(self, user: FakeUser, guild: FakeGuild | int | None = None) -> None:
+        """The member leaves the guild (or is kicked or banned): the guild no longer lists
+        them and ``GET /guilds/{id}/members/{user}`` answers 404 10007 Unknown Member."""
+        g = self.guild(guild)
+        if user.id in g.member_ids:
+            g.member_ids.remove(user.id)
+        self._changed()
 
     def app_permissions(self, channel_id: int | None = None) -> int:
         """The bot's permissions in a channel (reduced in forbidden channels)."""

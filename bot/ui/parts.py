@@ -10,6 +10,9 @@ planned is one the member sees, never cut to "+N more"; an image that can be nei
 attached nor linked (no URL, or one longer than a message can carry) is counted, so
 that it is not charged. Pure, so that a retry plans exactly the same parts; the
 embed and links each part shows (:func:`embed`, :func:`link_text`) are pure too.
+
+Discord's upload limits are written here, once; the audit channel's posts
+(:mod:`bot.moderation.audit`) keep within them too.
 """
 
 from __future__ import annotations
@@ -19,22 +22,18 @@ from dataclasses import dataclass, replace
 
 import discord
 
-from bot.errors import (
-    DISCORD_FILE_LIMIT,
-    DISCORD_MAX_FILES,
-    DISCORD_REQUEST_LIMIT,
-    DISCORD_REQUEST_OVERHEAD,
-)
 from bot.i18n import ENGLISH, t
 from bot.lemondata.images import EXTENSIONS
 from bot.store import Job, StoredImage
 from bot.ui.cards import failure_embed, links_text, result_embed, result_notes, too_large_field
 from bot.ui.format import fit_lines
 
-DEFAULT_UPLOAD_LIMIT = DISCORD_FILE_LIMIT
-REQUEST_LIMIT = DISCORD_REQUEST_LIMIT
-REQUEST_OVERHEAD = DISCORD_REQUEST_OVERHEAD
-MAX_FILES = DISCORD_MAX_FILES
+# Discord's upload limits (https://discord.com/developers/docs/reference#uploading-files).
+MIB = 1024 * 1024
+DEFAULT_UPLOAD_LIMIT = 10 * MIB  # per file, in a server without boosts (and in a DM)
+REQUEST_LIMIT = 25 * MIB  # per request, every file and the JSON part together
+REQUEST_OVERHEAD = 256 * 1024  # room for the JSON part and the multipart framing
+MAX_FILES = 10  # per message
 # Room for links, one per line: in a message's content (2,000 characters, leaving space
 # for a headline and a mention), and in an embed field (1,024 characters).
 LINKS_CONTENT_LIMIT = 1600

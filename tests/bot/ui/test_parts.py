@@ -6,16 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.errors import MIB
-from bot.jobs.parts import (
+from bot.store import StoredImage
+from bot.ui.parts import (
     LINKS_CONTENT_LIMIT,
     LINKS_FIELD_LIMIT,
     MAX_FILES,
+    MIB,
     REQUEST_LIMIT,
     links_length,
     plan,
 )
-from bot.store import StoredImage
 
 
 def image(position: int, size: int | None, url: str | None = "https://cdn/x.png") -> StoredImage:
