@@ -11,9 +11,9 @@
 * :mod:`~bot.jobs.poller`: when to poll which running task;
 * :mod:`~bot.jobs.outcomes`: a finished job's delivery, retried, and its record and refund;
 * :mod:`~bot.jobs.delivery`: progress and outcomes on Discord (edit, channel, DM);
-* :mod:`~bot.jobs.parts`: how a result's images spread over messages, and what each shows;
+* :mod:`~bot.jobs.kept`: the small copy kept of reference images once a job is over;
 * :mod:`~bot.jobs.failures`: which API error becomes which outcome;
-* :mod:`~bot.jobs.references`: reference images, checked and turned into job inputs.
+* :mod:`~bot.jobs.references`: reference images, read from messages, checked, made inputs.
 """
 
 from __future__ import annotations

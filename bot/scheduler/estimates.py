@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any, Protocol
 
 from bot.catalog.families import family_of
@@ -122,6 +123,10 @@ class LogNormal:
     def mean(self) -> float:
         """The mean duration."""
         return math.exp(self.mu + self.sigma**2 / 2)
+
+    def quantile(self, p: float) -> float:
+        """Return the duration below which a share ``p`` of tasks ends."""
+        return math.exp(self.mu + self.sigma * NormalDist().inv_cdf(p))
 
     def z(self, t: float) -> float:
         """Return the standard score of duration ``t``."""
