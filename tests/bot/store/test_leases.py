@@ -135,7 +135,7 @@ async def test_a_job_left_for_the_next_claim_stays_fenced_until_claimed_again(db
 
 async def test_a_transition_can_take_the_lease_in_the_same_write(db):
     """A queued job cancelled with ``lease_to`` is leased at once: no other claim takes it."""
-    job = await db.jobs.insert(draft())
+    job = await insert_job(db, draft())
     until = time.time() + 30
     cancelled = await db.jobs.transition(job.id, ["queued"], "cancelled", lease_to=("a", until))
     assert cancelled is not None
