@@ -174,12 +174,14 @@ async def measure(
                 await jobs.accept(request_for(index))
 
             async def insert(index: int) -> None:
-                await insert_db.jobs.insert(drafts[index])
+                await insert_db.jobs.insert_many([(drafts[index], ())])
 
             ops = {"accept": accept, "insert": insert}
             for index in range(WARMUP):
                 await accept(-1 - index)
-                await insert_db.jobs.insert(replace(drafts[0], interaction_id=-1 - index))
+                await insert_db.jobs.insert_many(
+                    [(replace(drafts[0], interaction_id=-1 - index), ())]
+                )
             results: dict[str, LoadResult] = {}
             done = {"accept": 0, "insert": 0}
             requests_before = len(lemondata.requests)

@@ -203,7 +203,7 @@ async def seed(db_path: Path, tasks: list[tuple[str, str | None]]) -> None:
                 quota_units=1,
                 quota_window=window_of(now),
             )
-            job = await store.jobs.insert(draft, now=now)
+            (job,) = await store.jobs.insert_many([(draft, ())], now=now)
             submitted = await store.jobs.submit(job.id, owner="bench-seed", lease_until=now)
             assert submitted is not None
             running = await store.jobs.transition(
@@ -274,7 +274,7 @@ async def measure(
             "PYTHONPATH": os.pathsep.join([str(LAG_DIR), str(SITECUSTOMIZE_DIR), str(ROOT)]),
             "LEMONBOT_LAG_FILE": str(lag_file),
             "LEMONBOT_LAG_INTERVAL": str(LAG_INTERVAL),
-            "LEMONBOT_INFO_LOGGERS": "bot.jobs.recovery",
+            "LEMONBOT_INFO_LOGGERS": "bot.jobs.takeover",
             **(extra_env or {}),
         },
     )

@@ -123,7 +123,7 @@ class LemonBot(commands.AutoShardedBot):
             spawn=self.background.spawn,  # a refresh in flight is cancelled at close
         )
         self.audit = AuditLog(self, store, self.background)
-        self.quota = QuotaService(store, daily_limit=settings.daily_image_quota)
+        self.quota = QuotaService(store, period_limit=settings.daily_image_quota)
         # Who a member is in a server: roles and server-wide permissions (moderator
         # rights), fetched from Discord for a press outside the server.
         self.members = Members(self, store)

@@ -93,16 +93,17 @@ class QuotaService:
     :func:`check_fits`).
     """
 
-    def __init__(self, store: Store, *, daily_limit: int) -> None:
+    def __init__(self, store: Store, *, period_limit: int) -> None:
+        """``period_limit``: the bot-wide units per quota period (day, week or month)."""
         self._store = store
-        self._daily_limit = daily_limit
+        self._period_limit = period_limit
 
     async def limit_for(
         self, guild_id: int, user_id: int, role_ids: Collection[int] = ()
     ) -> tuple[int | None, GuildSettings]:
         """Return the member's limit (None = unlimited) and the server's settings."""
         settings = await self._store.guilds.settings(guild_id)
-        default = self._daily_limit if settings.daily_limit is None else settings.daily_limit
+        default = self._period_limit if settings.daily_limit is None else settings.daily_limit
         rules = await self._store.guilds.quota_rules(guild_id)
         return effective_limit(rules, user_id, role_ids, default), settings
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Any
 
-from bot.store import Job, JobDraft
+from bot.store import InputImage, Job, JobDraft, Store
 
 NOW = 1_780_000_000.0
 MODEL = "gemini-2.5-flash-image"
@@ -101,3 +102,19 @@ def costly_prompt(length: int = 4000, seed: int = 0) -> str:
     """A prompt of random 😀 and 😁: the worst case for :func:`costly_rules`."""
     rng = random.Random(seed)
     return "".join(rng.choice("😀😁") for _ in range(length))
+
+
+async def insert_job(
+    store: Store, draft: JobDraft, *, now: float | None = None, inputs: Sequence[InputImage] = ()
+) -> Job:
+    """Store one new job, ``queued`` with its quota reserved (the bot admits in groups)."""
+    return (await store.jobs.insert_many([(draft, inputs)], now=now))[0]
+
+
+async def unfinished_jobs(store: Store) -> list[Job]:
+    """Return the jobs still generating or whose outcome is not yet delivered."""
+    rows = await store.db.fetchall(
+        "SELECT * FROM jobs WHERE state IN ('queued', 'submitted', 'running') "
+        "OR delivery_state = 'pending' ORDER BY id"
+    )
+    return [Job.from_row(r) for r in rows]

@@ -215,3 +215,36 @@ def test_no_import_cycle_between_the_packages_of_bot():
         tuple(graphlib.TopologicalSorter(graph).static_order())
     except graphlib.CycleError as cycle:
         pytest.fail(f"import cycle: {' -> '.join(cycle.args[1])}")
+
+
+def _cycles_inside_packages() -> list[str]:
+    """Return one cycle per package of bot whose modules import each other round."""
+    graphs: dict[str, dict[str, set[str]]] = {}
+    for module, _, target in _all_imports():
+        package = module if _is_package(module) else module.rpartition(".")[0]
+        if not module.startswith("bot.") or module == package:
+            continue  # a package's __init__ re-exports its modules: not part of a circle
+        if target.rpartition(".")[0] == package and not _is_package(target):
+            graphs.setdefault(package, {}).setdefault(module, set()).add(target)
+    found = []
+    for package, graph in sorted(graphs.items()):
+        try:
+            tuple(graphlib.TopologicalSorter(graph).static_order())
+        except graphlib.CycleError as cycle:
+            found.append(f"{package}: {' -> '.join(cycle.args[1])}")
+    return found
+
+
+def test_no_import_cycle_between_the_modules_of_a_package():
+    """Inside bot.jobs, bot.store, ...: no module depends, round a circle, on itself.
+
+    Typing-only imports count too: a circle closed under ``TYPE_CHECKING`` is still one.
+    """
+    assert _cycles_inside_packages() == []
+
+
+def test_the_jobs_package_names_every_module_it_has():
+    """bot/jobs/__init__.py's list of modules is the package's, none left out."""
+    doc = ast.get_docstring(_tree("bot.jobs")) or ""
+    modules = {m for m in _sources() if m.startswith("bot.jobs.")}
+    assert {m for m in modules if f":mod:`~{m}`" not in doc} == set()

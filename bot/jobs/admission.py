@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from bot.errors import Refusal
-from bot.jobs import dispatch
+from bot.jobs import queue_policy
 from bot.quota import QuotaService, check_fits, window_of
 from bot.store import InputImage, Job, JobDraft, Store
 from bot.store.group import MAX_BATCH, GroupCommit
@@ -38,7 +38,7 @@ from bot.store.rows import with_quota_window
 
 log = logging.getLogger(__name__)
 
-CapsOf = Callable[[int], Awaitable[dispatch.Caps]]
+CapsOf = Callable[[int], Awaitable[queue_policy.Caps]]
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,9 @@ class _Tallies:
                 self.generating[key] += generating
                 self.queued[key] += queued
 
-    def load(self, guild_id: int, user_id: int) -> dispatch.Load:
+    def load(self, guild_id: int, user_id: int) -> queue_policy.Load:
         """Return the queue's load that a new request of this member sees."""
-        return dispatch.Load(
+        return queue_policy.Load(
             running_user=self.generating[(guild_id, user_id)],
             running_guild=self.generating[(guild_id,)],
             queued_user=self.queued[(guild_id, user_id)],
@@ -148,12 +148,12 @@ class Admissions:
             await self._store.lock(*keys)
             tallies = _Tallies(
                 await self._store.quota.quota_used_by(members, {d.quota_window for d in drafts}),
-                await self._store.quota.loads(guilds) if caps else {},
+                await self._store.queue.loads(guilds) if caps else {},
             )
             for draft, period, limit in zip(drafts, periods, limits, strict=True):
                 try:
                     place = (
-                        dispatch.admission(
+                        queue_policy.admission(
                             caps[draft.guild_id], tallies.load(draft.guild_id, draft.user_id)
                         )
                         if caps

@@ -10,14 +10,14 @@ The outcome goes, in order of preference:
    50027) or any other error;
 3. ``dm``: a direct message, when the channel is gone or forbidden.
 
-Images travel as attachments, read from the store (they were downloaded at
-completion), spread over as many messages as Discord's upload limits need (see
-:mod:`bot.ui.parts`); an image too large to attach is linked. Each part that got
-through is recorded at once, so that a retry (or a restart) carries on after it; a
-channel or DM post carries a nonce derived from the job and the part, with which
-Discord itself drops a repeated post (within a few minutes). A follow-up of the edit
-cannot: Discord's execute-webhook takes no nonce, so one posted just before a kill,
-and not yet recorded, is posted again after the restart. Recording the outcome as
+Images travel as attachments, as the runner hands them over at completion (read from the
+store when a retry or a restart delivers), spread over as many messages as Discord's
+upload limits need (see :mod:`bot.ui.parts`); an image too large to attach is linked.
+Each part that got through is recorded at once, so that a retry (or a restart) carries
+on after it; a channel or DM post carries a nonce derived from the job and the part,
+with which Discord itself drops a repeated post (within a few minutes). A follow-up of
+the edit cannot: Discord's execute-webhook takes no nonce, so one posted just before a
+kill, and not yet recorded, is posted again after the restart. Recording the outcome as
 delivered (or failed, with the refund) is the caller's, in one transaction.
 """
 
@@ -38,15 +38,7 @@ from bot.background import Background
 from bot.errors import DeliveryError, InvalidRequest
 from bot.store import Job, Store, StoredImage
 from bot.ui import parts
-from bot.ui.cards import (
-    failure_embed,
-    links_text,
-    posted_text,
-    progress_embed,
-    result_embed,
-    result_notes,
-    too_large_field,
-)
+from bot.ui.cards import posted_text, progress_embed
 from bot.ui.views import result_view
 
 log = logging.getLogger(__name__)
@@ -121,7 +113,7 @@ class Delivery:
         job = await self._store.jobs.get(job_id)
         if job is not None and not job.terminal:
             queued = job.state == "queued"
-            position = await self._store.quota.queue_position(job_id) if queued else None
+            position = await self._store.queue.queue_position(job_id) if queued else None
             await self._edit_progress(job, position)
 
     async def _edit_progress(self, job: Job, position: int | None) -> None:
@@ -143,28 +135,35 @@ class Delivery:
 
     # ------------------------------------------------------------------ outcome
 
-    async def deliver(self, job: Job, *, token: int | None = None) -> Sent | None:
+    async def deliver(
+        self, job: Job, *, lease: int | None = None, images: Sequence[StoredImage] | None = None
+    ) -> Sent | None:
         """Post a terminal job's outcome, carrying on after the parts already posted.
 
         Returns where it went once its first part is out (``complete`` says whether every
-        part is), or None when no path worked. ``token`` is the lease this process holds
-        the job with: recording a part under another raises LeaseLost, and posting stops.
+        part is), or None when no path worked. ``lease`` is the lease token this process
+        holds the job with: recording a part under another raises LeaseLost, and posting
+        stops. ``images`` are the job's stored images when the caller has them loaded.
         """
         pending = self._pending_progress.pop(job.id, None)
         if pending is not None:
             pending.cancel()
-        stored = await self._store.jobs.load_images(job.id) if job.state == "succeeded" else []
+        stored = images if images is not None else await self._stored(job)
         sent: Sent | None
         async with self._lock(job.id):
             if job.parts_delivered and job.delivered_via:
-                sent = await self._send_rest(job, stored, job.delivered_via, token)
+                sent = await self._send_rest(job, stored, job.delivered_via, lease)
             else:
-                sent = await self._send_first(job, stored, token)
+                sent = await self._send_first(job, stored, lease)
         if sent is not None and sent.complete:
             self._locks.pop(job.id, None)
             self._last_progress.pop(job.id, None)
             log.info("job %s: outcome %s delivered via %s", job.id, job.state, sent.via)
         return sent
+
+    async def _stored(self, job: Job) -> Sequence[StoredImage]:
+        """Load what a succeeded job shows (other outcomes show no image)."""
+        return await self._store.images.load_images(job.id) if job.state == "succeeded" else []
 
     def _plan(self, job: Job, stored: Sequence[StoredImage], via: str) -> parts.Plan:
         limit = job.upload_limit or parts.DEFAULT_UPLOAD_LIMIT
@@ -173,7 +172,7 @@ class Delivery:
         return parts.plan(job.id, stored, limit)
 
     async def _send_first(
-        self, job: Job, stored: Sequence[StoredImage], token: int | None
+        self, job: Job, stored: Sequence[StoredImage], lease: int | None
     ) -> Sent | None:
         """Try each path for the first part; on the first that works, send the rest."""
         paths = ("edit", "channel", "dm") if self.token_usable(job) else ("channel", "dm")
@@ -188,16 +187,16 @@ class Delivery:
                 via=via,
                 channel_id=message.channel.id,
                 message_id=message.id,
-                token=token,
+                token=lease,
             )
-            return await self._send_parts(job, stored, via, plan, 1, message, token)
+            return await self._send_parts(job, stored, via, plan, 1, message, lease)
         return None
 
     async def _send_rest(
-        self, job: Job, stored: Sequence[StoredImage], via: str, token: int | None
+        self, job: Job, stored: Sequence[StoredImage], via: str, lease: int | None
     ) -> Sent:
         plan = self._plan(job, stored, via)
-        return await self._send_parts(job, stored, via, plan, job.parts_delivered, None, token)
+        return await self._send_parts(job, stored, via, plan, job.parts_delivered, None, lease)
 
     async def _send_parts(
         self,
@@ -207,7 +206,7 @@ class Delivery:
         plan: parts.Plan,
         start: int,
         first: discord.Message | None,
-        token: int | None,
+        lease: int | None,
     ) -> Sent:
         sent = start
         for index in range(start, len(plan.parts)):
@@ -220,7 +219,7 @@ class Delivery:
                 via=via,
                 channel_id=message.channel.id,
                 message_id=message.id,
-                token=token,
+                token=lease,
             )
             sent = index + 1
         return Sent(
@@ -258,8 +257,8 @@ class Delivery:
         """Post part ``index`` of the outcome by ``via``; return the message."""
         files = [discord.File(io.BytesIO(data), filename=n) for n, data in plan.parts[index].files]
         first = index == 0
-        embed = self._embed(job, plan, stored) if first else None
-        links = _link_text(job, plan, index)
+        embed = parts.embed(job, plan, stored) if first else None
+        links = parts.link_text(job, plan, index)
         mention = discord.AllowedMentions(users=[discord.Object(job.user_id)])
         # The first message carries the buttons (Reroll, Edit, Details, Delete); a failure
         # carries none, which also removes a Cancel button left on a waiting card.
@@ -306,25 +305,6 @@ class Delivery:
             allowed_mentions=mention,
             nonce=nonce(job.id, index),
         )
-
-    def _embed(self, job: Job, plan: parts.Plan, stored: Sequence[StoredImage]) -> discord.Embed:
-        if job.state != "succeeded":
-            return failure_embed(job)
-        first = plan.parts[0]
-        ref = (
-            f"attachment://{first.files[0][0]}"
-            if first.files
-            else (first.links[0] if first.links else None)
-        )
-        embed = result_embed(job, image_ref=ref)
-        if first.links and not first.files:
-            embed.add_field(
-                name=too_large_field(job),
-                value=parts.join_links(first.links, parts.LINKS_FIELD_LIMIT, job.locale),
-            )
-        for name, value in result_notes(job, arrived=len(stored), unshown=len(plan.unshown)):
-            embed.add_field(name=name, value=value, inline=False)
-        return embed
 
     async def remove(self, job: Job) -> bool:
         """Delete a job's result message (and a progress card left above a reply).
@@ -387,17 +367,6 @@ class Delivery:
 
     def _lock(self, job_id: int) -> asyncio.Lock:
         return self._locks.setdefault(job_id, asyncio.Lock())
-
-
-def _link_text(job: Job, plan: parts.Plan, index: int) -> str | None:
-    """Return the links a part shows in its content (none is cut: the plan made them fit).
-
-    The first part's links go in its embed instead when it has no files.
-    """
-    part = plan.parts[index]
-    if not part.links or (index == 0 and not part.files):
-        return None
-    return links_text(job, parts.join_links(part.links, parts.LINKS_CONTENT_LIMIT, job.locale))
 
 
 def _fate_unknown(exc: BaseException) -> bool:

@@ -1,6 +1,6 @@
 """Dispatcher: the passes that start queued jobs while their caps allow.
 
-The policy (caps, queue order, places) is pure, in :mod:`bot.jobs.dispatch`; this is
+The policy (caps, queue order, places) is pure, in :mod:`bot.jobs.queue_policy`; this is
 its loop. A pass reads the queue and the running counts in one transaction under the
 ``dispatch`` lock (one pass at a time, across processes), marks the jobs it starts
 ``submitted`` with their lease, and after the commit hands each to ``create``; then it
@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 
 from bot.background import Background
 from bot.config import Settings
-from bot.jobs import dispatch
+from bot.jobs import queue_policy
 from bot.jobs.delivery import Delivery
-from bot.jobs.recovery import Leases
+from bot.jobs.leases import Leases
 from bot.store import Job, Store
 
 log = logging.getLogger(__name__)
@@ -49,11 +49,11 @@ class Dispatcher:
         # Queue places last shown on waiting cards.
         self.positions: dict[int, int] = {}
 
-    async def caps(self, guild_id: int) -> dispatch.Caps:
+    async def caps(self, guild_id: int) -> queue_policy.Caps:
         """Return a server's running and queue caps (its own, else the bot's)."""
         guild = await self._store.guilds.settings(guild_id)
         settings = self._settings
-        return dispatch.Caps(
+        return queue_policy.Caps(
             running_per_user=guild.max_running_per_user or settings.max_running_jobs_per_user,
             running_per_guild=guild.max_running_per_guild or settings.max_running_jobs_per_guild,
             queued_per_user=settings.max_queued_jobs_per_user,
@@ -94,12 +94,12 @@ class Dispatcher:
             await self._store.lock("dispatch")  # one pass at a time, across processes
             queued = await self._store.jobs.queued()
             caps = {gid: await self.caps(gid) for gid in {job.guild_id for job in queued}}
-            running = await self._store.quota.generating_counts()
+            running = await self._store.queue.generating_counts()
             # A job whose first answer is not recorded yet keeps its turn, unstarted.
             unanswered = {
                 job.id for job in queued if job.acknowledged_at is None and job.interaction_token
             }
-            plan = dispatch.plan(queued, running, caps, unanswered)
+            plan = queue_policy.plan(queued, running, caps, unanswered)
             for job in plan.start:
                 if self._background.closing:
                     break

@@ -8,8 +8,9 @@ released in the same transaction. Delivery follows each terminal state.
 
 The runner composes the rest: the dispatch passes that start queued jobs
 (:mod:`bot.jobs.dispatcher`), delivery with its retries and its record
-(:mod:`bot.jobs.outcomes`), and restart recovery with the leases that let several
-processes share the work (:mod:`bot.jobs.recovery`).
+(:mod:`bot.jobs.outcomes`), the leases that let several processes share the work
+(:mod:`bot.jobs.leases`), and restart recovery: :mod:`bot.jobs.recovery` decides what
+to do with each job taken over, and the runner does it (:mod:`bot.jobs.takeover`).
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ from bot.background import Background
 from bot.catalog import route_for
 from bot.config import Settings
 from bot.errors import DETAIL_DOWNLOAD_TIMEOUT, DETAIL_NO_IMAGES
-from bot.jobs import dispatch
+from bot.jobs import queue_policy
 from bot.jobs.delivery import Delivery
 from bot.jobs.dispatcher import Dispatcher
 from bot.jobs.failures import NO_WATCH, KeyWatch, classify, failed_task, lost_task, watch_key
 from bot.jobs.kept import small_copies
+from bot.jobs.leases import Leases
 from bot.jobs.outcomes import Outcomes
 from bot.jobs.poller import TaskPoller
-from bot.jobs.recovery import Leases, Recovery
+from bot.jobs.recovery import Recovery
+from bot.jobs.takeover import Takeover
 from bot.lemondata import (
     GatewayError,
     ImageResult,
@@ -78,7 +81,8 @@ class JobRunner:
         self._background = background
         self._changed = asyncio.Condition()
         self.leases = Leases(store, settings.lease_seconds)
-        self.recovery = Recovery(self, store, self.leases)
+        self.recovery = Recovery(store, self.leases, delivery)
+        self.takeover = Takeover(self, store, self.recovery)
         self.dispatcher = Dispatcher(
             store=store,
             settings=settings,
@@ -108,7 +112,7 @@ class JobRunner:
 
     # ------------------------------------------------------------------ dispatch
 
-    async def caps(self, guild_id: int) -> dispatch.Caps:
+    async def caps(self, guild_id: int) -> queue_policy.Caps:
         """Return a server's running and queue caps (its own, else the bot's)."""
         return await self.dispatcher.caps(guild_id)
 
@@ -142,7 +146,7 @@ class JobRunner:
             # Whatever is left of it (a delivery still pending, say) is taken up again by
             # the restart rules once the lease runs out, here or in another process;
             # renewing it would hold the job here with nobody working on it.
-            self.leases.lose(job_id)
+            self.leases.of(job_id).lose()
 
     # ------------------------------------------------------------------ running
 
@@ -178,7 +182,7 @@ class JobRunner:
             job.id,
             ["submitted"],
             "running",
-            token=self.leases.token(job.id),
+            token=self.leases.of(job.id).token,
             task_id=task.task_id,
             poll_url=task.poll_url,
         )
@@ -235,10 +239,19 @@ class JobRunner:
 
     async def finish_stored(self, job_id: int) -> None:
         """Finish a job whose create answered before a restart (its images are stored)."""
-        await self._finish(job_id, ())
+        await self._finish(job_id, (), await self._store.images.load_images(job_id))
 
-    async def _finish(self, job_id: int, images: Sequence[ImageResult]) -> None:
+    async def _finish(
+        self,
+        job_id: int,
+        images: Sequence[ImageResult],
+        stored: Sequence[StoredImage] | None = None,
+    ) -> None:
         """Store the answer's images, download what is only a URL, then succeed.
+
+        Each image's bytes are written once: inline ones with the answer (``stored``,
+        when a restart found them stored already), downloaded ones with the success.
+        Delivery gets the images from here, not from the store.
 
         The downloads are bounded by what is left of the job's deadline (at least
         MIN_STEP_SECONDS, for a task found finished at its deadline), and each by what
@@ -247,11 +260,11 @@ class JobRunner:
         job = await self._store.jobs.get(job_id)
         if job is None or job.terminal:
             return
+        lease = self.leases.of(job_id)
         try:
-            stored = await self._store.jobs.load_images(job_id)
-            if not stored:
+            if stored is None:
                 stored = [_to_stored(i, image) for i, image in enumerate(images)]
-                await self._store.jobs.save_images(job_id, stored, token=self.leases.token(job_id))
+                await self._store.images.save_images(job_id, stored, token=lease.token)
             async with asyncio.timeout(self._remaining(job)):
                 complete = [await self._fetch(image, job.upload_limit) for image in stored]
         except TimeoutError:
@@ -260,7 +273,7 @@ class JobRunner:
             return
         except LeaseLost:
             log.info("job %s: taken over by another process; it finishes the job", job_id)
-            self.leases.lose(job_id)
+            lease.lose()
             return
         except NotFoundError:
             await self.fail(job_id, "expired", None)
@@ -276,16 +289,17 @@ class JobRunner:
                 job_id,
                 ["submitted", "running"],
                 "succeeded",
-                token=self.leases.token(job_id),
+                token=lease.token,
                 result_urls=[i.url for i in complete if i.url],
                 revised_prompt=revised,
                 finished_at=time.time(),
             )
             if succeeded is None:
                 return
-            await self._store.jobs.save_images(job_id, complete)
+            fetched = [c for c, s in zip(complete, stored, strict=True) if s.data is None]
+            await self._store.images.fill_images(job_id, fetched)
             await self._quota.settle(job_id, units if len(complete) < asked else None)
-        await self._ended(job_id)
+        await self._ended(job_id, complete)
 
     async def _fetch(self, image: StoredImage, max_bytes: int) -> StoredImage:
         if image.data is not None:
@@ -303,7 +317,7 @@ class JobRunner:
                 job_id,
                 ACTIVE_STATES,
                 state,
-                token=self.leases.token(job_id),
+                token=self.leases.of(job_id).token,
                 error_code=code,
                 error_message=detail[:ERROR_DETAIL_LIMIT] if detail else None,
                 finished_at=time.time(),
@@ -314,32 +328,35 @@ class JobRunner:
         log.info("job %s: %s (%s)", job_id, state, code)
         await self._ended(job_id)
 
-    async def _ended(self, job_id: int) -> None:
+    async def _ended(self, job_id: int, images: Sequence[StoredImage] | None = None) -> None:
         """Free the slot of a job that stopped generating, move the queue, deliver it."""
         await self.notify()
         self.kick()
-        await self.deliver(job_id)
+        await self.deliver(job_id, images)
 
-    async def deliver(self, job_id: int) -> None:
-        """Deliver the outcome, retrying; record it with any refund (see :mod:`outcomes`)."""
-        await self.outcomes.deliver(job_id)
+    async def deliver(self, job_id: int, images: Sequence[StoredImage] | None = None) -> None:
+        """Deliver the outcome, retrying; record it with any refund (see :mod:`outcomes`).
+
+        ``images``: a succeeded job's images, when they are at hand (else read).
+        """
+        await self.outcomes.deliver(job_id, images)
 
     # ------------------------------------------------------------------ recovery
 
     async def resume(self) -> dict[str, int]:
-        """Pick up every unfinished job after a start (see :mod:`bot.jobs.recovery`).
+        """Pick up every unfinished job after a start (see :mod:`bot.jobs.takeover`).
 
         First the poller learns how long tasks take from the ledger's recent finished
         tasks, so that estimates survive restarts.
         """
         learned = self.poller.learn(await self._store.jobs.finished_tasks(HISTORY_JOBS))
         log.info("learned completion times from %d finished tasks", learned)
-        return await self.recovery.resume()
+        return await self.takeover.resume()
 
     def start(self) -> None:
         """Start the poller and the lease upkeep (stopped with the background tasks)."""
         self.poller.start()
-        self._background.spawn(self.recovery.keep(), "leases")
+        self._background.spawn(self.takeover.keep(), "leases")
 
     async def drop(self, job_id: int) -> None:
         """Cancel a queued job whose interaction was never answered; release its quota."""

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from bot.jobs.delivery import Delivery, Sent
 from bot.jobs.kept import small_copies
-from bot.jobs.recovery import Leases
+from bot.jobs.leases import Lease, Leases
 from bot.quota import QuotaService
-from bot.store import InputImage, Job, LeaseLost, Store
+from bot.store import InputImage, Job, LeaseLost, Store, StoredImage
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +45,17 @@ class Outcomes:
         self.notify = notify
         self.finished_listeners: list[Callable[[Job], Awaitable[None]]] = []
 
-    async def deliver(self, job_id: int) -> None:
+    async def deliver(self, job_id: int, images: Sequence[StoredImage] | None = None) -> None:
         """Deliver the outcome, retrying with back-off; refund what never got through.
 
         Every path (edit, channel, DM) is tried on each attempt, carrying on after the
         parts already posted. The outcome is then recorded in one transaction with its
         refund: all of a settled charge when nothing got through after the last attempt,
-        or the share of images the member never saw.
+        or the share of images the member never saw. ``images`` are the job's stored
+        images when the caller has them (else delivery reads them).
         """
         attempts = (0.0, *DELIVERY_RETRY_DELAYS)
+        lease = self.leases.of(job_id)
         sent = None
         for attempt, delay in enumerate(attempts, start=1):
             if delay:
@@ -62,17 +64,17 @@ class Outcomes:
             if job is None or job.delivery_state != "pending":
                 return
             try:
-                sent = await self._delivery.deliver(job, token=self.leases.token(job_id))
+                sent = await self._delivery.deliver(job, lease=lease.token, images=images)
             except LeaseLost:
                 log.info("job %s: taken over by another process; it delivers the rest", job_id)
-                self.leases.lose(job_id)
+                lease.lose()
                 return
             except Exception:
                 log.exception("job %s: delivery attempt %d crashed", job_id, attempt)
                 if attempt == len(attempts):
                     # Still pending: whoever claims it next (this process at its next
                     # start, or another now) tries again; holding the lease would stop both.
-                    self.leases.lose(job_id)
+                    lease.lose()
                     return
                 continue
             if sent is not None and sent.complete:
@@ -80,7 +82,7 @@ class Outcomes:
         assert job is not None
         # Nothing sends the whole references again: only a small copy is kept (see kept).
         inputs = await self._store.jobs.inputs(job.id) if job.input_count else []
-        finished = await self._record_delivery(job, sent, await small_copies(inputs))
+        finished = await self._record_delivery(job, sent, lease, await small_copies(inputs))
         await self.notify()
         if finished is None:
             return
@@ -91,13 +93,13 @@ class Outcomes:
                 log.exception("job %s: a finished-job listener failed", job_id)
 
     async def _record_delivery(
-        self, job: Job, sent: Sent | None, copies: Sequence[InputImage] = ()
+        self, job: Job, sent: Sent | None, lease: Lease, copies: Sequence[InputImage] = ()
     ) -> Job | None:
         """Record where the outcome went, with any refund and the references kept, at once."""
         async with self._store.transaction():
             # Written whoever records the outcome: once delivered, only the copy is needed.
             await self._store.jobs.keep_inputs(job.id, copies)
-            token = self.leases.token(job.id)
+            token = lease.token
             if sent is None:
                 finished = await self._store.jobs.mark_delivered(
                     job.id,
@@ -123,6 +125,6 @@ class Outcomes:
                 if await self._quota.keep_only(job.id, kept):
                     log.warning("job %s: %d of %d images shown", job.id, sent.shown, stored)
         if finished is not None and job.state == "succeeded":
-            await self._store.jobs.drop_image_data(job.id)
-        self.leases.release(job.id)  # the job needs nobody any more
+            await self._store.images.drop_image_data(job.id)
+        lease.release()  # the job needs nobody any more
         return finished

@@ -243,7 +243,7 @@ class JobService:
         The first answers of a burst are recorded together, in one transaction.
         """
         await self._acknowledgements.submit((job_id, message_id))
-        self.start(job_id)
+        self.runner.kick()  # it runs as soon as its server and member have a free slot
 
     async def _record_answers(self, answered: Sequence[tuple[int, int | None]]) -> list[None]:
         await self._store.jobs.acknowledge_many(answered)
@@ -256,10 +256,6 @@ class JobService:
         """
         return await self.runner.leases.give_back()
 
-    def start(self, job_id: int) -> None:
-        """Let a queued job run as soon as its server and user have a free slot."""
-        self.runner.kick()
-
     async def abandon(self, job_id: int) -> None:
         """Cancel a job whose interaction could not be answered; release its quota."""
         await self.runner.drop(job_id)
@@ -268,7 +264,7 @@ class JobService:
 
     async def cancel(
         self, job_id: int, *, guild_id: int, by_user_id: int, moderator: bool = False
-    ) -> Job:
+    ) -> None:
         """Cancel a job still waiting for a slot (nothing was sent, so nothing is billed).
 
         Only the requester or a moderator of the job's own server may (a button pressed
@@ -300,7 +296,6 @@ class JobService:
         await self.runner.notify()
         self.runner.kick()
         await self.runner.deliver(job_id)
-        return await self._store.jobs.get(job_id) or cancelled
 
     async def result_urls(self, job_id: int, guild_id: int | None) -> list[str]:
         """Return a job's result URLs ([] if it is gone or of another server); no bytes read."""
@@ -329,7 +324,7 @@ class JobService:
 
     async def activity(self, guild_id: int, user_id: int) -> tuple[int, int]:
         """Return a member's (running, waiting) job counts."""
-        count = self._store.quota.count
+        count = self._store.queue.count
         return (
             await count(guild_id, user_id, queued=False),
             await count(guild_id, user_id, queued=True),

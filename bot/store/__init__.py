@@ -1,7 +1,8 @@
 """The storage boundary: row types, the repositories, and the engines under them.
 
 The rest of the bot talks to a :class:`Store` only: ``store.jobs`` (the ledger),
-``store.quota`` (its quota units and job counts),
+``store.images`` (its result images),
+``store.quota`` (its quota units), ``store.queue`` (how many jobs generate or wait),
 ``store.guilds`` (server settings and rules), ``store.actions`` (the moderator log),
 ``store.state`` (the bot's own keys), ``store.transaction()`` to make several
 writes one, and ``store.lock(key)`` to serialise a read-check-write across processes.
@@ -22,7 +23,9 @@ from bot.store.budget import BudgetStore
 from bot.store.database import Database
 from bot.store.engines import open_database
 from bot.store.guilds import GuildStore
+from bot.store.images import ImageStore
 from bot.store.jobs import JobStore, LeaseLost
+from bot.store.queue import QueueStore
 from bot.store.quota import QuotaStore
 from bot.store.rows import (
     ACTIVE_STATES,
@@ -54,6 +57,7 @@ __all__ = [
     "BlockedUser",
     "GuildSettings",
     "GuildStore",
+    "ImageStore",
     "InputImage",
     "Job",
     "JobDraft",
@@ -62,6 +66,7 @@ __all__ = [
     "LeaseLost",
     "ModAction",
     "PromptRule",
+    "QueueStore",
     "QuotaRule",
     "QuotaStatus",
     "QuotaStore",
@@ -77,7 +82,9 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.jobs = JobStore(db)
+        self.images = ImageStore(db, self.jobs)
         self.quota = QuotaStore(db)
+        self.queue = QueueStore(db)
         self.guilds = GuildStore(db)
         self.actions = ActionLog(db)
         self.state = StateStore(db)

@@ -1,7 +1,6 @@
 """JobStore: every statement on the job ledger (``jobs``) and its images (``job_images``).
 
-Its quota units and counts (quota used, loads, queue places) are
-:class:`bot.store.quota.QuotaStore`'s.
+Quota units are :class:`bot.store.quota.QuotaStore`'s, counts :class:`bot.store.queue.QueueStore`'s.
 
 Each write that changes a job is one conditional statement that returns the updated
 row (``RETURNING *``), or None when its condition did not hold, so that repeating a
@@ -17,9 +16,8 @@ from typing import Any
 
 from bot.errors import StorageError
 from bot.store.database import Database, placeholders
-from bot.store.quota import GENERATING
+from bot.store.queue import GENERATING
 from bot.store.rows import (
-    ACTIVE_STATES,
     DRAFT_COLUMNS,
     JOB_UPDATABLE,
     TERMINAL_STATES,
@@ -27,12 +25,10 @@ from bot.store.rows import (
     Job,
     JobDraft,
     JobFilter,
-    StoredImage,
     encode_column,
     encode_draft,
 )
 
-_ACTIVE = f"state IN ({', '.join(repr(s) for s in ACTIVE_STATES)})"
 _ADDED_COLUMNS = tuple(f.name for f in fields(Job) if f.name not in DRAFT_COLUMNS)
 _ROWS_PER_INSERT = 100  # well within either engine's limit on a statement's parameters
 _FINISHED = (
@@ -56,12 +52,6 @@ class JobStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    async def insert(
-        self, draft: JobDraft, *, now: float | None = None, inputs: Sequence[InputImage] = ()
-    ) -> Job:
-        """Store a new job in state ``queued`` with its quota reserved and its inputs."""
-        return (await self.insert_many([(draft, inputs)], now=now))[0]
 
     async def insert_many(
         self, drafts: Sequence[tuple[JobDraft, Sequence[InputImage]]], *, now: float | None = None
@@ -128,13 +118,6 @@ class JobStore:
         """Return one job, or None."""
         row = await self._db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return Job.from_row(row) if row else None
-
-    async def unfinished(self) -> list[Job]:
-        """Return jobs that are still generating or whose outcome is not yet delivered."""
-        rows = await self._db.fetchall(
-            f"SELECT * FROM jobs WHERE {_ACTIVE} OR delivery_state = 'pending' ORDER BY id"
-        )
-        return [Job.from_row(r) for r in rows]
 
     async def finished_tasks(self, limit: int) -> list[Job]:
         """Return the latest succeeded task jobs, newest first (their timings teach polls)."""
@@ -314,7 +297,7 @@ class JobStore:
             ),
         )
         if not changed and token is not None:
-            await self._check_lease(job_id, token)
+            await self.check_lease(job_id, token)
 
     async def mark_delivered(
         self,
@@ -380,7 +363,7 @@ class JobStore:
                 (cutoff,),
             )
 
-    async def _check_lease(self, job_id: int, token: int) -> None:
+    async def check_lease(self, job_id: int, token: int) -> None:
         """Raise LeaseLost unless the job's lease is still ``token`` (row locked till commit)."""
         held = await self._db.fetchone(
             "UPDATE jobs SET updated_at = updated_at WHERE id = ? AND lease_token = ? RETURNING id",
@@ -394,33 +377,3 @@ class JobStore:
         return Job.from_row(row) if row else None
 
     # ------------------------------------------------------------------ images
-
-    async def save_images(
-        self, job_id: int, images: Sequence[StoredImage], *, token: int | None = None
-    ) -> None:
-        """Store a job's downloaded images (replacing any stored before).
-
-        With ``token``, only while this process holds the job (else :class:`LeaseLost`).
-        """
-        async with self._db.transaction():
-            if token is not None:
-                await self._check_lease(job_id, token)
-            await self._db.execute("DELETE FROM job_images WHERE job_id = ?", (job_id,))
-            await self._db.executemany(
-                "INSERT INTO job_images (job_id, position, url, content_type, data) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(job_id, i.position, i.url, i.content_type, i.data) for i in images],
-            )
-
-    async def load_images(self, job_id: int) -> list[StoredImage]:
-        """Return a job's stored images in order."""
-        rows = await self._db.fetchall(
-            "SELECT position, url, content_type, data FROM job_images "
-            "WHERE job_id = ? ORDER BY position",
-            (job_id,),
-        )
-        return [StoredImage(**dict(r)) for r in rows]
-
-    async def drop_image_data(self, job_id: int) -> None:
-        """Free the stored bytes of a delivered job's images (URLs are kept)."""
-        await self._db.execute("UPDATE job_images SET data = NULL WHERE job_id = ?", (job_id,))

@@ -1,24 +1,20 @@
-"""QuotaStore: the counting side of the job ledger: quota units and queue loads.
+"""QuotaStore: the quota side of the job ledger.
 
-Quota moves a job's ``quota_state`` (``reserved -> settled | released``) and sums the
-units a member has reserved or settled in a window; the counts say how many jobs
-generate or wait per server and member (the running caps, the queue's room and places).
-The rows themselves are :class:`bot.store.jobs.JobStore`'s.
+It moves a job's ``quota_state`` (``reserved -> settled | released``) and sums the
+units a member has reserved or settled in a window. How many jobs generate or wait is
+:class:`bot.store.queue.QueueStore`'s; the rows themselves are
+:class:`bot.store.jobs.JobStore`'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from bot.store.database import Database, placeholders
-from bot.store.rows import GENERATING_STATES
-
-GENERATING = f"state IN ({', '.join(repr(s) for s in GENERATING_STATES)})"
 
 
 class QuotaStore:
-    """Quota units and job counts of the ledger."""
+    """Quota units of the ledger."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -78,49 +74,3 @@ class QuotaStore:
             (int(r["guild_id"]), int(r["user_id"]), str(r["quota_window"])): int(r["used"])
             for r in rows
         }
-
-    # ------------------------------------------------------------------ counts
-
-    async def loads(self, guild_ids: Iterable[int]) -> dict[tuple[int, int], tuple[int, int]]:
-        """Return (generating, queued) jobs per (guild, user) of some servers, in one query."""
-        guilds = sorted(set(guild_ids))
-        rows = await self._db.fetchall(
-            "SELECT guild_id, user_id, "
-            f"SUM(CASE WHEN {GENERATING} THEN 1 ELSE 0 END) AS generating, "
-            "SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END) AS queued FROM jobs "
-            f"WHERE guild_id IN ({placeholders(len(guilds))}) "
-            f"AND (state = 'queued' OR {GENERATING}) GROUP BY guild_id, user_id",
-            guilds,
-        )
-        return {
-            (int(r["guild_id"]), int(r["user_id"])): (int(r["generating"]), int(r["queued"]))
-            for r in rows
-        }
-
-    async def generating_counts(self) -> dict[tuple[int, int], int]:
-        """Return the number of generating jobs per (guild, user), in one query."""
-        rows = await self._db.fetchall(
-            "SELECT guild_id, user_id, COUNT(*) AS n FROM jobs "
-            f"WHERE {GENERATING} GROUP BY guild_id, user_id"
-        )
-        return {(int(r["guild_id"]), int(r["user_id"])): int(r["n"]) for r in rows}
-
-    async def count(self, guild_id: int, user_id: int | None = None, *, queued: bool) -> int:
-        """Return how many jobs of a guild (or one of its users) wait, or generate."""
-        sql = "SELECT COUNT(*) AS n FROM jobs WHERE guild_id = ? AND "
-        sql += "state = 'queued'" if queued else GENERATING
-        params: tuple[Any, ...] = (guild_id,)
-        if user_id is not None:
-            sql += " AND user_id = ?"
-            params += (user_id,)
-        row = await self._db.fetchone(sql, params)
-        return int(row["n"]) if row else 0
-
-    async def queue_position(self, job_id: int) -> int:
-        """Return a queued job's 1-based place in its server's queue."""
-        row = await self._db.fetchone(
-            "SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued' AND id <= ? "
-            "AND guild_id = (SELECT guild_id FROM jobs WHERE id = ?)",
-            (job_id, job_id),
-        )
-        return int(row["n"]) if row else 0

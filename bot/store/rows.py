@@ -21,7 +21,6 @@ GENERATING_STATES = ("submitted", "running")
 TERMINAL_STATES = ("succeeded", "failed", "timed_out", "cancelled")
 JOB_STATES = (*ACTIVE_STATES, *TERMINAL_STATES)
 QUOTA_STATES = ("reserved", "settled", "released")
-DELIVERY_STATES = ("pending", "delivered", "failed")
 # Columns stored as JSON text.
 JSON_COLUMNS = frozenset({"options", "request", "result_urls"})
 
@@ -44,7 +43,7 @@ class JobDraft:
     prompt: str
     request: dict[str, Any]
     quota_units: int
-    quota_window: str = ""  # set by QuotaService when it reserves
+    quota_window: str = ""  # set by Admissions (with_quota_window) when it admits
     parent_id: int | None = None  # the job a Reroll, Edit or Remix was made from
     kind: str = "imagine"  # imagine | reroll | edit | remix
     input_count: int = 0  # reference images sent with the request

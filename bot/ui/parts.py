@@ -8,7 +8,8 @@ beside attachments, else a field of its embed) as far as the links fit there, th
 the content of the next messages, adding messages when that takes more. So every link
 planned is one the member sees, never cut to "+N more"; an image that can be neither
 attached nor linked (no URL, or one longer than a message can carry) is counted, so
-that it is not charged. Pure, so that a retry plans exactly the same parts.
+that it is not charged. Pure, so that a retry plans exactly the same parts; the
+embed and links each part shows (:func:`embed`, :func:`link_text`) are pure too.
 
 Discord's upload limits are written here, once; the audit channel's posts
 (:mod:`bot.moderation.audit`) keep within them too.
@@ -19,9 +20,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import discord
+
 from bot.i18n import ENGLISH, t
 from bot.lemondata.images import EXTENSIONS
-from bot.store import StoredImage
+from bot.store import Job, StoredImage
+from bot.ui.cards import failure_embed, links_text, result_embed, result_notes, too_large_field
 from bot.ui.format import fit_lines
 
 # Discord's upload limits (https://discord.com/developers/docs/reference#uploading-files).
@@ -140,3 +144,35 @@ def _place_links(parts: list[Part], linked: Sequence[StoredImage]) -> tuple[Part
 def join_links(links: Sequence[str], limit: int, locale: str = ENGLISH) -> str:
     """Join whole links, one per line, within ``limit`` characters ("+N more" after)."""
     return fit_lines(links, limit, more=lambda count: t("result.more_links", locale, count=count))
+
+
+def embed(job: Job, plan: Plan, stored: Sequence[StoredImage]) -> discord.Embed:
+    """Return the embed of an outcome's first part."""
+    if job.state != "succeeded":
+        return failure_embed(job)
+    first = plan.parts[0]
+    ref = (
+        f"attachment://{first.files[0][0]}"
+        if first.files
+        else (first.links[0] if first.links else None)
+    )
+    embed = result_embed(job, image_ref=ref)
+    if first.links and not first.files:
+        embed.add_field(
+            name=too_large_field(job),
+            value=join_links(first.links, LINKS_FIELD_LIMIT, job.locale),
+        )
+    for name, value in result_notes(job, arrived=len(stored), unshown=len(plan.unshown)):
+        embed.add_field(name=name, value=value, inline=False)
+    return embed
+
+
+def link_text(job: Job, plan: Plan, index: int) -> str | None:
+    """Return the links a part shows in its content (none is cut: the plan made them fit).
+
+    The first part's links go in its embed instead when it has no files.
+    """
+    part = plan.parts[index]
+    if not part.links or (index == 0 and not part.files):
+        return None
+    return links_text(job, join_links(part.links, LINKS_CONTENT_LIMIT, job.locale))

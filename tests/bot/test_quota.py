@@ -20,12 +20,12 @@ from bot.jobs.admission import Admissions
 from bot.quota import QuotaService, api_user, window_of, window_reset
 from bot.store import Store
 from tests.conftest import ENGINES
-from tests.factories import draft
+from tests.factories import draft, unfinished_jobs
 
 
 async def _race(url: str, limit: int, costs: list[int]) -> tuple[int, int, int]:
     async with Store.open(url) as db:
-        quota = QuotaService(db, daily_limit=limit)
+        quota = QuotaService(db, period_limit=limit)
         admit = Admissions(db, quota).admit
         window = window_of(time.time())
 
@@ -38,7 +38,7 @@ async def _race(url: str, limit: int, costs: list[int]) -> tuple[int, int, int]:
 
         results = await asyncio.gather(*(attempt(c) for c in costs))
         used = await db.quota.quota_used(1, 3, window)
-        return sum(results), used, len(await db.jobs.unfinished())
+        return sum(results), used, len(await unfinished_jobs(db))
 
 
 @pytest.fixture(params=ENGINES)
@@ -91,7 +91,7 @@ def test_reservations_never_exceed_the_limit(fresh_database, limit, costs):
 
 async def test_release_gives_units_back(db):
     """A released reservation no longer counts."""
-    quota = QuotaService(db, daily_limit=1)
+    quota = QuotaService(db, period_limit=1)
     admit = Admissions(db, quota).admit
     job_id = (await admit(draft(quota_window=""))).job.id
     with pytest.raises(QuotaExceeded, match="used all 1 of your images for today"):
@@ -103,7 +103,7 @@ async def test_release_gives_units_back(db):
 
 async def test_quota_is_per_server_and_user(db):
     """Another user, or the same user in another server, has their own quota."""
-    quota = QuotaService(db, daily_limit=1)
+    quota = QuotaService(db, period_limit=1)
     admit = Admissions(db, quota).admit
     await admit(draft(quota_window=""))
     await admit(draft(user_id=99, quota_window=""))
@@ -114,7 +114,7 @@ async def test_quota_is_per_server_and_user(db):
 async def test_window_resets_at_utc_midnight(db):
     """Usage counts per UTC day; the refusal names the reset time."""
     with time_machine.travel(dt.datetime(2026, 11, 24, 23, 59, tzinfo=dt.UTC), tick=False):
-        quota = QuotaService(db, daily_limit=1)
+        quota = QuotaService(db, period_limit=1)
         admit = Admissions(db, quota).admit
         await admit(draft(quota_window=""))
         midnight = int(dt.datetime(2026, 11, 25, tzinfo=dt.UTC).timestamp())
@@ -136,7 +136,7 @@ def test_window_helpers():
 
 async def test_user_override_beats_roles_and_default(db):
     """A per-user override wins over role rules and the server default."""
-    quota = QuotaService(db, daily_limit=5)
+    quota = QuotaService(db, period_limit=5)
     await db.guilds.set_quota_rule(1, "role", 100, 50, set_by=9)
     await db.guilds.set_quota_rule(1, "user", 3, 2, set_by=9)
     limit, _ = await quota.limit_for(1, 3, role_ids=[100])
@@ -157,7 +157,7 @@ async def test_user_override_beats_roles_and_default(db):
 )
 async def test_role_precedence(db, role_limits, member_roles, expected):
     """Role rules: the most generous matching one, else the default."""
-    quota = QuotaService(db, daily_limit=5)
+    quota = QuotaService(db, period_limit=5)
     for role, limit in role_limits.items():
         await db.guilds.set_quota_rule(1, "role", role, limit, set_by=9)
     assert (await quota.limit_for(1, 3, role_ids=member_roles))[0] == expected
@@ -165,7 +165,7 @@ async def test_role_precedence(db, role_limits, member_roles, expected):
 
 async def test_server_default_and_unlimited_reservations(db):
     """A server default replaces DAILY_IMAGE_QUOTA; unlimited members are never refused."""
-    quota = QuotaService(db, daily_limit=5)
+    quota = QuotaService(db, period_limit=5)
     admit = Admissions(db, quota).admit
     await db.guilds.update_settings(1, daily_limit=1)
     await admit(draft())
@@ -198,7 +198,7 @@ def test_periods(period, moment, key, reset):
 async def test_weekly_window_spans_days(db):
     """With a weekly period, usage on Monday still counts on Friday."""
     await db.guilds.update_settings(1, quota_period="week")
-    quota = QuotaService(db, daily_limit=1)
+    quota = QuotaService(db, period_limit=1)
     admit = Admissions(db, quota).admit
     with time_machine.travel(dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC), tick=False):
         await admit(draft())

@@ -23,6 +23,7 @@ from bot.quota import api_user
 from bot.store import JobDraft, JobFilter
 from bot.ui.cards import jump_link
 from tests.botenv import BotEnv
+from tests.factories import insert_job
 from tests.fakes.fake_discord import FakeDiscord, FakeInteraction, FakeUser, snowflake
 
 EPHEMERAL = 64
@@ -149,7 +150,7 @@ async def seed(
     else:
         fields["error_code"] = "task_failed"
     async with env.db.transaction():
-        job_id = (await env.db.jobs.insert(draft, now=created_at)).id
+        job_id = (await insert_job(env.db, draft, now=created_at)).id
         await env.db.jobs.transition(job_id, ["queued"], state, now=created_at + 5, **fields)
         await env.db.quota.set_quota_state(
             job_id, "settled" if state == "succeeded" else "released"
@@ -773,7 +774,7 @@ async def test_retention_redacts_old_rows_but_keeps_counts(env):
         old.quota_units,
         "settled",
     )
-    assert await env.db.jobs.load_images(old.id) == []
+    assert await env.db.images.load_images(old.id) == []
     assert (await env.db.jobs.get(recent)).prompt == "a lemon"
     assert len(await env.db.jobs.search(JobFilter(guild_id=env.fake.guild_id))) == 2
 

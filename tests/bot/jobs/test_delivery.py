@@ -10,7 +10,7 @@ import time_machine
 
 from bot.catalog import ImagineOptions
 from bot.jobs import JobRequest
-from bot.jobs.recovery import LOST_TOKEN
+from bot.jobs.leases import LOST_TOKEN
 from bot.ui.parts import join_links
 from tests.fakes.lemondata import PNG_SIGNATURE
 
@@ -289,3 +289,28 @@ async def test_a_step_that_dies_on_a_finished_job_lets_its_lease_go(running_bot,
         await runner._guarded(dies(), job.id)
         # Renewed no more (the next claim takes it), and fenced off here until then.
         assert runner.leases.token(job.id) == LOST_TOKEN
+
+
+async def test_a_result_s_images_are_handed_to_delivery_not_read_back(
+    running_bot, fake, lemondata, database_url
+):
+    """Finishing and delivering a fresh result never reads its images back from the store.
+
+    The downloaded bytes are written once, and the message still carries the image.
+    """
+    async with running_bot(database=database_url) as env:
+        loads = 0
+        load_images = env.db.images.load_images
+
+        async def counted(job_id):
+            nonlocal loads
+            loads += 1
+            return await load_images(job_id)
+
+        env.db.images.load_images = counted
+        interaction = await env.imagine(prompt="a cat", model="nano-banana")
+        job = await env.settled((await env.job_for(interaction)).id)
+        assert job.state == "succeeded" and job.delivery_state == "delivered"
+        assert loads == 0
+        original = fake.get_interaction(interaction.id).original
+        assert original is not None and original["attachments"]

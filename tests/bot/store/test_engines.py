@@ -12,7 +12,7 @@ from bot.store import Store, StoredImage
 from bot.store.database import migrations
 from bot.store.engines import engine_of, redacted, sqlite_path
 from bot.store.postgres import changed_rows, numbered
-from tests.factories import draft
+from tests.factories import draft, insert_job, unfinished_jobs
 
 BIG_ID = 2**63 - 1  # Discord ids are 64-bit
 
@@ -109,22 +109,23 @@ def test_migrations_are_numbered_alike():
 
 async def test_big_ids_and_bytes_round_trip(db):
     """64-bit Discord ids, floats and image bytes come back as they went in."""
-    job = await db.jobs.insert(
+    job = await insert_job(
+        db,
         draft(guild_id=BIG_ID, user_id=BIG_ID - 1, channel_id=BIG_ID, token_expires_at=5),
         now=1.5,
     )
-    await db.jobs.save_images(job.id, [StoredImage(0, None, "image/png", b"\x00\xff" * 100)])
+    await db.images.save_images(job.id, [StoredImage(0, None, "image/png", b"\x00\xff" * 100)])
     got = await db.jobs.get(job.id)
     assert (got.guild_id, got.user_id, got.created_at) == (BIG_ID, BIG_ID - 1, 1.5)
     assert got.token_expires_at == 5.0
-    assert (await db.jobs.load_images(job.id))[0].data == b"\x00\xff" * 100
+    assert (await db.images.load_images(job.id))[0].data == b"\x00\xff" * 100
     assert await db.quota.quota_used(BIG_ID, BIG_ID - 1, "2026-11-24") == 1
-    assert await db.quota.generating_counts() == {}
+    assert await db.queue.generating_counts() == {}
 
 
 async def test_redaction_blanks_prompts_inside_the_json(db):
     """Retention blanks the prompt in options and request, keeping their other keys."""
-    job = await db.jobs.insert(draft(), now=10.0)
+    job = await insert_job(db, draft(), now=10.0)
     await db.jobs.transition(job.id, ["queued"], "failed")
     await db.jobs.mark_delivered(job.id, via="none", channel_id=None, message_id=None)
     assert await db.jobs.redact_before(20.0) == 1
@@ -138,11 +139,11 @@ async def test_nested_transactions_join_and_roll_back_together(db):
     """A transaction inside another is part of it: one failure undoes both."""
     with pytest.raises(RuntimeError):
         async with db.transaction():
-            await db.jobs.insert(draft())
+            await insert_job(db, draft())
             async with db.transaction():
                 await db.guilds.update_settings(1, daily_limit=3)
             raise RuntimeError("boom")
-    assert await db.jobs.unfinished() == []
+    assert await unfinished_jobs(db) == []
     assert (await db.guilds.settings(1)).daily_limit is None
 
 
@@ -153,8 +154,8 @@ async def test_lock_needs_a_transaction(db):
     async with db.transaction():
         await db.lock("quota:1:3")
         await db.lock("quota:1:3")
-        await db.jobs.insert(draft())
-    assert len(await db.jobs.unfinished()) == 1
+        await insert_job(db, draft())
+    assert len(await unfinished_jobs(db)) == 1
 
 
 async def test_a_prompt_rule_keeps_its_flag(db):
@@ -176,7 +177,7 @@ async def _reserve(store: Store, limit: int, cost: int) -> bool:
         if used + cost > limit:
             return False
         await asyncio.sleep(0)  # let every other reservation reach its read
-        await store.jobs.insert(draft(quota_units=cost))
+        await insert_job(store, draft(quota_units=cost))
         return True
 
 
@@ -196,11 +197,11 @@ async def test_unlocked_reads_do_not_see_an_open_transaction(postgres_url):
     """A task spawned inside a transaction gets its own connection: it sees committed rows."""
     async with Store.open(postgres_url) as db:
         async with db.transaction():
-            await db.jobs.insert(draft())
-            seen = await asyncio.create_task(db.jobs.unfinished())
-            assert len(await db.jobs.unfinished()) == 1
+            await insert_job(db, draft())
+            seen = await asyncio.create_task(unfinished_jobs(db))
+            assert len(await unfinished_jobs(db)) == 1
         assert seen == []
-        assert len(await db.jobs.unfinished()) == 1
+        assert len(await unfinished_jobs(db)) == 1
 
 
 @pytest.mark.postgres

@@ -8,11 +8,11 @@ import time
 import pytest
 
 from bot.store import LeaseLost, Store, StoredImage
-from tests.factories import draft
+from tests.factories import draft, insert_job
 
 
 async def _running(db: Store, **overrides) -> int:
-    job = await db.jobs.insert(draft(**overrides))
+    job = await insert_job(db, draft(**overrides))
     submitted = await db.jobs.submit(job.id, owner="a", lease_until=time.time() + 30)
     assert submitted is not None and submitted.lease_owner == "a"
     return job.id
@@ -53,18 +53,18 @@ async def test_parts_and_images_from_a_stale_owner_are_fenced(db):
     )
     image = StoredImage(0, "https://cdn.example/a.png", "image/png", b"png")
     with pytest.raises(LeaseLost):
-        await db.jobs.save_images(job_id, [image], token=old)
-    assert await db.jobs.load_images(job_id) == []
+        await db.images.save_images(job_id, [image], token=old)
+    assert await db.images.load_images(job_id) == []
     with pytest.raises(LeaseLost):
         await db.jobs.record_part(job_id, 0, via="edit", channel_id=1, message_id=2, token=old)
     assert (await db.jobs.get(job_id)).parts_delivered == 0
     new = taken.lease_token
-    await db.jobs.save_images(job_id, [image], token=new)
+    await db.images.save_images(job_id, [image], token=new)
     await db.jobs.record_part(job_id, 0, via="edit", channel_id=1, message_id=2, token=new)
     await db.jobs.record_part(job_id, 0, via="edit", channel_id=1, message_id=2, token=new)
     after = await db.jobs.get(job_id)
     assert after.parts_delivered == 1 and after.delivered_via == "edit"  # once, not twice
-    assert [i.url for i in await db.jobs.load_images(job_id)] == [image.url]
+    assert [i.url for i in await db.images.load_images(job_id)] == [image.url]
 
 
 async def test_two_claimers_never_take_the_same_job(db):
@@ -91,10 +91,10 @@ async def test_leases_given_back_at_a_clean_stop_are_taken_at_once(db):
 
 async def test_work_in_flight_on_a_job_lost_to_another_process_stays_fenced(db):
     """After renew finds a job taken over, this process's late writes on it are refused."""
-    from bot.jobs.recovery import Leases
+    from bot.jobs.leases import Leases
 
     leases = Leases(db, 30)
-    job = await db.jobs.insert(draft())
+    job = await insert_job(db, draft())
     submitted = await db.jobs.submit(job.id, owner=leases.owner, lease_until=time.time() + 30)
     leases.hold(submitted)
     async with db.transaction():
@@ -104,7 +104,7 @@ async def test_work_in_flight_on_a_job_lost_to_another_process_stays_fenced(db):
     assert await leases.renew() == {job.id}
     image = StoredImage(0, "https://cdn.example/a.png", "image/png", b"png")
     with pytest.raises(LeaseLost):
-        await db.jobs.save_images(job.id, [image], token=leases.token(job.id))
+        await db.images.save_images(job.id, [image], token=leases.token(job.id))
     with pytest.raises(LeaseLost):
         await db.jobs.record_part(
             job.id, 0, via="edit", channel_id=1, message_id=2, token=leases.token(job.id)
@@ -118,10 +118,10 @@ async def test_work_in_flight_on_a_job_lost_to_another_process_stays_fenced(db):
 
 async def test_a_job_left_for_the_next_claim_stays_fenced_until_claimed_again(db):
     """lose(): renewed no more and fenced here; claiming it again gives a fresh token."""
-    from bot.jobs.recovery import LOST_TOKEN, Leases
+    from bot.jobs.leases import LOST_TOKEN, Leases
 
     leases = Leases(db, 30)
-    job = await db.jobs.insert(draft())
+    job = await insert_job(db, draft())
     submitted = await db.jobs.submit(job.id, owner=leases.owner, lease_until=time.time() + 30)
     leases.hold(submitted)
     leases.lose(job.id)
@@ -135,7 +135,7 @@ async def test_a_job_left_for_the_next_claim_stays_fenced_until_claimed_again(db
 
 async def test_a_transition_can_take_the_lease_in_the_same_write(db):
     """A queued job cancelled with ``lease_to`` is leased at once: no other claim takes it."""
-    job = await db.jobs.insert(draft())
+    job = await insert_job(db, draft())
     until = time.time() + 30
     cancelled = await db.jobs.transition(job.id, ["queued"], "cancelled", lease_to=("a", until))
     assert cancelled is not None

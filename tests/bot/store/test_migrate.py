@@ -6,7 +6,7 @@ import pytest
 
 from bot.store import InputImage, Store, StoredImage, migrate
 from bot.store.migrate import TABLES, LedgerCopyError, copy_ledger, migrate_db
-from tests.factories import draft
+from tests.factories import draft, insert_job, unfinished_jobs
 
 pytestmark = pytest.mark.postgres
 
@@ -15,10 +15,10 @@ async def _populate(path) -> dict[str, list[int]]:
     """Fill every table of a SQLite ledger, with gaps in the ids; return the ids kept."""
     async with Store.open(path) as db:
         jobs = [
-            (await db.jobs.insert(draft(interaction_id=i), inputs=inputs)).id
+            (await insert_job(db, draft(interaction_id=i), inputs=inputs)).id
             for i, inputs in enumerate([(), (InputImage(0, "a.png", "image/png", b"ref"),), ()])
         ]
-        await db.jobs.save_images(jobs[0], [StoredImage(0, "http://x/1.png", "image/png", b"1")])
+        await db.images.save_images(jobs[0], [StoredImage(0, "http://x/1.png", "image/png", b"1")])
         await db.jobs.transition(jobs[0], ["queued"], "running", task_id="t1")
         await db.guilds.update_settings(1, daily_limit=5, quota_period="week")
         await db.guilds.set_quota_rule(1, "role", 100, None, set_by=9)
@@ -41,16 +41,16 @@ async def test_copy_keeps_rows_and_ids(tmp_path, postgres_url):
     assert counts["jobs"] == 2 and counts["job_images"] == 1 and counts["prompt_rules"] == 2
     assert counts["job_inputs"] == 0  # they went with their job
     async with Store.open(postgres_url) as db:
-        assert [j.id for j in await db.jobs.unfinished()] == ids["jobs"]
+        assert [j.id for j in await unfinished_jobs(db)] == ids["jobs"]
         assert (await db.jobs.get(ids["jobs"][0])).task_id == "t1"
         assert [r.id for r in await db.guilds.prompt_rules(1)] == ids["prompt_rules"]
         assert sorted(a.id for a in await db.actions.latest(1)) == ids["mod"]
         assert (await db.guilds.settings(1)).quota_period == "week"
         assert (await db.guilds.quota_rules(1))[0].limit_units is None
         assert (await db.guilds.blocked_user(1, 7)).reason == "spam"
-        assert (await db.jobs.load_images(ids["jobs"][0]))[0].data == b"1"
+        assert (await db.images.load_images(ids["jobs"][0]))[0].data == b"1"
         assert await db.state.get("commands") == "hash"
-        assert (await db.jobs.insert(draft())).id == max(ids["jobs"]) + 1
+        assert (await insert_job(db, draft())).id == max(ids["jobs"]) + 1
         assert (await db.guilds.add_prompt_rule(1, "d", False, 9)).id == ids["prompt_rules"][-1] + 1
 
 
@@ -61,11 +61,11 @@ async def test_a_second_copy_is_refused_and_writes_nothing(tmp_path, postgres_ur
     summary = await migrate_db(source, postgres_url)
     assert summary.startswith("Copied ") and "2 jobs" in summary and "\n" not in summary
     async with Store.open(source) as db:
-        await db.jobs.insert(draft())
+        await insert_job(db, draft())
     with pytest.raises(LedgerCopyError, match="not empty"):
         await copy_ledger(source, postgres_url)
     async with Store.open(postgres_url) as db:
-        assert len(await db.jobs.unfinished()) == 2
+        assert len(await unfinished_jobs(db)) == 2
 
 
 async def test_a_missing_source_is_refused(tmp_path, postgres_url):
