@@ -13,7 +13,8 @@
 * :mod:`~bot.jobs.delivery`: progress and outcomes on Discord (edit, channel, DM);
 * :mod:`~bot.jobs.kept`: the small copy kept of reference images once a job is over;
 * :mod:`~bot.jobs.failures`: which API error becomes which outcome;
-* :mod:`~bot.jobs.references`: reference images, read from messages, checked, made inputs.
+* :mod:`~bot.jobs.references`: reference images, read from messages, checked, made inputs;
+* :mod:`~bot.jobs.readings`: one member's reference readings, taken in turn.
 """
 
 from __future__ import annotations
