@@ -221,7 +221,7 @@ class LemonDataClient:
                     return await download(self._http, self._addresses, url, max_bytes)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _retrying(self, hook: Callable[[Exception], bool | float], attempts: int = 0) -> Any:
+    def _retrying(self, hook: Callable[[BaseException], bool | float], attempts: int = 0) -> Any:
         return stamina.retry_context(
             on=hook,
             attempts=attempts or self._max_attempts,
@@ -317,14 +317,14 @@ def _form_value(value: Any) -> str:
     return str(value)
 
 
-def _retry_read(exc: Exception) -> bool | float:
+def _retry_read(exc: BaseException) -> bool | float:
     """Stamina hook for reads: retry transient failures, waiting at least Retry-After."""
     if not isinstance(exc, GatewayError) or not exc.retryable:
         return False
     return min(exc.retry_after, MAX_RETRY_AFTER) if exc.retry_after is not None else True
 
 
-def _retry_create(exc: Exception) -> bool | float:
+def _retry_create(exc: BaseException) -> bool | float:
     """Stamina hook for creates: retry only when the failed create provably made nothing."""
     if not isinstance(exc, GatewayError) or not _safe_to_repeat_create(exc):
         return False
