@@ -211,7 +211,10 @@ async def test_three_processes_share_one_budget_under_a_tight_limit(
 # 5 s, then 60 per 60 s), with every time divided by five so the test takes half a
 # minute: 60 per 12 s, 6 per 1 s, 60 per 12 s.
 PHASES = ((60, 12.0, 40), (6, 1.0, 30), (60, 12.0, 40))  # limit, window, requests
-MIN_THROUGHPUT = 0.8  # of the announced limit
+MIN_THROUGHPUT = 0.8  # of the announced limit, when fewer than one window's worth are sent
+# A busy machine may make a process miss a window's start: the later creates may fall
+# behind the announced rate by at most this many windows.
+SLACK_WINDOWS = 1.5
 
 
 async def test_two_processes_follow_the_gateway_when_it_changes_its_limit(
@@ -219,8 +222,8 @@ async def test_two_processes_follow_the_gateway_when_it_changes_its_limit(
     emulator: LemonDataEmulator,
     start_processes: Callable[..., Awaitable[list[BotProcess]]],
 ) -> None:
-    """60/12 s, then 6/1 s, then 60/12 s: no 429, and in each phase the creates go at
-    least 80 % as fast as the announced limit allows (or all at once when fewer)."""
+    """60/12 s, then 6/1 s, then 60/12 s: no 429, and in each phase the creates go at the
+    announced rate, at most one and a half windows behind it (or all at once when fewer)."""
     emulator.rate_reset_in_milliseconds = True
     emulator.rate_limit, emulator.rate_window = PHASES[0][:2]
     emulator.reset_rate_limit()
@@ -262,7 +265,7 @@ async def test_two_processes_follow_the_gateway_when_it_changes_its_limit(
         # After the first window's worth, the rest go at the announced rate or faster.
         later = count - min(count, limit)
         took = times[-1] - times[0]
-        if later:
-            assert later / took >= MIN_THROUGHPUT * limit / window, (limit, window, took)
+        if later:  # e.g. 24 after the first 6 at 6 per 1 s: 4 s, 5.5 s at most
+            assert took <= (later / limit + SLACK_WINDOWS) * window, (limit, window, took)
         else:  # fewer than the limit: no waiting for the budget's sake
             assert count / max(took, 1e-9) >= MIN_THROUGHPUT * limit / window, (limit, took)
