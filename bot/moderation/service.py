@@ -219,9 +219,9 @@ class ModerationService:
         """Change the server's default quota or its period; return what was done."""
 
         def describe(settings: GuildSettings) -> Text:
-            limit = bot_default if settings.daily_limit is None else settings.daily_limit
+            limit = bot_default if settings.period_limit is None else settings.period_limit
             quota = per_period(limit_text(limit), settings.quota_period)
-            if settings.daily_limit is None:
+            if settings.period_limit is None:
                 return Text.of("action.default_quota_bot", quota=quota)
             return Text.of("action.default_quota", quota=quota)
 

@@ -167,7 +167,7 @@ async def test_server_default_and_unlimited_reservations(db):
     """A server default replaces DAILY_IMAGE_QUOTA; unlimited members are never refused."""
     quota = QuotaService(db, period_limit=5)
     admit = Admissions(db, quota).admit
-    await db.guilds.update_settings(1, daily_limit=1)
+    await db.guilds.update_settings(1, period_limit=1)
     await admit(draft())
     with pytest.raises(QuotaExceeded):
         await admit(draft())
