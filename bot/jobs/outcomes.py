@@ -36,13 +36,11 @@ class Outcomes:
         quota: QuotaService,
         delivery: Delivery,
         leases: Leases,
-        notify: Callable[[], Awaitable[None]],
     ) -> None:
         self._store = store
         self._quota = quota
         self._delivery = delivery
         self.leases = leases
-        self.notify = notify
         self.finished_listeners: list[Callable[[Job], Awaitable[None]]] = []
 
     async def deliver(self, job_id: int, images: Sequence[StoredImage] | None = None) -> None:
@@ -83,7 +81,6 @@ class Outcomes:
         # Nothing sends the whole references again: only a small copy is kept (see kept).
         inputs = await self._store.jobs.inputs(job.id) if job.input_count else []
         finished = await self._record_delivery(job, sent, lease, await small_copies(inputs))
-        await self.notify()
         if finished is None:
             return
         for listener in self.finished_listeners:

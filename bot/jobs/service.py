@@ -140,7 +140,6 @@ class JobService:
             self._record_answers, name="acknowledgements"
         )
         self.poller = self.runner.poller
-        self.wait_for_job = self.runner.wait_for_job
 
     @property
     def finished_listeners(self) -> list[Callable[[Job], Awaitable[None]]]:
@@ -259,7 +258,6 @@ class JobService:
     async def abandon(self, job_id: int) -> None:
         """Cancel a job whose interaction could not be answered; release its quota."""
         await self.runner.drop(job_id)
-        await self.runner.notify()
         self.runner.kick()
 
     async def cancel(
@@ -293,7 +291,6 @@ class JobService:
         leases.hold(cancelled)
         self.runner.positions.pop(job_id, None)
         log.info("job %s cancelled by %s", job_id, by_user_id)
-        await self.runner.notify()
         self.runner.kick()
         await self.runner.deliver(job_id)
 
