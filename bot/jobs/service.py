@@ -9,6 +9,7 @@ runs it in the background. ``cancel`` takes back a job still waiting for a slot.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -135,9 +136,11 @@ class JobService:
             budget=budget,
             key=catalog,  # a refused API key refuses the next requests before reserving
         )
-        self.admissions = Admissions(store, quota, caps=self.runner.caps)
+        self.admissions = Admissions(store, quota, background=background, caps=self.runner.caps)
         self._acknowledgements: GroupCommit[tuple[int, int | None], None] = GroupCommit(
-            self._record_answers, name="acknowledgements"
+            self._record_answers,
+            name="acknowledgements",
+            spawn=functools.partial(background.spawn, flush=True),
         )
         self.poller = self.runner.poller
 

@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from bot.background import Background
 from bot.scheduler import (
     Due,
     Grant,
@@ -179,7 +180,8 @@ def test_no_task_starves_under_a_tight_budget():
         return PollResult(done=done)
 
     async def main() -> None:
-        loop = PollLoop(planner, budget, poll, clock=clock)
+        background = Background()
+        loop = PollLoop(planner, budget, poll, clock=clock, spawn=background.spawn)
         runner = asyncio.ensure_future(loop.run())
         for job_id in range(20):
             model, key, median = rng.choice(models)
@@ -201,7 +203,7 @@ def test_no_task_starves_under_a_tight_budget():
         while len(outcome) < 20:
             await clock.sleep(5)
         runner.cancel()
-        await loop.aclose()
+        await background.close()
 
     clock.run(main())
     assert sorted(outcome) == list(range(20))
