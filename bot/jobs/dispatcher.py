@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from bot.background import Background
 from bot.config import Settings
+from bot.errors import log_failure
 from bot.jobs import queue_policy
 from bot.jobs.delivery import Delivery
 from bot.jobs.leases import Leases
@@ -77,8 +78,8 @@ class Dispatcher:
                 self._dispatch_wanted = False
                 try:
                     await self._dispatch()
-                except Exception:
-                    log.exception("dispatch pass failed; the next kick tries again")
+                except Exception as exc:
+                    log_failure(log, exc, "dispatch pass failed; the next kick tries again")
         finally:
             self._dispatching = False
 

@@ -24,7 +24,7 @@ from typing import Any
 from bot.background import Background
 from bot.catalog import route_for
 from bot.config import Settings
-from bot.errors import DETAIL_DOWNLOAD_TIMEOUT, DETAIL_NO_IMAGES
+from bot.errors import DETAIL_DOWNLOAD_TIMEOUT, DETAIL_NO_IMAGES, log_failure
 from bot.jobs import queue_policy
 from bot.jobs.delivery import Delivery
 from bot.jobs.dispatcher import Dispatcher
@@ -133,12 +133,12 @@ class JobRunner:
         """
         try:
             await coro
-        except Exception:
-            log.exception("job %s: unexpected error; ending the job", job_id)
+        except Exception as exc:
+            log_failure(log, exc, "job %s: step failed; ending the job", job_id)
             try:
                 await self.fail(job_id, "unavailable", None)
-            except Exception:
-                log.exception("job %s: could not record the failure; resumed at next start", job_id)
+            except Exception as again:
+                log_failure(log, again, "job %s: failure not recorded; resumed later", job_id)
             # Whatever is left of it (a delivery still pending, say) is taken up again by
             # the restart rules once the lease runs out, here or in another process;
             # renewing it would hold the job here with nobody working on it.
@@ -165,8 +165,8 @@ class JobRunner:
             watch_key(self._key, exc)  # a refused key: the next requests are refused
             await self.fail(job.id, classify(exc), exc.message)
             return
-        except Exception:
-            log.exception("job %s: unexpected error during create", job.id)
+        except Exception as exc:
+            log_failure(log, exc, "job %s: create failed", job.id)
             await self.fail(job.id, "unavailable", None)
             return
         self._key.key_accepted()

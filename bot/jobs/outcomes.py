@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from bot.errors import log_failure
 from bot.jobs.delivery import Delivery, Sent
 from bot.jobs.kept import small_copies
 from bot.jobs.leases import Lease, Leases
@@ -67,8 +68,8 @@ class Outcomes:
                 log.info("job %s: taken over by another process; it delivers the rest", job_id)
                 lease.lose()
                 return
-            except Exception:
-                log.exception("job %s: delivery attempt %d crashed", job_id, attempt)
+            except Exception as exc:
+                log_failure(log, exc, "job %s: delivery attempt %d failed", job_id, attempt)
                 if attempt == len(attempts):
                     # Still pending: whoever claims it next (this process at its next
                     # start, or another now) tries again; holding the lease would stop both.
@@ -86,8 +87,8 @@ class Outcomes:
         for listener in self.finished_listeners:
             try:
                 await listener(finished)
-            except Exception:
-                log.exception("job %s: a finished-job listener failed", job_id)
+            except Exception as exc:
+                log_failure(log, exc, "job %s: a finished-job listener failed", job_id)
 
     async def _record_delivery(
         self, job: Job, sent: Sent | None, lease: Lease, copies: Sequence[InputImage] = ()
