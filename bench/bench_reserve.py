@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:
 warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
 
 from bench._common import Report, percentile  # noqa: E402
+from bot.background import Background  # noqa: E402
 from bot.errors import QuotaExceeded  # noqa: E402
 from bot.jobs.admission import Admissions  # noqa: E402
 from bot.quota import QuotaService, api_user, window_of  # noqa: E402
@@ -123,7 +124,7 @@ async def _timed(call: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
 
 async def reserve_round(store: Store, side: Side | None) -> str:
     """200 reservations at once; check exactness (raise if not); return a summary."""
-    admissions = Admissions(store, QuotaService(store, period_limit=LIMIT))
+    admissions = Admissions(store, QuotaService(store, period_limit=LIMIT), background=Background())
     requests = drafts()
     began = time.perf_counter()
     async with asyncio.timeout(ROUND_TIMEOUT):
@@ -180,7 +181,9 @@ async def insert_round(store: Store, side: Side | None) -> None:
 
 async def serial(store: Store, side: Side, reserve: bool) -> None:
     """One call at a time (concurrency 1); members in turn, every call accepted."""
-    admissions = Admissions(store, QuotaService(store, period_limit=SERIAL_CALLS))
+    admissions = Admissions(
+        store, QuotaService(store, period_limit=SERIAL_CALLS), background=Background()
+    )
     for d in drafts()[:SERIAL_CALLS]:
         call = admissions.admit if reserve else store.jobs.insert
         latency, _ = await _timed(lambda d=d, call=call: call(d))

@@ -42,6 +42,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench._common import Report, fmt, percentile  # noqa: E402
+from bot.background import Background  # noqa: E402
 from bot.scheduler import (  # noqa: E402
     DurationModel,
     Estimate,
@@ -364,7 +365,8 @@ def run_scheduler(
                 detected[task.index].set()
             return PollResult(done=False, progress=progress)
 
-        loop = PollLoop(planner, budget, poll, clock=clock)
+        background = Background()
+        loop = PollLoop(planner, budget, poll, clock=clock, spawn=background.spawn)
         runner = asyncio.ensure_future(loop.run())
 
         async def one(task: SimTask) -> None:
@@ -392,7 +394,7 @@ def run_scheduler(
                 await asyncio.gather(*(one(task) for task in batch))
         finally:
             runner.cancel()
-            await loop.aclose()
+            await background.close()
 
     began = time.perf_counter()
     clock.run(main())

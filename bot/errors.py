@@ -42,12 +42,15 @@ A :class:`Refusal` carries a catalogue key and its parameters
 answered. A :class:`GatewayError` that reaches the router tells the member the image
 service is unavailable and is logged in one line; any other error becomes "Something
 went wrong (ref XYZ)", logged with that ref: in one line naming its branch when it is a
-:class:`LemonbotError`, with its traceback when it is not.
+:class:`LemonbotError`, with its traceback when it is not. The background work of the
+jobs logs the same way (:func:`log_failure`): one warning line for the bot's own
+errors, a traceback for anything else.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.i18n import LocaleLike, Text
@@ -153,3 +156,22 @@ class ServiceUnavailable(Refusal):
 
 class NotAllowed(Refusal):
     """The user may not do this (blocked user, missing permission, blocked prompt)."""
+
+
+def branch_of(error: LemonbotError) -> str:
+    """Return the branch of the exception tree ``error`` is in (``StorageError``, ...)."""
+    branches = [c for c in type(error).__mro__ if LemonbotError in c.__bases__]
+    return branches[0].__name__ if branches else type(error).__name__
+
+
+def log_failure(logger: logging.Logger, error: BaseException, message: str, *args: Any) -> None:
+    """Log a failure the way its place in the tree calls for.
+
+    An error of the bot's own (a :class:`LemonbotError`: the database unreachable, a
+    delivery refused, the gateway down) is expected: one warning line naming its branch,
+    without a traceback. Anything else is a bug: logged at ERROR with its traceback.
+    """
+    if isinstance(error, LemonbotError):
+        logger.warning(message + ": %s: %s", *args, branch_of(error), error)
+    else:
+        logger.error(message, *args, exc_info=error)

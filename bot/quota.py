@@ -103,7 +103,7 @@ class QuotaService:
     ) -> tuple[int | None, GuildSettings]:
         """Return the member's limit (None = unlimited) and the server's settings."""
         settings = await self._store.guilds.settings(guild_id)
-        default = self._period_limit if settings.daily_limit is None else settings.daily_limit
+        default = self._period_limit if settings.period_limit is None else settings.period_limit
         rules = await self._store.guilds.quota_rules(guild_id)
         return effective_limit(rules, user_id, role_ids, default), settings
 

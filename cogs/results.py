@@ -23,7 +23,7 @@ from bot.i18n import command_text, t
 from bot.jobs import JobRequest
 from bot.jobs.references import job_of, message_images
 from bot.store import Job
-from bot.ui.cards import details_messages
+from bot.ui.details import details_messages
 from bot.ui.modals import (
     EDIT_MODAL,
     MODEL_FIELD,

@@ -10,6 +10,7 @@ Tests start it through the ``running_bot`` fixture (tests/conftest.py), which ha
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -25,6 +26,9 @@ from bot.config import Settings
 from bot.store import Job, JobFilter, Store
 from tests.fakes.fake_discord import FakeDiscord, FakeInteraction, FakeUser
 from tests.fakes.lemondata import LemonDataEmulator
+
+# How often a test re-reads a job it waits for (see :func:`wait_for_job`).
+STORE_POLL_SECONDS = 0.01
 
 
 @dataclasses.dataclass
@@ -77,11 +81,37 @@ class BotEnv:
                 return job
         raise AssertionError(f"no job for interaction {interaction.id}")
 
+    async def wait_for_job(
+        self, job_id: int, predicate: Callable[[Job], bool], timeout: float = 10.0
+    ) -> Job:
+        """Wait until the stored job satisfies ``predicate``; return it (see below)."""
+        return await wait_for_job(self.db, job_id, predicate, timeout)
+
     async def settled(self, job_id: int, timeout: float = 10.0) -> Job:
         """Wait until a job is terminal and its outcome delivery was attempted."""
-        return await self.bot.jobs.wait_for_job(
+        return await self.wait_for_job(
             job_id, lambda j: j.terminal and j.delivery_state != "pending", timeout
         )
+
+
+async def wait_for_job(
+    store: Store, job_id: int, predicate: Callable[[Job], bool], timeout: float = 10.0
+) -> Job:
+    """Wait until the stored job satisfies ``predicate``; return it.
+
+    The bot does not announce its writes (production code has no waiters to wake), so
+    this re-reads the job every STORE_POLL_SECONDS until ``timeout``: a bounded condition
+    wait on the ledger, like the e2e harness's, not a guessed sleep.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        job = await store.jobs.get(job_id)
+        if job is not None and predicate(job):
+            return job
+        if loop.time() >= deadline:
+            raise AssertionError(f"job {job_id}: condition still false after {timeout}s: {job!r}")
+        await asyncio.sleep(STORE_POLL_SECONDS)
 
 
 def settings_for(

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import stamina
 
+from bot.background import Background
 from bot.lemondata import LemonDataClient
 from bot.store import Store
 from tests.botenv import BotEnv, StartBot, start_bot
@@ -45,6 +46,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
 async def db(database_url: str) -> AsyncIterator[Store]:
     async with Store.open(database_url) as database:
         yield database
+
+
+@pytest.fixture
+async def background() -> AsyncIterator[Background]:
+    """The owner of background tasks, closed after the test (flushed writes land first)."""
+    owner = Background()
+    yield owner
+    await owner.close()
 
 
 @pytest.fixture

@@ -20,23 +20,19 @@ log = logging.getLogger(__name__)
 Spawn = Callable[[Coroutine[Any, Any, None], str], "asyncio.Task[Any]"]
 
 
-def _spawn_task(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[Any]:
-    return asyncio.get_running_loop().create_task(coro, name=name)
-
-
 @dataclass
 class ModelCatalog:
     """The gateway's recommended image models, cached and refreshed in the background.
 
     Readers never wait on the network unless nothing has ever been fetched;
     :meth:`names` is instant and suits Discord's 3-second autocomplete window. Refreshes
-    run through ``spawn`` (the bot passes its background owner's, so that close cancels
-    one in flight); without it, they are plain tasks of the running loop.
+    run through ``spawn``: the bot's background owner's (``Background.spawn``), so that
+    close cancels one in flight.
     """
 
     fetch: Callable[[], Awaitable[list[ModelInfo]]]
+    spawn: Spawn
     max_age: float = 600.0
-    spawn: Spawn = _spawn_task
     _key_refused: bool = False  # the gateway answered 401/403: an admin must fix the key
     _models: list[ModelInfo] = field(default_factory=list)
     _fetched_at: float | None = None

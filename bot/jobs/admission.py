@@ -23,12 +23,14 @@ unacknowledged job (quota released).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from bot.background import Background
 from bot.errors import Refusal
 from bot.jobs import queue_policy
 from bot.quota import QuotaService, check_fits, window_of
@@ -97,15 +99,22 @@ class Admissions:
         store: Store,
         quota: QuotaService,
         *,
+        background: Background,
         caps: CapsOf | None = None,
         max_batch: int = MAX_BATCH,
     ) -> None:
-        """``caps``: the server's queue limits; None admits without a queue check."""
+        """``caps``: the server's queue limits; None admits without a queue check.
+
+        The group commit runs on ``background``, which lets it finish at shutdown.
+        """
         self._store = store
         self._quota = quota
         self._caps = caps
         self._group: GroupCommit[_Request, Accepted] = GroupCommit(
-            self._commit, name="admissions", max_batch=max_batch
+            self._commit,
+            name="admissions",
+            spawn=functools.partial(background.spawn, flush=True),
+            max_batch=max_batch,
         )
 
     @property

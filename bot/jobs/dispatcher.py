@@ -10,10 +10,11 @@ updates the places shown on waiting cards.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from bot.background import Background
 from bot.config import Settings
+from bot.errors import log_failure
 from bot.jobs import queue_policy
 from bot.jobs.delivery import Delivery
 from bot.jobs.leases import Leases
@@ -34,16 +35,14 @@ class Dispatcher:
         leases: Leases,
         delivery: Delivery,
         create: Callable[[Job], None],
-        notify: Callable[[], Awaitable[None]],
     ) -> None:
-        """``create`` starts a submitted job's create; ``notify`` wakes job waiters."""
+        """``create`` starts a submitted job's create."""
         self._store = store
         self._settings = settings
         self._background = background
         self.leases = leases
         self._delivery = delivery
         self._create = create
-        self._notify = notify
         self._dispatching = False  # a pass, or a run of passes, is under way
         self._dispatch_wanted = False  # a kick came since that pass began
         # Queue places last shown on waiting cards.
@@ -79,8 +78,8 @@ class Dispatcher:
                 self._dispatch_wanted = False
                 try:
                     await self._dispatch()
-                except Exception:
-                    log.exception("dispatch pass failed; the next kick tries again")
+                except Exception as exc:
+                    log_failure(log, exc, "dispatch pass failed; the next kick tries again")
         finally:
             self._dispatching = False
 
@@ -114,7 +113,6 @@ class Dispatcher:
         # After the commit: a create's answer must find the job stored as "submitted".
         for job in creating:
             self._create(job)
-        await self._notify()  # outside the transaction: waiters read the database
         for job in started:
             await self._delivery.progress(job)
         for job_id, position in plan.positions().items():

@@ -18,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from bot.background import Background
 from bot.catalog import route_for
 from bot.config import Settings
-from bot.errors import DETAIL_DOWNLOAD_TIMEOUT, DETAIL_NO_IMAGES
+from bot.errors import DETAIL_DOWNLOAD_TIMEOUT, DETAIL_NO_IMAGES, log_failure
 from bot.jobs import queue_policy
 from bot.jobs.delivery import Delivery
 from bot.jobs.dispatcher import Dispatcher
@@ -79,7 +79,6 @@ class JobRunner:
         self._delivery = delivery
         self._settings = settings
         self._background = background
-        self._changed = asyncio.Condition()
         self.leases = Leases(store, settings.lease_seconds)
         self.recovery = Recovery(store, self.leases, delivery)
         self.takeover = Takeover(self, store, self.recovery)
@@ -90,13 +89,10 @@ class JobRunner:
             leases=self.leases,
             delivery=delivery,
             create=lambda job: self.run(self._create(job), "create", job.id),
-            notify=self.notify,
         )
         # Queue places last shown on waiting cards.
         self.positions: dict[int, int] = self.dispatcher.positions
-        self.outcomes = Outcomes(
-            store=store, quota=quota, delivery=delivery, leases=self.leases, notify=self.notify
-        )
+        self.outcomes = Outcomes(store=store, quota=quota, delivery=delivery, leases=self.leases)
         self.finished_listeners = self.outcomes.finished_listeners
         self.poller = TaskPoller(
             api,
@@ -137,12 +133,12 @@ class JobRunner:
         """
         try:
             await coro
-        except Exception:
-            log.exception("job %s: unexpected error; ending the job", job_id)
+        except Exception as exc:
+            log_failure(log, exc, "job %s: step failed; ending the job", job_id)
             try:
                 await self.fail(job_id, "unavailable", None)
-            except Exception:
-                log.exception("job %s: could not record the failure; resumed at next start", job_id)
+            except Exception as again:
+                log_failure(log, again, "job %s: failure not recorded; resumed later", job_id)
             # Whatever is left of it (a delivery still pending, say) is taken up again by
             # the restart rules once the lease runs out, here or in another process;
             # renewing it would hold the job here with nobody working on it.
@@ -169,8 +165,8 @@ class JobRunner:
             watch_key(self._key, exc)  # a refused key: the next requests are refused
             await self.fail(job.id, classify(exc), exc.message)
             return
-        except Exception:
-            log.exception("job %s: unexpected error during create", job.id)
+        except Exception as exc:
+            log_failure(log, exc, "job %s: create failed", job.id)
             await self.fail(job.id, "unavailable", None)
             return
         self._key.key_accepted()
@@ -188,7 +184,6 @@ class JobRunner:
         )
         if running is None:
             return
-        await self.notify()
         log.info("job %s: running as task %s", job.id, task.task_id)
         if task.done:
             await self._task_done(job.id, task)
@@ -330,7 +325,6 @@ class JobRunner:
 
     async def _ended(self, job_id: int, images: Sequence[StoredImage] | None = None) -> None:
         """Free the slot of a job that stopped generating, move the queue, deliver it."""
-        await self.notify()
         self.kick()
         await self.deliver(job_id, images)
 
@@ -372,25 +366,6 @@ class JobRunner:
                     job_id, via="none", channel_id=None, message_id=None, delivered=False
                 )
         self.positions.pop(job_id, None)
-
-    # ------------------------------------------------------------------ waiting
-
-    async def notify(self) -> None:
-        """Wake everyone waiting for a job to change."""
-        async with self._changed:
-            self._changed.notify_all()
-
-    async def wait_for_job(
-        self, job_id: int, predicate: Callable[[Job], bool], timeout: float = 10.0
-    ) -> Job:
-        """Wait until the stored job satisfies ``predicate`` (woken by every job change)."""
-        async with asyncio.timeout(timeout):
-            while True:
-                async with self._changed:
-                    job = await self._store.jobs.get(job_id)
-                    if job is not None and predicate(job):
-                        return job
-                    await self._changed.wait()
 
 
 def _to_stored(position: int, image: ImageResult) -> StoredImage:

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from bot.errors import log_failure
 from bot.jobs.delivery import Delivery, Sent
 from bot.jobs.kept import small_copies
 from bot.jobs.leases import Lease, Leases
@@ -36,13 +37,11 @@ class Outcomes:
         quota: QuotaService,
         delivery: Delivery,
         leases: Leases,
-        notify: Callable[[], Awaitable[None]],
     ) -> None:
         self._store = store
         self._quota = quota
         self._delivery = delivery
         self.leases = leases
-        self.notify = notify
         self.finished_listeners: list[Callable[[Job], Awaitable[None]]] = []
 
     async def deliver(self, job_id: int, images: Sequence[StoredImage] | None = None) -> None:
@@ -69,8 +68,8 @@ class Outcomes:
                 log.info("job %s: taken over by another process; it delivers the rest", job_id)
                 lease.lose()
                 return
-            except Exception:
-                log.exception("job %s: delivery attempt %d crashed", job_id, attempt)
+            except Exception as exc:
+                log_failure(log, exc, "job %s: delivery attempt %d failed", job_id, attempt)
                 if attempt == len(attempts):
                     # Still pending: whoever claims it next (this process at its next
                     # start, or another now) tries again; holding the lease would stop both.
@@ -83,14 +82,13 @@ class Outcomes:
         # Nothing sends the whole references again: only a small copy is kept (see kept).
         inputs = await self._store.jobs.inputs(job.id) if job.input_count else []
         finished = await self._record_delivery(job, sent, lease, await small_copies(inputs))
-        await self.notify()
         if finished is None:
             return
         for listener in self.finished_listeners:
             try:
                 await listener(finished)
-            except Exception:
-                log.exception("job %s: a finished-job listener failed", job_id)
+            except Exception as exc:
+                log_failure(log, exc, "job %s: a finished-job listener failed", job_id)
 
     async def _record_delivery(
         self, job: Job, sent: Sent | None, lease: Lease, copies: Sequence[InputImage] = ()

@@ -9,6 +9,7 @@ runs it in the background. ``cancel`` takes back a job still waiting for a slot.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -135,12 +136,13 @@ class JobService:
             budget=budget,
             key=catalog,  # a refused API key refuses the next requests before reserving
         )
-        self.admissions = Admissions(store, quota, caps=self.runner.caps)
+        self.admissions = Admissions(store, quota, background=background, caps=self.runner.caps)
         self._acknowledgements: GroupCommit[tuple[int, int | None], None] = GroupCommit(
-            self._record_answers, name="acknowledgements"
+            self._record_answers,
+            name="acknowledgements",
+            spawn=functools.partial(background.spawn, flush=True),
         )
         self.poller = self.runner.poller
-        self.wait_for_job = self.runner.wait_for_job
 
     @property
     def finished_listeners(self) -> list[Callable[[Job], Awaitable[None]]]:
@@ -259,7 +261,6 @@ class JobService:
     async def abandon(self, job_id: int) -> None:
         """Cancel a job whose interaction could not be answered; release its quota."""
         await self.runner.drop(job_id)
-        await self.runner.notify()
         self.runner.kick()
 
     async def cancel(
@@ -293,7 +294,6 @@ class JobService:
         leases.hold(cancelled)
         self.runner.positions.pop(job_id, None)
         log.info("job %s cancelled by %s", job_id, by_user_id)
-        await self.runner.notify()
         self.runner.kick()
         await self.runner.deliver(job_id)
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Coroutine, Sequence
 from typing import Any, Protocol
 
+from bot.errors import log_failure
 from bot.jobs.leases import Leases
 from bot.jobs.poller import TaskPoller
 from bot.jobs.recovery import ANSWER_GRACE_SECONDS, Action, Recovery
@@ -102,5 +103,5 @@ class Takeover:
             await asyncio.sleep(self._runner.leases.seconds / 3)
             try:
                 await self.tick()
-            except Exception:
-                log.exception("lease upkeep failed; trying again shortly")
+            except Exception as exc:
+                log_failure(log, exc, "lease upkeep failed; trying again shortly")

@@ -4,6 +4,7 @@ Server rules are checked before a request costs anything; every moderator action
 recorded with its change and posted to the audit channel.
 
 :mod:`~bot.moderation.service` is the one entry point for cogs;
+:mod:`~bot.moderation.actions` records each moderator action and posts it;
 :mod:`~bot.moderation.blocklist` compiles the blocklist within its limits and normalises
 prompts; :mod:`~bot.moderation.matching` matches them off the event loop, under a time
 limit;

@@ -5,9 +5,10 @@ is reserved or any request is sent. A blocked prompt is refused saying that a se
 rule blocked it, without revealing the rule; the server's audit channel gets the
 details.
 
-Every moderator write goes through :meth:`ModerationService._act`, which makes the
-change and its entry in the moderator log one transaction, then posts the action to
-the audit channel (:class:`~bot.moderation.audit.AuditLog`). What an action did is a
+Every moderator write goes through :meth:`ModeratorActions.act
+<bot.moderation.actions.ModeratorActions.act>`, which makes the change and its entry in
+the moderator log one transaction, then posts the action to the audit channel
+(:class:`~bot.moderation.audit.AuditLog`). What an action did is a
 :class:`~bot.i18n.Text`: the moderator reads it in their language, the audit channel
 in the server's.
 """
@@ -17,10 +18,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from bot.errors import InvalidRequest, NotAllowed
 from bot.i18n import ENGLISH, LocaleLike, Text
+from bot.moderation.actions import ModeratorActions
 from bot.moderation.audit import AuditLog
 from bot.moderation.blocklist import MAX_RULES_PER_GUILD, RuleSet, check_new_rule, rule_set
 from bot.moderation.export import jobs_csv, read_jobs
@@ -42,7 +44,6 @@ from bot.ui.rules import per_period
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 # Delete a job's result message; True when it was already gone (Delivery.remove).
 RemoveMessage = Callable[[Job], Awaitable[bool]]
 
@@ -68,6 +69,7 @@ class ModerationService:
     ) -> None:
         self._store = store
         self.audit = audit
+        self._actions = ModeratorActions(store, audit)
         self.matcher = matcher or RuleMatcher()
         self._remove = remove
 
@@ -155,39 +157,6 @@ class ModerationService:
 
     # ------------------------------------------------------------------ actions
 
-    async def _act(
-        self,
-        guild_id: int,
-        moderator_id: int,
-        action: str,
-        text: Text | Callable[[T], Text],
-        change: Callable[[], Awaitable[T]],
-        *,
-        target: str | Callable[[T], str] | None = None,
-        detail: str | None = None,
-        thumbnail: str | None = None,
-        post: bool = True,
-    ) -> T:
-        """Make ``change`` and record it in the moderator log, in one transaction.
-
-        If ``change`` raises (say InvalidRequest: nothing to undo), nothing is recorded.
-        Then, unless ``post`` is False, the action is posted to the audit channel.
-        ``text`` and ``target`` may be derived from what ``change`` returned.
-        """
-        async with self._store.transaction():
-            result = await change()
-            if callable(target):
-                target = target(result)
-            await self._store.actions.record(guild_id, moderator_id, action, target, detail)
-        log.info("guild %s: moderator %s: %s %s", guild_id, moderator_id, action, target or "")
-        if post:
-            said = text(result) if callable(text) else text
-            self.audit.post_soon(
-                guild_id,
-                lambda lang: action_audit_embed(moderator_id, said, lang, thumbnail=thumbnail),
-            )
-        return result
-
     async def configure(
         self, guild_id: int, moderator_id: int, changes: dict[str, Any], text: Text
     ) -> tuple[GuildSettings, bool]:
@@ -196,7 +165,7 @@ class ModerationService:
         Turning the audit channel off is still announced in the channel it used to be.
         """
         before = await self._store.guilds.settings(guild_id)
-        after = await self._act(
+        after = await self._actions.act(
             guild_id,
             moderator_id,
             "config",
@@ -219,13 +188,13 @@ class ModerationService:
         """Change the server's default quota or its period; return what was done."""
 
         def describe(settings: GuildSettings) -> Text:
-            limit = bot_default if settings.daily_limit is None else settings.daily_limit
+            limit = bot_default if settings.period_limit is None else settings.period_limit
             quota = per_period(limit_text(limit), settings.quota_period)
-            if settings.daily_limit is None:
+            if settings.period_limit is None:
                 return Text.of("action.default_quota_bot", quota=quota)
             return Text.of("action.default_quota", quota=quota)
 
-        settings = await self._act(
+        settings = await self._actions.act(
             guild_id,
             moderator_id,
             "quota_default",
@@ -245,7 +214,7 @@ class ModerationService:
             if reason
             else Text.of("action.block", user=user)
         )
-        await self._act(
+        await self._actions.act(
             guild_id,
             moderator_id,
             "block",
@@ -262,7 +231,7 @@ class ModerationService:
             if not await self._store.guilds.unblock_user(guild_id, user_id):
                 raise InvalidRequest("refusal.not_blocked", user=mention(user_id))
 
-        await self._act(
+        await self._actions.act(
             guild_id,
             moderator_id,
             "unblock",
@@ -287,7 +256,7 @@ class ModerationService:
                 guild_id, checked, is_regex, moderator_id
             )
 
-        rule = await self._act(
+        rule = await self._actions.act(
             guild_id,
             moderator_id,
             "blocklist_add",
@@ -307,7 +276,7 @@ class ModerationService:
             if not await self._store.guilds.remove_prompt_rule(guild_id, rule_id):
                 raise InvalidRequest("refusal.no_such_rule", id=rule_id)
 
-        await self._act(
+        await self._actions.act(
             guild_id,
             moderator_id,
             "blocklist_remove",
@@ -327,7 +296,7 @@ class ModerationService:
         """Set a member's or a role's quota (None = unlimited); return what was done."""
         shown = mention(target_id, "role" if kind == "role" else "user")
         text = Text.of("action.quota_rule", target=shown, limit=limit_text(units))
-        await self._act(
+        await self._actions.act(
             guild_id,
             moderator_id,
             f"quota_{kind}",
@@ -351,7 +320,7 @@ class ModerationService:
                 raise InvalidRequest("refusal.no_quota_rule", target=shown)
 
         text = Text.of("action.quota_clear", target=shown)
-        await self._act(
+        await self._actions.act(
             guild_id,
             moderator_id,
             f"quota_clear_{kind}",
@@ -381,7 +350,7 @@ class ModerationService:
         """
         assert self._remove is not None  # the client wires it
         gone = await self._remove(job)
-        await self._act(
+        await self._actions.act(
             job.guild_id,
             by_user_id,
             "delete",

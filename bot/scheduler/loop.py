@@ -58,7 +58,9 @@ class PollLoop:
 
     ``poll(pick, grant)`` makes the request with the given grant (the client observes
     the answer with it) and returns a :class:`PollResult`; an exception counts as no
-    answer (its ``retry_after``, if any, is honoured for that task).
+    answer (its ``retry_after``, if any, is honoured for that task). Each poll runs
+    through ``spawn``: the bot's background owner's (``Background.spawn``), which
+    cancels the polls in flight at close.
     """
 
     def __init__(
@@ -68,16 +70,15 @@ class PollLoop:
         poll: PollFn,
         *,
         clock: Clock | None = None,
+        spawn: Spawn,
         max_in_flight: int = MAX_POLLS_IN_FLIGHT,
-        spawn: Spawn | None = None,
     ) -> None:
         self._planner = planner
         self._budget = budget
         self._poll = poll
         self._clock = clock or LoopClock()
         self._max_in_flight = max_in_flight
-        self._spawn = spawn or self._spawn_task
-        self._own_tasks: set[asyncio.Task[None]] = set()
+        self._spawn = spawn
         self._wake = asyncio.Event()
         self.in_flight = 0
         planner.add_listener(self.wake)
@@ -140,13 +141,6 @@ class PollLoop:
             self._budget.release(grant)
             raise
 
-    async def aclose(self) -> None:
-        """Cancel the polls this loop started itself (not those given to ``spawn``)."""
-        tasks = list(self._own_tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
     async def _run_poll(self, pick: PollPick, grant: Grant) -> None:
         try:
             result = await self._poll(pick, grant)
@@ -166,8 +160,3 @@ class PollLoop:
         finally:
             self.in_flight -= 1
             self._wake.set()
-
-    def _spawn_task(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._own_tasks.add(task)
-        task.add_done_callback(self._own_tasks.discard)

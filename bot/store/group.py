@@ -11,20 +11,26 @@ with no wait for others.
 result, or the exception refusing that item (a refusal refuses only its own item). If
 ``commit`` raises, the batch rolled back as a whole and each of its items is tried
 again alone, so that one bad item cannot fail the others.
+
+The committer runs as a task of the bot's background owner (``spawn``: the jobs pass
+:class:`bot.background.Background`'s, with ``flush=True``), which lets it finish at
+shutdown: a write handed over is committed, or refused, never dropped half-way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 Commit = Callable[[Sequence[Item]], Awaitable[Sequence[Result | BaseException]]]
+# Starts the committer in the background, and lets it finish at shutdown.
+Spawn = Callable[[Coroutine[Any, Any, None], str], "asyncio.Task[Any]"]
 MAX_BATCH = 200  # items per transaction; more wait for the next one
 
 
@@ -32,9 +38,15 @@ class GroupCommit(Generic[Item, Result]):
     """Batches of concurrent writes, one transaction each."""
 
     def __init__(
-        self, commit: Commit[Item, Result], *, name: str, max_batch: int = MAX_BATCH
+        self,
+        commit: Commit[Item, Result],
+        *,
+        name: str,
+        spawn: Spawn,
+        max_batch: int = MAX_BATCH,
     ) -> None:
         self._commit = commit
+        self._spawn = spawn
         self._name = name
         self._max_batch = max_batch
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
@@ -51,7 +63,7 @@ class GroupCommit(Generic[Item, Result]):
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
         if self._committer is None:
-            self._committer = asyncio.create_task(self._commit_all(), name=self._name)
+            self._committer = self._spawn(self._commit_all(), self._name)
         return await future
 
     async def _commit_all(self) -> None:

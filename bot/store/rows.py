@@ -205,7 +205,7 @@ class GuildSettings:
     """A server's own settings; None means "use the bot-wide default"."""
 
     guild_id: int
-    daily_limit: int | None = None
+    period_limit: int | None = None
     quota_period: str = "day"
     max_running_per_user: int | None = None
     max_running_per_guild: int | None = None

@@ -18,7 +18,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from bot.errors import GatewayError, LemonbotError, Refusal
+from bot.errors import GatewayError, LemonbotError, Refusal, branch_of
 from bot.i18n import LocaleLike, t
 from bot.ui.format import clip
 
@@ -92,12 +92,6 @@ def error_text(error: BaseException, where: str, locale: LocaleLike) -> str:
     else:
         log.error("%s failed (ref %s)", where, ref, exc_info=error)
     return t("refusal.unexpected", locale, ref=ref)
-
-
-def branch_of(error: LemonbotError) -> str:
-    """Return the branch of the exception tree ``error`` is in (``StorageError``, ...)."""
-    branches = [c for c in type(error).__mro__ if LemonbotError in c.__bases__]
-    return branches[0].__name__ if branches else type(error).__name__
 
 
 async def report_error(

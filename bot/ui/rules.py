@@ -43,10 +43,10 @@ def quota_rules_embed(
     lang = locale
     period = settings.quota_period
     embed = discord.Embed(title=t("mod.quotas", lang), colour=COLOUR_AUDIT)
-    if settings.daily_limit is None:
+    if settings.period_limit is None:
         default = t("mod.bot_default", lang, value=per_period(limit_text(bot_default), period))
     else:
-        default = per_period(limit_text(settings.daily_limit), period).render(lang)
+        default = per_period(limit_text(settings.period_limit), period).render(lang)
     embed.add_field(name=t("mod.server_default", lang), value=default, inline=False)
 
     def line(mention: str, units: int | None) -> str:
@@ -87,7 +87,7 @@ def config_embed(
     settings: GuildSettings,
     locale: LocaleLike,
     *,
-    bot_daily_limit: int,
+    bot_period_limit: int,
     bot_user_cap: int,
     bot_guild_cap: int,
     retention_days: int,
@@ -113,7 +113,7 @@ def config_embed(
             else t("mod.no_moderator_role", lang)
         ),
     )
-    limit = bot_daily_limit if settings.daily_limit is None else settings.daily_limit
+    limit = bot_period_limit if settings.period_limit is None else settings.period_limit
     embed.add_field(
         name=t("mod.default_quota", lang),
         value=per_period(limit_text(limit), settings.quota_period).render(lang),

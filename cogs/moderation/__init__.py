@@ -168,7 +168,7 @@ class Moderation(ReviewCommands, RuleCommands):
         return config_embed(
             guild,
             locale,
-            bot_daily_limit=settings.daily_image_quota,
+            bot_period_limit=settings.daily_image_quota,
             bot_user_cap=settings.max_running_jobs_per_user,
             bot_guild_cap=settings.max_running_jobs_per_guild,
             retention_days=settings.log_retention_days,

@@ -183,7 +183,7 @@ class RuleCommands(CommandsBase):
             raise InvalidRequest("refusal.default_both")
         changes: dict[str, Any] = {}
         if reset or limit is not None:
-            changes["daily_limit"] = limit
+            changes["period_limit"] = limit
         if period is not None:
             changes["quota_period"] = period
         text = await self.service.set_default_quota(

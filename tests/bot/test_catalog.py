@@ -199,7 +199,7 @@ def test_cost_units(options, units):
     assert cost_units(options) == units
 
 
-async def test_catalog_caches_and_refreshes(time_machine):
+async def test_catalog_caches_and_refreshes(time_machine, background):
     """The catalog fetches once, serves from cache, and refetches when stale."""
     time_machine.move_to(0, tick=False)
     calls = 0
@@ -209,7 +209,7 @@ async def test_catalog_caches_and_refreshes(time_machine):
         calls += 1
         return [ModelInfo("gpt-image-2"), ModelInfo(f"model-{calls}")]
 
-    catalog = ModelCatalog(fetch=fetch, max_age=60)
+    catalog = ModelCatalog(fetch=fetch, spawn=background.spawn, max_age=60)
     assert catalog.names() == []  # first read starts a fetch, does not wait
     assert await catalog.ensure_loaded(1.0)
     assert catalog.names() == ["gpt-image-2", "model-1"]
@@ -222,7 +222,7 @@ async def test_catalog_caches_and_refreshes(time_machine):
     assert catalog.suggest("GPT") == ["gpt-image-2"]
 
 
-async def test_catalog_keeps_old_list_when_gateway_fails():
+async def test_catalog_keeps_old_list_when_gateway_fails(background):
     """A failed refresh keeps serving the previous list."""
     answers: list = [[ModelInfo("a")], GatewayError("down", status=503)]
 
@@ -232,13 +232,13 @@ async def test_catalog_keeps_old_list_when_gateway_fails():
             raise answer
         return answer
 
-    catalog = ModelCatalog(fetch=fetch, max_age=60)
+    catalog = ModelCatalog(fetch=fetch, spawn=background.spawn, max_age=60)
     await catalog.refresh()
     await catalog.refresh()
     assert catalog.names() == ["a"]
 
 
-async def test_catalog_never_waits_on_a_hung_gateway(time_machine):
+async def test_catalog_never_waits_on_a_hung_gateway(time_machine, background):
     """A hung model-list fetch costs at most the bounded wait, and never once loaded."""
     time_machine.move_to(0, tick=False)
     release = asyncio.Event()
@@ -253,7 +253,7 @@ async def test_catalog_never_waits_on_a_hung_gateway(time_machine):
             await release.wait()  # the gateway stops answering
         return [ModelInfo("nano-banana")]
 
-    catalog = ModelCatalog(fetch=fetch, max_age=60)
+    catalog = ModelCatalog(fetch=fetch, spawn=background.spawn, max_age=60)
     assert await catalog.ensure_loaded(1.0)
     time_machine.shift(120)  # stale: the next read starts a refresh that hangs
     assert catalog.suggest("") == ["nano-banana"]  # served from cache at once
@@ -263,7 +263,7 @@ async def test_catalog_never_waits_on_a_hung_gateway(time_machine):
     release.set()
 
 
-async def test_first_load_wait_is_bounded():
+async def test_first_load_wait_is_bounded(background):
     """Before any list exists, a hung gateway is waited on only for the given bound."""
     never = asyncio.Event()
 
@@ -271,13 +271,13 @@ async def test_first_load_wait_is_bounded():
         await never.wait()
         return []
 
-    catalog = ModelCatalog(fetch=fetch)
+    catalog = ModelCatalog(fetch=fetch, spawn=background.spawn)
     assert not await catalog.ensure_loaded(0.01)
     assert catalog.names() == []
     never.set()
 
 
-async def test_a_refused_key_is_asked_again_now_and_then_and_clears(time_machine):
+async def test_a_refused_key_is_asked_again_now_and_then_and_clears(time_machine, background):
     """A job's 401 sets key_refused; reads ask the gateway again after max_age; it clears."""
     time_machine.move_to(0, tick=False)
     calls = 0
@@ -287,7 +287,7 @@ async def test_a_refused_key_is_asked_again_now_and_then_and_clears(time_machine
         calls += 1
         return [ModelInfo("nano-banana")]
 
-    catalog = ModelCatalog(fetch=fetch, max_age=60)
+    catalog = ModelCatalog(fetch=fetch, spawn=background.spawn, max_age=60)
     await catalog.refresh()
     catalog.key_rejected()  # say a create was answered 401
     assert catalog.key_refused and catalog.is_listed("nano-banana")

@@ -12,9 +12,10 @@ import pytest
 
 import bot
 from bot import errors
-from bot.errors import GatewayError, LemonbotError, Refusal, StorageError
+from bot.errors import GatewayError, LemonbotError, Refusal, StorageError, log_failure
 from bot.lemondata import ServerError
 from bot.store.jobs import LeaseLost
+from bot.store.outage import DatabaseUnavailable
 from bot.ui.replies import CheckRefused, branch_of, error_text
 
 
@@ -105,3 +106,23 @@ def test_the_router_branches_on_the_tree(caplog):
     [record] = caplog.records
     assert record.exc_info is not None and ref.group(1) in record.getMessage()
     assert isinstance(ServerError("x"), GatewayError)
+
+
+def test_the_logs_branch_on_the_tree(caplog):
+    """The bot's own error: one warning naming its branch; anything else: its traceback."""
+    logger = logging.getLogger("tests.errors")
+    with caplog.at_level(logging.WARNING, logger="tests.errors"):
+        try:
+            raise DatabaseUnavailable("sqlite")
+        except DatabaseUnavailable as exc:
+            log_failure(logger, exc, "job %s: step failed", 7)
+        try:
+            raise KeyError("bug")
+        except KeyError as exc:
+            log_failure(logger, exc, "job %s: step failed", 8)
+    expected, bug = caplog.records
+    assert expected.levelno == logging.WARNING and expected.exc_info is None
+    assert expected.getMessage().startswith("job 7: step failed: StorageError: ")
+    assert "Traceback" not in caplog.text.split("job 8")[0]
+    assert bug.levelno == logging.ERROR and bug.getMessage() == "job 8: step failed"
+    assert bug.exc_info is not None and bug.exc_info[0] is KeyError

@@ -15,6 +15,7 @@ import time_machine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.background import Background
 from bot.errors import QuotaExceeded
 from bot.jobs.admission import Admissions
 from bot.quota import QuotaService, api_user, window_of, window_reset
@@ -24,9 +25,10 @@ from tests.factories import draft, unfinished_jobs
 
 
 async def _race(url: str, limit: int, costs: list[int]) -> tuple[int, int, int]:
+    background = Background()
     async with Store.open(url) as db:
         quota = QuotaService(db, period_limit=limit)
-        admit = Admissions(db, quota).admit
+        admit = Admissions(db, quota, background=background).admit
         window = window_of(time.time())
 
         async def attempt(cost: int) -> bool:
@@ -89,10 +91,10 @@ def test_reservations_never_exceed_the_limit(fresh_database, limit, costs):
     assert used == total
 
 
-async def test_release_gives_units_back(db):
+async def test_release_gives_units_back(db, background):
     """A released reservation no longer counts."""
     quota = QuotaService(db, period_limit=1)
-    admit = Admissions(db, quota).admit
+    admit = Admissions(db, quota, background=background).admit
     job_id = (await admit(draft(quota_window=""))).job.id
     with pytest.raises(QuotaExceeded, match="used all 1 of your images for today"):
         await admit(draft(quota_window=""))
@@ -101,21 +103,21 @@ async def test_release_gives_units_back(db):
     await admit(draft(quota_window=""))
 
 
-async def test_quota_is_per_server_and_user(db):
+async def test_quota_is_per_server_and_user(db, background):
     """Another user, or the same user in another server, has their own quota."""
     quota = QuotaService(db, period_limit=1)
-    admit = Admissions(db, quota).admit
+    admit = Admissions(db, quota, background=background).admit
     await admit(draft(quota_window=""))
     await admit(draft(user_id=99, quota_window=""))
     await admit(draft(guild_id=77, quota_window=""))
     assert api_user(1, 3) == "discord:1:3"
 
 
-async def test_window_resets_at_utc_midnight(db):
+async def test_window_resets_at_utc_midnight(db, background):
     """Usage counts per UTC day; the refusal names the reset time."""
     with time_machine.travel(dt.datetime(2026, 11, 24, 23, 59, tzinfo=dt.UTC), tick=False):
         quota = QuotaService(db, period_limit=1)
-        admit = Admissions(db, quota).admit
+        admit = Admissions(db, quota, background=background).admit
         await admit(draft(quota_window=""))
         midnight = int(dt.datetime(2026, 11, 25, tzinfo=dt.UTC).timestamp())
         with pytest.raises(QuotaExceeded, match=f"<t:{midnight}:R>"):
@@ -134,7 +136,7 @@ def test_window_helpers():
     assert window_reset(noon) == dt.datetime(2026, 2, 1, tzinfo=dt.UTC).timestamp()
 
 
-async def test_user_override_beats_roles_and_default(db):
+async def test_user_override_beats_roles_and_default(db, background):
     """A per-user override wins over role rules and the server default."""
     quota = QuotaService(db, period_limit=5)
     await db.guilds.set_quota_rule(1, "role", 100, 50, set_by=9)
@@ -155,7 +157,7 @@ async def test_user_override_beats_roles_and_default(db):
         ({}, [], 5),
     ],
 )
-async def test_role_precedence(db, role_limits, member_roles, expected):
+async def test_role_precedence(db, background, role_limits, member_roles, expected):
     """Role rules: the most generous matching one, else the default."""
     quota = QuotaService(db, period_limit=5)
     for role, limit in role_limits.items():
@@ -163,11 +165,11 @@ async def test_role_precedence(db, role_limits, member_roles, expected):
     assert (await quota.limit_for(1, 3, role_ids=member_roles))[0] == expected
 
 
-async def test_server_default_and_unlimited_reservations(db):
+async def test_server_default_and_unlimited_reservations(db, background):
     """A server default replaces DAILY_IMAGE_QUOTA; unlimited members are never refused."""
     quota = QuotaService(db, period_limit=5)
-    admit = Admissions(db, quota).admit
-    await db.guilds.update_settings(1, daily_limit=1)
+    admit = Admissions(db, quota, background=background).admit
+    await db.guilds.update_settings(1, period_limit=1)
     await admit(draft())
     with pytest.raises(QuotaExceeded):
         await admit(draft())
@@ -195,11 +197,11 @@ def test_periods(period, moment, key, reset):
     assert window_reset(now, period) == dt.datetime(*reset, tzinfo=dt.UTC).timestamp()
 
 
-async def test_weekly_window_spans_days(db):
+async def test_weekly_window_spans_days(db, background):
     """With a weekly period, usage on Monday still counts on Friday."""
     await db.guilds.update_settings(1, quota_period="week")
     quota = QuotaService(db, period_limit=1)
-    admit = Admissions(db, quota).admit
+    admit = Admissions(db, quota, background=background).admit
     with time_machine.travel(dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC), tick=False):
         await admit(draft())
     friday = dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)

@@ -181,7 +181,7 @@ async def test_unanswerable_interaction_releases_quota(env):
     env.fake.fail_next("POST", r"/interactions/.*/callback", 404, code=10062, count=2)
     interaction = env.send("imagine", {"prompt": "a cat", "model": "nano-banana"})
     await env.fake.wait_for(lambda: env.fake.requests_to("POST", r"/interactions/"))
-    job = await env.bot.jobs.wait_for_job(1, lambda j: j.terminal)
+    job = await env.wait_for_job(1, lambda j: j.terminal)
     assert (job.state, job.quota_state) == ("cancelled", "released")
     assert env.lemondata.creates() == []
     assert interaction.callbacks == []

@@ -660,7 +660,7 @@ async def test_delete_of_a_channel_reply_also_removes_the_progress_card(env):
     """A result posted as a channel reply is deleted with its progress card (the prompt)."""
     env.lemondata.hold_tasks = True
     interaction = await env.imagine(prompt="a city", model=OTHER_MODEL)
-    job = await env.bot.jobs.wait_for_job(
+    job = await env.wait_for_job(
         (await env.job_for(interaction)).id, lambda j: j.task_id is not None
     )
     env.fake.expire_token(interaction)

@@ -167,7 +167,7 @@ async def dm_result(env: BotEnv, user: FakeUser) -> dict[str, Any]:
     """A result delivered by DM: the token expired and the channel refuses the bot."""
     env.lemondata.hold_tasks = True
     interaction = await env.imagine(user=user, prompt="a city", model="gpt-image-2")
-    job = await env.bot.jobs.wait_for_job(
+    job = await env.wait_for_job(
         (await env.job_for(interaction)).id, lambda j: j.task_id is not None
     )
     env.fake.expire_token(interaction)

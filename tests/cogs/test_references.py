@@ -92,7 +92,7 @@ async def test_a_dropped_job_keeps_only_the_small_copy(env):
     data = photo(1200, 900)
     attachment = env.fake.upload_attachment("cat.png", data, "image/png")
     interaction = await env.imagine(prompt="a painting", model=FLASH, image=attachment)
-    job = await env.bot.jobs.wait_for_job(1, lambda j: j.terminal)
+    job = await env.wait_for_job(1, lambda j: j.terminal)
     assert (job.state, job.quota_state, interaction.id) == (
         "cancelled",
         "released",

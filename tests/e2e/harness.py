@@ -23,10 +23,11 @@ import re
 import signal
 import sqlite3
 import sys
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from dotenv import dotenv_values
 
 from tests.fakes.fake_discord import FakeDiscord, FakeInteraction, RecordedEdit
@@ -405,3 +406,22 @@ def field_value(embed: dict[str, Any], name: str) -> str:
         if item.get("name") == name:
             return str(item.get("value"))
     raise AssertionError(f"embed has no field {name!r}: {embed!r}")
+
+
+async def ledger(url: str) -> list[dict[str, Any]]:
+    """Every job row of a PostgreSQL ledger, read straight from the server."""
+    conn = await asyncpg.connect(url)
+    try:
+        return [dict(r) for r in await conn.fetch("SELECT * FROM jobs ORDER BY id")]
+    finally:
+        await conn.close()
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    """Wait (bounded) for a fact only the database shows."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what}: still false after {timeout}s")
+        await asyncio.sleep(0.05)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
 
-import asyncpg
 import pytest
 
 from bot.i18n import t
 from tests.e2e.conftest import BotFactory
-from tests.e2e.harness import final_edits, wait_for_outcome
+from tests.e2e.harness import final_edits, ledger, until, wait_for_outcome
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.lemondata import LemonDataEmulator
 from tests.postgres import LocalCluster
@@ -28,25 +25,6 @@ LEASE_SECONDS = 2
 # How long the server stays down: a scenario figure, not a wait for an event. Longer than
 # a lease, so every lease the bot holds runs out in the outage.
 OUTAGE_SECONDS = 3.0
-
-
-async def ledger(url: str) -> list[dict[str, Any]]:
-    """Every job row, read straight from PostgreSQL."""
-    conn = await asyncpg.connect(url)
-    try:
-        return [dict(r) for r in await conn.fetch("SELECT * FROM jobs ORDER BY id")]
-    finally:
-        await conn.close()
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    """Wait (bounded) for a fact only the database shows."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: still false after {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 async def test_a_postgres_crash_mid_run_delivers_every_job_once_and_refuses_meanwhile(

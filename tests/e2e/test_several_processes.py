@@ -14,11 +14,10 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-import asyncpg
 import pytest
 
 from tests.e2e.conftest import BotFactory
-from tests.e2e.harness import BotProcess, final_edits, wait_for_outcome
+from tests.e2e.harness import BotProcess, final_edits, ledger, until, wait_for_outcome
 from tests.fakes.fake_discord import FakeDiscord, FakeInteraction
 from tests.fakes.lemondata import LemonDataEmulator
 
@@ -39,25 +38,6 @@ def busy_machine() -> Iterator[None]:
         for hog in hogs:
             hog.kill()
             hog.wait()
-
-
-async def ledger(url: str) -> list[dict[str, Any]]:
-    """Every job row, read straight from PostgreSQL."""
-    conn = await asyncpg.connect(url)
-    try:
-        return [dict(r) for r in await conn.fetch("SELECT * FROM jobs ORDER BY id")]
-    finally:
-        await conn.close()
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    """Wait (bounded) for a fact only the database shows."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: still false after {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

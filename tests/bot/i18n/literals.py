@@ -26,6 +26,8 @@ EXCLUDED = (
     "bot/__main__.py",  # operator-facing start-up lines
 )
 LOG_NAMES = frozenset({"log", "logger", "logging"})
+# Functions that log their arguments as the logging calls do (bot.errors.log_failure).
+LOG_FUNCTIONS = frozenset({"log_failure"})
 WORD = re.compile(r"[A-Za-z]{2,}")
 SPACE = re.compile(r"\s")
 
@@ -105,12 +107,14 @@ def _docstrings(tree: ast.AST) -> set[int]:
 def _logging_calls(tree: ast.AST) -> set[int]:
     found = set()
     for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
         if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id in LOG_NAMES
-        ):
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id in LOG_NAMES
+        ) or (isinstance(func, ast.Name) and func.id in LOG_FUNCTIONS):
             found.update(id(child) for child in ast.walk(node))
     return found
 

@@ -22,9 +22,9 @@ def _member_draft(member: int, request: int):
     return draft(user_id=100 + member, interaction_id=1000 * member + request, quota_window="")
 
 
-async def test_simultaneous_requests_share_a_few_transactions(db):
+async def test_simultaneous_requests_share_a_few_transactions(db, background):
     """200 requests at once: a handful of transactions, ids in the order they arrived."""
-    admissions = Admissions(db, QuotaService(db, period_limit=1000))
+    admissions = Admissions(db, QuotaService(db, period_limit=1000), background=background)
     drafts = [draft(interaction_id=i, quota_window="") for i in range(200)]
     outcomes = await _admit_all(admissions, drafts)
     assert all(isinstance(o, Accepted) for o in outcomes)
@@ -34,9 +34,9 @@ async def test_simultaneous_requests_share_a_few_transactions(db):
     assert await db.quota.quota_used(1, 3, window_of(jobs[0].created_at)) == 200
 
 
-async def test_quotas_are_exact_within_a_batch(db):
+async def test_quotas_are_exact_within_a_batch(db, background):
     """50 members with 3 units each ask 4 times at once: each gets their first 3."""
-    admissions = Admissions(db, QuotaService(db, period_limit=3))
+    admissions = Admissions(db, QuotaService(db, period_limit=3), background=background)
     drafts = [_member_draft(m, r) for r in range(4) for m in range(50)]  # interleaved
     outcomes = await _admit_all(admissions, drafts)
     for d, outcome in zip(drafts, outcomes, strict=True):
@@ -47,7 +47,7 @@ async def test_quotas_are_exact_within_a_batch(db):
     assert len(await unfinished_jobs(db)) == 150
 
 
-async def test_the_queue_counts_the_requests_admitted_before_in_the_batch(db):
+async def test_the_queue_counts_the_requests_admitted_before_in_the_batch(db, background):
     """One slot, two places in the queue: the first runs, two wait, the rest are refused."""
 
     async def caps(guild_id: int) -> Caps:
@@ -55,16 +55,18 @@ async def test_the_queue_counts_the_requests_admitted_before_in_the_batch(db):
             running_per_user=1, running_per_guild=10, queued_per_user=2, queued_per_guild=10
         )
 
-    admissions = Admissions(db, QuotaService(db, period_limit=100), caps=caps)
+    admissions = Admissions(
+        db, QuotaService(db, period_limit=100), background=background, caps=caps
+    )
     outcomes = await _admit_all(admissions, [draft(quota_window="") for _ in range(5)])
     places = [o.position if isinstance(o, Accepted) else type(o) for o in outcomes]
     # The first runs at once: the next two take the queue's two places.
     assert places == [None, 1, 2, QueueFull, QueueFull]
 
 
-async def test_one_failing_request_does_not_fail_the_others(db):
+async def test_one_failing_request_does_not_fail_the_others(db, background):
     """A request the database rejects fails alone; the batch is retried one by one."""
-    admissions = Admissions(db, QuotaService(db, period_limit=100))
+    admissions = Admissions(db, QuotaService(db, period_limit=100), background=background)
     drafts = [draft(interaction_id=i, quota_window="") for i in range(10)]
     drafts[4] = draft(interaction_id=4, quota_window="", prompt=None)  # NOT NULL
     outcomes = await _admit_all(admissions, drafts)
@@ -73,9 +75,9 @@ async def test_one_failing_request_does_not_fail_the_others(db):
     assert len(await unfinished_jobs(db)) == 9
 
 
-async def test_a_request_cancelled_before_its_batch_stores_nothing(db):
+async def test_a_request_cancelled_before_its_batch_stores_nothing(db, background):
     """A caller gone before the transaction started leaves nothing behind."""
-    admissions = Admissions(db, QuotaService(db, period_limit=100))
+    admissions = Admissions(db, QuotaService(db, period_limit=100), background=background)
     first = asyncio.create_task(admissions.admit(draft(quota_window="")))
     second = asyncio.create_task(admissions.admit(draft(quota_window="")))
     await asyncio.sleep(0)  # both wait for the committer, which has not run yet
@@ -86,10 +88,13 @@ async def test_a_request_cancelled_before_its_batch_stores_nothing(db):
     assert len(await unfinished_jobs(db)) == 1
 
 
-async def test_two_processes_admitting_at_once_stay_exact(postgres_url):
+async def test_two_processes_admitting_at_once_stay_exact(postgres_url, background):
     """Two processes, each batching, on one PostgreSQL: every member still gets 3."""
     async with Store.open(postgres_url) as one, Store.open(postgres_url) as two:
-        sides = [Admissions(s, QuotaService(s, period_limit=3)) for s in (one, two)]
+        sides = [
+            Admissions(s, QuotaService(s, period_limit=3), background=background)
+            for s in (one, two)
+        ]
         drafts = [_member_draft(m, r) for r in range(4) for m in range(20)]
         outcomes = await asyncio.gather(
             *(sides[i % 2].admit(d) for i, d in enumerate(drafts)), return_exceptions=True

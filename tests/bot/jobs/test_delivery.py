@@ -19,7 +19,7 @@ async def held_task(env, **options):
     """Start /imagine on a held gpt-image-2 task; return the interaction and task id."""
     env.lemondata.hold_tasks = True
     interaction = await env.imagine(prompt="a city", model="gpt-image-2", **options)
-    job = await env.bot.jobs.wait_for_job(
+    job = await env.wait_for_job(
         (await env.job_for(interaction)).id, lambda j: j.task_id is not None
     )
     return interaction, job
@@ -117,7 +117,7 @@ async def test_the_failed_delivery_and_its_refund_are_one_write(
         working = env.bot.quota.refund
         env.bot.quota.refund = refund  # type: ignore[method-assign]
         lemondata.complete_task(job.task_id)
-        await env.bot.jobs.wait_for_job(job.id, lambda j: j.state == "succeeded")
+        await env.wait_for_job(job.id, lambda j: j.state == "succeeded")
         await env.bot.background.wait_idle("finish")
         stored = await env.db.jobs.get(job.id)
         assert (stored.delivery_state, stored.quota_state) == ("pending", "settled")

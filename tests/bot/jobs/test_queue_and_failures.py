@@ -189,7 +189,7 @@ async def test_every_failure_is_refunded_and_explained(
         interaction = await env.imagine(prompt=prompt, model=model)
         job = await env.job_for(interaction)
         if fault == "expired":
-            job = await env.bot.jobs.wait_for_job(job.id, lambda j: j.task_id is not None)
+            job = await env.wait_for_job(job.id, lambda j: j.task_id is not None)
             lemondata.complete_task(job.task_id)
             lemondata.expire_all_files()
         job = await env.settled(job.id)
@@ -211,7 +211,7 @@ async def test_progress_edits_are_throttled(
     lemondata.hold_tasks = True
     async with running_bot(database=database_url) as env:
         interaction = await env.imagine(prompt="a", model="gpt-image-2")
-        job = await env.bot.jobs.wait_for_job(
+        job = await env.wait_for_job(
             (await env.job_for(interaction)).id, lambda j: j.state == "running"
         )
         await fake.wait_for_edits(interaction)  # the "Generating" edit
@@ -281,9 +281,7 @@ async def test_started_request_cannot_be_cancelled(running_bot, fake, lemondata,
         card = await waiting_card(env, lemondata, fake, fake.bob)
         waiting = copy.deepcopy(card.original)  # the card as a slow client still shows it
         lemondata.complete_task(next(iter(lemondata.tasks)))
-        job = await env.bot.jobs.wait_for_job(
-            (await env.job_for(card)).id, lambda j: j.state != "queued"
-        )
+        job = await env.wait_for_job((await env.job_for(card)).id, lambda j: j.state != "queued")
         late = env.click(card, "Cancel", fake.bob, message=waiting)
         (refusal,) = await fake.wait_for_followups(late)
         assert refusal["flags"] & EPHEMERAL and "already been sent" in refusal["content"]
@@ -298,7 +296,7 @@ async def test_final_errors_while_polling_end_the_job(
     lemondata.hold_tasks = True
     async with running_bot(database=database_url) as env:
         interaction = await env.imagine(prompt="a", model="gpt-image-2")
-        job = await env.bot.jobs.wait_for_job(
+        job = await env.wait_for_job(
             (await env.job_for(interaction)).id, lambda j: j.task_id is not None
         )
         lemondata.fail_next(status, path_prefix="/v1/tasks", count=100)
@@ -380,9 +378,7 @@ async def test_a_database_error_after_a_create_ends_the_job_refunded(
         lemondata.hold_tasks = True
         monkeypatch.setattr("tests.fakes.lemondata.tasks.secrets.token_hex", lambda n: "same")
         first = await env.imagine(prompt="first", model="gpt-image-2")
-        await env.bot.jobs.wait_for_job(
-            (await env.job_for(first)).id, lambda j: j.state == "running"
-        )
+        await env.wait_for_job((await env.job_for(first)).id, lambda j: j.state == "running")
         second = await env.imagine(prompt="second", model="gpt-image-2")
         job = await env.settled((await env.job_for(second)).id)
         assert (job.state, job.error_code, job.quota_state) == ("failed", "unavailable", "released")

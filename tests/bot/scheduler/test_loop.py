@@ -6,7 +6,6 @@ import asyncio
 
 from bot.scheduler import (
     Grant,
-    PollLoop,
     PollPick,
     PollPlanner,
     PollResult,
@@ -14,6 +13,7 @@ from bot.scheduler import (
     VirtualClock,
 )
 from tests.bot.scheduler.gateway import FixedWindowGateway
+from tests.bot.scheduler.running import poll_loop
 
 
 class Throttled(Exception):
@@ -58,13 +58,10 @@ def test_every_task_is_delivered_without_a_429_at_60_a_minute():
         planner.track(job_id, model="flux-pro", submitted_at=now, deadline=now + 900)
 
     async def main() -> None:
-        loop = PollLoop(planner, budget, poll, clock=clock, max_in_flight=4)
-        runner = asyncio.ensure_future(loop.run())
-        await asyncio.gather(*(create(job_id) for job_id in range(100)))
-        while len(seen) < 100:
-            await clock.sleep(1)
-        runner.cancel()
-        await loop.aclose()
+        async with poll_loop(planner, budget, poll, clock=clock, max_in_flight=4):
+            await asyncio.gather(*(create(job_id) for job_id in range(100)))
+            while len(seen) < 100:
+                await clock.sleep(1)
 
     clock.run(main())
     assert gateway.throttled == []
@@ -88,12 +85,10 @@ def test_a_failed_poll_is_retried_after_its_retry_after():
         return PollResult(done=True)
 
     async def main() -> None:
-        loop = PollLoop(planner, budget, poll, clock=clock)
-        runner = asyncio.ensure_future(loop.run())
-        planner.track(1, model="nano-banana", submitted_at=0.0)
-        while 1 in planner:
-            await clock.sleep(1)
-        runner.cancel()
+        async with poll_loop(planner, budget, poll, clock=clock):
+            planner.track(1, model="nano-banana", submitted_at=0.0)
+            while 1 in planner:
+                await clock.sleep(1)
 
     clock.run(main())
     assert len(attempts) == 2
@@ -133,14 +128,11 @@ def test_the_loop_survives_a_budget_that_raises(caplog):
         return PollResult(done=True)
 
     async def main() -> None:
-        loop = PollLoop(planner, budget, poll, clock=clock)
-        runner = asyncio.ensure_future(loop.run())
-        planner.track(1, model="nano-banana", submitted_at=0.0)
-        while 1 in planner and not runner.done():
-            await clock.sleep(0.5)
-        assert not runner.done(), "the poll loop died"
-        runner.cancel()
-        await loop.aclose()
+        async with poll_loop(planner, budget, poll, clock=clock) as runner:
+            planner.track(1, model="nano-banana", submitted_at=0.0)
+            while 1 in planner and not runner.done():
+                await clock.sleep(0.5)
+            assert not runner.done(), "the poll loop died"
 
     with caplog.at_level("WARNING", logger="bot.scheduler.loop"):
         clock.run(main())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import math
 import random
@@ -12,13 +11,13 @@ import pytest
 from bot.scheduler import (
     Due,
     Grant,
-    PollLoop,
     PollPick,
     PollPlanner,
     PollResult,
     RequestBudget,
     VirtualClock,
 )
+from tests.bot.scheduler.running import poll_loop
 
 FAST, SLOW = "gemini-2.5-flash-image", "gpt-image-2"
 BUDGET_SLACK = 5.0  # what waiting for a grant may add to a planned poll, at 60 a minute
@@ -179,29 +178,26 @@ def test_no_task_starves_under_a_tight_budget():
         return PollResult(done=done)
 
     async def main() -> None:
-        loop = PollLoop(planner, budget, poll, clock=clock)
-        runner = asyncio.ensure_future(loop.run())
-        for job_id in range(20):
-            model, key, median = rng.choice(models)
-            start = clock.now()
-            polls[job_id] = []
-            # Some run far longer than expected, some past their deadline.
-            ends[job_id] = start + median * math.exp(rng.gauss(0, 0.8))
-            deadlines[job_id] = start + rng.uniform(60, 240)
-            starts[job_id] = start
-            bounds[job_id] = max(2 * planner.expected_duration(model, key), 30.0)
-            planner.track(
-                job_id,
-                model=model,
-                option_key=key,
-                submitted_at=start,
-                deadline=deadlines[job_id],
-            )
-            await clock.sleep(rng.uniform(0, 5))
-        while len(outcome) < 20:
-            await clock.sleep(5)
-        runner.cancel()
-        await loop.aclose()
+        async with poll_loop(planner, budget, poll, clock=clock):
+            for job_id in range(20):
+                model, key, median = rng.choice(models)
+                start = clock.now()
+                polls[job_id] = []
+                # Some run far longer than expected, some past their deadline.
+                ends[job_id] = start + median * math.exp(rng.gauss(0, 0.8))
+                deadlines[job_id] = start + rng.uniform(60, 240)
+                starts[job_id] = start
+                bounds[job_id] = max(2 * planner.expected_duration(model, key), 30.0)
+                planner.track(
+                    job_id,
+                    model=model,
+                    option_key=key,
+                    submitted_at=start,
+                    deadline=deadlines[job_id],
+                )
+                await clock.sleep(rng.uniform(0, 5))
+            while len(outcome) < 20:
+                await clock.sleep(5)
 
     clock.run(main())
     assert sorted(outcome) == list(range(20))

@@ -141,10 +141,10 @@ async def test_nested_transactions_join_and_roll_back_together(db):
         async with db.transaction():
             await insert_job(db, draft())
             async with db.transaction():
-                await db.guilds.update_settings(1, daily_limit=3)
+                await db.guilds.update_settings(1, period_limit=3)
             raise RuntimeError("boom")
     assert await unfinished_jobs(db) == []
-    assert (await db.guilds.settings(1)).daily_limit is None
+    assert (await db.guilds.settings(1)).period_limit is None
 
 
 async def test_lock_needs_a_transaction(db):

@@ -27,9 +27,9 @@ class _Counting:
 async def test_every_write_is_seen_by_the_next_read(db):
     """Settings, quota rules, blocks and the blocklist: a write shows at once, on both engines."""
     guilds = db.guilds
-    assert (await guilds.settings(1)).daily_limit is None
-    await guilds.update_settings(1, daily_limit=7)
-    assert (await guilds.settings(1)).daily_limit == 7
+    assert (await guilds.settings(1)).period_limit is None
+    await guilds.update_settings(1, period_limit=7)
+    assert (await guilds.settings(1)).period_limit == 7
 
     assert await guilds.quota_rules(1) == []
     await guilds.set_quota_rule(1, "role", 5, 3, set_by=9)
@@ -51,16 +51,16 @@ async def test_every_write_is_seen_by_the_next_read(db):
 
 async def test_repeated_reads_stay_in_memory(db):
     """The acknowledgement path reads a server's rules without touching the database again."""
-    await db.guilds.update_settings(1, daily_limit=2)
+    await db.guilds.update_settings(1, period_limit=2)
     await db.guilds.settings(1)
     await db.guilds.prompt_rules(1)
     counter = _Counting(db)
     for _ in range(5):
-        assert (await db.guilds.settings(1)).daily_limit == 2
+        assert (await db.guilds.settings(1)).period_limit == 2
         await db.guilds.prompt_rules(1)
         await db.guilds.blocked_user(1, 3)
     assert counter.reads == 1  # only the first look at the blocked members
-    await db.guilds.update_settings(2, daily_limit=4)  # another server's write keeps ours
+    await db.guilds.update_settings(2, period_limit=4)  # another server's write keeps ours
     reads = counter.reads
     await db.guilds.settings(1)
     assert counter.reads == reads
@@ -114,8 +114,8 @@ async def test_shared_entries_expire():
 async def test_another_process_sees_a_write_within_the_time_to_live(postgres_url):
     """Two processes on one PostgreSQL: the writer at once, the other after its entry expires."""
     async with Store.open(postgres_url) as one, Store.open(postgres_url) as two:
-        assert (await two.guilds.settings(1)).daily_limit is None
-        await one.guilds.update_settings(1, daily_limit=3)
-        assert (await one.guilds.settings(1)).daily_limit == 3
+        assert (await two.guilds.settings(1)).period_limit is None
+        await one.guilds.update_settings(1, period_limit=3)
+        assert (await one.guilds.settings(1)).period_limit == 3
         two.guilds._cache._ttl = 0.0  # the entry has expired
-        assert (await two.guilds.settings(1)).daily_limit == 3
+        assert (await two.guilds.settings(1)).period_limit == 3

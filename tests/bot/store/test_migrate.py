@@ -20,7 +20,7 @@ async def _populate(path) -> dict[str, list[int]]:
         ]
         await db.images.save_images(jobs[0], [StoredImage(0, "http://x/1.png", "image/png", b"1")])
         await db.jobs.transition(jobs[0], ["queued"], "running", task_id="t1")
-        await db.guilds.update_settings(1, daily_limit=5, quota_period="week")
+        await db.guilds.update_settings(1, period_limit=5, quota_period="week")
         await db.guilds.set_quota_rule(1, "role", 100, None, set_by=9)
         await db.guilds.block_user(1, 7, "spam", blocked_by=9)
         rules = [(await db.guilds.add_prompt_rule(1, p, False, 9)).id for p in ("a", "b", "c")]

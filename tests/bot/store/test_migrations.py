@@ -187,3 +187,26 @@ def test_every_migration_is_package_data():
     for file in files:
         relative = file.relative_to(package).as_posix()
         assert any(fnmatch.fnmatchcase(relative, p) for p in patterns), relative
+
+
+async def test_a_daily_limit_from_before_v10_is_kept_as_the_period_limit(
+    tmp_path, monkeypatch, empty_url
+):
+    """V10 renames guild_settings.daily_limit to period_limit; a server's limit survives."""
+    with monkeypatch.context() as patch:
+        engines_reading(patch, old_layout(tmp_path / "old", upto=9))
+        async with Store.open(empty_url) as store:
+            assert await store.db.schema_version() == 9
+            await store.db.execute(
+                "INSERT INTO guild_settings (guild_id, daily_limit, quota_period, updated_at) "
+                "VALUES (?, ?, ?, ?)",
+                (1, 5, "week", 0.0),
+            )
+
+    async with Store.open(empty_url) as store:
+        assert await store.db.schema_version() >= 10
+        settings = await store.guilds.settings(1)
+        assert (settings.period_limit, settings.quota_period) == (5, "week")
+        tables, _ = await schema(store)
+        assert "period_limit" in tables["guild_settings"]
+        assert "daily_limit" not in tables["guild_settings"]

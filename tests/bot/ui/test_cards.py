@@ -7,7 +7,8 @@ import re
 import pytest
 
 from bot.errors import OWN_DETAILS
-from bot.ui.cards import details_embed, failure_text
+from bot.ui.cards import failure_text
+from bot.ui.details import details_embed
 from tests.factories import job
 
 LATIN_WORD = re.compile(r"[A-Za-z]{3,}")

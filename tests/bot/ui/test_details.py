@@ -7,7 +7,7 @@ from typing import Any
 import discord
 
 from bot.store import Job
-from bot.ui.cards import MESSAGE_EMBED_TOTAL, details_messages
+from bot.ui.details import MESSAGE_EMBED_TOTAL, details_messages
 from tests.factories import MODEL
 from tests.factories import job as _factory_job
 
