@@ -35,6 +35,7 @@ from bench import (  # noqa: E402
     bench_blocklist,
     bench_capacity,
     bench_poller,
+    bench_processes,
     bench_reserve,
     bench_scheduler,
     bench_size,
@@ -51,6 +52,7 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     "capacity": lambda: asyncio.run(bench_capacity.run()),
     "reserve": lambda: asyncio.run(bench_reserve.run()),
     "blocklist": lambda: asyncio.run(bench_blocklist.run()),
+    "processes": lambda: asyncio.run(bench_processes.run()),
 }
 
 
