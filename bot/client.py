@@ -121,6 +121,9 @@ class LemonBot(commands.AutoShardedBot):
             fetch=self.api.list_image_models,
             max_age=settings.model_cache_seconds,
             spawn=self.background.spawn,  # a refresh in flight is cancelled at close
+            # Each model's description, fetched only with requests to spare.
+            describe=self.api.describe_model,
+            spare=self.budget.spare,
         )
         self.audit = AuditLog(self, store, self.background)
         self.quota = QuotaService(store, period_limit=settings.daily_image_quota)

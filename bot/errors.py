@@ -50,6 +50,7 @@ errors, a traceback for anything else.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -90,12 +91,15 @@ class GatewayError(LemonbotError):
         status: int | None = None,
         code: str | None = None,
         retry_after: float | None = None,
+        hints: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
         self.retry_after = retry_after  # seconds, from the answer's Retry-After
+        # What a refusal says is allowed (ApiError's param, allowed_aspect_ratios, ...).
+        self.hints: Mapping[str, Any] = hints or {}
 
     @property
     def retryable(self) -> bool:

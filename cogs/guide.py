@@ -54,6 +54,7 @@ class Guide(commands.Cog):
                 image_input=catalog.image_input(info.id),
                 weight=unit_weight(info.id, None, weights),
                 pricing=info.pricing,
+                spec=catalog.spec(info.id),
             )
             for info in models
         ]

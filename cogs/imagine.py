@@ -12,18 +12,23 @@ from discord.app_commands import Choice, Range
 from discord.ext import commands
 
 from bot.catalog import (
+    BACKGROUNDS,
     DALLE_QUALITIES,
     GPT_QUALITIES,
+    MAX_COMPRESSION,
     MAX_COUNT,
+    MAX_NEGATIVE_PROMPT_LENGTH,
     MAX_PROMPT_LENGTH,
+    MAX_SEED,
+    OUTPUT_FORMATS,
     ImagineOptions,
-    family_of,
     unit_weight,
 )
 from bot.client import LemonBot
-from bot.i18n import LocaleLike, Text, command_text
+from bot.i18n import Text, command_text
 from bot.jobs import JobRequest
-from bot.ui.cards import family_text, quota_embed
+from bot.ui.cards import quota_embed
+from bot.ui.guide import model_label
 from bot.ui.replies import member_role_ids
 from cogs.submit import request_for, submit, submit_deferred
 
@@ -62,6 +67,10 @@ STYLE_CHOICES = [
     Choice(name=command_text("choice.style_vivid"), value="vivid"),
     Choice(name=command_text("choice.style_natural"), value="natural"),
 ]
+BACKGROUND_CHOICES = [
+    Choice(name=command_text(f"choice.background_{b}"), value=b) for b in BACKGROUNDS
+]
+FORMAT_CHOICES = [Choice(name=command_text(f"choice.format_{f}"), value=f) for f in OUTPUT_FORMATS]
 
 
 class Imagine(commands.Cog):
@@ -103,12 +112,19 @@ class Imagine(commands.Cog):
         image=command_text("cmd.imagine.image"),
         image2=command_text("cmd.imagine.image2"),
         image3=command_text("cmd.imagine.image3"),
+        background=command_text("cmd.imagine.background"),
+        output_format=command_text("cmd.imagine.output_format"),
+        compression=command_text("cmd.imagine.compression"),
+        negative_prompt=command_text("cmd.imagine.negative_prompt"),
+        seed=command_text("cmd.imagine.seed"),
     )
     @app_commands.choices(
         ratio=RATIO_CHOICES,
         resolution=RESOLUTION_CHOICES,
         quality=QUALITY_CHOICES,
         style=STYLE_CHOICES,
+        background=BACKGROUND_CHOICES,
+        output_format=FORMAT_CHOICES,
     )
     async def imagine(
         self,
@@ -123,8 +139,17 @@ class Imagine(commands.Cog):
         image: discord.Attachment | None = None,
         image2: discord.Attachment | None = None,
         image3: discord.Attachment | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        compression: Range[int, 0, MAX_COMPRESSION] | None = None,
+        negative_prompt: Range[str, 1, MAX_NEGATIVE_PROMPT_LENGTH] | None = None,
+        seed: Range[int, 0, MAX_SEED] | None = None,
     ) -> None:
-        """Generate images from a text prompt, optionally starting from reference images."""
+        """Generate images from a text prompt, optionally starting from reference images.
+
+        The output options (background, format, compression, negative prompt, seed) are
+        checked against what the chosen model takes, before anything is reserved.
+        """
         options = ImagineOptions(
             prompt=prompt,
             model=model or self.bot.settings.default_model,
@@ -133,6 +158,11 @@ class Imagine(commands.Cog):
             quality=quality,
             count=count,
             style=style,
+            background=background,
+            output_format=output_format,
+            compression=compression,
+            negative_prompt=negative_prompt,
+            seed=seed,
         )
         references = [a for a in (image, image2, image3) if a is not None]
         if not references:  # a Refusal is answered ephemerally by the error router
@@ -140,7 +170,7 @@ class Imagine(commands.Cog):
             return
         # What needs no download is refused at once, privately, as the first answer: the
         # model, the count, and what Discord declares of each file (its type and size).
-        await self.bot.jobs.check(replace(options, images=len(references)))
+        await self.bot.jobs.check(replace(options, images=len(references)), interaction.guild_id)
         self.bot.references.check_declared(references)
 
         async def build() -> JobRequest:
@@ -172,16 +202,10 @@ class Imagine(commands.Cog):
         if not catalog.loaded:
             await catalog.ensure_loaded(AUTOCOMPLETE_WAIT_SECONDS)
         return [
-            Choice(name=_model_label(name, interaction.locale), value=name)
+            Choice(name=model_label(catalog.spec(name), interaction.locale), value=name)
             for name in catalog.suggest(current)
             if len(name) <= CHOICE_NAME_LIMIT  # Discord refuses longer choice values
         ]
-
-
-def _model_label(model: str, locale: LocaleLike) -> str:
-    family = family_of(model)
-    label = model if family.name == "other" else f"{model} · {family_text(family, locale)}"
-    return label[:CHOICE_NAME_LIMIT]
 
 
 async def setup(bot: LemonBot) -> None:

@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catalog import MAX_REFERENCE_IMAGES, ImagineOptions, edit_options
+from bot.catalog import MAX_REFERENCE_IMAGES, ImagineOptions, edit_options, rerolled
 from bot.client import LemonBot
 from bot.errors import InvalidRequest, NotAllowed
 from bot.i18n import command_text, t
@@ -33,6 +33,7 @@ from bot.ui.modals import (
     edit_modal,
     modal_values,
     remix_modal,
+    seed_field,
 )
 from bot.ui.replies import report_error, send_ephemeral
 from cogs.submit import request_for, submit, submit_deferred
@@ -76,7 +77,7 @@ class Results(commands.Cog):
     async def reroll(self, interaction: Interaction, job_id: int) -> None:
         """Make the same request again, as a new job with its own charge."""
         job, inputs = await self.bot.jobs.source(job_id, interaction.guild_id)
-        options = replace(ImagineOptions(**job.options), images=0)
+        options = rerolled(ImagineOptions(**job.options))
         request = request_for(
             interaction,
             options,
@@ -103,8 +104,11 @@ class Results(commands.Cog):
         # now, not after filling the form in.
         await self.bot.moderation.check_member(job.guild_id, interaction.user.id)
         await self.bot.members.of(interaction, job.guild_id)
+        seed = job.options.get("seed")
         await interaction.response.send_modal(
-            edit_modal(job.id, image, job.prompt, job.options.get("ratio"), interaction.locale)
+            edit_modal(
+                job.id, image, job.prompt, job.options.get("ratio"), interaction.locale, seed=seed
+            )
         )
 
     async def details(self, interaction: Interaction, job_id: int) -> None:
@@ -158,8 +162,11 @@ class Results(commands.Cog):
             values.get(RATIO_FIELD) or None,
             takes_images=self.bot.jobs.takes_images,
             fallback=self.bot.settings.default_edit_model,
+            seed=seed_field(values),
         )
-        await self.bot.jobs.check(replace(options, images=1))  # before anything is fetched
+        options = self.bot.jobs.keep_taken(options)  # what the Edit's model takes of them
+        # before anything is fetched
+        await self.bot.jobs.check(replace(options, images=1), interaction.guild_id)
 
         async def build() -> JobRequest:
             reference = await self.bot.references.result_image(interaction.message, job, image)
@@ -183,19 +190,18 @@ class Results(commands.Cog):
         result card's image) and, on a lemonbot result, the images delivered as links.
         """
         assert interaction.guild_id is not None  # the menu is offered in servers only
-        parent = await self.bot.jobs.known(job_of(message), interaction.guild_id)
+        source = await self.bot.jobs.parent(job_of(message), interaction.guild_id)
+        parent = source.id if source else None
         # Only the result's URLs (a result delivered as links): the modal must open
         # within Discord's 3 s, so no reference bytes are read here.
-        result_urls = (
-            await self.bot.jobs.result_urls(parent, interaction.guild_id) if parent else []
-        )
-        images = message_images(message, result_urls)
+        images = message_images(message, source.result_urls if source else [])
         if not images:
             raise InvalidRequest("refusal.no_image_to_remix")
         await self.bot.moderation.check_member(interaction.guild_id, interaction.user.id)
         token = self.bot.references.hold_remix(images, parent)
+        seed = source.options.get("seed") if source else None
         await interaction.response.send_modal(
-            remix_modal(token, self.bot.settings.default_edit_model, interaction.locale)
+            remix_modal(token, self.bot.settings.default_edit_model, interaction.locale, seed=seed)
         )
 
     async def _remix_submitted(self, interaction: Interaction, token: str) -> None:
@@ -210,8 +216,11 @@ class Results(commands.Cog):
         model = values.get(MODEL_FIELD, "").strip() or self.bot.settings.default_edit_model
         takes = min(self.bot.jobs.image_input(model).max_images, MAX_REFERENCE_IMAGES)
         sources = pending.images[: max(1, takes)]
-        options = ImagineOptions(prompt=values.get(PROMPT_FIELD, ""), model=model)
-        await self.bot.jobs.check(replace(options, images=len(sources)))
+        options = ImagineOptions(
+            prompt=values.get(PROMPT_FIELD, ""), model=model, seed=seed_field(values)
+        )
+        options = self.bot.jobs.keep_taken(options)
+        await self.bot.jobs.check(replace(options, images=len(sources)), interaction.guild_id)
 
         async def build() -> JobRequest:
             inputs = await self.bot.references.sources(sources)

@@ -60,7 +60,15 @@ def request_for(
         parent_id=parent_id,
         kind=kind,
         locale=locale_of(interaction.locale),
+        age_restricted=age_restricted(interaction),
     )
+
+
+def age_restricted(interaction: Interaction) -> bool:
+    """Whether the interaction came from an age-restricted channel of a server (a DM: no)."""
+    channel = interaction.channel
+    is_nsfw = getattr(channel, "is_nsfw", None)
+    return interaction.guild_id is not None and callable(is_nsfw) and bool(is_nsfw())
 
 
 async def as_member(bot: LemonBot, interaction: Interaction, request: JobRequest) -> JobRequest:

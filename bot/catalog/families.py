@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from bot.catalog.options import DALLE_QUALITIES, GPT_QUALITIES, MAX_COUNT, RESOLUTIONS, STYLES
+from bot.catalog.options import (
+    BACKGROUNDS,
+    DALLE_QUALITIES,
+    GPT_QUALITIES,
+    MAX_COUNT,
+    OUTPUT_FORMATS,
+    RESOLUTIONS,
+    STYLES,
+)
 
 
 class ImageMode(Enum):
@@ -58,6 +66,14 @@ class Family:
     # Reference images: GPT Image edits take up to 16; a multipart generation (Gemini,
     # Nano Banana) carries one upload; FLUX edits one source image.
     image_input: ImageInput = TEXT_ONLY
+    # The output options of LemonData's contract, where the family takes them (the
+    # gateway's own description of a model wins: :mod:`bot.catalog.specs`).
+    backgrounds: tuple[str, ...] = ()
+    output_formats: tuple[str, ...] = ()
+    compression: bool = False  # output_compression, for jpeg and webp
+    seed: bool = False
+    negative_prompt: bool = False
+    moderation: bool = False  # the server's strictness (gpt-image-2: auto or low)
 
     def matches(self, model: str) -> bool:
         """Return True if ``model`` belongs to this family."""
@@ -75,6 +91,10 @@ FAMILIES: tuple[Family, ...] = (
         supports_async=True,
         weight=2,
         image_input=ImageInput(ImageMode.EDIT, 16),
+        backgrounds=("auto", "opaque"),  # not transparent (the contract says so)
+        output_formats=OUTPUT_FORMATS,
+        compression=True,
+        moderation=True,
     ),
     Family(
         name="DALL-E 3",
@@ -91,6 +111,8 @@ FAMILIES: tuple[Family, ...] = (
         resolutions=RESOLUTIONS,
         weight=2,
         image_input=ImageInput(ImageMode.IMAGE_TO_IMAGE, 1),
+        seed=True,
+        negative_prompt=True,
     ),
     Family(
         name="Gemini Flash image",
@@ -104,6 +126,8 @@ FAMILIES: tuple[Family, ...] = (
             }
         ),
         image_input=ImageInput(ImageMode.IMAGE_TO_IMAGE, 1),
+        seed=True,
+        negative_prompt=True,
     ),
     Family(
         name="Gemini 2.0 Flash (prompt only)",
@@ -117,6 +141,11 @@ FAMILIES: tuple[Family, ...] = (
         prefixes=("flux-", "flux.", "black-forest-labs/"),
         supports_async=True,
         image_input=ImageInput(ImageMode.EDIT, 1),
+        backgrounds=BACKGROUNDS,
+        output_formats=OUTPUT_FORMATS,
+        compression=True,
+        seed=True,
+        negative_prompt=True,
     ),
 )
 

@@ -81,21 +81,26 @@ def dalle_size(ratio: str) -> tuple[int, int]:
     return min(DALLE_SIZES, key=lambda size: abs(math.log(size[0] / size[1]) - target))
 
 
-def geometry_for(options: ImagineOptions) -> dict[str, str]:
-    """Translate ``ratio`` (and resolution) into the fields the model's family takes."""
+def geometry_for(options: ImagineOptions, geometry: Geometry | None = None) -> dict[str, str]:
+    """Translate ``ratio`` (and resolution) into the fields the model takes.
+
+    ``geometry`` is how the model takes a shape when the gateway's description says so
+    (:mod:`bot.catalog.specs`); by default, its family's.
+    """
     family = family_of(options.model)
+    geometry = geometry or family.geometry
     ratio = options.ratio or DEFAULT_RATIO
     if family is CONSERVATIVE and options.ratio is None:
         return {}  # a model without a rule gets no shape it was not asked for
-    if family.geometry is Geometry.ASPECT_RATIO:
+    if geometry is Geometry.ASPECT_RATIO:
         fields = {"aspect_ratio": ratio}
         if options.resolution:
             fields["resolution"] = options.resolution
         return fields
-    if family.geometry is Geometry.GPT_SIZE:
+    if geometry is Geometry.GPT_SIZE:
         width, height = gpt_image_size(ratio, options.resolution)
         return {"size": f"{width}x{height}"}
-    if family.geometry is Geometry.DALLE_SIZE:
+    if geometry is Geometry.DALLE_SIZE:
         width, height = dalle_size(ratio)
         return {"size": f"{width}x{height}"}
     return {}

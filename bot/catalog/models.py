@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -11,13 +12,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.catalog.families import ImageInput, image_input_of
-from bot.lemondata import AuthenticationError, GatewayError, ModelInfo
+from bot.catalog.specs import ModelSpec, disagreements, spec_of
+from bot.lemondata import AuthenticationError, GatewayError, ModelDescription, ModelInfo
 
 log = logging.getLogger(__name__)
 
 # Runs a refresh in the background: the bot's one owner of background tasks
 # (``Background.spawn``), which cancels it at close.
 Spawn = Callable[[Coroutine[Any, Any, None], str], "asyncio.Task[Any]"]
+# A description is asked again after this long (they change far less than the list).
+DESCRIPTION_MAX_AGE = 6 * 3600.0
+# Between two description fetches, and while the request budget has no room to spare.
+DESCRIBE_GAP_SECONDS = 1.0
 
 
 @dataclass
@@ -28,11 +34,25 @@ class ModelCatalog:
     :meth:`names` is instant and suits Discord's 3-second autocomplete window. Refreshes
     run through ``spawn``: the bot's background owner's (``Background.spawn``), so that
     close cancels one in flight.
+
+    After each list, the models' descriptions (``describe``: ``GET /v1/models/{model}``)
+    are fetched in the background, one at a time, only while the request budget has
+    room to spare (``spare``) and only when missing or older than
+    :data:`DESCRIPTION_MAX_AGE`: they never take a request a member's job could use, and
+    nothing a member waits for reads them from the network. :meth:`spec` is what a model
+    takes: its description first, its family's rules where there is none yet.
     """
 
     fetch: Callable[[], Awaitable[list[ModelInfo]]]
     spawn: Spawn
     max_age: float = 600.0
+    describe: Callable[[str], Awaitable[ModelDescription]] | None = None
+    spare: Callable[[], bool] = lambda: True
+    describe_gap: float = DESCRIBE_GAP_SECONDS
+    _descriptions: dict[str, tuple[float, ModelDescription]] = field(default_factory=dict)
+    _specs: dict[str, ModelSpec] = field(default_factory=dict)
+    _told: set[str] = field(default_factory=set)  # models whose disagreement was logged
+    _describing: asyncio.Task[Any] | None = None
     _key_refused: bool = False  # the gateway answered 401/403: an admin must fix the key
     _models: list[ModelInfo] = field(default_factory=list)
     _fetched_at: float | None = None
@@ -61,6 +81,74 @@ class ModelCatalog:
         """Return how ``model`` takes reference images (the gateway's word, else its family)."""
         info = self.info(model)
         return image_input_of(model, info.operations if info else None)
+
+    def description(self, model: str) -> ModelDescription | None:
+        """Return the gateway's last description of ``model``, or None (not fetched yet)."""
+        entry = self._descriptions.get(model)
+        return entry[1] if entry else None
+
+    def spec(self, model: str) -> ModelSpec:
+        """Return what ``model`` takes: the gateway's description, else its family's rules."""
+        spec = self._specs.get(model)
+        if spec is None:
+            spec = self._specs[model] = spec_of(model, self.description(model))
+        return spec
+
+    def takers(self, option: str, value: str | None = None) -> list[str]:
+        """Return the listed models that take ``option`` (with ``value``, when given)."""
+        found = []
+        for name in self.names():
+            spec = self.spec(name)
+            if not spec.takes(option):
+                continue
+            values = {"background": spec.backgrounds, "output_format": spec.output_formats}
+            if value is None or value in values.get(option, (value,)):
+                found.append(name)
+        return found
+
+    def learn_description(self, description: ModelDescription) -> None:
+        """Keep ``description`` (and say once per model where it overrides the table)."""
+        model = description.model
+        self._descriptions[model] = (time.time(), description)
+        self._specs.pop(model, None)
+        said = disagreements(model, description)
+        if said and model not in self._told:
+            self._told.add(model)
+            log.info(
+                "the gateway's description of %s differs from its family table (%s); "
+                "the gateway's is used",
+                model,
+                said,
+            )
+
+    async def _room(self) -> None:
+        """Return once the request budget has room to spare (it is asked every gap)."""
+        for _ in itertools.count():
+            if self.spare():
+                return
+            await asyncio.sleep(self.describe_gap)
+
+    async def describe_all(self) -> None:
+        """Fetch the descriptions that are missing or stale, one at a time, with spare room."""
+        if self.describe is None:
+            return
+        fetched = 0
+        for info in list(self._models):
+            entry = self._descriptions.get(info.id)
+            if entry is not None and time.time() - entry[0] < DESCRIPTION_MAX_AGE:
+                continue
+            await self._room()
+            try:
+                self.learn_description(await self.describe(info.id))
+            except AuthenticationError:
+                self.key_rejected()
+                return
+            except GatewayError as exc:
+                log.warning("could not fetch the description of %s: %r", info.id, exc)
+            fetched += 1
+            await asyncio.sleep(self.describe_gap)
+        if fetched:
+            log.info("image model descriptions refreshed: %d models", fetched)
 
     @property
     def loaded(self) -> bool:
@@ -113,6 +201,8 @@ class ModelCatalog:
         self._models = models
         self._fetched_at = time.time()
         log.info("image model list refreshed: %d models", len(models))
+        if self.describe is not None and (self._describing is None or self._describing.done()):
+            self._describing = self.spawn(self.describe_all(), "catalog-describe")
 
     def suggest(self, typed: str, limit: int = 25) -> list[str]:
         """Return up to ``limit`` model ids matching what the user typed."""

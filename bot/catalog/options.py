@@ -14,6 +14,14 @@ GPT_QUALITIES = ("auto", "low", "medium", "high")
 DALLE_QUALITIES = ("standard", "hd")
 STYLES = ("vivid", "natural")
 MAX_COUNT = 4
+BACKGROUNDS = ("auto", "opaque", "transparent")
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+TRANSPARENT_FORMATS = ("png", "webp")  # a transparent background needs an alpha channel
+COMPRESSED_FORMATS = ("jpeg", "webp")  # compression applies to these only
+MAX_COMPRESSION = 100
+MAX_NEGATIVE_PROMPT_LENGTH = 1000
+MAX_SEED = 2**32 - 1
+STRICTNESS = ("auto", "low")  # the gateway's moderation values
 RESOLUTION_WEIGHT = {"1k": 1, "2k": 1, "4k": 2}
 
 
@@ -30,6 +38,15 @@ class ImagineOptions:
     style: str | None = None
     images: int = 0  # reference images sent with the request (their bytes travel apart)
     replaced_model: str | None = None  # an Edit of a text-only model's image uses another
+    background: str | None = None
+    output_format: str | None = None
+    compression: int | None = None
+    negative_prompt: str | None = None
+    seed: int | None = None
+    # Set by the bot, never by the member: the format it picked when none was asked
+    # (``output_format`` then holds it), and the server's strictness for this channel.
+    format_picked: bool = False
+    moderation: str | None = None
 
     def normalized(self) -> ImagineOptions:
         """Strip the prompt and lower-case the enumerated values."""
@@ -40,7 +57,32 @@ class ImagineOptions:
             resolution=self.resolution.lower() if self.resolution else None,
             quality=self.quality.lower() if self.quality else None,
             style=self.style.lower() if self.style else None,
+            background=self.background.lower() if self.background else None,
+            output_format=_format(self.output_format),
+            negative_prompt=(self.negative_prompt or "").strip() or None,
         )
+
+
+def _format(value: str | None) -> str | None:
+    """Lower-case an output format; ``jpg`` is ``jpeg``."""
+    value = value.strip().lower() if value else None
+    return "jpeg" if value == "jpg" else value or None
+
+
+def rerolled(options: ImagineOptions) -> ImagineOptions:
+    """Return the options of a Reroll: the same request, with a new seed drawn.
+
+    What the bot decided for the first job (its seed, a format it picked, the server's
+    strictness) is decided again for the new one.
+    """
+    return replace(
+        options,
+        images=0,
+        seed=None,
+        moderation=None,
+        output_format=None if options.format_picked else options.output_format,
+        format_picked=False,
+    )
 
 
 def edit_options(
@@ -51,19 +93,29 @@ def edit_options(
     *,
     takes_images: Callable[[str], bool],
     fallback: str,
+    seed: int | None = None,
 ) -> ImagineOptions:
     """Return the options of an Edit of a result made by ``model`` with ``source`` options.
 
-    The Edit keeps the result's model when that model takes a reference image; else it
-    uses ``fallback`` (``DEFAULT_EDIT_MODEL``), records the model it replaced, and drops
-    the resolution and quality, which were the replaced model's.
+    The Edit keeps the result's model when that model takes a reference image, with
+    its resolution, quality and output options; else it uses ``fallback``
+    (``DEFAULT_EDIT_MODEL``), records the model it replaced, and drops what was the
+    replaced model's. ``seed`` is the form's (the parent's unless the member changed it).
     """
     if takes_images(model):
+        picked = bool(source.get("format_picked"))
         return ImagineOptions(
             prompt=prompt,
             model=model,
             ratio=ratio,
             resolution=source.get("resolution"),
             quality=source.get("quality"),
+            background=source.get("background"),
+            output_format=None if picked else source.get("output_format"),
+            compression=source.get("compression"),
+            negative_prompt=source.get("negative_prompt"),
+            seed=seed,
         )
-    return ImagineOptions(prompt=prompt, model=fallback, ratio=ratio, replaced_model=model)
+    return ImagineOptions(
+        prompt=prompt, model=fallback, ratio=ratio, replaced_model=model, seed=seed
+    )

@@ -12,7 +12,8 @@
 * :mod:`~bot.jobs.outcomes`: a finished job's delivery, retried, and its record and refund;
 * :mod:`~bot.jobs.delivery`: progress and outcomes on Discord (edit, channel, DM);
 * :mod:`~bot.jobs.kept`: the small copy kept of reference images once a job is over;
-* :mod:`~bot.jobs.failures`: which API error becomes which outcome;
+* :mod:`~bot.jobs.failures`: which API error becomes which outcome (and what a refusal allowed);
+* :mod:`~bot.jobs.formats`: the output format picked when a member picks none;
 * :mod:`~bot.jobs.references`: reference images, read from messages, checked, made inputs;
 * :mod:`~bot.jobs.readings`: one member's reference readings, taken in turn.
 """

@@ -6,7 +6,8 @@ is told about each.
 
 from __future__ import annotations
 
-from typing import Protocol
+import json
+from typing import Any, Protocol
 
 from bot.errors import DETAIL_LOST_TASK
 from bot.lemondata import (
@@ -90,3 +91,48 @@ def failed_task(status: TaskStatus) -> tuple[str, str | None]:
         else ("task_failed")
     )
     return code, status.error_message or status.error_code
+
+
+# Member options a gateway refusal may say a model takes (supported_parameters).
+HINTED_OPTIONS = (
+    "aspect_ratio",
+    "resolution",
+    "quality",
+    "style",
+    "background",
+    "output_format",
+    "output_compression",
+    "negative_prompt",
+    "seed",
+)
+
+
+def hint_of(exc: GatewayError) -> str | None:
+    """Return what a gateway refusal allowed, as the job's ``error_hint`` (JSON), or None.
+
+    The most specific hint wins: the ratios or resolutions a model takes, a model the
+    gateway suggests instead, the longest prompt, or the parameters the model takes.
+    The card turns it into one sentence in the member's language.
+    """
+    if not isinstance(exc, BadRequestError) or isinstance(exc, ContentPolicyError):
+        return None
+    hints = exc.hints
+    param = str(hints.get("param") or "")
+
+    def strings(key: str) -> list[str]:
+        value = hints.get(key)
+        return [str(v) for v in value if isinstance(v, str)][:12] if isinstance(value, list) else []
+
+    found: dict[str, Any] | None = None
+    if ratios := strings("allowed_aspect_ratios"):
+        found = {"kind": "ratios", "values": ratios}
+    elif resolutions := strings("allowed_resolutions"):
+        found = {"kind": "resolutions", "values": resolutions}
+    elif isinstance(hints.get("did_you_mean"), str):
+        found = {"kind": "model", "values": [hints["did_you_mean"][:100]]}
+    elif isinstance(limit := hints.get("prompt_max_characters"), int | float):
+        found = {"kind": "prompt", "values": [int(limit)]}
+    elif params := strings("supported_parameters"):
+        taken = [p for p in params if p in HINTED_OPTIONS]
+        found = {"kind": "parameters", "param": param[:40], "values": taken}
+    return json.dumps(found) if found is not None else None

@@ -28,7 +28,16 @@ from bot.errors import DETAIL_DOWNLOAD_TIMEOUT, DETAIL_NO_IMAGES, log_failure
 from bot.jobs import queue_policy
 from bot.jobs.delivery import Delivery
 from bot.jobs.dispatcher import Dispatcher
-from bot.jobs.failures import NO_WATCH, KeyWatch, classify, failed_task, lost_task, watch_key
+from bot.jobs.failures import (
+    NO_WATCH,
+    KeyWatch,
+    classify,
+    failed_task,
+    hint_of,
+    lost_task,
+    watch_key,
+)
+from bot.jobs.formats import OutputSizes
 from bot.jobs.kept import small_copies
 from bot.jobs.leases import Leases
 from bot.jobs.outcomes import Outcomes
@@ -80,6 +89,7 @@ class JobRunner:
         self._settings = settings
         self._background = background
         self.leases = Leases(store, settings.lease_seconds)
+        self.sizes = OutputSizes()  # learned from delivered images: the format picked
         self.recovery = Recovery(store, self.leases, delivery)
         self.takeover = Takeover(self, store, self.recovery)
         self.dispatcher = Dispatcher(
@@ -163,7 +173,7 @@ class JobRunner:
         except GatewayError as exc:
             log.warning("job %s: create failed: %r", job.id, exc)
             watch_key(self._key, exc)  # a refused key: the next requests are refused
-            await self.fail(job.id, classify(exc), exc.message)
+            await self.fail(job.id, classify(exc), exc.message, hint=hint_of(exc))
             return
         except Exception as exc:
             log_failure(log, exc, "job %s: create failed", job.id)
@@ -294,6 +304,7 @@ class JobRunner:
             fetched = [c for c, s in zip(complete, stored, strict=True) if s.data is None]
             await self._store.images.fill_images(job_id, fetched)
             await self._quota.settle(job_id, units if len(complete) < asked else None)
+        self.sizes.learn(job, complete)
         await self._ended(job_id, complete)
 
     async def _fetch(self, image: StoredImage, max_bytes: int) -> StoredImage:
@@ -304,9 +315,18 @@ class JobRunner:
         return StoredImage(image.position, image.url, got.content_type, got.data)
 
     async def fail(
-        self, job_id: int, code: str, detail: str | None, *, state: str = "failed"
+        self,
+        job_id: int,
+        code: str,
+        detail: str | None,
+        *,
+        state: str = "failed",
+        hint: str | None = None,
     ) -> None:
-        """End an active job as ``state`` with its quota released, then deliver the news."""
+        """End an active job as ``state`` with its quota released, then deliver the news.
+
+        ``hint``: what a gateway refusal allowed (:func:`~bot.jobs.failures.hint_of`).
+        """
         async with self._store.transaction():
             failed = await self._store.jobs.transition(
                 job_id,
@@ -315,6 +335,7 @@ class JobRunner:
                 token=self.leases.of(job_id).token,
                 error_code=code,
                 error_message=detail[:ERROR_DETAIL_LIMIT] if detail else None,
+                error_hint=hint,
                 finished_at=time.time(),
             )
             if failed is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -18,9 +19,11 @@ from dataclasses import asdict, dataclass, replace
 
 from bot.background import Background
 from bot.catalog import (
+    MAX_SEED,
     ImageInput,
     ImagineOptions,
     ModelCatalog,
+    ModelSpec,
     build_request,
     cost_units,
     validate,
@@ -65,6 +68,7 @@ class JobRequest:
     parent_id: int | None = None  # the job a Reroll, Edit or Remix starts from
     kind: str = "imagine"
     locale: str = ENGLISH  # the requester's language: their cards are in it (bot.i18n)
+    age_restricted: bool = False  # asked in an age-restricted channel (never in a DM)
 
 
 def draft_for(
@@ -72,10 +76,12 @@ def draft_for(
     options: ImagineOptions,
     weights: Mapping[str, int],
     accepts: ImageInput | None = None,
+    spec: ModelSpec | None = None,
 ) -> JobDraft:
     """Return the job row a request with validated ``options`` makes (nothing reserved).
 
-    ``accepts``: how the model takes reference images, as validated (the gateway's word).
+    ``accepts``: how the model takes reference images, as validated (the gateway's word);
+    ``spec``: what else it takes, as validated.
     """
     user = api_user(request.guild_id, request.user_id)
     return JobDraft(
@@ -93,7 +99,7 @@ def draft_for(
         model=options.model,
         options=asdict(options),
         prompt=options.prompt,
-        request=build_request(options, user, accepts),
+        request=build_request(options, user, accepts, spec),
         quota_units=cost_units(options, weights),
         parent_id=request.parent_id,
         kind=request.kind,
@@ -149,11 +155,13 @@ class JobService:
         """Coroutines called with every job whose outcome delivery has ended."""
         return self.runner.finished_listeners
 
-    async def check(self, options: ImagineOptions) -> ImagineOptions:
+    async def check(self, options: ImagineOptions, guild_id: int | None = None) -> ImagineOptions:
         """Validate options (``images`` counting the references) against the live catalog.
 
-        Raises a Refusal with a short reason; nothing is stored. Used before reference
-        images are downloaded, and again by :meth:`accept`.
+        With ``guild_id``, the server's default output format applies first (where the
+        model takes one and the member chose none). Raises a Refusal with a short
+        reason; nothing is stored. Used before reference images are downloaded, and
+        again by :meth:`accept`.
         """
         if self._background.closing:
             raise ServiceUnavailable("refusal.restarting")
@@ -163,7 +171,50 @@ class JobService:
             if self._catalog.key_refused:
                 raise ServiceUnavailable("refusal.not_set_up")
             raise ServiceUnavailable("refusal.models_unavailable")
-        return validate(options, self._catalog.is_listed, self._catalog.image_input)
+        if guild_id is not None and options.output_format is None:
+            default = (await self._store.guilds.settings(guild_id)).output_format
+            if default and default in self._catalog.spec(options.model.strip()).output_formats:
+                options = replace(options, output_format=default)
+        catalog = self._catalog
+        return validate(
+            options, catalog.is_listed, catalog.image_input, catalog.spec, catalog.takers
+        )
+
+    async def _policies(self, request: JobRequest, options: ImagineOptions) -> ImagineOptions:
+        """Apply what the bot and the server decide: strictness, a seed, the format.
+
+        The gateway's ``moderation`` is the server's (``low`` only in an age-restricted
+        channel when the server says so); a model that takes a seed gets one drawn when
+        the member gave none (Details shows it, Reroll draws another); with no format
+        chosen, the bot picks PNG or WebP (:class:`~bot.jobs.formats.OutputSizes`).
+        """
+        spec = self._catalog.spec(options.model)
+        if spec.takes("moderation"):
+            settings = await self._store.guilds.settings(request.guild_id)
+            low = settings.strictness == "low_age_restricted" and request.age_restricted
+            options = replace(options, moderation="low" if low else "auto")
+        if spec.takes("seed") and options.seed is None:
+            options = replace(options, seed=secrets.randbelow(MAX_SEED + 1))
+        if spec.takes("output_format") and options.output_format is None:
+            picked = self.runner.sizes.pick(options, spec, request.upload_limit)
+            options = replace(options, output_format=picked, format_picked=picked is not None)
+        return options
+
+    def keep_taken(self, options: ImagineOptions) -> ImagineOptions:
+        """Drop the seed and output options a new job's model does not take.
+
+        An Edit or a Remix carries its parent's (or the form's) seed and outputs; a
+        model that takes none of them makes its image without them, rather than refuse.
+        """
+        spec = self._catalog.spec(options.model.strip())
+        return replace(
+            options,
+            background=options.background if spec.takes("background") else None,
+            output_format=options.output_format if spec.takes("output_format") else None,
+            compression=options.compression if spec.takes("compression") else None,
+            negative_prompt=options.negative_prompt if spec.takes("negative_prompt") else None,
+            seed=options.seed if spec.takes("seed") else None,
+        )
 
     def takes_images(self, model: str) -> bool:
         """Whether ``model`` takes a reference image (per the gateway, else its family)."""
@@ -194,13 +245,6 @@ class JobService:
         """
         return self._readings.turn(member_id)
 
-    async def known(self, job_id: int | None, guild_id: int) -> int | None:
-        """Return ``job_id`` if it is a job of this server, else None (a lineage link)."""
-        if job_id is None:
-            return None
-        job = await self._store.jobs.get(job_id)
-        return job.id if job is not None and job.guild_id == guild_id else None
-
     async def accept(self, request: JobRequest) -> Accepted:
         """Validate, check server rules, reserve quota and store a job.
 
@@ -215,9 +259,11 @@ class JobService:
             raise ServiceUnavailable("refusal.database_unavailable") from None
 
     async def _accept(self, request: JobRequest) -> Accepted:
-        options = await self.check(replace(request.options, images=len(request.inputs)))
+        asked = replace(request.options, images=len(request.inputs))
+        options = await self._policies(request, await self.check(asked, request.guild_id))
         accepts = self._catalog.image_input(options.model)
-        draft = draft_for(request, options, self._settings.model_weights, accepts)
+        spec = self._catalog.spec(options.model)
+        draft = draft_for(request, options, self._settings.model_weights, accepts, spec)
         # Its own step: a blocked prompt is recorded, and that record must not roll back.
         await self._moderation.check_request(
             request.guild_id, request.user_id, options.prompt, request.channel_id
@@ -297,12 +343,12 @@ class JobService:
         self.runner.kick()
         await self.runner.deliver(job_id)
 
-    async def result_urls(self, job_id: int, guild_id: int | None) -> list[str]:
-        """Return a job's result URLs ([] if it is gone or of another server); no bytes read."""
-        job = await self._store.jobs.get(job_id)
+    async def parent(self, job_id: int | None, guild_id: int | None) -> Job | None:
+        """Return a job a Remix starts from (None if gone or of another server); no bytes read."""
+        job = await self._store.jobs.get(job_id) if job_id is not None else None
         if job is None or (guild_id is not None and job.guild_id != guild_id):
-            return []
-        return job.result_urls
+            return None
+        return job
 
     async def source(
         self, job_id: int, guild_id: int | None, *, inputs: bool = True

@@ -20,10 +20,12 @@ from bot.lemondata.images import decode_b64_image, image_type, sniff_content_typ
 from bot.lemondata.models import (
     CreateResult,
     ImageResult,
+    ModelDescription,
     ModelInfo,
     Pricing,
     TaskStatus,
     parse_create,
+    parse_description,
     parse_models,
     parse_task,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "InsufficientBalanceError",
     "LemonDataClient",
     "MalformedResponseError",
+    "ModelDescription",
     "ModelInfo",
     "NotFoundError",
     "Pricing",
@@ -49,6 +52,7 @@ __all__ = [
     "image_type",
     "is_content_policy",
     "parse_create",
+    "parse_description",
     "parse_models",
     "parse_task",
     "sniff_content_type",

@@ -34,9 +34,11 @@ from bot.lemondata.errors import (
 )
 from bot.lemondata.models import (
     CreateResult,
+    ModelDescription,
     ModelInfo,
     TaskStatus,
     parse_create,
+    parse_description,
     parse_models,
     parse_task,
 )
@@ -45,6 +47,7 @@ from bot.lemondata.urls import (
     MODELS_PATH,
     AddressPolicy,
     RequestKind,
+    model_path,
     normalise_base_url,
     task_url,
 )
@@ -149,6 +152,11 @@ class LemonDataClient:
         )
         models = parse_models(body)
         return sorted(models, key=lambda m: (m.rank is None, m.rank or 0))
+
+    async def describe_model(self, model: str) -> ModelDescription:
+        """Return what ``GET /v1/models/{model}`` says the model takes."""
+        body = await self._request("GET", model_path(model), kind="models", idempotent=True)
+        return parse_description(model, body)
 
     async def create_image(
         self,

@@ -12,11 +12,22 @@ import contextlib
 import email.utils
 import math
 import time
+from typing import Any
 
 import httpx
 
 from bot.errors import GatewayError
 
+# What an ApiError may say a client could send instead (kept on the error as ``hints``).
+HINT_KEYS = (
+    "param",
+    "allowed_aspect_ratios",
+    "allowed_resolutions",
+    "supported_parameters",
+    "prompt_max_characters",
+    "did_you_mean",
+    "recommended_request",
+)
 CONTENT_POLICY_MARKERS = ("content_policy", "safety", "moderation", "content policy")
 
 
@@ -77,6 +88,7 @@ def error_from_response(response: httpx.Response, wall_now: float | None = None)
     now = time.time() if wall_now is None else wall_now
     retry_after = parse_retry_after(response.headers.get("retry-after"), now)
     code: str | None = None
+    hints: dict[str, Any] = {}
     message = f"HTTP {status}"
     try:
         body = response.json()
@@ -88,6 +100,7 @@ def error_from_response(response: httpx.Response, wall_now: float | None = None)
             message = str(err.get("message") or message)
             code = err.get("code") or err.get("type")
             code = str(code) if code else None
+            hints = {k: err[k] for k in HINT_KEYS if err.get(k) not in (None, "", [], {})}
         elif isinstance(err, str):
             message = err
     kind: type[GatewayError]
@@ -105,7 +118,7 @@ def error_from_response(response: httpx.Response, wall_now: float | None = None)
         kind = ServerError
     else:
         kind = GatewayError
-    return kind(message[:500], status=status, code=code, retry_after=retry_after)
+    return kind(message[:500], status=status, code=code, retry_after=retry_after, hints=hints)
 
 
 def parse_retry_after(value: str | None, wall_now: float) -> float | None:

@@ -194,3 +194,48 @@ def _pricing(raw: Any) -> Pricing | None:
         max_price=amount("max_price"),
         complex=bool(raw.get("has_complex_pricing")),
     )
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """What ``GET /v1/models/{model}`` says a model takes (its ``request_format_summary``).
+
+    Empty tuples mean the gateway listed none; ``parameters`` None means it named none at
+    all (then the family table decides). ``operations`` are its public operations.
+    """
+
+    model: str
+    parameters: frozenset[str] | None = None
+    aspect_ratios: tuple[str, ...] = ()
+    resolutions: tuple[str, ...] = ()
+    output_formats: tuple[str, ...] = ()
+    operations: tuple[str, ...] = ()
+    prompt_max_characters: int | None = None
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+def parse_description(model: str, body: Any) -> ModelDescription:
+    """Parse a model detail answer; a missing summary gives an empty description."""
+    if not isinstance(body, dict):
+        raise MalformedResponseError("model detail is not an object")
+    ext = body.get("tokenlab") or body.get("lemondata") or {}
+    summary = ext.get("request_format_summary") if isinstance(ext, dict) else None
+    if not isinstance(summary, dict):
+        return ModelDescription(model)
+    params = summary.get("supported_parameters")
+    limits = summary.get("service_limits")
+    limit = limits.get("prompt_max_characters") if isinstance(limits, dict) else None
+    return ModelDescription(
+        model=model,
+        parameters=frozenset(_strings(params)) if isinstance(params, list) else None,
+        aspect_ratios=_strings(summary.get("aspect_ratios")),
+        resolutions=_strings(summary.get("resolutions")),
+        output_formats=_strings(summary.get("output_formats")),
+        operations=_strings(summary.get("public_operations")),
+        prompt_max_characters=(
+            int(limit) if isinstance(limit, int | float) and not isinstance(limit, bool) else None
+        ),
+    )

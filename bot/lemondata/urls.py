@@ -59,6 +59,11 @@ def normalise_base_url(url: str) -> str:
     return str(parse_http_url(url)).rstrip("/")
 
 
+def model_path(model: str) -> str:
+    """Return the gateway's route of one model, ``/v1/models/{model}``, the id escaped."""
+    return f"{MODELS_PATH}/{quote(model, safe='')}"
+
+
 def task_path(task_id: str) -> str:
     """Return the gateway's route of one task, ``/v1/tasks/{task_id}``, the id escaped."""
     return f"{TASKS_PATH}/{quote(task_id, safe='')}"

@@ -119,6 +119,14 @@ class RequestBudget:
             return 0
         return self._state.room()
 
+    def spare(self) -> bool:
+        """Whether a request nobody waits for may go now: none waits, half the window is free.
+
+        The model descriptions ask this before each fetch, so that they never take a
+        request a member's create or poll could use.
+        """
+        return not self._waiting() and self.remaining > self._state.limit // 2
+
     @property
     def paused_until(self) -> float:
         """When the pause of the last 429 ends (-inf when none)."""

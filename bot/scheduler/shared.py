@@ -113,6 +113,10 @@ class SharedBudget:
         """The requests per window every process holds to."""
         return self._announced.limit
 
+    def spare(self) -> bool:
+        """Whether a request nobody waits for may go now (this process's view)."""
+        return self.local.spare()
+
     async def acquire(self, kind: RequestKind, *, final: bool = False) -> Grant:
         """Wait for the local budget, then for a place in the shared log."""
         if self._pause_until:

@@ -89,6 +89,8 @@ class Job(JobDraft):
     lease_owner: str | None = None  # the process working on the job, until lease_until
     lease_until: float | None = None
     lease_token: int = 0  # raised at every hand-over; fences a stale owner's writes
+    # What a gateway refusal (400) allowed, as JSON: {"kind": "ratios"|..., "values": [...]}
+    error_hint: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -127,6 +129,7 @@ JOB_UPDATABLE = frozenset(
         "revised_prompt",
         "error_code",
         "error_message",
+        "error_hint",
         "submitted_at",
         "finished_at",
     }
@@ -212,6 +215,10 @@ class GuildSettings:
     log_channel_id: int | None = None
     moderator_role_id: int | None = None
     fold_accents: bool = True  # the blocklist ignores accents (stored as 0/1)
+    # The gateway's moderation: 'auto' everywhere, or 'low' in age-restricted channels
+    # (never in a DM); only models that take ``moderation`` get it.
+    strictness: str = "auto"  # auto | low_age_restricted
+    output_format: str | None = None  # the default format; None: the bot picks per request
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> GuildSettings:

@@ -10,12 +10,13 @@ shows raw upstream JSON, and every text stays within Discord's limits.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING
 
 import discord
 
-from bot.catalog import Family, ImagineOptions, describe_shape, geometry_for
+from bot.catalog import Family, ImagineOptions, describe_shape, either, geometry_for
 from bot.i18n import ENGLISH, LANGUAGES, LocaleLike, Text, messages, seconds, t
 from bot.store import JOB_STATES, Job
 from bot.ui.format import fit_lines, mention, safe_detail, shown, timestamp
@@ -107,10 +108,44 @@ def failure_text(job: Job, locale: LocaleLike | None = None) -> str:
     lang = job.locale if locale is None else locale
     code = job.error_code or ("timeout" if job.state == "timed_out" else "task_failed")
     code = code if code in FAILURE_CODES else "task_failed"
-    text = t(f"failure.{code}", lang, detail=safe_detail(job.error_message, lang))
+    text = hint_text(job, lang) or t(
+        f"failure.{code}", lang, detail=safe_detail(job.error_message, lang)
+    )
     if job.quota_state == "released":
         return t("failure.refunded", lang, text=text, note=t("failure.refund_note", lang))
     return text
+
+
+HINT_KINDS = ("ratios", "resolutions", "model", "prompt", "parameters")
+
+
+def hint_text(job: Job, locale: LocaleLike) -> str | None:
+    """Return one sentence naming what the gateway's refusal allowed, or None.
+
+    Details keeps the gateway's own message (``error_message``); this is the member's.
+    """
+    try:
+        hint = json.loads(job.error_hint) if job.error_hint else None
+    except ValueError:
+        return None
+    if not isinstance(hint, dict) or hint.get("kind") not in HINT_KINDS:
+        return None
+    values = [str(v) for v in hint.get("values") or []]
+    model = f"`{job.model}`"
+    kind = hint["kind"]
+    if kind == "parameters":
+        param = f"`{hint.get('param') or '?'}`"
+        if not values:
+            return t("failure.hint_parameter_none", locale, model=model, param=param)
+        shown_values = either([f"{v}" for v in values])
+        return t("failure.hint_parameters", locale, model=model, param=param, choices=shown_values)
+    if kind == "prompt" and values:
+        return t("failure.hint_prompt", locale, model=model, limit=values[0])
+    if kind == "model" and values:
+        return t("failure.hint_model", locale, model=model, suggestion=f"`{values[0]}`")
+    if kind in ("ratios", "resolutions") and values:
+        return t(f"failure.hint_{kind}", locale, model=model, choices=either(values))
+    return None
 
 
 def footer_text(job_id: int, locale: LocaleLike) -> str:

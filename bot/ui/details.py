@@ -98,13 +98,25 @@ def details_embed(job: Job, locale: LocaleLike) -> discord.Embed:
         embed.description = escaped(job.prompt)  # as typed, line breaks and all
     embed.add_field(name=t("card.model", lang), value=f"`{job.model}`")
     embed.add_field(name=t("card.ratio", lang), value=ratio_text(job, lang))
+    shown_options = ("resolution", "quality", "count", "style", "background", "compression")
     chosen = [
         Text.of(f"details.option_{k}", value=option_value(k, v))
         for k, v in job.options.items()
-        if k in ("resolution", "quality", "count", "style") and v not in (None, 1)
+        if k in shown_options and v not in (None, 1)
     ]
+    if fmt := job.options.get("output_format"):
+        picked = "details.format_picked" if job.options.get("format_picked") else "details.format"
+        chosen.append(Text.of(picked, value=str(fmt).upper()))
+    if strictness := job.options.get("moderation"):
+        chosen.append(Text.of("details.option_moderation", value=strictness))
     if chosen:
         embed.add_field(name=t("card.options", lang), value=Joined(chosen).render(lang))
+    if (seed := job.options.get("seed")) is not None:
+        embed.add_field(name=t("card.seed", lang), value=f"`{seed}`")
+    if negative := job.options.get("negative_prompt"):
+        embed.add_field(
+            name=t("card.negative_prompt", lang), value=escaped(str(negative))[:1000], inline=False
+        )
     charged = t(
         "details.charged",
         lang,
@@ -121,5 +133,11 @@ def details_embed(job: Job, locale: LocaleLike) -> discord.Embed:
         embed.add_field(name=t("card.made_from", lang), value=lineage_text(job).render(lang))
     if job.input_count:
         embed.add_field(name=t("details.reference_images", lang), value=str(job.input_count))
+    if job.error_message and job.state != "succeeded":  # the gateway's own words, as sent
+        embed.add_field(
+            name=t("details.gateway_said", lang),
+            value=escaped(job.error_message)[:1000],
+            inline=False,
+        )
     embed.set_footer(text=footer_text(job.id, lang))
     return embed

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import discord
 
-from bot.catalog import Family, Geometry, ImageInput, ImageMode
+from bot.catalog import RATIOS, Family, Geometry, ImageInput, ImageMode, ModelSpec, spec_of
 from bot.i18n import Joined, LocaleLike, Text, money, t
 from bot.lemondata import Pricing
 from bot.ui.cards import COLOUR_DONE, COLOUR_PROGRESS, family_text, option_value
@@ -31,6 +31,7 @@ class ModelEntry:
     image_input: ImageInput
     weight: int
     pricing: Pricing | None
+    spec: ModelSpec | None = None  # what it takes (the gateway's description first)
 
 
 def _values(values: Sequence[str]) -> str:
@@ -38,19 +39,34 @@ def _values(values: Sequence[str]) -> str:
 
 
 def accepts_text(entry: ModelEntry) -> Text:
-    """Return what a model accepts: ratio, resolution, quality, style, count, images."""
+    """Return what a model accepts: ratio, resolution, quality, style, outputs, count, images.
+
+    From the gateway's description of the model where there is one, else its family's.
+    """
     family = entry.family
-    items: list[Text] = [
-        Text("models.ratio_none" if family.geometry is Geometry.NONE else "models.ratio")
-    ]
-    if family.resolutions:
-        items.append(Text.of("models.resolution", values=_values(family.resolutions)))
-    if family.qualities:
-        qualities = [option_value("quality", q) for q in family.qualities]
+    spec = entry.spec or spec_of(entry.model)
+    items: list[Text] = []
+    if spec.geometry is Geometry.NONE:
+        items.append(Text("models.ratio_none"))
+    elif spec.geometry is Geometry.ASPECT_RATIO and spec.ratios != RATIOS:
+        items.append(Text.of("models.ratios", values=_values(spec.ratios)))
+    else:
+        items.append(Text("models.ratio"))
+    if spec.resolutions:
+        items.append(Text.of("models.resolution", values=_values(spec.resolutions)))
+    if spec.qualities:
+        qualities = [option_value("quality", q) for q in spec.qualities]
         items.append(Text.of("models.quality", values=Joined(qualities, "slash")))
-    if family.styles:
-        styles = [option_value("style", s) for s in family.styles]
+    if spec.styles:
+        styles = [option_value("style", s) for s in spec.styles]
         items.append(Text.of("models.style", values=Joined(styles, "slash")))
+    if spec.backgrounds:
+        items.append(Text.of("models.background", values=_values(spec.backgrounds)))
+    if spec.output_formats:
+        items.append(Text.of("models.formats", values=_values(spec.output_formats)))
+    for option in ("negative_prompt", "seed"):
+        if spec.takes(option):
+            items.append(Text(f"models.{option}"))
     items.append(Text.of("models.count", count=family.max_count))
     accepts = entry.image_input
     if not accepts.accepted:
@@ -140,3 +156,19 @@ def help_embed(locale: LocaleLike) -> discord.Embed:
     for title, body, params in sections:
         embed.add_field(name=t(title, locale), value=t(body, locale, **params), inline=False)
     return embed
+
+
+def model_label(spec: ModelSpec, locale: LocaleLike, limit: int = 100) -> str:
+    """Return a model's autocomplete label: its family, or what its description says.
+
+    A model of a known family reads ``gpt-image-2 · GPT Image 2``; one only the gateway
+    describes (``midjourney``) reads what it takes: ``midjourney · 1:1/2:3/3:2 · seed``.
+    """
+    if spec.family.name != "other":
+        return f"{spec.model} · {family_text(spec.family, locale)}"[:limit]
+    parts = [spec.model]
+    if spec.described:
+        if spec.geometry is Geometry.ASPECT_RATIO and spec.ratios != RATIOS:
+            parts.append(_values(spec.ratios))
+        parts += [t(f"models.{o}", locale) for o in ("negative_prompt", "seed") if spec.takes(o)]
+    return " · ".join(parts)[:limit]

@@ -11,7 +11,8 @@ from typing import Any
 
 import discord
 
-from bot.catalog import MAX_PROMPT_LENGTH
+from bot.catalog import MAX_PROMPT_LENGTH, MAX_SEED
+from bot.errors import InvalidRequest
 from bot.i18n import LocaleLike, t
 
 EDIT_MODAL = "lemonbot:editmodal:"
@@ -19,6 +20,7 @@ REMIX_MODAL = "lemonbot:remix:"
 PROMPT_FIELD = "prompt"
 RATIO_FIELD = "ratio"
 MODEL_FIELD = "model"
+SEED_FIELD = "seed"
 TITLE_LIMIT = 45
 MODEL_ID_LIMIT = 100
 
@@ -31,10 +33,38 @@ def _modal(title: str, custom_id: str, *inputs: discord.ui.TextInput[Any]) -> di
     return modal
 
 
+def _seed_input(seed: int | None, locale: LocaleLike) -> discord.ui.TextInput[Any]:
+    """Return the seed field: the parent's seed, kept unless changed (empty: a new one)."""
+    return discord.ui.TextInput(
+        label=t("modal.seed", locale),
+        custom_id=SEED_FIELD,
+        default="" if seed is None else str(seed),
+        placeholder=t("modal.seed_placeholder", locale),
+        required=False,
+        max_length=len(str(MAX_SEED)),
+    )
+
+
+def seed_field(values: dict[str, str]) -> int | None:
+    """Return the seed a form was submitted with (None: empty); refuse one that is not."""
+    text = values.get(SEED_FIELD, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) > MAX_SEED:
+        raise InvalidRequest("refusal.seed_range", limit=MAX_SEED)
+    return int(text)
+
+
 def edit_modal(
-    job_id: int, image: int, prompt: str, ratio: str | None, locale: LocaleLike
+    job_id: int,
+    image: int,
+    prompt: str,
+    ratio: str | None,
+    locale: LocaleLike,
+    *,
+    seed: int | None = None,
 ) -> discord.ui.Modal:
-    """Return the Edit modal, pre-filled with the result's prompt and ratio."""
+    """Return the Edit modal, pre-filled with the result's prompt, ratio and seed."""
     return _modal(
         t("modal.edit_title", locale, image=image, job_id=job_id),
         f"{EDIT_MODAL}{job_id}:{image}",
@@ -52,11 +82,14 @@ def edit_modal(
             required=False,
             max_length=5,
         ),
+        _seed_input(seed, locale),
     )
 
 
-def remix_modal(token: str, default_model: str, locale: LocaleLike) -> discord.ui.Modal:
-    """Return the Remix modal: a prompt, and optionally a model."""
+def remix_modal(
+    token: str, default_model: str, locale: LocaleLike, *, seed: int | None = None
+) -> discord.ui.Modal:
+    """Return the Remix modal: a prompt, optionally a model, and the seed (a result's)."""
     return _modal(
         t("modal.remix_title", locale),
         f"{REMIX_MODAL}{token}",
@@ -73,6 +106,7 @@ def remix_modal(token: str, default_model: str, locale: LocaleLike) -> discord.u
             required=False,
             max_length=MODEL_ID_LIMIT,
         ),
+        _seed_input(seed, locale),
     )
 
 

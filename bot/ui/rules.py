@@ -130,6 +130,16 @@ def config_embed(
     embed.add_field(name=t("mod.blocklist", lang), value=t("mod.entries", lang, count=rule_count))
     accents = "mod.fold_accents_on" if settings.fold_accents else "mod.fold_accents_off"
     embed.add_field(name=t("mod.fold_accents", lang), value=t(accents, lang))
+    embed.add_field(
+        name=t("mod.strictness", lang), value=t(f"mod.strictness_{settings.strictness}", lang)
+    )
+    fmt = settings.output_format
+    embed.add_field(
+        name=t("mod.output_format", lang),
+        value=t("mod.output_format_set", lang, format=fmt)
+        if fmt
+        else t("mod.output_format_bot", lang),
+    )
     embed.add_field(name=t("mod.blocked_members", lang), value=str(blocked_count))
     embed.add_field(
         name=t("mod.retention", lang),

@@ -21,6 +21,7 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import tasks
 
+from bot.catalog import OUTPUT_FORMATS
 from bot.client import LemonBot
 from bot.errors import InvalidRequest, Refusal
 from bot.i18n import Joined, Text, command_text
@@ -42,6 +43,15 @@ RESETS = {
     "running": ("max_running_per_user", "max_running_per_guild"),
 }
 RESET_CHOICES = [Choice(name=command_text(f"choice.reset_{name}"), value=name) for name in RESETS]
+STRICTNESS_CHOICES = [
+    Choice(name=command_text(f"choice.strictness_{value}"), value=value)
+    for value in ("auto", "low_age_restricted")
+]
+# "bot": no server default, the bot picks PNG or WebP for each request.
+FORMAT_CHOICES = [
+    Choice(name=command_text(f"choice.default_format_{value}"), value=value)
+    for value in ("bot", *OUTPUT_FORMATS)
+]
 
 
 class NotModerator(CheckRefused):
@@ -107,8 +117,12 @@ class Moderation(ReviewCommands, RuleCommands):
         max_running_per_server=command_text("cmd.imagemod.config.max_running_per_server"),
         reset=command_text("cmd.imagemod.config.reset"),
         fold_accents=command_text("cmd.imagemod.config.fold_accents"),
+        strictness=command_text("cmd.imagemod.config.strictness"),
+        output_format=command_text("cmd.imagemod.config.output_format"),
     )
-    @app_commands.choices(reset=RESET_CHOICES)
+    @app_commands.choices(
+        reset=RESET_CHOICES, strictness=STRICTNESS_CHOICES, output_format=FORMAT_CHOICES
+    )
     async def config(
         self,
         interaction: discord.Interaction[LemonBot],
@@ -118,8 +132,14 @@ class Moderation(ReviewCommands, RuleCommands):
         max_running_per_server: Range[int, 1, MAX_RUNNING] | None = None,
         reset: str | None = None,
         fold_accents: bool | None = None,
+        strictness: str | None = None,
+        output_format: str | None = None,
     ) -> None:
-        """Show or change the audit channel, moderator role, running-job limits, blocklist."""
+        """Show or change this server's settings.
+
+        The audit channel, moderator role, running-job limits, blocklist accents, the
+        gateway's strictness and the default image format.
+        """
         guild_id = guild_of(interaction)
         changes: dict[str, Any] = {}
         said: list[Text] = []
@@ -144,6 +164,17 @@ class Moderation(ReviewCommands, RuleCommands):
             changes["fold_accents"] = fold_accents
             said.append(
                 Text("action.fold_accents_on" if fold_accents else "action.fold_accents_off")
+            )
+        if strictness is not None:
+            changes["strictness"] = strictness
+            said.append(Text(f"action.strictness_{strictness}"))
+        if output_format is not None:
+            chosen = None if output_format == "bot" else output_format
+            changes["output_format"] = chosen
+            said.append(
+                Text.of("action.output_format", format=chosen)
+                if chosen
+                else Text("action.output_format_bot")
             )
         locale = interaction.locale
         if not changes:

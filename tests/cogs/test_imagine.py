@@ -34,8 +34,22 @@ async def test_commands_synced_with_documented_options(env):
         "image",
         "image2",
         "image3",
+        "background",
+        "output_format",
+        "compression",
+        "negative_prompt",
+        "seed",
     ]
     assert [options[n]["type"] for n in ("image", "image2", "image3")] == [11, 11, 11]
+    assert [c["value"] for c in options["background"]["choices"]] == [
+        "auto",
+        "opaque",
+        "transparent",
+    ]
+    assert [c["value"] for c in options["output_format"]["choices"]] == ["png", "jpeg", "webp"]
+    assert (options["compression"]["min_value"], options["compression"]["max_value"]) == (0, 100)
+    assert options["negative_prompt"]["max_length"] == 1000
+    assert (options["seed"]["type"], options["seed"]["max_value"]) == (4, 2**32 - 1)
     assert not any(options[n].get("required") for n in ("image", "image2", "image3"))
     assert options["prompt"]["type"] == 3 and options["prompt"]["required"]
     assert options["prompt"]["max_length"] == 4000
@@ -60,6 +74,8 @@ async def test_sync_gemini_delivered_as_edit(env):
     assert job.interaction_token is None  # forgotten once delivered
 
     (create,) = env.lemondata.creates()
+    # A model that takes a seed gets one drawn by the bot (Details shows it).
+    assert 0 <= create.pop("seed") <= 2**32 - 1
     assert create == {
         "model": "gemini-2.5-flash-image",
         "prompt": "a lemon on a beach",

@@ -49,6 +49,11 @@ async def test_boot_syncs_imagine_globally_with_the_documented_options(
         "image",
         "image2",
         "image3",
+        "background",
+        "output_format",
+        "compression",
+        "negative_prompt",
+        "seed",
     ]
     assert [name for name, o in options.items() if o.get("required")] == ["prompt"]
     assert {name: o["type"] for name, o in options.items()} == {
@@ -62,6 +67,11 @@ async def test_boot_syncs_imagine_globally_with_the_documented_options(
         "image": ATTACHMENT,
         "image2": ATTACHMENT,
         "image3": ATTACHMENT,
+        "background": STRING,
+        "output_format": STRING,
+        "compression": INTEGER,
+        "negative_prompt": STRING,
+        "seed": INTEGER,
     }
     assert options["prompt"]["max_length"] == 4000
     assert options["model"].get("autocomplete") is True
@@ -75,6 +85,14 @@ async def test_boot_syncs_imagine_globally_with_the_documented_options(
     assert values("quality") == ["auto", "low", "medium", "high", "standard", "hd"]
     assert values("style") == ["vivid", "natural"]
     assert (options["count"]["min_value"], options["count"]["max_value"]) == (1, 4)
+    assert values("background") == ["auto", "opaque", "transparent"]
+    assert values("output_format") == ["png", "jpeg", "webp"]
+    assert (options["compression"]["min_value"], options["compression"]["max_value"]) == (0, 100)
+    assert (options["seed"]["min_value"], options["seed"]["max_value"]) == (0, 2**32 - 1)
+    assert (options["negative_prompt"]["min_length"], options["negative_prompt"]["max_length"]) == (
+        1,
+        1000,
+    )
     for option in options.values():
         assert option.get("description"), option  # Discord requires one
     # Guild-only: not offered in DMs.
