@@ -33,8 +33,8 @@ MAX_NAMED_MODELS = 5  # a refusal names at most this many models that take an op
 def either(values: Sequence[str]) -> Text | str:
     """Return ``a``, ``b`` or ``c``, as the reader's language writes it."""
     quoted = [f"`{v}`" for v in values]
-    if len(quoted) == 1:
-        return quoted[0]
+    if len(quoted) <= 1:
+        return quoted[0] if quoted else ""
     return Text.of("join.or", head=Joined(quoted[:-1]), last=quoted[-1])
 
 
@@ -153,7 +153,7 @@ def _check_outputs(options: ImagineOptions, spec: ModelSpec, model: str, takers:
             raise InvalidRequest("refusal.option_unknown", option="`background`")
         if options.background not in spec.backgrounds:
             raise _refuse_option(spec, "background", takers, options.background)
-    if options.output_format is not None:
+    if options.output_format is not None and not options.format_picked:
         if options.output_format not in OUTPUT_FORMATS:
             raise InvalidRequest("refusal.option_unknown", option="`output_format`")
         if options.output_format not in spec.output_formats:
