@@ -1,11 +1,13 @@
 """The output format the bot picks when a member picks none: PNG if it fits, else WebP.
 
 A result's images travel as attachments only while each is within the upload limit of
-the place it is posted in (:mod:`bot.ui.parts`); past it they become links. So before
-the request, for a model that takes ``output_format``, the bot estimates how large the
-images asked will be as PNG, from their pixels and the bytes per pixel learned from the
-images delivered so far (per model and format, like the completion times:
-:mod:`bot.scheduler`), and asks for PNG when they are expected to fit, WebP otherwise.
+the place it is posted in, and one message carries them all only while they are within
+Discord's request limit together (:mod:`bot.ui.parts`); past the first they become
+links. So before the request, for a model that takes ``output_format``, the bot
+estimates how large the images asked will be as PNG, from their pixels and the bytes
+per pixel learned from the images delivered so far (per model and format, like the
+completion times: :mod:`bot.scheduler`), and asks for PNG when the count asked is
+expected to fit one message as attachments, WebP otherwise.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bot.catalog import ImagineOptions, geometry_for
 from bot.catalog.specs import ModelSpec
 from bot.lemondata.images import image_type
 from bot.store import Job, StoredImage
+from bot.ui.parts import REQUEST_LIMIT, REQUEST_OVERHEAD
 
 # Bytes per pixel before anything is learned: a detailed PNG from an image model is
 # about 1.5-2 bytes per pixel, the same picture as WebP or JPEG about a fifth of that.
@@ -77,14 +80,19 @@ class OutputSizes:
         return round(pixels * self.bytes_per_pixel(options.model, fmt))
 
     def pick(self, options: ImagineOptions, spec: ModelSpec, upload_limit: int) -> str | None:
-        """Return the format to ask for: PNG when the images fit as attachments, else WebP.
+        """Return the format to ask for: PNG when the images fit one message, else WebP.
 
         None when the model takes no output format (or offers no choice).
         """
         formats = spec.output_formats
         if not spec.takes("output_format") or "png" not in formats:
             return None
-        if self.expected_bytes(options, spec, "png") <= upload_limit * SAFETY:
+        each = self.expected_bytes(options, spec, "png")
+        together = each * max(1, options.count)
+        if (
+            each <= upload_limit * SAFETY
+            and together <= (REQUEST_LIMIT - REQUEST_OVERHEAD) * SAFETY
+        ):
             return "png"
         smaller = [f for f in ("webp", "jpeg") if f in formats]
         if options.background == "transparent":

@@ -33,6 +33,9 @@ def test_png_when_it_fits_webp_when_it_would_not():
     assert sizes.pick(gpt(), spec, 10 * MIB) == "png"  # 1024x1024 at 2 bytes a pixel: 2 MiB
     assert sizes.pick(gpt(resolution="4k"), spec, 10 * MIB) == "webp"  # 8.3 MP: 16 MiB
     assert sizes.pick(gpt(resolution="4k"), spec, 50 * MIB) == "png"  # a boosted server
+    # Four of 4 MiB each fit the file limit, not one message (25 MiB): WebP.
+    assert sizes.pick(gpt(resolution="2k"), spec, 10 * MIB) == "png"
+    assert sizes.pick(gpt(resolution="2k", count=4), spec, 10 * MIB) == "webp"
     assert sizes.pick(ImagineOptions("a", "dall-e-3"), spec_of("dall-e-3"), 10 * MIB) is None
 
 
