@@ -165,8 +165,10 @@ The emulator is single-loop: use it from the event loop that started it.
 Modules: ``contract`` (constants, errors, request validation), ``forms`` (multipart
 parsing), ``inputs`` (the URL policy; input images to bytes), ``images`` (image bytes:
 served, sniffed), ``catalog`` (the model list), ``ratelimit`` (the rate limiter),
-``records`` (recorded requests, generations, tasks, files), ``tasks`` (how tasks run)
-and ``server`` (:class:`LemonDataEmulator`); this package re-exports their names.
+``records`` (recorded requests, generations, tasks, files), ``tasks`` (how tasks run),
+``server`` (:class:`LemonDataEmulator`) and ``schemas`` (:func:`schema_errors`: an
+answer checked against the gateway's OpenAPI schemas, a copy of which,
+``lemondata-images-schemas.json``, sits beside it); this package re-exports their names.
 """
 
 from __future__ import annotations
@@ -307,6 +309,10 @@ from tests.fakes.lemondata.records import (
     UploadPart,
     request_kind,
 )
+from tests.fakes.lemondata.schemas import (
+    SCHEMAS_FILE,
+    schema_errors,
+)
 from tests.fakes.lemondata.server import (
     MAX_BODY_BYTES,
     MODEL_CATEGORIES,
@@ -385,6 +391,7 @@ __all__ = [
     "REDIRECT_PATH",
     "RESOLUTIONS",
     "RESPONSE_FORMATS",
+    "SCHEMAS_FILE",
     "STYLES",
     "TASK_PATH_PREFIXES",
     "TERMINAL_TASK_STATUSES",
@@ -443,6 +450,7 @@ __all__ = [
     "pricing",
     "pricing_detail",
     "request_kind",
+    "schema_errors",
     "sniff_image",
     "split_http_url",
     "unsupported_operation",
