@@ -55,8 +55,11 @@ Routes
 
 Knobs (plain attributes; change them at any time)
     ``models``               list of model ids that exist and are listed (default
-                             :data:`DEFAULT_MODELS`); a create for any other model is
-                             rejected with 400 ``model_not_found``.
+                             :data:`DEFAULT_MODELS`); a create, edit or upload for any
+                             other model is rejected with 400 ``model_not_found`` (the
+                             model routes: 404) carrying ``did_you_mean`` (the closest
+                             listed id by :mod:`difflib`, when one is close) and
+                             ``suggestions`` (the close ids, else the first listed).
     ``blocked_words``        set of substrings (case-insensitive) that make a prompt fail
                              the content policy (default ``{"forbidden"}``).
     ``force_task_models``    models whose creates answer with a task although ``async`` was
@@ -226,6 +229,7 @@ from tests.fakes.lemondata.contract import (
     MAX_INPUT_IMAGES,
     MAX_N,
     MAX_PROMPT_CHARS,
+    MAX_SUGGESTIONS,
     MIN_N,
     MODEL_CREATED,
     OPERATIONS,
@@ -250,6 +254,7 @@ from tests.fakes.lemondata.contract import (
     forwarded_params,
     gpt_image_size_error,
     invalid_param,
+    unknown_model,
     unsupported_operation,
     validate_edit_request,
     validate_generation_request,
@@ -376,6 +381,7 @@ __all__ = [
     "MAX_N",
     "MAX_PROMPT_CHARS",
     "MAX_REDIRECTS",
+    "MAX_SUGGESTIONS",
     "MIME_LINE_CHARS",
     "MIN_N",
     "MODEL_CATEGORIES",
@@ -453,6 +459,7 @@ __all__ = [
     "schema_errors",
     "sniff_image",
     "split_http_url",
+    "unknown_model",
     "unsupported_operation",
     "url_refused",
     "validate_edit_request",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ GPT_IMAGE_INT_RANGES: dict[str, tuple[int, int]] = {
 }
 MAX_PROMPT_CHARS = 4000
 MIN_N, MAX_N = 1, 10
+MAX_SUGGESTIONS = 3
 GPT_IMAGE_SIZE_STEP = 16
 GPT_IMAGE_MAX_EDGE = 3840
 GPT_IMAGE_MAX_RATIO = 3
@@ -174,6 +176,30 @@ def unsupported_operation(
         param=param,
         code="unsupported_operation",
         extra={"model": model, "supported_operations": list(supported)},
+    )
+
+
+def unknown_model(
+    model: str, models: Collection[str], *, status: int = 400
+) -> RequestRejectedError:
+    """Return the ``model_not_found`` error for ``model``, with ``did_you_mean`` hints.
+
+    ``did_you_mean`` is the closest listed id (by :mod:`difflib`), when one is close;
+    ``suggestions`` lists the close ids, or without any the first listed models.
+    """
+    listed = list(models)
+    close = difflib.get_close_matches(model, listed, n=MAX_SUGGESTIONS, cutoff=0.5)
+    extra: dict[str, Any] = {
+        "suggestions": [{"id": m} for m in (close or listed[:MAX_SUGGESTIONS])],
+    }
+    if close:
+        extra["did_you_mean"] = close[0]
+    return RequestRejectedError(
+        f"The model `{model}` does not exist or you do not have access to it.",
+        param="model",
+        type_="model_not_found",
+        status=status,
+        extra=extra,
     )
 
 
@@ -306,11 +332,7 @@ def _check_model_and_prompt(body: Any, models: Collection[str]) -> tuple[str, st
     if len(prompt) > MAX_PROMPT_CHARS:
         raise _reject("prompt", f"String must contain at most {MAX_PROMPT_CHARS} character(s)")
     if model not in models:
-        raise RequestRejectedError(
-            f"The model `{model}` does not exist or you do not have access to it.",
-            param="model",
-            type_="model_not_found",
-        )
+        raise unknown_model(model, models)
     return model, prompt
 
 

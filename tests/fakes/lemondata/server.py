@@ -46,6 +46,7 @@ from tests.fakes.lemondata.contract import (
     error_body,
     forwarded_params,
     invalid_param,
+    unknown_model,
     validate_edit_request,
     validate_generation_request,
 )
@@ -157,15 +158,9 @@ def _shutting_down() -> web.StreamResponse:
     )
 
 
-def _model_not_found(model: str) -> web.StreamResponse:
-    return web.json_response(
-        error_body(
-            f"The model `{model}` does not exist or you do not have access to it.",
-            "model_not_found",
-            param="model",
-        ),
-        status=404,
-    )
+def _model_not_found(model: str, models: list[str]) -> web.StreamResponse:
+    error = unknown_model(model, models, status=404)
+    return web.json_response(error.body(), status=error.status)
 
 
 def _no_such_file(file_id: str) -> web.StreamResponse:
@@ -653,7 +648,7 @@ class LemonDataEmulator(TaskEngine, InputSources):
     async def _handle_model(self, request: web.Request) -> web.StreamResponse:
         model = request.match_info["model"]
         if model not in self.models:
-            return _model_not_found(model)
+            return _model_not_found(model, self.models)
         if not await self._pass_gate("models_gate"):
             return _shutting_down()
         rank = self.models.index(model) + 1
@@ -662,7 +657,7 @@ class LemonDataEmulator(TaskEngine, InputSources):
     async def _handle_model_pricing(self, request: web.Request) -> web.StreamResponse:
         model = request.match_info["model"]
         if model not in self.models:
-            return _model_not_found(model)
+            return _model_not_found(model, self.models)
         if not await self._pass_gate("models_gate"):
             return _shutting_down()
         return web.json_response(pricing_detail(model, self.model_overrides.get(model, {})))
@@ -800,11 +795,7 @@ class LemonDataEmulator(TaskEngine, InputSources):
                 )
             model = fields.get("model", GPT_IMAGE_MODEL)
             if model not in self.models:
-                raise RequestRejectedError(
-                    f"The model `{model}` does not exist or you do not have access to it.",
-                    param="model",
-                    type_="model_not_found",
-                )
+                raise unknown_model(model, self.models)
             content_type = sniff_image(files[0].data)
             if content_type is None:
                 raise not_an_image("file")
