@@ -23,13 +23,16 @@ Routes
         ``view=compact`` answers ``CompactModelsResponse``.
     ``GET /v1/models/{model}``  adds ``request_format_summary`` (aspect ratios,
         resolutions, sizes, ``service_limits.prompt_max_characters`` / ``online_rpm``,
-        per-operation endpoints); creates are held to its aspect ratios and prompt limit.
+        per-operation endpoints, ``supported_parameters``, ``output_formats``,
+        ``recommended_request_summary``, ``operation_constraints``); creates and edits
+        are held to it (see "Image options" below).
     ``GET /v1/models/{model}/pricing``  ``ModelPricingResponse``.
     ``POST /v1/images/generations``  JSON, or ``multipart/form-data`` with the upload in
         ``image`` (only ``ImageGenerationMultipartRequest`` fields: others answer 400;
         ``image_urls`` / ``reference_image_urls`` comma-separated). Image input:
         ``operation``, ``image_url``, ``image_urls`` / ``reference_image_urls`` (1-16,
-        at most 16 inputs in all), ``mask_url``, ``negative_prompt``, ``seed``.
+        at most 16 inputs in all), ``mask_url``; ``negative_prompt`` and ``seed`` where
+        the model takes them.
     ``POST /v1/images/edits``  JSON ``images: [{image_url} | {file_id}]`` (1-16),
         ``image_url`` / ``image_urls``, ``mask: {image_url} | {file_id}``; or multipart
         ``image`` (repeatable) / ``image[]`` and ``mask`` parts. ``async: true`` gives a
@@ -52,6 +55,40 @@ Routes
     downloads that fail), redirects are re-checked; URLs on the emulator itself resolve to
     its files while ``allow_own_host_urls`` holds; public URLs serve ``remote_images``.
     Bytes that are not PNG, JPEG, WebP or GIF (by magic number) answer 400 ``invalid_image``.
+
+Image options (``options``)
+    A create or edit (JSON or multipart) is held to the ``request_format_summary`` its
+    model's detail route answers, a test's override included (the entry of
+    ``operation_constraints`` for its operation wins over the top-level lists; the
+    constraints follow overridden lists unless overridden themselves). A field outside
+    the model's ``supported_parameters`` and outside :data:`ALWAYS_ACCEPTED` (model,
+    prompt, n, response_format, user, operation, the image inputs, stream,
+    input_fidelity, expand_prompt; and ``async: false``) answers 400
+    ``invalid_request_error`` on that ``param`` with ``supported_parameters``. Per model
+    (every one also takes prompt, n, response_format, user; output PNG only unless said):
+
+    ``gpt-image-2``  size, quality, async, background (auto, opaque: transparent is
+        refused with a ``hint``), output_format, output_compression, compression,
+        moderation, partial_images; png, jpeg, webp.
+    ``dall-e-3``  size, quality, style; n at most 1.
+    ``flux-*``  aspect_ratio, async, seed, negative_prompt, background (transparent
+        too), output_format, output_compression, compression; png, jpeg, webp.
+    Gemini / Nano Banana  aspect_ratio (and resolution for the Pro families); with
+        image-to-image also the image inputs, negative_prompt and seed.
+        ``gemini-2.0-flash-preview-image-generation``: nothing more.
+    ``midjourney*``  aspect_ratio (1:1, 2:3, 3:2 only), negative_prompt, seed; n at
+        most 4; ``recommended_request_summary`` ``{"aspect_ratio": "1:1"}``; inline.
+    Any other model  aspect_ratio.
+
+    Then: ``n`` over the model's most (``ModelOverride.max_n``) answers 400 on ``n``;
+    ``aspect_ratio`` / ``resolution`` outside the model's non-empty lists answer
+    ``allowed_aspect_ratios`` / ``allowed_resolutions`` and a ``recommended_request``
+    (``{"model", "aspect_ratio"}``: the recommended ratio if allowed, else the first);
+    ``output_format`` outside ``output_formats``; ``output_compression`` /
+    ``compression`` without output_format jpeg or webp; ``background: transparent``
+    without png or webp (png is the default); ``seed`` not a (64-bit) integer;
+    ``negative_prompt`` not a string of at most 2000 characters; ``moderation`` other
+    than auto or low; a prompt over ``service_limits.prompt_max_characters``.
 
 Knobs (plain attributes; change them at any time)
     ``models``               list of model ids that exist and are listed (default
@@ -125,7 +162,8 @@ Knobs (plain attributes; change them at any time)
                              ``supported_operations`` / ``capabilities``, merge into its
                              ``pricing``, ``agent_preferences``, ``request_format_summary``,
                              rename (``extension_key``) or drop (``omit_extension``) its
-                             extension block. Operations and format also drive validation.
+                             extension block; ``max_n``: the most images per request.
+                             Operations and format also drive validation.
     ``models_gate``          an :class:`asyncio.Event`; the model routes wait for it
                              (``models_gated`` counts those waiting): a slow model list.
     ``allow_own_host_urls``  inputs may name URLs on the emulator's own host (default True;
@@ -168,7 +206,8 @@ The emulator is single-loop: use it from the event loop that started it.
 Modules: ``contract`` (constants, errors, request validation), ``forms`` (multipart
 parsing), ``inputs`` (the URL policy; input images to bytes), ``images`` (image bytes:
 served, sniffed), ``catalog`` (the model list), ``ratelimit`` (the rate limiter),
-``records`` (recorded requests, generations, tasks, files), ``tasks`` (how tasks run),
+``options`` (per-model image options and their rules), ``records`` (recorded
+requests, generations, tasks, files), ``tasks`` (how tasks run),
 ``server`` (:class:`LemonDataEmulator`) and ``schemas`` (:func:`schema_errors`: an
 answer checked against the gateway's OpenAPI schemas, a copy of which,
 ``lemondata-images-schemas.json``, sits beside it); this package re-exports their names.
@@ -194,6 +233,7 @@ from tests.fakes.lemondata.catalog import (
     default_pricing,
     format_summary,
     list_item,
+    max_images,
     model_detail,
     operations,
     owner,
@@ -296,6 +336,38 @@ from tests.fakes.lemondata.inputs import (
     split_http_url,
     url_refused,
 )
+from tests.fakes.lemondata.options import (
+    ALWAYS_ACCEPTED,
+    BACKGROUNDS,
+    COMMON_PARAMETERS,
+    COMPRESSED_FORMATS,
+    COMPRESSION_PARAMS,
+    DALLE3_PARAMETERS,
+    DEFAULT_OUTPUT_FORMAT,
+    FLUX_PARAMETERS,
+    GPT_IMAGE_BACKGROUNDS,
+    GPT_IMAGE_PARAMETERS,
+    IMAGE_INPUT_PARAMETERS,
+    MAX_NEGATIVE_PROMPT_CHARS,
+    MIDJOURNEY_ASPECT_RATIOS,
+    MIDJOURNEY_MAX_N,
+    MIDJOURNEY_PARAMETERS,
+    MIDJOURNEY_PREFIX,
+    MIDJOURNEY_RECOMMENDED,
+    OUTPUT_FORMATS,
+    REFERENCE_IMAGE_PARAMETERS,
+    SEED_MAX,
+    SEED_MIN,
+    TRANSPARENT_FORMATS,
+    OptionRules,
+    backgrounds,
+    check_options,
+    default_max_n,
+    is_flux,
+    is_midjourney,
+    output_formats,
+    recommended_summary,
+)
 from tests.fakes.lemondata.ratelimit import (
     RATE_LIMIT_MESSAGE,
     RateDecision,
@@ -331,16 +403,23 @@ from tests.fakes.lemondata.tasks import (
 )
 
 __all__ = [
+    "ALWAYS_ACCEPTED",
     "ASPECT_RATIOS",
+    "BACKGROUNDS",
     "CAPABILITY_BY_OPERATION",
+    "COMMON_PARAMETERS",
+    "COMPRESSED_FORMATS",
+    "COMPRESSION_PARAMS",
     "CONTENT_POLICY_MESSAGE",
     "CURRENCY",
     "DALLE3_MODEL",
+    "DALLE3_PARAMETERS",
     "DALLE3_SIZES",
     "DALLE_QUALITIES",
     "DEFAULT_API_KEY",
     "DEFAULT_MODELS",
     "DEFAULT_ONLINE_RPM",
+    "DEFAULT_OUTPUT_FORMAT",
     "DEFAULT_TASK_ERROR",
     "DOCUMENTED_INPUTS",
     "DROPPED_FOR_GPT_IMAGE",
@@ -350,6 +429,7 @@ __all__ = [
     "ENDPOINT_BY_OPERATION",
     "EXTENSION_KEYS",
     "FILES_PREFIX",
+    "FLUX_PARAMETERS",
     "FORM_BOOL_FIELDS",
     "FORM_INT_FIELDS",
     "FORM_LIST_FIELDS",
@@ -359,6 +439,7 @@ __all__ = [
     "GENERATION_FILE_FIELDS",
     "GENERATION_FORM_FIELDS",
     "GIF_SIGNATURES",
+    "GPT_IMAGE_BACKGROUNDS",
     "GPT_IMAGE_ENUMS",
     "GPT_IMAGE_INT_RANGES",
     "GPT_IMAGE_MAX_EDGE",
@@ -366,12 +447,14 @@ __all__ = [
     "GPT_IMAGE_MAX_RATIO",
     "GPT_IMAGE_MIN_PIXELS",
     "GPT_IMAGE_MODEL",
+    "GPT_IMAGE_PARAMETERS",
     "GPT_IMAGE_QUALITIES",
     "GPT_IMAGE_SIZES",
     "GPT_IMAGE_SIZE_STEP",
     "GPT_IMAGE_TOKEN_PRICES",
     "HOSTED_PREFIX",
     "IMAGE_EDIT",
+    "IMAGE_INPUT_PARAMETERS",
     "IMAGE_SIDE",
     "IMAGE_TO_IMAGE",
     "JPEG_SIGNATURE",
@@ -379,9 +462,15 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_INPUT_IMAGES",
     "MAX_N",
+    "MAX_NEGATIVE_PROMPT_CHARS",
     "MAX_PROMPT_CHARS",
     "MAX_REDIRECTS",
     "MAX_SUGGESTIONS",
+    "MIDJOURNEY_ASPECT_RATIOS",
+    "MIDJOURNEY_MAX_N",
+    "MIDJOURNEY_PARAMETERS",
+    "MIDJOURNEY_PREFIX",
+    "MIDJOURNEY_RECOMMENDED",
     "MIME_LINE_CHARS",
     "MIN_N",
     "MODEL_CATEGORIES",
@@ -389,19 +478,24 @@ __all__ = [
     "MODEL_VIEWS",
     "NOT_AN_IMAGE",
     "OPERATIONS",
+    "OUTPUT_FORMATS",
     "PNG_SIGNATURE",
     "PRIVATE_HOST_SUFFIXES",
     "QUALITIES",
     "RATE_LIMIT_MESSAGE",
     "RECOMMENDATION_CATEGORIES",
     "REDIRECT_PATH",
+    "REFERENCE_IMAGE_PARAMETERS",
     "RESOLUTIONS",
     "RESPONSE_FORMATS",
     "SCHEMAS_FILE",
+    "SEED_MAX",
+    "SEED_MIN",
     "STYLES",
     "TASK_PATH_PREFIXES",
     "TERMINAL_TASK_STATUSES",
     "TEXT_TO_IMAGE",
+    "TRANSPARENT_FORMATS",
     "TRICKLE_TICK_SECONDS",
     "UNIT_PER_1M_TOKENS",
     "UNIT_PER_REQUEST",
@@ -417,6 +511,7 @@ __all__ = [
     "ModelOverride",
     "MultipartError",
     "OperationsOf",
+    "OptionRules",
     "RateDecision",
     "RateEvent",
     "RateLimiter",
@@ -430,9 +525,12 @@ __all__ = [
     "UploadedFile",
     "always_async",
     "b64_encode",
+    "backgrounds",
+    "check_options",
     "compact_item",
     "decode_data_url",
     "default_error_body",
+    "default_max_n",
     "default_operations",
     "default_pricing",
     "edit_form",
@@ -443,18 +541,23 @@ __all__ = [
     "generation_form",
     "gpt_image_size_error",
     "invalid_param",
+    "is_flux",
+    "is_midjourney",
     "is_multipart",
     "is_private_host",
     "list_item",
     "make_png",
+    "max_images",
     "model_detail",
     "not_an_image",
     "operations",
+    "output_formats",
     "owner",
     "parse_multipart",
     "png_parts",
     "pricing",
     "pricing_detail",
+    "recommended_summary",
     "request_kind",
     "schema_errors",
     "sniff_image",

@@ -22,6 +22,7 @@ from tests.fakes.lemondata.catalog import (
     compact_item,
     format_summary,
     list_item,
+    max_images,
     model_detail,
     operations,
     owner,
@@ -71,6 +72,7 @@ from tests.fakes.lemondata.inputs import (
     InputSources,
     not_an_image,
 )
+from tests.fakes.lemondata.options import check_options
 from tests.fakes.lemondata.ratelimit import RateDecision, RateEvent, RateLimiter
 from tests.fakes.lemondata.records import (
     EmulatedTask,
@@ -919,19 +921,7 @@ class LemonDataEmulator(TaskEngine, InputSources):
         return gate.is_set()
 
     def _check_profile(self, plan: RequestPlan, body: Mapping[str, Any]) -> None:
-        """Apply the model's published request format: aspect ratios and prompt length."""
-        summary = format_summary(plan.model, self.model_overrides.get(plan.model, {}))
-        ratios = summary.get("aspect_ratios") or []
-        if "aspect_ratio" in body and ratios and body["aspect_ratio"] not in ratios:
-            raise RequestRejectedError(
-                f"aspect_ratio: {plan.model} accepts {', '.join(ratios)}",
-                param="aspect_ratio",
-                extra={"allowed_aspect_ratios": list(ratios)},
-            )
-        limit = (summary.get("service_limits") or {}).get("prompt_max_characters")
-        if isinstance(limit, int) and len(plan.prompt) > limit:
-            raise RequestRejectedError(
-                f"prompt: {plan.model} accepts at most {limit} characters",
-                param="prompt",
-                extra={"prompt_max_characters": limit},
-            )
+        """Hold a create or edit to the model's published request format (and ``max_n``)."""
+        override = self.model_overrides.get(plan.model, {})
+        summary = format_summary(plan.model, override)
+        check_options(plan, body, summary, max_n=max_images(plan.model, override))
