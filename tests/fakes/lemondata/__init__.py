@@ -42,7 +42,10 @@ Routes
         ``GET`` / ``DELETE /v1/files/{file_id}``.
     ``GET /v1/tasks/{id}`` (and its alias ``GET /v1/images/{id}``)
 
-    Unauthenticated: ``GET /files/{id}.png`` (the CDN serving generated images),
+    Unauthenticated: ``GET /files/{id}.png`` (``.jpg``, ``.webp``: the CDN serving
+    generated images in the format they were made in, with its Content-Type; a create
+    or edit with ``output_format`` jpeg or webp makes real JPEG / WebP bytes, as URLs,
+    task results and ``b64_json`` alike; PNG otherwise),
     ``GET /hosted/{id}`` (bytes put there by :meth:`~LemonDataEmulator.host`),
     ``GET /redirect?to=URL`` (302 to ``URL``; :meth:`~LemonDataEmulator.redirect_url`).
 
@@ -118,8 +121,14 @@ Knobs (plain attributes; change them at any time)
                              tasks of that model end ``failed`` with that ``error``.
     ``task_status_override`` a status (e.g. ``"in_progress"``, ``"queued"``) that running
                              tasks answer instead of ``pending``/``processing``.
-    ``file_size_bytes``      pad every served PNG (with ``tEXt`` chunks) to this size; 8 MiB
-                             and more is cheap (a shared padding chunk, written unjoined).
+    ``file_size_bytes``      pad every served image (URL or ``b64_json``) to this size: PNG
+                             with ``tEXt`` chunks, JPEG with ``COM`` segments, WebP with a
+                             ``JUNK`` chunk (odd WebP sizes gain a byte: RIFF is even);
+                             8 MiB and more is cheap (a shared padding part, written
+                             unjoined). Each stays valid: Pillow opens it.
+    ``file_size_bytes_by_format``  output format (``"png"``, ``"jpeg"``, ``"webp"``) ->
+                             size; wins over ``file_size_bytes`` for that format, e.g.
+                             ``{"jpeg": 9 * 1024 * 1024}`` makes only JPEGs big.
     ``short_images``         answer this many images fewer than ``n`` (inline creates and
                              completed tasks; never fewer than none).
     ``b64_line_breaks``      ``b64_json`` in MIME style: 76-character lines joined by CRLF.
@@ -127,7 +136,8 @@ Knobs (plain attributes; change them at any time)
                              ``{file_id}``, ``{base_url}``, ``{other_base_url}`` filled in),
                              e.g. ``"http://10.0.0.1/{file_id}.png"``: a private redirect.
     ``trickle_bytes_per_second``  the CDN sends images at this rate (50 ms chunks).
-    ``serve_non_image``      the CDN answers HTML labelled ``image/png``.
+    ``serve_non_image``      the CDN answers HTML labelled as the image's type
+                             (``image/png`` unless it was made as JPEG or WebP).
     ``poll_url_override``    create and task answers carry this ``poll_url`` (``{task_id}``,
                              ``{port}``, ``{base_url}``, ``{other_base_url}`` filled in;
                              other braces left alone), e.g. ``"http://[::1"`` or
@@ -192,7 +202,9 @@ Observation
     ``generations`` lists every accepted create and edit (:class:`Generation`: operation,
     forwarded ``params``, ``inputs`` as :class:`InputImage` with their bytes);
     :meth:`~LemonDataEmulator.generation` / :meth:`~LemonDataEmulator.input_images` find
-    one by task id or result image URL. ``tasks``, ``files`` (generated images),
+    one by task id or result image URL; its ``output_format`` is what its images are
+    made in (also on each :class:`EmulatedTask` and :class:`StoredFile`). ``tasks``,
+    ``files`` (generated images),
     ``uploaded_files`` (``POST /v1/files``) and ``hosted`` expose state;
     ``rate_limited_count`` counts the 429s the rate limit served; ``rate_log`` holds a
     :class:`RateEvent` (clock time, path, admitted) per counted request, and
@@ -205,9 +217,9 @@ The emulator is single-loop: use it from the event loop that started it.
 
 Modules: ``contract`` (constants, errors, request validation), ``forms`` (multipart
 parsing), ``inputs`` (the URL policy; input images to bytes), ``images`` (image bytes:
-served, sniffed), ``catalog`` (the model list), ``ratelimit`` (the rate limiter),
-``options`` (per-model image options and their rules), ``records`` (recorded
-requests, generations, tasks, files), ``tasks`` (how tasks run),
+PNG, JPEG and WebP served, inputs sniffed), ``catalog`` (the model list), ``options``
+(per-model image options and their rules), ``ratelimit`` (the rate limiter),
+``records`` (recorded requests, generations, tasks, files), ``tasks`` (how tasks run),
 ``server`` (:class:`LemonDataEmulator`) and ``schemas`` (:func:`schema_errors`: an
 answer checked against the gateway's OpenAPI schemas, a copy of which,
 ``lemondata-images-schemas.json``, sits beside it); this package re-exports their names.
@@ -250,6 +262,7 @@ from tests.fakes.lemondata.contract import (
     DEFAULT_TASK_ERROR,
     DROPPED_FOR_GPT_IMAGE,
     EDITS_PATH,
+    FILE_EXTENSIONS,
     FILES_PREFIX,
     GEMINI_FLASH_MODELS,
     GEMINI_PROMPT_ONLY_MODELS,
@@ -291,6 +304,7 @@ from tests.fakes.lemondata.contract import (
     default_error_body,
     default_operations,
     error_body,
+    file_key,
     forwarded_params,
     gpt_image_size_error,
     invalid_param,
@@ -316,14 +330,22 @@ from tests.fakes.lemondata.forms import (
 )
 from tests.fakes.lemondata.images import (
     GIF_SIGNATURES,
+    IMAGE_CONTENT_TYPES,
+    JPEG_QUALITY,
     JPEG_SIGNATURE,
     MIME_LINE_CHARS,
     NOT_AN_IMAGE,
+    WEBP_MAGIC,
+    WEBP_QUALITY,
     b64_encode,
     decode_data_url,
+    image_parts,
+    jpeg_parts,
+    make_image,
     make_png,
     png_parts,
     sniff_image,
+    webp_parts,
 )
 from tests.fakes.lemondata.inputs import (
     HOSTED_PREFIX,
@@ -429,6 +451,7 @@ __all__ = [
     "ENDPOINT_BY_OPERATION",
     "EXTENSION_KEYS",
     "FILES_PREFIX",
+    "FILE_EXTENSIONS",
     "FLUX_PARAMETERS",
     "FORM_BOOL_FIELDS",
     "FORM_INT_FIELDS",
@@ -453,10 +476,12 @@ __all__ = [
     "GPT_IMAGE_SIZE_STEP",
     "GPT_IMAGE_TOKEN_PRICES",
     "HOSTED_PREFIX",
+    "IMAGE_CONTENT_TYPES",
     "IMAGE_EDIT",
     "IMAGE_INPUT_PARAMETERS",
     "IMAGE_SIDE",
     "IMAGE_TO_IMAGE",
+    "JPEG_QUALITY",
     "JPEG_SIGNATURE",
     "LEMONDATA_EXTENSION_MODELS",
     "MAX_BODY_BYTES",
@@ -501,6 +526,8 @@ __all__ = [
     "UNIT_PER_REQUEST",
     "UPLOADS_PATH",
     "UPLOAD_PURPOSES",
+    "WEBP_MAGIC",
+    "WEBP_QUALITY",
     "EmulatedTask",
     "Generation",
     "HostedImage",
@@ -535,17 +562,21 @@ __all__ = [
     "default_pricing",
     "edit_form",
     "error_body",
+    "file_key",
     "form_fields",
     "format_summary",
     "forwarded_params",
     "generation_form",
     "gpt_image_size_error",
+    "image_parts",
     "invalid_param",
     "is_flux",
     "is_midjourney",
     "is_multipart",
     "is_private_host",
+    "jpeg_parts",
     "list_item",
+    "make_image",
     "make_png",
     "max_images",
     "model_detail",
@@ -567,4 +598,5 @@ __all__ = [
     "url_refused",
     "validate_edit_request",
     "validate_generation_request",
+    "webp_parts",
 ]

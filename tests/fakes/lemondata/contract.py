@@ -65,6 +65,9 @@ IMAGE_SIDE = 64
 GENERATIONS_PATH = "/v1/images/generations"
 TASK_PATH_PREFIXES = ("/v1/tasks/", "/v1/images/")
 FILES_PREFIX = "/files/"
+# The extension of a generated image's URL, by output format.
+FILE_EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+_URL_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 EDITS_PATH = "/v1/images/edits"
 UPLOADS_PATH = "/v1/files"
 
@@ -92,6 +95,15 @@ _FAULT_DEFAULTS: dict[int, tuple[str, str]] = {
     503: ("upstream_error", "The upstream provider is temporarily unavailable"),
     504: ("upstream_error", "The upstream provider timed out"),
 }
+
+
+def file_key(ref: str) -> str:
+    """Return the file id in an image URL, ``<id>.<ext>`` or id (any image extension)."""
+    name = ref.rsplit("/", 1)[-1]
+    for extension in _URL_EXTENSIONS:
+        if name.endswith(extension):
+            return name.removesuffix(extension)
+    return name
 
 
 # --------------------------------------------------------------------------- errors
