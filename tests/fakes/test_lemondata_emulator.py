@@ -18,6 +18,7 @@ from tests.fakes.lemondata import (
     LemonDataEmulator,
     make_png,
 )
+from tests.fakes.lemondata.schemas import schema_errors
 from tests.fakes.wire import poll
 
 GEN = "/v1/images/generations"
@@ -173,6 +174,7 @@ async def test_invalid_requests_are_rejected_with_param(lemondata, api, override
     assert error["param"] == param
     assert error["message"].startswith(f"{param}: ")
     assert response.json()["validation_errors"][0]["field"] == param
+    assert schema_errors("ValidationError", response.json()) == []
     assert lemondata.tasks == {}
     assert lemondata.files == {}
 
@@ -502,7 +504,20 @@ async def test_fault_bodies_follow_the_contract(lemondata, api, status, error_ty
     response = await create(api)
     assert response.status_code == status
     assert response.json()["error"]["type"] == error_type
+    assert schema_errors("ApiError", response.json()) == []
     assert "retry-after" not in response.headers
+
+
+def test_schema_errors_name_what_breaks_the_contract():
+    """schema_errors reports a body the contract refuses, and nothing for one it takes."""
+    good = {"error": {"message": "x", "type": "invalid_request_error", "param": "n"}}
+    assert schema_errors("ApiError", good) == []
+    bad = {"error": {"message": "x", "type": "no_such_type", "retryable": "yes"}}
+    errors = schema_errors("ApiError", bad)
+    assert len(errors) == 2
+    assert any(e.startswith("error/type: ") for e in errors)
+    with pytest.raises(KeyError):
+        schema_errors("NoSuchSchema", good)
 
 
 async def test_faults_match_path_prefix_count_and_order(lemondata, api):

@@ -23,13 +23,16 @@ Routes
         ``view=compact`` answers ``CompactModelsResponse``.
     ``GET /v1/models/{model}``  adds ``request_format_summary`` (aspect ratios,
         resolutions, sizes, ``service_limits.prompt_max_characters`` / ``online_rpm``,
-        per-operation endpoints); creates are held to its aspect ratios and prompt limit.
+        per-operation endpoints, ``supported_parameters``, ``output_formats``,
+        ``recommended_request_summary``, ``operation_constraints``); creates and edits
+        are held to it (see "Image options" below).
     ``GET /v1/models/{model}/pricing``  ``ModelPricingResponse``.
     ``POST /v1/images/generations``  JSON, or ``multipart/form-data`` with the upload in
         ``image`` (only ``ImageGenerationMultipartRequest`` fields: others answer 400;
         ``image_urls`` / ``reference_image_urls`` comma-separated). Image input:
         ``operation``, ``image_url``, ``image_urls`` / ``reference_image_urls`` (1-16,
-        at most 16 inputs in all), ``mask_url``, ``negative_prompt``, ``seed``.
+        at most 16 inputs in all), ``mask_url``; ``negative_prompt`` and ``seed`` where
+        the model takes them.
     ``POST /v1/images/edits``  JSON ``images: [{image_url} | {file_id}]`` (1-16),
         ``image_url`` / ``image_urls``, ``mask: {image_url} | {file_id}``; or multipart
         ``image`` (repeatable) / ``image[]`` and ``mask`` parts. ``async: true`` gives a
@@ -39,7 +42,10 @@ Routes
         ``GET`` / ``DELETE /v1/files/{file_id}``.
     ``GET /v1/tasks/{id}`` (and its alias ``GET /v1/images/{id}``)
 
-    Unauthenticated: ``GET /files/{id}.png`` (the CDN serving generated images),
+    Unauthenticated: ``GET /files/{id}.png`` (``.jpg``, ``.webp``: the CDN serving
+    generated images in the format they were made in, with its Content-Type; a create
+    or edit with ``output_format`` jpeg or webp makes real JPEG / WebP bytes, as URLs,
+    task results and ``b64_json`` alike; PNG otherwise),
     ``GET /hosted/{id}`` (bytes put there by :meth:`~LemonDataEmulator.host`),
     ``GET /redirect?to=URL`` (302 to ``URL``; :meth:`~LemonDataEmulator.redirect_url`).
 
@@ -53,10 +59,47 @@ Routes
     its files while ``allow_own_host_urls`` holds; public URLs serve ``remote_images``.
     Bytes that are not PNG, JPEG, WebP or GIF (by magic number) answer 400 ``invalid_image``.
 
+Image options (``options``)
+    A create or edit (JSON or multipart) is held to the ``request_format_summary`` its
+    model's detail route answers, a test's override included (the entry of
+    ``operation_constraints`` for its operation wins over the top-level lists; the
+    constraints follow overridden lists unless overridden themselves). A field outside
+    the model's ``supported_parameters`` and outside :data:`ALWAYS_ACCEPTED` (model,
+    prompt, n, response_format, user, operation, the image inputs, stream,
+    input_fidelity, expand_prompt; and ``async: false``) answers 400
+    ``invalid_request_error`` on that ``param`` with ``supported_parameters``. Per model
+    (every one also takes prompt, n, response_format, user; output PNG only unless said):
+
+    ``gpt-image-2``  size, quality, async, background (auto, opaque: transparent is
+        refused with a ``hint``), output_format, output_compression, compression,
+        moderation, partial_images; png, jpeg, webp.
+    ``dall-e-3``  size, quality, style; n at most 1.
+    ``flux-*``  aspect_ratio, async, seed, negative_prompt, background (transparent
+        too), output_format, output_compression, compression; png, jpeg, webp.
+    Gemini / Nano Banana  aspect_ratio (and resolution for the Pro families); with
+        image-to-image also the image inputs, negative_prompt and seed.
+        ``gemini-2.0-flash-preview-image-generation``: nothing more.
+    ``midjourney*``  aspect_ratio (1:1, 2:3, 3:2 only), negative_prompt, seed; n at
+        most 4; ``recommended_request_summary`` ``{"aspect_ratio": "1:1"}``; inline.
+    Any other model  aspect_ratio.
+
+    Then: ``n`` over the model's most (``ModelOverride.max_n``) answers 400 on ``n``;
+    ``aspect_ratio`` / ``resolution`` outside the model's non-empty lists answer
+    ``allowed_aspect_ratios`` / ``allowed_resolutions`` and a ``recommended_request``
+    (``{"model", "aspect_ratio"}``: the recommended ratio if allowed, else the first);
+    ``output_format`` outside ``output_formats``; ``output_compression`` /
+    ``compression`` without output_format jpeg or webp; ``background: transparent``
+    without png or webp (png is the default); ``seed`` not a (64-bit) integer;
+    ``negative_prompt`` not a string of at most 2000 characters; ``moderation`` other
+    than auto or low; a prompt over ``service_limits.prompt_max_characters``.
+
 Knobs (plain attributes; change them at any time)
     ``models``               list of model ids that exist and are listed (default
-                             :data:`DEFAULT_MODELS`); a create for any other model is
-                             rejected with 400 ``model_not_found``.
+                             :data:`DEFAULT_MODELS`); a create, edit or upload for any
+                             other model is rejected with 400 ``model_not_found`` (the
+                             model routes: 404) carrying ``did_you_mean`` (the closest
+                             listed id by :mod:`difflib`, when one is close) and
+                             ``suggestions`` (the close ids, else the first listed).
     ``blocked_words``        set of substrings (case-insensitive) that make a prompt fail
                              the content policy (default ``{"forbidden"}``).
     ``force_task_models``    models whose creates answer with a task although ``async`` was
@@ -78,8 +121,14 @@ Knobs (plain attributes; change them at any time)
                              tasks of that model end ``failed`` with that ``error``.
     ``task_status_override`` a status (e.g. ``"in_progress"``, ``"queued"``) that running
                              tasks answer instead of ``pending``/``processing``.
-    ``file_size_bytes``      pad every served PNG (with ``tEXt`` chunks) to this size; 8 MiB
-                             and more is cheap (a shared padding chunk, written unjoined).
+    ``file_size_bytes``      pad every served image (URL or ``b64_json``) to this size: PNG
+                             with ``tEXt`` chunks, JPEG with ``COM`` segments, WebP with a
+                             ``JUNK`` chunk (odd WebP sizes gain a byte: RIFF is even);
+                             8 MiB and more is cheap (a shared padding part, written
+                             unjoined). Each stays valid: Pillow opens it.
+    ``file_size_bytes_by_format``  output format (``"png"``, ``"jpeg"``, ``"webp"``) ->
+                             size; wins over ``file_size_bytes`` for that format, e.g.
+                             ``{"jpeg": 9 * 1024 * 1024}`` makes only JPEGs big.
     ``short_images``         answer this many images fewer than ``n`` (inline creates and
                              completed tasks; never fewer than none).
     ``b64_line_breaks``      ``b64_json`` in MIME style: 76-character lines joined by CRLF.
@@ -87,7 +136,8 @@ Knobs (plain attributes; change them at any time)
                              ``{file_id}``, ``{base_url}``, ``{other_base_url}`` filled in),
                              e.g. ``"http://10.0.0.1/{file_id}.png"``: a private redirect.
     ``trickle_bytes_per_second``  the CDN sends images at this rate (50 ms chunks).
-    ``serve_non_image``      the CDN answers HTML labelled ``image/png``.
+    ``serve_non_image``      the CDN answers HTML labelled as the image's type
+                             (``image/png`` unless it was made as JPEG or WebP).
     ``poll_url_override``    create and task answers carry this ``poll_url`` (``{task_id}``,
                              ``{port}``, ``{base_url}``, ``{other_base_url}`` filled in;
                              other braces left alone), e.g. ``"http://[::1"`` or
@@ -122,7 +172,8 @@ Knobs (plain attributes; change them at any time)
                              ``supported_operations`` / ``capabilities``, merge into its
                              ``pricing``, ``agent_preferences``, ``request_format_summary``,
                              rename (``extension_key``) or drop (``omit_extension``) its
-                             extension block. Operations and format also drive validation.
+                             extension block; ``max_n``: the most images per request.
+                             Operations and format also drive validation.
     ``models_gate``          an :class:`asyncio.Event`; the model routes wait for it
                              (``models_gated`` counts those waiting): a slow model list.
     ``allow_own_host_urls``  inputs may name URLs on the emulator's own host (default True;
@@ -151,7 +202,9 @@ Observation
     ``generations`` lists every accepted create and edit (:class:`Generation`: operation,
     forwarded ``params``, ``inputs`` as :class:`InputImage` with their bytes);
     :meth:`~LemonDataEmulator.generation` / :meth:`~LemonDataEmulator.input_images` find
-    one by task id or result image URL. ``tasks``, ``files`` (generated images),
+    one by task id or result image URL; its ``output_format`` is what its images are
+    made in (also on each :class:`EmulatedTask` and :class:`StoredFile`). ``tasks``,
+    ``files`` (generated images),
     ``uploaded_files`` (``POST /v1/files``) and ``hosted`` expose state;
     ``rate_limited_count`` counts the 429s the rate limit served; ``rate_log`` holds a
     :class:`RateEvent` (clock time, path, admitted) per counted request, and
@@ -164,9 +217,12 @@ The emulator is single-loop: use it from the event loop that started it.
 
 Modules: ``contract`` (constants, errors, request validation), ``forms`` (multipart
 parsing), ``inputs`` (the URL policy; input images to bytes), ``images`` (image bytes:
-served, sniffed), ``catalog`` (the model list), ``ratelimit`` (the rate limiter),
-``records`` (recorded requests, generations, tasks, files), ``tasks`` (how tasks run)
-and ``server`` (:class:`LemonDataEmulator`); this package re-exports their names.
+PNG, JPEG and WebP served, inputs sniffed), ``catalog`` (the model list), ``options``
+(per-model image options and their rules), ``ratelimit`` (the rate limiter),
+``records`` (recorded requests, generations, tasks, files), ``tasks`` (how tasks run),
+``server`` (:class:`LemonDataEmulator`) and ``schemas`` (:func:`schema_errors`: an
+answer checked against the gateway's OpenAPI schemas, a copy of which,
+``lemondata-images-schemas.json``, sits beside it); this package re-exports their names.
 """
 
 from __future__ import annotations
@@ -189,6 +245,7 @@ from tests.fakes.lemondata.catalog import (
     default_pricing,
     format_summary,
     list_item,
+    max_images,
     model_detail,
     operations,
     owner,
@@ -205,6 +262,7 @@ from tests.fakes.lemondata.contract import (
     DEFAULT_TASK_ERROR,
     DROPPED_FOR_GPT_IMAGE,
     EDITS_PATH,
+    FILE_EXTENSIONS,
     FILES_PREFIX,
     GEMINI_FLASH_MODELS,
     GEMINI_PROMPT_ONLY_MODELS,
@@ -224,6 +282,7 @@ from tests.fakes.lemondata.contract import (
     MAX_INPUT_IMAGES,
     MAX_N,
     MAX_PROMPT_CHARS,
+    MAX_SUGGESTIONS,
     MIN_N,
     MODEL_CREATED,
     OPERATIONS,
@@ -245,9 +304,11 @@ from tests.fakes.lemondata.contract import (
     default_error_body,
     default_operations,
     error_body,
+    file_key,
     forwarded_params,
     gpt_image_size_error,
     invalid_param,
+    unknown_model,
     unsupported_operation,
     validate_edit_request,
     validate_generation_request,
@@ -269,14 +330,22 @@ from tests.fakes.lemondata.forms import (
 )
 from tests.fakes.lemondata.images import (
     GIF_SIGNATURES,
+    IMAGE_CONTENT_TYPES,
+    JPEG_QUALITY,
     JPEG_SIGNATURE,
     MIME_LINE_CHARS,
     NOT_AN_IMAGE,
+    WEBP_MAGIC,
+    WEBP_QUALITY,
     b64_encode,
     decode_data_url,
+    image_parts,
+    jpeg_parts,
+    make_image,
     make_png,
     png_parts,
     sniff_image,
+    webp_parts,
 )
 from tests.fakes.lemondata.inputs import (
     HOSTED_PREFIX,
@@ -288,6 +357,38 @@ from tests.fakes.lemondata.inputs import (
     not_an_image,
     split_http_url,
     url_refused,
+)
+from tests.fakes.lemondata.options import (
+    ALWAYS_ACCEPTED,
+    BACKGROUNDS,
+    COMMON_PARAMETERS,
+    COMPRESSED_FORMATS,
+    COMPRESSION_PARAMS,
+    DALLE3_PARAMETERS,
+    DEFAULT_OUTPUT_FORMAT,
+    FLUX_PARAMETERS,
+    GPT_IMAGE_BACKGROUNDS,
+    GPT_IMAGE_PARAMETERS,
+    IMAGE_INPUT_PARAMETERS,
+    MAX_NEGATIVE_PROMPT_CHARS,
+    MIDJOURNEY_ASPECT_RATIOS,
+    MIDJOURNEY_MAX_N,
+    MIDJOURNEY_PARAMETERS,
+    MIDJOURNEY_PREFIX,
+    MIDJOURNEY_RECOMMENDED,
+    OUTPUT_FORMATS,
+    REFERENCE_IMAGE_PARAMETERS,
+    SEED_MAX,
+    SEED_MIN,
+    TRANSPARENT_FORMATS,
+    OptionRules,
+    backgrounds,
+    check_options,
+    default_max_n,
+    is_flux,
+    is_midjourney,
+    output_formats,
+    recommended_summary,
 )
 from tests.fakes.lemondata.ratelimit import (
     RATE_LIMIT_MESSAGE,
@@ -307,6 +408,10 @@ from tests.fakes.lemondata.records import (
     UploadPart,
     request_kind,
 )
+from tests.fakes.lemondata.schemas import (
+    SCHEMAS_FILE,
+    schema_errors,
+)
 from tests.fakes.lemondata.server import (
     MAX_BODY_BYTES,
     MODEL_CATEGORIES,
@@ -320,16 +425,23 @@ from tests.fakes.lemondata.tasks import (
 )
 
 __all__ = [
+    "ALWAYS_ACCEPTED",
     "ASPECT_RATIOS",
+    "BACKGROUNDS",
     "CAPABILITY_BY_OPERATION",
+    "COMMON_PARAMETERS",
+    "COMPRESSED_FORMATS",
+    "COMPRESSION_PARAMS",
     "CONTENT_POLICY_MESSAGE",
     "CURRENCY",
     "DALLE3_MODEL",
+    "DALLE3_PARAMETERS",
     "DALLE3_SIZES",
     "DALLE_QUALITIES",
     "DEFAULT_API_KEY",
     "DEFAULT_MODELS",
     "DEFAULT_ONLINE_RPM",
+    "DEFAULT_OUTPUT_FORMAT",
     "DEFAULT_TASK_ERROR",
     "DOCUMENTED_INPUTS",
     "DROPPED_FOR_GPT_IMAGE",
@@ -339,6 +451,8 @@ __all__ = [
     "ENDPOINT_BY_OPERATION",
     "EXTENSION_KEYS",
     "FILES_PREFIX",
+    "FILE_EXTENSIONS",
+    "FLUX_PARAMETERS",
     "FORM_BOOL_FIELDS",
     "FORM_INT_FIELDS",
     "FORM_LIST_FIELDS",
@@ -348,6 +462,7 @@ __all__ = [
     "GENERATION_FILE_FIELDS",
     "GENERATION_FORM_FIELDS",
     "GIF_SIGNATURES",
+    "GPT_IMAGE_BACKGROUNDS",
     "GPT_IMAGE_ENUMS",
     "GPT_IMAGE_INT_RANGES",
     "GPT_IMAGE_MAX_EDGE",
@@ -355,21 +470,32 @@ __all__ = [
     "GPT_IMAGE_MAX_RATIO",
     "GPT_IMAGE_MIN_PIXELS",
     "GPT_IMAGE_MODEL",
+    "GPT_IMAGE_PARAMETERS",
     "GPT_IMAGE_QUALITIES",
     "GPT_IMAGE_SIZES",
     "GPT_IMAGE_SIZE_STEP",
     "GPT_IMAGE_TOKEN_PRICES",
     "HOSTED_PREFIX",
+    "IMAGE_CONTENT_TYPES",
     "IMAGE_EDIT",
+    "IMAGE_INPUT_PARAMETERS",
     "IMAGE_SIDE",
     "IMAGE_TO_IMAGE",
+    "JPEG_QUALITY",
     "JPEG_SIGNATURE",
     "LEMONDATA_EXTENSION_MODELS",
     "MAX_BODY_BYTES",
     "MAX_INPUT_IMAGES",
     "MAX_N",
+    "MAX_NEGATIVE_PROMPT_CHARS",
     "MAX_PROMPT_CHARS",
     "MAX_REDIRECTS",
+    "MAX_SUGGESTIONS",
+    "MIDJOURNEY_ASPECT_RATIOS",
+    "MIDJOURNEY_MAX_N",
+    "MIDJOURNEY_PARAMETERS",
+    "MIDJOURNEY_PREFIX",
+    "MIDJOURNEY_RECOMMENDED",
     "MIME_LINE_CHARS",
     "MIN_N",
     "MODEL_CATEGORIES",
@@ -377,23 +503,31 @@ __all__ = [
     "MODEL_VIEWS",
     "NOT_AN_IMAGE",
     "OPERATIONS",
+    "OUTPUT_FORMATS",
     "PNG_SIGNATURE",
     "PRIVATE_HOST_SUFFIXES",
     "QUALITIES",
     "RATE_LIMIT_MESSAGE",
     "RECOMMENDATION_CATEGORIES",
     "REDIRECT_PATH",
+    "REFERENCE_IMAGE_PARAMETERS",
     "RESOLUTIONS",
     "RESPONSE_FORMATS",
+    "SCHEMAS_FILE",
+    "SEED_MAX",
+    "SEED_MIN",
     "STYLES",
     "TASK_PATH_PREFIXES",
     "TERMINAL_TASK_STATUSES",
     "TEXT_TO_IMAGE",
+    "TRANSPARENT_FORMATS",
     "TRICKLE_TICK_SECONDS",
     "UNIT_PER_1M_TOKENS",
     "UNIT_PER_REQUEST",
     "UPLOADS_PATH",
     "UPLOAD_PURPOSES",
+    "WEBP_MAGIC",
+    "WEBP_QUALITY",
     "EmulatedTask",
     "Generation",
     "HostedImage",
@@ -404,6 +538,7 @@ __all__ = [
     "ModelOverride",
     "MultipartError",
     "OperationsOf",
+    "OptionRules",
     "RateDecision",
     "RateEvent",
     "RateLimiter",
@@ -417,36 +552,51 @@ __all__ = [
     "UploadedFile",
     "always_async",
     "b64_encode",
+    "backgrounds",
+    "check_options",
     "compact_item",
     "decode_data_url",
     "default_error_body",
+    "default_max_n",
     "default_operations",
     "default_pricing",
     "edit_form",
     "error_body",
+    "file_key",
     "form_fields",
     "format_summary",
     "forwarded_params",
     "generation_form",
     "gpt_image_size_error",
+    "image_parts",
     "invalid_param",
+    "is_flux",
+    "is_midjourney",
     "is_multipart",
     "is_private_host",
+    "jpeg_parts",
     "list_item",
+    "make_image",
     "make_png",
+    "max_images",
     "model_detail",
     "not_an_image",
     "operations",
+    "output_formats",
     "owner",
     "parse_multipart",
     "png_parts",
     "pricing",
     "pricing_detail",
+    "recommended_summary",
     "request_kind",
+    "schema_errors",
     "sniff_image",
     "split_http_url",
+    "unknown_model",
     "unsupported_operation",
     "url_refused",
     "validate_edit_request",
     "validate_generation_request",
+    "webp_parts",
 ]

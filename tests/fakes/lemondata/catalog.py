@@ -27,6 +27,20 @@ from tests.fakes.lemondata.contract import (
     TEXT_TO_IMAGE,
     default_operations,
 )
+from tests.fakes.lemondata.options import (
+    COMMON_PARAMETERS,
+    DALLE3_PARAMETERS,
+    FLUX_PARAMETERS,
+    GPT_IMAGE_PARAMETERS,
+    MIDJOURNEY_ASPECT_RATIOS,
+    MIDJOURNEY_PARAMETERS,
+    REFERENCE_IMAGE_PARAMETERS,
+    default_max_n,
+    is_flux,
+    is_midjourney,
+    output_formats,
+    recommended_summary,
+)
 
 EXTENSION_KEYS = ("tokenlab", "lemondata")
 # Models whose extension block is named ``lemondata`` by default (the rest: ``tokenlab``).
@@ -64,7 +78,9 @@ class ModelOverride(TypedDict, total=False):
     decide what creates and edits accept); ``pricing``, ``agent_preferences`` (the
     ``image`` recommendation block) and ``request_format_summary`` (its
     ``service_limits`` too) are merged over them; ``extension_key`` renames the block
-    (``tokenlab`` / ``lemondata``); ``omit_extension`` drops it from every answer.
+    (``tokenlab`` / ``lemondata``); ``omit_extension`` drops it from every answer;
+    ``max_n`` replaces the most images one request may ask (dall-e-3 1, Midjourney 4,
+    else 10).
     """
 
     supported_operations: Sequence[str]
@@ -74,6 +90,7 @@ class ModelOverride(TypedDict, total=False):
     request_format_summary: Mapping[str, Any]
     extension_key: str
     omit_extension: bool
+    max_n: int
 
 
 def owner(model: str) -> str:
@@ -164,57 +181,40 @@ def _recommendation(model: str, rank: int, override: ModelOverride) -> dict[str,
 
 
 def _parameters(model: str, ops: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
-    """Return (supported parameters, aspect ratios, resolutions) of a model family."""
-    common = ["prompt", "n", "response_format", "user"]
+    """Return (supported parameters, aspect ratios, resolutions) of a model family.
+
+    Gemini / Nano Banana models that take image-to-image add the image inputs,
+    ``negative_prompt`` and ``seed``; Midjourney takes three ratios only.
+    """
+    common = list(COMMON_PARAMETERS)
     if model == GPT_IMAGE_MODEL:
-        extra = ["size", "quality", "async", "background", "output_format"]
-        extra += ["output_compression", "compression", "moderation", "partial_images"]
-        return common + extra, [], []
+        return [*common, *GPT_IMAGE_PARAMETERS], [], []
     if model == DALLE3_MODEL:
-        return [*common, "size", "quality", "style"], [], []
+        return [*common, *DALLE3_PARAMETERS], [], []
     if model in GEMINI_PROMPT_ONLY_MODELS:
         return common, [], []
-    inputs = ["operation", "image_url", "image_urls", "reference_image_urls", "mask_url"]
-    image_params = inputs if IMAGE_TO_IMAGE in ops else []
+    image_params = list(REFERENCE_IMAGE_PARAMETERS) if IMAGE_TO_IMAGE in ops else []
     if model in GEMINI_FLASH_MODELS:
         return [*common, "aspect_ratio", *image_params], list(ASPECT_RATIOS), []
     if model.startswith(("gemini", "nano-banana")):
         params = [*common, "aspect_ratio", "resolution", *image_params]
         return params, list(ASPECT_RATIOS), list(RESOLUTIONS)
-    if model.startswith("flux"):
-        return [*common, "aspect_ratio", "seed", "async"], list(ASPECT_RATIOS), []
+    if is_flux(model):
+        return [*common, *FLUX_PARAMETERS], list(ASPECT_RATIOS), []
+    if is_midjourney(model):
+        return [*common, *MIDJOURNEY_PARAMETERS], list(MIDJOURNEY_ASPECT_RATIOS), []
     return [*common, "aspect_ratio"], list(ASPECT_RATIOS), []
 
 
-def format_summary(model: str, override: ModelOverride) -> dict[str, Any]:
-    """Return the detail route's ``request_format_summary`` (override merged in)."""
-    ops = list(operations(model, override))
-    params, ratios, resolutions = _parameters(model, ops)
-    asynchronous = model == GPT_IMAGE_MODEL or model.startswith("flux")
-    summary: dict[str, Any] = {
-        "public_operations": ops,
-        "supported_parameters": params,
-        "feature_flags": {"async": asynchronous, "b64_json": True},
-        "output_formats": ["png", "jpeg", "webp"] if model == GPT_IMAGE_MODEL else ["png"],
-        "service_limits": {
-            "online_rpm": DEFAULT_ONLINE_RPM,
-            "concurrency": None,
-            "offline_inference": False,
-            "offline_tpd": None,
-            "prompt_max_characters": MAX_PROMPT_CHARS,
-        },
-        "required_selectors": [],
+def _derived(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary fields that follow from its lists (recomputed after an override)."""
+    ops = list(summary["public_operations"])
+    params = list(summary["supported_parameters"])
+    ratios, resolutions = list(summary["aspect_ratios"]), list(summary["resolutions"])
+    return {
         "optional_selectors": [p for p in ("size", "aspect_ratio", "resolution") if p in params],
-        "resolutions": resolutions,
         "resolutions_label": "Resolution" if resolutions else None,
-        "durations": [],
-        "durations_label": None,
-        "aspect_ratios": ratios,
         "aspect_ratios_label": "Aspect ratio" if ratios else None,
-        "request_endpoint": GENERATIONS_PATH,
-        "status_mode": "async_task_optional" if asynchronous else "sync",
-        "request_shape_mode": "openai_images",
-        "recommended_request_summary": None,
         "request_endpoint_by_operation": {op: ENDPOINT_BY_OPERATION.get(op) for op in ops},
         "operation_constraints": [
             {
@@ -228,6 +228,40 @@ def format_summary(model: str, override: ModelOverride) -> dict[str, Any]:
             for op in ops
         ],
     }
+
+
+def format_summary(model: str, override: ModelOverride) -> dict[str, Any]:
+    """Return the detail route's ``request_format_summary`` (override merged in).
+
+    The selectors, labels, per-operation endpoints and ``operation_constraints`` follow
+    the overridden lists unless the override gives them too: creates and edits are
+    checked against this summary (:func:`~tests.fakes.lemondata.options.check_options`).
+    """
+    ops = list(operations(model, override))
+    params, ratios, resolutions = _parameters(model, ops)
+    asynchronous = model == GPT_IMAGE_MODEL or is_flux(model)
+    summary: dict[str, Any] = {
+        "public_operations": ops,
+        "supported_parameters": params,
+        "feature_flags": {"async": asynchronous, "b64_json": True},
+        "output_formats": output_formats(model),
+        "service_limits": {
+            "online_rpm": DEFAULT_ONLINE_RPM,
+            "concurrency": None,
+            "offline_inference": False,
+            "offline_tpd": None,
+            "prompt_max_characters": MAX_PROMPT_CHARS,
+        },
+        "required_selectors": [],
+        "resolutions": resolutions,
+        "durations": [],
+        "durations_label": None,
+        "aspect_ratios": ratios,
+        "request_endpoint": GENERATIONS_PATH,
+        "status_mode": "async_task_optional" if asynchronous else "sync",
+        "request_shape_mode": "openai_images",
+        "recommended_request_summary": recommended_summary(model),
+    }
     if model == GPT_IMAGE_MODEL:
         summary["sizes"] = list(GPT_IMAGE_SIZES)
     elif model == DALLE3_MODEL:
@@ -236,7 +270,14 @@ def format_summary(model: str, override: ModelOverride) -> dict[str, Any]:
     limits = {**summary["service_limits"], **changes.pop("service_limits", {})}
     summary.update(changes)
     summary["service_limits"] = limits
+    for key, value in _derived(summary).items():
+        summary.setdefault(key, value)
     return summary
+
+
+def max_images(model: str, override: ModelOverride) -> int:
+    """Return the most images one request may ask of ``model`` (``max_n`` overrides it)."""
+    return override.get("max_n", default_max_n(model))
 
 
 def _extension_key(model: str, override: ModelOverride) -> str:
@@ -363,7 +404,11 @@ def model_detail(model: str, rank: int, override: ModelOverride) -> dict[str, An
                 "documented_outputs": ["data[].url", "data[].b64_json"],
                 "fallback_status_endpoints": ["/v1/images/{id}"],
                 "notes": [],
-                "recommended_request": {"model": model, "prompt": "A lemon on a table"},
+                "recommended_request": {
+                    "model": model,
+                    "prompt": "A lemon on a table",
+                    **(summary.get("recommended_request_summary") or {}),
+                },
             },
         }
     )

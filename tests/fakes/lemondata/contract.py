@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ GPT_IMAGE_INT_RANGES: dict[str, tuple[int, int]] = {
 }
 MAX_PROMPT_CHARS = 4000
 MIN_N, MAX_N = 1, 10
+MAX_SUGGESTIONS = 3
 GPT_IMAGE_SIZE_STEP = 16
 GPT_IMAGE_MAX_EDGE = 3840
 GPT_IMAGE_MAX_RATIO = 3
@@ -63,6 +65,9 @@ IMAGE_SIDE = 64
 GENERATIONS_PATH = "/v1/images/generations"
 TASK_PATH_PREFIXES = ("/v1/tasks/", "/v1/images/")
 FILES_PREFIX = "/files/"
+# The extension of a generated image's URL, by output format.
+FILE_EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+_URL_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 EDITS_PATH = "/v1/images/edits"
 UPLOADS_PATH = "/v1/files"
 
@@ -76,7 +81,6 @@ UPLOAD_PURPOSES = ("vision", "user_data")
 DROPPED_FOR_GPT_IMAGE = ("input_fidelity",)
 
 _SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
-_ASPECT_RE = re.compile(r"^\d+:\d+$")
 
 _FAULT_DEFAULTS: dict[int, tuple[str, str]] = {
     400: ("invalid_request_error", "Invalid request"),
@@ -91,6 +95,15 @@ _FAULT_DEFAULTS: dict[int, tuple[str, str]] = {
     503: ("upstream_error", "The upstream provider is temporarily unavailable"),
     504: ("upstream_error", "The upstream provider timed out"),
 }
+
+
+def file_key(ref: str) -> str:
+    """Return the file id in an image URL, ``<id>.<ext>`` or id (any image extension)."""
+    name = ref.rsplit("/", 1)[-1]
+    for extension in _URL_EXTENSIONS:
+        if name.endswith(extension):
+            return name.removesuffix(extension)
+    return name
 
 
 # --------------------------------------------------------------------------- errors
@@ -174,6 +187,30 @@ def unsupported_operation(
         param=param,
         code="unsupported_operation",
         extra={"model": model, "supported_operations": list(supported)},
+    )
+
+
+def unknown_model(
+    model: str, models: Collection[str], *, status: int = 400
+) -> RequestRejectedError:
+    """Return the ``model_not_found`` error for ``model``, with ``did_you_mean`` hints.
+
+    ``did_you_mean`` is the closest listed id (by :mod:`difflib`), when one is close;
+    ``suggestions`` lists the close ids, or without any the first listed models.
+    """
+    listed = list(models)
+    close = difflib.get_close_matches(model, listed, n=MAX_SUGGESTIONS, cutoff=0.5)
+    extra: dict[str, Any] = {
+        "suggestions": [{"id": m} for m in (close or listed[:MAX_SUGGESTIONS])],
+    }
+    if close:
+        extra["did_you_mean"] = close[0]
+    return RequestRejectedError(
+        f"The model `{model}` does not exist or you do not have access to it.",
+        param="model",
+        type_="model_not_found",
+        status=status,
+        extra=extra,
     )
 
 
@@ -306,22 +343,20 @@ def _check_model_and_prompt(body: Any, models: Collection[str]) -> tuple[str, st
     if len(prompt) > MAX_PROMPT_CHARS:
         raise _reject("prompt", f"String must contain at most {MAX_PROMPT_CHARS} character(s)")
     if model not in models:
-        raise RequestRejectedError(
-            f"The model `{model}` does not exist or you do not have access to it.",
-            param="model",
-            type_="model_not_found",
-        )
+        raise unknown_model(model, models)
     return model, prompt
 
 
 def _check_params(body: Mapping[str, Any], model: str) -> None:
-    """Check the output parameters shared by creates and edits."""
+    """Check the types and values of the output parameters shared by creates and edits.
+
+    Which parameters a model takes, its aspect ratios, resolutions, output formats and
+    most images per request are :mod:`~tests.fakes.lemondata.options`' rules.
+    """
     is_gpt_image = model == GPT_IMAGE_MODEL
     is_dalle3 = model == DALLE3_MODEL
 
     _check_int(body, "n", MIN_N, MAX_N)
-    if is_dalle3 and body.get("n", 1) != 1:
-        raise _reject("n", "dall-e-3 supports only n=1")
 
     _check_enum(body, "quality", QUALITIES)
     if "quality" in body:
@@ -331,16 +366,8 @@ def _check_params(body: Mapping[str, Any], model: str) -> None:
             raise _reject("quality", f"gpt-image-2 accepts {', '.join(GPT_IMAGE_QUALITIES)}")
 
     _check_enum(body, "style", STYLES)
-    if "style" in body and not is_dalle3:
-        raise _reject("style", "style is only supported by dall-e-3")
-
     _check_enum(body, "response_format", RESPONSE_FORMATS)
-
-    if "async" in body:
-        if not isinstance(body["async"], bool):
-            raise _reject("async", "Expected boolean")
-        if body["async"] and not (is_gpt_image or model.startswith("flux")):
-            raise _reject("async", "async is only supported by gpt-image-2 and FLUX models")
+    _check_bool(body, "async")
 
     if "size" in body:
         size = body["size"]
@@ -351,26 +378,8 @@ def _check_params(body: Mapping[str, Any], model: str) -> None:
         if is_dalle3 and size not in DALLE3_SIZES:
             raise _reject("size", f"dall-e-3 accepts {', '.join(DALLE3_SIZES)}")
 
-    if "aspect_ratio" in body:
-        ratio = body["aspect_ratio"]
-        if is_gpt_image:
-            raise _reject("aspect_ratio", "not supported for gpt-image-2; send size instead")
-        if is_dalle3 or model in GEMINI_PROMPT_ONLY_MODELS:
-            raise _reject("aspect_ratio", f"not supported for {model}")
-        if not isinstance(ratio, str) or not _ASPECT_RE.match(ratio):
-            raise _reject("aspect_ratio", "Expected a ratio such as 16:9")
-
-    if "resolution" in body:
-        if is_gpt_image:
-            raise _reject("resolution", "not supported for gpt-image-2; send size instead")
-        if model in GEMINI_FLASH_MODELS or model in GEMINI_PROMPT_ONLY_MODELS or is_dalle3:
-            raise _reject("resolution", f"not supported for {model}")
-        _check_enum(body, "resolution", RESOLUTIONS)
-
     for key, allowed in GPT_IMAGE_ENUMS.items():
         _check_enum(body, key, allowed)
-    if is_gpt_image and body.get("background") == "transparent":
-        raise _reject("background", "gpt-image-2 accepts auto and opaque (not transparent)")
     for key, (low, high) in GPT_IMAGE_INT_RANGES.items():
         _check_int(body, key, low, high)
     _check_str(body, "user")
@@ -446,8 +455,6 @@ def validate_generation_request(
     model, prompt = _check_model_and_prompt(body, models)
     _check_params(body, model)
     _check_enum(body, "operation", OPERATIONS)
-    _check_str(body, "negative_prompt")
-    _check_int(body, "seed", None, None)
     _check_bool(body, "expand_prompt")
     refs = [
         *_url(body, "image_url"),

@@ -9,11 +9,13 @@ from typing import Any, NamedTuple
 
 from tests.fakes.lemondata.contract import (
     EDITS_PATH,
+    FILE_EXTENSIONS,
     FILES_PREFIX,
     GENERATIONS_PATH,
     TASK_PATH_PREFIXES,
     TERMINAL_TASK_STATUSES,
     UPLOADS_PATH,
+    file_key,
 )
 
 _POST_KINDS = {GENERATIONS_PATH: "create", EDITS_PATH: "edit", UPLOADS_PATH: "upload"}
@@ -65,7 +67,7 @@ def request_kind(method: str, path: str) -> tuple[str, str | None] | None:
     if path.startswith(TASK_PATH_PREFIXES) and path.count("/") == 3 and path not in _POST_KINDS:
         return "poll", path.rsplit("/", 1)[-1]
     if path.startswith(FILES_PREFIX):
-        return "download", path.removeprefix(FILES_PREFIX).removesuffix(".png")
+        return "download", file_key(path.removeprefix(FILES_PREFIX))
     return None
 
 
@@ -121,7 +123,7 @@ class Generation:
 
     ``params`` are the request's fields as the gateway forwards them upstream (no
     binary parts; ``input_fidelity`` removed for gpt-image-2); ``file_ids`` are the
-    result images (filled when a task completes).
+    result images (filled when a task completes), made in :attr:`output_format`.
     """
 
     generation_id: str
@@ -134,6 +136,11 @@ class Generation:
     inputs: list[InputImage]
     task_id: str | None = None
     file_ids: list[str] = field(default_factory=list)
+
+    @property
+    def output_format(self) -> str:
+        """Return the format the result images are made in (``output_format``, else png)."""
+        return str(self.params.get("output_format", "png"))
 
     @property
     def input_bytes(self) -> list[bytes]:
@@ -166,6 +173,7 @@ class EmulatedTask:
     inputs: list[InputImage] = field(default_factory=list)
     started_at: float = 0.0  # on the emulator's clock
     complete_at: float | None = None  # None: completes by polls
+    output_format: str = "png"  # what its images are made in
 
     @property
     def poll_url(self) -> str:
@@ -180,11 +188,20 @@ class EmulatedTask:
 
 @dataclass
 class StoredFile:
-    """A generated image served under ``/files/<file_id>.png``."""
+    """A generated image served under ``/files/<file_id>.<png | jpg | webp>``.
+
+    ``output_format`` (png, jpeg or webp) is the format it was made in.
+    """
 
     file_id: str
     rgb: tuple[int, int, int]
     expired: bool = False
+    output_format: str = "png"
+
+    @property
+    def name(self) -> str:
+        """Return the file name in its URL: the id and the format's extension."""
+        return f"{self.file_id}.{FILE_EXTENSIONS.get(self.output_format, 'png')}"
 
 
 @dataclass

@@ -22,6 +22,7 @@ from tests.fakes.lemondata.catalog import (
     compact_item,
     format_summary,
     list_item,
+    max_images,
     model_detail,
     operations,
     owner,
@@ -44,8 +45,10 @@ from tests.fakes.lemondata.contract import (
     always_async,
     default_error_body,
     error_body,
+    file_key,
     forwarded_params,
     invalid_param,
+    unknown_model,
     validate_edit_request,
     validate_generation_request,
 )
@@ -58,10 +61,11 @@ from tests.fakes.lemondata.forms import (
     parse_multipart,
 )
 from tests.fakes.lemondata.images import (
+    IMAGE_CONTENT_TYPES,
     NOT_AN_IMAGE,
     b64_encode,
-    make_png,
-    png_parts,
+    image_parts,
+    make_image,
     sniff_image,
 )
 from tests.fakes.lemondata.inputs import (
@@ -70,6 +74,7 @@ from tests.fakes.lemondata.inputs import (
     InputSources,
     not_an_image,
 )
+from tests.fakes.lemondata.options import check_options
 from tests.fakes.lemondata.ratelimit import RateDecision, RateEvent, RateLimiter
 from tests.fakes.lemondata.records import (
     EmulatedTask,
@@ -157,15 +162,9 @@ def _shutting_down() -> web.StreamResponse:
     )
 
 
-def _model_not_found(model: str) -> web.StreamResponse:
-    return web.json_response(
-        error_body(
-            f"The model `{model}` does not exist or you do not have access to it.",
-            "model_not_found",
-            param="model",
-        ),
-        status=404,
-    )
+def _model_not_found(model: str, models: list[str]) -> web.StreamResponse:
+    error = unknown_model(model, models, status=404)
+    return web.json_response(error.body(), status=error.status)
 
 
 def _no_such_file(file_id: str) -> web.StreamResponse:
@@ -195,6 +194,7 @@ class LemonDataEmulator(TaskEngine, InputSources):
         self.hold_tasks = False
         self.task_status_override: str | None = None
         self.file_size_bytes: int | None = None
+        self.file_size_bytes_by_format: dict[str, int] = {}
         self.gate: asyncio.Event | None = None
         self.gated = 0
         self.clock: Callable[[], float] = time.monotonic
@@ -366,9 +366,8 @@ class LemonDataEmulator(TaskEngine, InputSources):
         return task
 
     def expire_file(self, file_id: str) -> None:
-        """Make one image URL answer 404; accepts an id, ``<id>.png`` or the full URL."""
-        key = file_id.rsplit("/", 1)[-1].removesuffix(".png")
-        self.files[key].expired = True
+        """Make one image URL answer 404; accepts an id, ``<id>.<ext>`` or the full URL."""
+        self.files[file_key(file_id)].expired = True
         self._notify()
 
     def expire_all_files(self) -> None:
@@ -444,10 +443,9 @@ class LemonDataEmulator(TaskEngine, InputSources):
         """Return the accepted create or edit behind ``ref``.
 
         ``ref`` is a task id, a generation id, or one of its result images (a file id,
-        ``<id>.png`` or the full URL). Raises KeyError when none matches.
+        ``<id>.<ext>`` or the full URL). Raises KeyError when none matches.
         """
-        key = ref.rsplit("/", 1)[-1].removesuffix(".png")
-        return self._generation_by_ref[key]
+        return self._generation_by_ref[file_key(ref)]
 
     def input_images(self, ref: str) -> list[InputImage]:
         """Return the input images (and mask) the create or edit behind ``ref`` received."""
@@ -653,7 +651,7 @@ class LemonDataEmulator(TaskEngine, InputSources):
     async def _handle_model(self, request: web.Request) -> web.StreamResponse:
         model = request.match_info["model"]
         if model not in self.models:
-            return _model_not_found(model)
+            return _model_not_found(model, self.models)
         if not await self._pass_gate("models_gate"):
             return _shutting_down()
         rank = self.models.index(model) + 1
@@ -662,7 +660,7 @@ class LemonDataEmulator(TaskEngine, InputSources):
     async def _handle_model_pricing(self, request: web.Request) -> web.StreamResponse:
         model = request.match_info["model"]
         if model not in self.models:
-            return _model_not_found(model)
+            return _model_not_found(model, self.models)
         if not await self._pass_gate("models_gate"):
             return _shutting_down()
         return web.json_response(pricing_detail(model, self.model_overrides.get(model, {})))
@@ -748,6 +746,7 @@ class LemonDataEmulator(TaskEngine, InputSources):
                 requested_async=body.get("async") is True,
                 operation=plan.operation,
                 inputs=inputs,
+                output_format=generation.output_format,
             )
             generation.task_id = task.task_id
             self._generation_by_ref[task.task_id] = generation
@@ -765,14 +764,16 @@ class LemonDataEmulator(TaskEngine, InputSources):
         if not await self._pass_gate("gate"):
             return _shutting_down()
         b64 = body.get("response_format") == "b64_json"
+        made_in = generation.output_format
         data = []
         for _ in range(max(0, plan.n - self.short_images)):
             item: dict[str, Any]
             if b64:
-                png = make_png(self._next_colour(), size_bytes=self.file_size_bytes)
-                item = {"b64_json": b64_encode(png, line_breaks=self.b64_line_breaks)}
+                size = self._image_size(made_in)
+                image = make_image(self._next_colour(), made_in, size_bytes=size)
+                item = {"b64_json": b64_encode(image, line_breaks=self.b64_line_breaks)}
             else:
-                item = {"url": self._result_url(self._new_file(generation))}
+                item = {"url": self._result_url(self._new_file(generation, made_in))}
             if plan.model == DALLE3_MODEL:
                 item["revised_prompt"] = f"A detailed, vivid illustration of {plan.prompt.strip()}"
             data.append(item)
@@ -800,11 +801,7 @@ class LemonDataEmulator(TaskEngine, InputSources):
                 )
             model = fields.get("model", GPT_IMAGE_MODEL)
             if model not in self.models:
-                raise RequestRejectedError(
-                    f"The model `{model}` does not exist or you do not have access to it.",
-                    param="model",
-                    type_="model_not_found",
-                )
+                raise unknown_model(model, self.models)
             content_type = sniff_image(files[0].data)
             if content_type is None:
                 raise not_an_image("file")
@@ -845,17 +842,22 @@ class LemonDataEmulator(TaskEngine, InputSources):
         return web.json_response(self._task_body(task))
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
-        file_id = request.match_info["name"].removesuffix(".png")
-        stored = self.files.get(file_id)
+        stored = self.files.get(file_key(request.match_info["name"]))
         if stored is None or stored.expired:
             return web.Response(status=404, text="Not Found: the URL expired or never existed")
-        return await self._serve(request, self._served_parts(stored), "image/png")
+        content_type = IMAGE_CONTENT_TYPES.get(stored.output_format, "image/png")
+        return await self._serve(request, self._served_parts(stored), content_type)
+
+    def _image_size(self, output_format: str) -> int | None:
+        """The size to pad an image of ``output_format`` to (None: unpadded)."""
+        return self.file_size_bytes_by_format.get(output_format, self.file_size_bytes)
 
     def _served_parts(self, stored: StoredFile) -> list[bytes]:
         """The bytes the CDN serves for a generated image (``serve_non_image``: HTML)."""
         if self.serve_non_image:
             return [NOT_AN_IMAGE]
-        return png_parts(stored.rgb, size_bytes=self.file_size_bytes)
+        size = self._image_size(stored.output_format)
+        return image_parts(stored.rgb, stored.output_format, size_bytes=size)
 
     async def _serve(
         self, request: web.Request, parts: list[bytes], content_type: str
@@ -928,19 +930,7 @@ class LemonDataEmulator(TaskEngine, InputSources):
         return gate.is_set()
 
     def _check_profile(self, plan: RequestPlan, body: Mapping[str, Any]) -> None:
-        """Apply the model's published request format: aspect ratios and prompt length."""
-        summary = format_summary(plan.model, self.model_overrides.get(plan.model, {}))
-        ratios = summary.get("aspect_ratios") or []
-        if "aspect_ratio" in body and ratios and body["aspect_ratio"] not in ratios:
-            raise RequestRejectedError(
-                f"aspect_ratio: {plan.model} accepts {', '.join(ratios)}",
-                param="aspect_ratio",
-                extra={"allowed_aspect_ratios": list(ratios)},
-            )
-        limit = (summary.get("service_limits") or {}).get("prompt_max_characters")
-        if isinstance(limit, int) and len(plan.prompt) > limit:
-            raise RequestRejectedError(
-                f"prompt: {plan.model} accepts at most {limit} characters",
-                param="prompt",
-                extra={"prompt_max_characters": limit},
-            )
+        """Hold a create or edit to the model's published request format (and ``max_n``)."""
+        override = self.model_overrides.get(plan.model, {})
+        summary = format_summary(plan.model, override)
+        check_options(plan, body, summary, max_n=max_images(plan.model, override))

@@ -54,6 +54,7 @@ class TaskEngine:
         requested_async: bool,
         operation: str = "text-to-image",
         inputs: Sequence[InputImage] = (),
+        output_format: str = "png",
     ) -> EmulatedTask:
         task_id = f"ldtask_{secrets.token_hex(16)}"
         task = EmulatedTask(
@@ -65,6 +66,7 @@ class TaskEngine:
             operation=operation,
             inputs=list(inputs),
             started_at=self.clock(),
+            output_format=output_format,
         )
         duration = self._duration(task)
         if duration is not None:
@@ -111,7 +113,7 @@ class TaskEngine:
         task.updated = int(time.time())
         generation = self._generation_by_ref.get(task.task_id)
         count = max(0, task.n - self.short_images)
-        task.file_ids = [self._new_file(generation) for _ in range(count)]
+        task.file_ids = [self._new_file(generation, task.output_format) for _ in range(count)]
 
     def _fail(self, task: EmulatedTask, error: str | dict[str, Any]) -> None:
         task.status = "failed"
@@ -171,13 +173,13 @@ class TaskEngine:
         red, green, blue = colorsys.hsv_to_rgb(hue, 0.65, 0.95)
         return round(red * 255), round(green * 255), round(blue * 255)
 
-    def _new_file(self, generation: Generation | None = None) -> str:
+    def _new_file(self, generation: Generation | None = None, output_format: str = "png") -> str:
         file_id = f"img_{secrets.token_hex(12)}"
-        self.files[file_id] = StoredFile(file_id, self._next_colour())
+        self.files[file_id] = StoredFile(file_id, self._next_colour(), output_format=output_format)
         if generation is not None:
             generation.file_ids.append(file_id)
             self._generation_by_ref[file_id] = generation
         return file_id
 
     def _file_url(self, file_id: str) -> str:
-        return f"{self.base_url}{FILES_PREFIX}{file_id}.png"
+        return f"{self.base_url}{FILES_PREFIX}{self.files[file_id].name}"
