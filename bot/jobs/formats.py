@@ -63,16 +63,26 @@ class OutputSizes:
         return max(samples)
 
     def learn(self, job: Job, images: Sequence[StoredImage]) -> None:
-        """Record the sizes of a succeeded job's images (by the format they arrived in)."""
+        """Record the sizes of a succeeded job's images (by the format they arrived in).
+
+        An image that exceeded the upload limit was not kept (a link instead): it counts
+        as one byte over the limit, in the format asked (PNG when none was), so the next
+        request that size asks for a smaller format.
+        """
         pixels = pixels_of(job.request)
+        asked = str(job.request.get("output_format") or "png")
         for image in images:
-            if not image.data:
+            if image.data:
+                size = len(image.data)
+                fmt = FORMAT_OF_TYPE.get(image_type(image.data) or image.content_type)
+            elif image.url:
+                size, fmt = job.upload_limit + 1, asked
+            else:
                 continue
-            fmt = FORMAT_OF_TYPE.get(image_type(image.data) or image.content_type)
             if fmt is None:
                 continue
             samples = self._samples.setdefault((job.model, fmt), deque(maxlen=KEPT_SAMPLES))
-            samples.append(len(image.data) / pixels)
+            samples.append(size / pixels)
 
     def expected_bytes(self, options: ImagineOptions, spec: ModelSpec, fmt: str) -> int:
         """Return the expected size of one image of ``options`` in ``fmt``."""

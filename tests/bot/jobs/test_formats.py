@@ -52,6 +52,14 @@ def test_the_estimate_is_learned_from_delivered_images():
     assert sizes.bytes_per_pixel("flux-pro", "png") == 2.0  # per model: the prior still
 
 
+def test_an_image_too_large_to_keep_counts_as_over_the_limit():
+    sizes, spec = OutputSizes(), spec_of("gpt-image-2")
+    made = job(model="gpt-image-2", request={"size": "1024x1024"}, upload_limit=10 * MIB)
+    sizes.learn(made, [StoredImage(0, "https://cdn/x.png", "image/png", None)])  # a link
+    assert sizes.bytes_per_pixel("gpt-image-2", "png") * 1024 * 1024 > 10 * MIB
+    assert sizes.pick(gpt(), spec, 10 * MIB) == "webp"
+
+
 def test_a_transparent_background_is_never_given_jpeg():
     sizes, spec = OutputSizes(), spec_of("flux-pro")
     huge = ImagineOptions("a", "flux-pro", resolution="4k", background="transparent")
