@@ -27,6 +27,18 @@ Routes
         ``recommended_request_summary``, ``operation_constraints``); creates and edits
         are held to it (see "Image options" below).
     ``GET /v1/models/{model}/pricing``  ``ModelPricingResponse``.
+    ``GET /v1/pricing[?provider=][&tag=]``  ``PricingResponse`` (``object: pricing``,
+        ``updated_at``: ``pricing_updated_at``, ``currency: USD``): a ``PricingEntry`` per
+        listed model with a price, in ``models`` order, priced as the list prices it
+        (overrides included). Per-request models: ``is_lock_price`` true and
+        ``lock_price_per_request`` (the list's ``per_request``); token-billed gpt-image-2:
+        ``is_lock_price`` false, ``input_per_1m_tokens`` / ``output_per_1m_tokens`` (the
+        list's ``input_per_1m`` / ``output_per_1m``) and a ``pricing_summary`` of its
+        ``text_input_per_1m``, ``image_input_per_1m``, ``cached_input_per_1m``,
+        ``image_output_per_1m`` (:data:`GPT_IMAGE_TOKEN_PRICES`), ``min_price`` and
+        ``max_price``. ``provider`` keeps one owner's models; ``tag`` those with it
+        among their capabilities or operations (every model has ``image``). Waits for
+        ``models_gate`` like the model routes.
     ``POST /v1/images/generations``  JSON, or ``multipart/form-data`` with the upload in
         ``image`` (only ``ImageGenerationMultipartRequest`` fields: others answer 400;
         ``image_urls`` / ``reference_image_urls`` comma-separated). Image input:
@@ -173,7 +185,20 @@ Knobs (plain attributes; change them at any time)
                              ``pricing``, ``agent_preferences``, ``request_format_summary``,
                              rename (``extension_key``) or drop (``omit_extension``) its
                              extension block; ``max_n``: the most images per request.
-                             Operations and format also drive validation.
+                             Operations and format also drive validation. Prices move
+                             together: ``{"pricing": {"per_request": "0.080"}}`` changes
+                             the list, compact view, both pricing routes and
+                             ``/v1/pricing``; gpt-image-2's ``input_per_1m`` /
+                             ``output_per_1m`` are its text-input / image-output token
+                             prices; ``token_prices`` (e.g. ``{"image_input_per_1m":
+                             "10.00"}``) merges into its detailed prices.
+                             ``{"pricing": None}`` makes a model unpriced: no ``pricing``
+                             (nor ``pricing_unit``) in the list, compact view or detail
+                             (which the list schemas require: a price the gateway does
+                             not know), ``pricing`` null on its pricing route, left out
+                             of ``/v1/pricing``.
+    ``pricing_updated_at``   ``/v1/pricing``'s ``updated_at`` (default
+                             :data:`PRICING_UPDATED_AT`).
     ``models_gate``          an :class:`asyncio.Event`; the model routes wait for it
                              (``models_gated`` counts those waiting): a slow model list.
     ``allow_own_host_urls``  inputs may name URLs on the emulator's own host (default True;
@@ -219,7 +244,8 @@ Modules: ``contract`` (constants, errors, request validation), ``forms`` (multip
 parsing), ``inputs`` (the URL policy; input images to bytes), ``images`` (image bytes:
 PNG, JPEG and WebP served, inputs sniffed), ``catalog`` (the model list), ``options``
 (per-model image options and their rules), ``ratelimit`` (the rate limiter),
-``records`` (recorded requests, generations, tasks, files), ``tasks`` (how tasks run),
+``billing`` (``/v1/pricing``), ``records`` (recorded requests,
+generations, tasks, files), ``tasks`` (how tasks run),
 ``server`` (:class:`LemonDataEmulator`) and ``schemas`` (:func:`schema_errors`: an
 answer checked against the gateway's OpenAPI schemas, a copy of which,
 ``lemondata-images-schemas.json``, sits beside it); this package re-exports their names.
@@ -227,6 +253,12 @@ answer checked against the gateway's OpenAPI schemas, a copy of which,
 
 from __future__ import annotations
 
+from tests.fakes.lemondata.billing import (
+    PRICING_PATH,
+    PRICING_UPDATED_AT,
+    Billing,
+    pricing_list,
+)
 from tests.fakes.lemondata.catalog import (
     ASPECT_RATIOS,
     CAPABILITY_BY_OPERATION,
@@ -244,6 +276,7 @@ from tests.fakes.lemondata.catalog import (
     compact_item,
     default_pricing,
     format_summary,
+    is_token_billed,
     list_item,
     max_images,
     model_detail,
@@ -251,6 +284,8 @@ from tests.fakes.lemondata.catalog import (
     owner,
     pricing,
     pricing_detail,
+    pricing_entry,
+    token_prices,
 )
 from tests.fakes.lemondata.contract import (
     CONTENT_POLICY_MESSAGE,
@@ -505,6 +540,8 @@ __all__ = [
     "OPERATIONS",
     "OUTPUT_FORMATS",
     "PNG_SIGNATURE",
+    "PRICING_PATH",
+    "PRICING_UPDATED_AT",
     "PRIVATE_HOST_SUFFIXES",
     "QUALITIES",
     "RATE_LIMIT_MESSAGE",
@@ -528,6 +565,7 @@ __all__ = [
     "UPLOAD_PURPOSES",
     "WEBP_MAGIC",
     "WEBP_QUALITY",
+    "Billing",
     "EmulatedTask",
     "Generation",
     "HostedImage",
@@ -574,6 +612,7 @@ __all__ = [
     "is_midjourney",
     "is_multipart",
     "is_private_host",
+    "is_token_billed",
     "jpeg_parts",
     "list_item",
     "make_image",
@@ -588,11 +627,14 @@ __all__ = [
     "png_parts",
     "pricing",
     "pricing_detail",
+    "pricing_entry",
+    "pricing_list",
     "recommended_summary",
     "request_kind",
     "schema_errors",
     "sniff_image",
     "split_http_url",
+    "token_prices",
     "unknown_model",
     "unsupported_operation",
     "url_refused",
