@@ -1,9 +1,11 @@
-"""The LemonData emulator's prices: GET /v1/pricing, overrides and unpriced models."""
+"""The LemonData emulator's prices (GET /v1/pricing) and the usage of token-billed answers."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -11,11 +13,20 @@ import pytest
 
 from tests.fakes.lemondata import (
     DEFAULT_MODELS,
+    EDITS_PATH,
+    GENERATIONS_PATH,
     GPT_IMAGE_TOKEN_PRICES,
+    make_png,
+    output_tokens_per_image,
     schema_errors,
+    text_tokens,
+    usage_cost,
 )
 
 NO_TLS: dict[str, Any] = {"verify": False}
+RED = make_png((255, 0, 0))
+GREEN = make_png((0, 255, 0))
+PROMPT = "a lemon on a table"  # 18 characters: 5 text tokens
 PER_REQUEST = {
     "dall-e-3": "0.040",
     "gemini-3-pro-image-preview": "0.134",
@@ -27,6 +38,25 @@ PER_REQUEST = {
     "flux-pro": "0.050",
     "midjourney": "0.080",
 }
+
+
+def usage(text: int, image: int, output: int) -> dict[str, Any]:
+    """The usage an answer should carry, written out (not computed by the emulator)."""
+    return {
+        "input_tokens": text + image,
+        "input_tokens_details": {"text_tokens": text, "image_tokens": image, "cached_tokens": 0},
+        "output_tokens": output,
+        "total_tokens": text + image + output,
+    }
+
+
+async def create(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
+    response = await api.post(
+        GENERATIONS_PATH, json={"model": "gpt-image-2", "prompt": PROMPT, **body}
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 async def price_list(api: httpx.AsyncClient, **query: str) -> dict[str, Any]:
@@ -44,6 +74,16 @@ async def list_pricing(api: httpx.AsyncClient) -> dict[str, Any]:
     """Each listed model's extension block, by id."""
     body = (await api.get("/v1/models")).json()
     return {item["id"]: item.get("tokenlab") or item.get("lemondata") for item in body["data"]}
+
+
+async def poll_until_done(api: httpx.AsyncClient, task_id: str) -> list[dict[str, Any]]:
+    bodies = []
+    for _ in range(5):
+        body = (await api.get(f"/v1/tasks/{task_id}")).json()
+        bodies.append(body)
+        if body["status"] in ("completed", "failed"):
+            return bodies
+    raise AssertionError(f"task {task_id} never finished: {bodies[-1]}")
 
 
 # --------------------------------------------------------------------------- GET /v1/pricing
@@ -230,3 +270,245 @@ async def test_models_gate_holds_pricing(lemondata, api):
     lemondata.models_gate.set()
     assert (await waiting).status_code == 200
     assert lemondata.models_gated == 0
+
+
+# --------------------------------------------------------------------------- usage formulas
+
+
+@pytest.mark.parametrize(
+    ("prompt", "tokens"), [("a", 1), ("abcd", 1), ("abcde", 2), (PROMPT, 5), ("x" * 400, 100)]
+)
+def test_text_tokens_are_a_quarter_of_the_characters_rounded_up(prompt, tokens):
+    assert text_tokens(prompt) == tokens
+
+
+@pytest.mark.parametrize(
+    ("size", "quality", "tokens"),
+    [
+        ("1024x1024", "low", 272),
+        ("1024x1024", "medium", 1056),
+        ("1024x1024", "high", 4160),
+        ("1024x1024", "auto", 1056),
+        (None, None, 1056),
+        ("auto", "high", 4160),
+        ("1536x1024", "low", 408),
+        ("1024x1536", "medium", 1584),
+        ("1536x1024", "high", 6240),
+        ("2048x2048", "high", 16640),
+        ("1280x720", "low", 240),  # 272 * 0.87890625 = 239.06: rounded up
+    ],
+)
+def test_output_tokens_per_image_scale_with_pixels(size, quality, tokens):
+    assert output_tokens_per_image(size, quality) == tokens
+
+
+def test_usage_cost_prices_each_kind_of_token():
+    """(T - C) x text + I x image input + C x cached + O x image output, per million."""
+    prices = {
+        "text_input_per_1m": "5.00",
+        "image_input_per_1m": "8.00",
+        "cached_input_per_1m": "1.25",
+        "image_output_per_1m": "40.00",
+    }
+    forced = {
+        "input_tokens": 1100,
+        "input_tokens_details": {"text_tokens": 100, "image_tokens": 1000, "cached_tokens": 40},
+        "output_tokens": 1056,
+        "total_tokens": 2156,
+    }
+    expected = Decimal("0.000300") + Decimal("0.008") + Decimal("0.00005") + Decimal("0.04224")
+    assert usage_cost(forced, prices) == expected
+
+
+# --------------------------------------------------------------------------- usage on answers
+
+
+async def test_inline_create_reports_exact_usage(lemondata, api):
+    """gpt-image-2's JSON answer carries usage: 5 text tokens, 2 x 6240 output tokens."""
+    body = await create(api, size="1536x1024", quality="high", n=2)
+    assert schema_errors("ImageGenerationResponse", body) == []
+    assert body["usage"] == usage(text=5, image=0, output=2 * 6240)
+    generation = lemondata.generation(body["data"][0]["url"])
+    assert generation.usage == body["usage"]
+    assert lemondata.reported_cost(generation.generation_id) == Decimal("0.499225")
+
+
+async def test_defaults_and_b64_answers_report_usage(lemondata, api):
+    """No size or quality: 1024x1024 medium; b64_json answers carry usage too."""
+    body = await create(api, response_format="b64_json", prompt="abcde")
+    assert base64.b64decode(body["data"][0]["b64_json"])
+    assert body["usage"] == usage(text=2, image=0, output=1056)
+    assert lemondata.generations[-1].usage == body["usage"]
+
+
+async def test_output_tokens_count_the_images_returned(lemondata, api):
+    """short_images: only the images actually answered are counted."""
+    lemondata.short_images = 1
+    body = await create(api, n=3, quality="low")
+    assert len(body["data"]) == 2
+    assert body["usage"] == usage(text=5, image=0, output=2 * 272)
+
+
+async def test_json_edit_counts_each_input_image_but_not_the_mask(lemondata, api):
+    """1000 image tokens per input image (URL or file_id); the mask is free."""
+    upload = await api.post(
+        "/v1/files", data={"purpose": "vision"}, files={"file": ("g.png", GREEN, "image/png")}
+    )
+    response = await api.post(
+        EDITS_PATH,
+        json={
+            "model": "gpt-image-2",
+            "prompt": "make it blue",  # 12 characters: 3 tokens
+            "images": [{"image_url": lemondata.host(RED)}, {"file_id": upload.json()["id"]}],
+            "mask": {"image_url": lemondata.host(RED)},
+            "size": "1024x1536",
+            "quality": "medium",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["usage"] == usage(text=3, image=2000, output=1584)
+
+
+async def test_multipart_edit_counts_uploads(lemondata, api):
+    """Multipart uploads are input images too; fields arrive as strings."""
+    response = await api.post(
+        EDITS_PATH,
+        data={"model": "gpt-image-2", "prompt": PROMPT, "n": "2", "quality": "low"},
+        files=[
+            ("image", ("a.png", RED, "image/png")),
+            ("image", ("b.png", GREEN, "image/png")),
+            ("image[]", ("c.png", RED, "image/png")),
+            ("mask", ("m.png", GREEN, "image/png")),
+        ],
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["usage"] == usage(text=5, image=3000, output=2 * 272)
+
+
+async def test_completed_task_reports_usage_and_keeps_it(lemondata, api):
+    """An async create: no usage while pending or running; the completed body has it."""
+    created = await create(api, **{"async": True, "quality": "high"})
+    assert "usage" not in created
+    first, done = await poll_until_done(api, created["task_id"])
+    assert first["status"] == "processing"
+    assert "usage" not in first
+    assert done["status"] == "completed"
+    assert done["usage"] == usage(text=5, image=0, output=4160)
+    assert schema_errors("VideoTaskResponse", done) == []
+    task = lemondata.tasks[created["task_id"]]
+    assert task.usage == done["usage"]
+    assert lemondata.generation(task.task_id).usage == done["usage"]
+    again = (await api.get(f"/v1/tasks/{task.task_id}")).json()
+    assert again["usage"] == done["usage"]
+    # (5 x 5.00 + 4160 x 40.00) / 1M
+    assert lemondata.reported_cost(task.task_id) == Decimal("0.166425")
+
+
+async def test_completed_task_by_hand_and_its_edit_inputs(lemondata, api):
+    """complete_task settles usage too; an async edit counts its input images."""
+    lemondata.hold_tasks = True
+    response = await api.post(
+        EDITS_PATH,
+        json={
+            "model": "gpt-image-2",
+            "prompt": PROMPT,
+            "image_url": lemondata.host(RED),
+            "async": True,
+        },
+    )
+    task_id = response.json()["task_id"]
+    running = (await api.get(f"/v1/tasks/{task_id}")).json()
+    assert running["status"] == "processing"
+    assert "usage" not in running
+    lemondata.complete_task(task_id)
+    done = (await api.get(f"/v1/tasks/{task_id}")).json()
+    assert done["usage"] == usage(text=5, image=1000, output=1056)
+
+
+async def test_failed_task_reports_no_usage(lemondata, api):
+    """A failed task settles nothing."""
+    lemondata.fail_task_models["gpt-image-2"] = "upstream refused"
+    created = await create(api, **{"async": True})
+    *_, failed = await poll_until_done(api, created["task_id"])
+    assert failed["status"] == "failed"
+    assert "usage" not in failed
+    assert lemondata.tasks[created["task_id"]].usage is None
+    assert lemondata.reported_cost(created["task_id"]) is None
+
+
+async def test_per_request_models_report_no_usage(lemondata, api):
+    """dall-e-3 inline and flux-pro tasks are priced per request: no usage."""
+    body = await create(api, model="dall-e-3")
+    assert "usage" not in body
+    assert lemondata.generations[-1].usage is None
+    assert lemondata.reported_cost(lemondata.generations[-1].generation_id) is None
+    created = await create(api, model="flux-pro", **{"async": True})
+    *_, done = await poll_until_done(api, created["task_id"])
+    assert done["status"] == "completed"
+    assert "usage" not in done
+
+
+async def test_a_model_made_token_billed_reports_usage(lemondata, api):
+    """Usage follows the pricing unit: an override billing dall-e-3 by tokens makes it report."""
+    lemondata.model_overrides["dall-e-3"] = {
+        "pricing": {"unit": "per_1m_tokens", "input_per_1m": "1.00", "output_per_1m": "2.00"}
+    }
+    body = await create(api, model="dall-e-3", quality="hd")
+    assert body["usage"] == usage(text=5, image=0, output=1056)  # hd: not a token quality
+    entry = (await entries(api))["dall-e-3"]
+    assert (entry["is_lock_price"], entry["input_per_1m_tokens"]) == (False, "1.00")
+
+
+async def test_an_unpriced_token_model_reports_no_usage(lemondata, api):
+    """With no price there is nothing to settle: no usage."""
+    lemondata.model_overrides["gpt-image-2"] = {"pricing": None}
+    assert "usage" not in await create(api)
+
+
+async def test_report_usage_false_drops_usage(lemondata, api):
+    """report_usage False: no usage inline nor on tasks, even with usage_override set."""
+    lemondata.report_usage = False
+    lemondata.usage_override = usage(text=1, image=0, output=1)
+    body = await create(api)
+    assert "usage" not in body
+    assert lemondata.generations[-1].usage is None
+    created = await create(api, **{"async": True})
+    *_, done = await poll_until_done(api, created["task_id"])
+    assert done["status"] == "completed"
+    assert "usage" not in done
+    lemondata.report_usage = True
+    assert (await create(api))["usage"] == usage(text=1, image=0, output=1)
+
+
+async def test_usage_override_dict_is_sent_as_given(lemondata, api):
+    """A dict usage_override is every token-billed answer's usage while set (copied)."""
+    forced = {"input_tokens": 7, "output_tokens": 9, "total_tokens": 16, "extra": [1]}
+    lemondata.usage_override = forced
+    inline = await create(api, n=3, quality="high")
+    assert inline["usage"] == forced
+    created = await create(api, **{"async": True})
+    *_, done = await poll_until_done(api, created["task_id"])
+    assert done["usage"] == forced
+    recorded = lemondata.generation(created["task_id"]).usage
+    forced["extra"].append(2)
+    assert recorded == {"input_tokens": 7, "output_tokens": 9, "total_tokens": 16, "extra": [1]}
+    lemondata.usage_override = None
+    assert (await create(api))["usage"] == usage(text=5, image=0, output=1056)
+
+
+async def test_usage_override_callable_sees_the_generation(lemondata, api):
+    """A callable gets (generation, images returned); returning None drops usage."""
+    seen: list[tuple[str, int]] = []
+
+    def forced(generation: Any, images: int) -> dict[str, Any] | None:
+        seen.append((generation.prompt, images))
+        if generation.prompt == "no usage":
+            return None
+        return usage(text=100, image=0, output=images * 10)
+
+    lemondata.usage_override = forced
+    assert (await create(api, n=2))["usage"] == usage(text=100, image=0, output=20)
+    assert "usage" not in await create(api, prompt="no usage")
+    assert lemondata.generations[-1].usage is None
+    assert "usage" not in await create(api, model="dall-e-3")  # per request: not asked
+    assert seen == [(PROMPT, 2), ("no usage", 1)]

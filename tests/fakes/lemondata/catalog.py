@@ -79,7 +79,7 @@ class ModelOverride(TypedDict, total=False):
     ``image`` recommendation block) and ``request_format_summary`` (its
     ``service_limits`` too) are merged over them; ``pricing: None`` makes the model
     unpriced (:func:`pricing` None: no ``pricing`` block anywhere, left out of
-    ``GET /v1/pricing``); ``token_prices`` is merged over a token-billed
+    ``GET /v1/pricing``, no ``usage``); ``token_prices`` is merged over a token-billed
     model's detailed prices (:func:`token_prices`); ``extension_key`` renames the block
     (``tokenlab`` / ``lemondata``); ``omit_extension`` drops it from every answer;
     ``max_n`` replaces the most images one request may ask (dall-e-3 1, Midjourney 4,

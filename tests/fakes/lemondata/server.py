@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from tests.fakes.lemondata.billing import PRICING_PATH, PRICING_UPDATED_AT, Billing
+from tests.fakes.lemondata.billing import PRICING_PATH, PRICING_UPDATED_AT, Billing, UsageOverride
 from tests.fakes.lemondata.catalog import (
     ModelOverride,
     compact_item,
@@ -221,6 +221,8 @@ class LemonDataEmulator(Billing, TaskEngine, InputSources):
         self.serve_non_image = False
         self.model_overrides: dict[str, ModelOverride] = {}
         self.pricing_updated_at = PRICING_UPDATED_AT
+        self.report_usage = True
+        self.usage_override: UsageOverride | None = None
         self.models_gate: asyncio.Event | None = None
         self.models_gated = 0
         self.allow_own_host_urls = True
@@ -780,7 +782,10 @@ class LemonDataEmulator(Billing, TaskEngine, InputSources):
             if plan.model == DALLE3_MODEL:
                 item["revised_prompt"] = f"A detailed, vivid illustration of {plan.prompt.strip()}"
             data.append(item)
-        return web.json_response({"created": int(time.time()), "data": data})
+        answer = {"created": int(time.time()), "data": data}
+        if (usage := self._usage(generation, len(data))) is not None:
+            answer["usage"] = usage
+        return web.json_response(answer)
 
     async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
         parsed = request[_BODY_KEY]
