@@ -266,7 +266,7 @@ async def test_sync_answer_serves_real_pngs(lemondata, api):
     """A synchronous create answers n URLs that serve distinct valid PNGs."""
     response = await create(api, n=2)
     body = response.json()
-    assert set(body) == {"created", "data"}
+    assert set(body) == {"created", "data", "usage"}  # gpt-image-2 is billed by tokens
     assert isinstance(body["created"], int)
     urls = [item["url"] for item in body["data"]]
     assert len(urls) == 2

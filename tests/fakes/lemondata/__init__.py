@@ -27,6 +27,18 @@ Routes
         ``recommended_request_summary``, ``operation_constraints``); creates and edits
         are held to it (see "Image options" below).
     ``GET /v1/models/{model}/pricing``  ``ModelPricingResponse``.
+    ``GET /v1/pricing[?provider=][&tag=]``  ``PricingResponse`` (``object: pricing``,
+        ``updated_at``: ``pricing_updated_at``, ``currency: USD``): a ``PricingEntry`` per
+        listed model with a price, in ``models`` order, priced as the list prices it
+        (overrides included). Per-request models: ``is_lock_price`` true and
+        ``lock_price_per_request`` (the list's ``per_request``); token-billed gpt-image-2:
+        ``is_lock_price`` false, ``input_per_1m_tokens`` / ``output_per_1m_tokens`` (the
+        list's ``input_per_1m`` / ``output_per_1m``) and a ``pricing_summary`` of its
+        ``text_input_per_1m``, ``image_input_per_1m``, ``cached_input_per_1m``,
+        ``image_output_per_1m`` (:data:`GPT_IMAGE_TOKEN_PRICES`), ``min_price`` and
+        ``max_price``. ``provider`` keeps one owner's models; ``tag`` those with it
+        among their capabilities or operations (every model has ``image``). Waits for
+        ``models_gate`` like the model routes.
     ``POST /v1/images/generations``  JSON, or ``multipart/form-data`` with the upload in
         ``image`` (only ``ImageGenerationMultipartRequest`` fields: others answer 400;
         ``image_urls`` / ``reference_image_urls`` comma-separated). Image input:
@@ -37,6 +49,8 @@ Routes
         ``image_url`` / ``image_urls``, ``mask: {image_url} | {file_id}``; or multipart
         ``image`` (repeatable) / ``image[]`` and ``mask`` parts. ``async: true`` gives a
         task; FLUX edits are always tasks; ``input_fidelity`` is dropped for gpt-image-2.
+        Token-billed models (gpt-image-2) add ``usage`` to inline answers and completed
+        task bodies; see "Usage" below.
     ``POST /v1/files``  multipart ``file``, ``purpose`` (``vision`` / ``user_data``),
         ``model`` (default gpt-image-2: the ``file_id`` works in edits for that model only);
         ``GET`` / ``DELETE /v1/files/{file_id}``.
@@ -92,6 +106,26 @@ Image options (``options``)
     without png or webp (png is the default); ``seed`` not a (64-bit) integer;
     ``negative_prompt`` not a string of at most 2000 characters; ``moderation`` other
     than auto or low; a prompt over ``service_limits.prompt_max_characters``.
+
+Usage (``billing``)
+    Answers of token-billed models (pricing unit ``per_1m_tokens``: gpt-image-2) carry
+    OpenAI's images ``usage``: inline creates and edits in the JSON answer, tasks in
+    every body once ``completed`` (never while running nor failed)::
+
+        {"input_tokens": T + I, "input_tokens_details":
+            {"text_tokens": T, "image_tokens": I, "cached_tokens": 0},
+         "output_tokens": O, "total_tokens": T + I + O}
+
+    T = ceil(len(prompt) / 4); I = 1000 per input image (uploads, URLs, ``data:`` URLs,
+    ``file_id``s; the mask is not counted); O = per-image tokens x the images actually
+    returned (``short_images`` lowers it): 272 low, 1056 medium (and ``auto`` or no
+    ``quality``), 4160 high at 1024x1024, times width x height / 1024², rounded up
+    (``size`` ``auto`` or none: 1024x1024). E.g. "a lemon" (T 2), 1536x1024, high, n 2:
+    O = 2 x 6240. Its dollars: ((T - C) x text + I x image input + C x cached + O x
+    image output) / 1M at the model's token prices (:func:`usage_cost`;
+    :meth:`~LemonDataEmulator.reported_cost`). Per-request and unpriced models carry
+    no ``usage``. Each :class:`Generation` and :class:`EmulatedTask` keeps the
+    ``usage`` it reported (None: none).
 
 Knobs (plain attributes; change them at any time)
     ``models``               list of model ids that exist and are listed (default
@@ -173,7 +207,26 @@ Knobs (plain attributes; change them at any time)
                              ``pricing``, ``agent_preferences``, ``request_format_summary``,
                              rename (``extension_key``) or drop (``omit_extension``) its
                              extension block; ``max_n``: the most images per request.
-                             Operations and format also drive validation.
+                             Operations and format also drive validation. Prices move
+                             together: ``{"pricing": {"per_request": "0.080"}}`` changes
+                             the list, compact view, both pricing routes and
+                             ``/v1/pricing``; gpt-image-2's ``input_per_1m`` /
+                             ``output_per_1m`` are its text-input / image-output token
+                             prices; ``token_prices`` (e.g. ``{"image_input_per_1m":
+                             "10.00"}``) merges into its detailed prices.
+                             ``{"pricing": None}`` makes a model unpriced: no ``pricing``
+                             (nor ``pricing_unit``) in the list, compact view or detail
+                             (which the list schemas require: a price the gateway does
+                             not know), ``pricing`` null on its pricing route, left out
+                             of ``/v1/pricing``, and no ``usage``.
+    ``pricing_updated_at``   ``/v1/pricing``'s ``updated_at`` (default
+                             :data:`PRICING_UPDATED_AT`).
+    ``report_usage``         token-billed answers carry ``usage`` (default True).
+    ``usage_override``       None (default: the formulas above); a dict: the ``usage``
+                             of every token-billed answer while set (sent as given, a
+                             copy recorded); a callable ``(generation, images returned)``
+                             -> a dict, or None for no ``usage`` in that answer.
+                             ``report_usage`` False wins over it.
     ``models_gate``          an :class:`asyncio.Event`; the model routes wait for it
                              (``models_gated`` counts those waiting): a slow model list.
     ``allow_own_host_urls``  inputs may name URLs on the emulator's own host (default True;
@@ -203,7 +256,8 @@ Observation
     forwarded ``params``, ``inputs`` as :class:`InputImage` with their bytes);
     :meth:`~LemonDataEmulator.generation` / :meth:`~LemonDataEmulator.input_images` find
     one by task id or result image URL; its ``output_format`` is what its images are
-    made in (also on each :class:`EmulatedTask` and :class:`StoredFile`). ``tasks``,
+    made in (also on each :class:`EmulatedTask` and :class:`StoredFile`), its ``usage``
+    what was reported (:meth:`~LemonDataEmulator.reported_cost`: in dollars). ``tasks``,
     ``files`` (generated images),
     ``uploaded_files`` (``POST /v1/files``) and ``hosted`` expose state;
     ``rate_limited_count`` counts the 429s the rate limit served; ``rate_log`` holds a
@@ -219,7 +273,8 @@ Modules: ``contract`` (constants, errors, request validation), ``forms`` (multip
 parsing), ``inputs`` (the URL policy; input images to bytes), ``images`` (image bytes:
 PNG, JPEG and WebP served, inputs sniffed), ``catalog`` (the model list), ``options``
 (per-model image options and their rules), ``ratelimit`` (the rate limiter),
-``records`` (recorded requests, generations, tasks, files), ``tasks`` (how tasks run),
+``billing`` (``/v1/pricing`` and token usage), ``records`` (recorded requests,
+generations, tasks, files), ``tasks`` (how tasks run),
 ``server`` (:class:`LemonDataEmulator`) and ``schemas`` (:func:`schema_errors`: an
 answer checked against the gateway's OpenAPI schemas, a copy of which,
 ``lemondata-images-schemas.json``, sits beside it); this package re-exports their names.
@@ -227,6 +282,24 @@ answer checked against the gateway's OpenAPI schemas, a copy of which,
 
 from __future__ import annotations
 
+from tests.fakes.lemondata.billing import (
+    CHARS_PER_TEXT_TOKEN,
+    DEFAULT_QUALITY,
+    IMAGE_INPUT_TOKENS,
+    OUTPUT_TOKENS_AT_1024,
+    PRICING_PATH,
+    PRICING_UPDATED_AT,
+    REFERENCE_PIXELS,
+    TOKENS_PER_MILLION,
+    Billing,
+    UsageOverride,
+    generation_usage,
+    image_usage,
+    output_tokens_per_image,
+    pricing_list,
+    text_tokens,
+    usage_cost,
+)
 from tests.fakes.lemondata.catalog import (
     ASPECT_RATIOS,
     CAPABILITY_BY_OPERATION,
@@ -244,6 +317,7 @@ from tests.fakes.lemondata.catalog import (
     compact_item,
     default_pricing,
     format_summary,
+    is_token_billed,
     list_item,
     max_images,
     model_detail,
@@ -251,6 +325,8 @@ from tests.fakes.lemondata.catalog import (
     owner,
     pricing,
     pricing_detail,
+    pricing_entry,
+    token_prices,
 )
 from tests.fakes.lemondata.contract import (
     CONTENT_POLICY_MESSAGE,
@@ -429,6 +505,7 @@ __all__ = [
     "ASPECT_RATIOS",
     "BACKGROUNDS",
     "CAPABILITY_BY_OPERATION",
+    "CHARS_PER_TEXT_TOKEN",
     "COMMON_PARAMETERS",
     "COMPRESSED_FORMATS",
     "COMPRESSION_PARAMS",
@@ -442,6 +519,7 @@ __all__ = [
     "DEFAULT_MODELS",
     "DEFAULT_ONLINE_RPM",
     "DEFAULT_OUTPUT_FORMAT",
+    "DEFAULT_QUALITY",
     "DEFAULT_TASK_ERROR",
     "DOCUMENTED_INPUTS",
     "DROPPED_FOR_GPT_IMAGE",
@@ -479,6 +557,7 @@ __all__ = [
     "IMAGE_CONTENT_TYPES",
     "IMAGE_EDIT",
     "IMAGE_INPUT_PARAMETERS",
+    "IMAGE_INPUT_TOKENS",
     "IMAGE_SIDE",
     "IMAGE_TO_IMAGE",
     "JPEG_QUALITY",
@@ -504,13 +583,17 @@ __all__ = [
     "NOT_AN_IMAGE",
     "OPERATIONS",
     "OUTPUT_FORMATS",
+    "OUTPUT_TOKENS_AT_1024",
     "PNG_SIGNATURE",
+    "PRICING_PATH",
+    "PRICING_UPDATED_AT",
     "PRIVATE_HOST_SUFFIXES",
     "QUALITIES",
     "RATE_LIMIT_MESSAGE",
     "RECOMMENDATION_CATEGORIES",
     "REDIRECT_PATH",
     "REFERENCE_IMAGE_PARAMETERS",
+    "REFERENCE_PIXELS",
     "RESOLUTIONS",
     "RESPONSE_FORMATS",
     "SCHEMAS_FILE",
@@ -520,6 +603,7 @@ __all__ = [
     "TASK_PATH_PREFIXES",
     "TERMINAL_TASK_STATUSES",
     "TEXT_TO_IMAGE",
+    "TOKENS_PER_MILLION",
     "TRANSPARENT_FORMATS",
     "TRICKLE_TICK_SECONDS",
     "UNIT_PER_1M_TOKENS",
@@ -528,6 +612,7 @@ __all__ = [
     "UPLOAD_PURPOSES",
     "WEBP_MAGIC",
     "WEBP_QUALITY",
+    "Billing",
     "EmulatedTask",
     "Generation",
     "HostedImage",
@@ -550,6 +635,7 @@ __all__ = [
     "TaskEngine",
     "UploadPart",
     "UploadedFile",
+    "UsageOverride",
     "always_async",
     "b64_encode",
     "backgrounds",
@@ -567,13 +653,16 @@ __all__ = [
     "format_summary",
     "forwarded_params",
     "generation_form",
+    "generation_usage",
     "gpt_image_size_error",
     "image_parts",
+    "image_usage",
     "invalid_param",
     "is_flux",
     "is_midjourney",
     "is_multipart",
     "is_private_host",
+    "is_token_billed",
     "jpeg_parts",
     "list_item",
     "make_image",
@@ -583,19 +672,25 @@ __all__ = [
     "not_an_image",
     "operations",
     "output_formats",
+    "output_tokens_per_image",
     "owner",
     "parse_multipart",
     "png_parts",
     "pricing",
     "pricing_detail",
+    "pricing_entry",
+    "pricing_list",
     "recommended_summary",
     "request_kind",
     "schema_errors",
     "sniff_image",
     "split_http_url",
+    "text_tokens",
+    "token_prices",
     "unknown_model",
     "unsupported_operation",
     "url_refused",
+    "usage_cost",
     "validate_edit_request",
     "validate_generation_request",
     "webp_parts",

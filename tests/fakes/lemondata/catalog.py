@@ -77,7 +77,10 @@ class ModelOverride(TypedDict, total=False):
     ``supported_operations`` and ``capabilities`` replace the defaults (operations also
     decide what creates and edits accept); ``pricing``, ``agent_preferences`` (the
     ``image`` recommendation block) and ``request_format_summary`` (its
-    ``service_limits`` too) are merged over them; ``extension_key`` renames the block
+    ``service_limits`` too) are merged over them; ``pricing: None`` makes the model
+    unpriced (:func:`pricing` None: no ``pricing`` block anywhere, left out of
+    ``GET /v1/pricing``, no ``usage``); ``token_prices`` is merged over a token-billed
+    model's detailed prices (:func:`token_prices`); ``extension_key`` renames the block
     (``tokenlab`` / ``lemondata``); ``omit_extension`` drops it from every answer;
     ``max_n`` replaces the most images one request may ask (dall-e-3 1, Midjourney 4,
     else 10).
@@ -85,7 +88,8 @@ class ModelOverride(TypedDict, total=False):
 
     supported_operations: Sequence[str]
     capabilities: Sequence[str]
-    pricing: Mapping[str, Any]
+    pricing: Mapping[str, Any] | None
+    token_prices: Mapping[str, str]
     agent_preferences: Mapping[str, Any]
     request_format_summary: Mapping[str, Any]
     extension_key: str
@@ -148,9 +152,52 @@ def default_pricing(model: str) -> dict[str, Any]:
     return _per_request("0.040")
 
 
-def pricing(model: str, override: ModelOverride) -> dict[str, Any]:
-    """Return the model's effective ``pricing`` (defaults merged with the override)."""
-    return {**default_pricing(model), **override.get("pricing", {})}
+def pricing(model: str, override: ModelOverride) -> dict[str, Any] | None:
+    """Return the model's effective ``pricing`` (defaults merged with the override).
+
+    None when the override's ``pricing`` is None: the model has no price. A token-billed
+    model's ``input_per_1m`` / ``output_per_1m`` default to its ``token_prices``
+    override's ``text_input_per_1m`` / ``image_output_per_1m`` when it gives them.
+    """
+    changes = override.get("pricing", {})
+    if changes is None:
+        return None
+    price = default_pricing(model)
+    if price["unit"] == UNIT_PER_1M_TOKENS:
+        detailed = override.get("token_prices", {})
+        for key, detail in (
+            ("input_per_1m", "text_input_per_1m"),
+            ("output_per_1m", "image_output_per_1m"),
+        ):
+            if detail in detailed:
+                price[key] = detailed[detail]
+    return {**price, **changes}
+
+
+def is_token_billed(price: Mapping[str, Any] | None) -> bool:
+    """Return True when ``price`` (a ``pricing`` block) bills by tokens."""
+    return price is not None and price.get("unit") == UNIT_PER_1M_TOKENS
+
+
+def token_prices(model: str, override: ModelOverride) -> dict[str, str] | None:
+    """Return a token-billed model's detailed prices (USD per 1M tokens), else None.
+
+    :data:`GPT_IMAGE_TOKEN_PRICES` with the override's ``token_prices`` merged over it;
+    text input and image output are the effective ``pricing``'s ``input_per_1m`` and
+    ``output_per_1m`` (so the list, ``/v1/models/{model}/pricing`` and ``/v1/pricing``
+    agree, and a ``pricing`` override moves them all).
+    """
+    price = pricing(model, override)
+    if price is None or not is_token_billed(price):
+        return None
+    detailed = {**GPT_IMAGE_TOKEN_PRICES, **override.get("token_prices", {})}
+    for key, detail in (
+        ("input_per_1m", "text_input_per_1m"),
+        ("output_per_1m", "image_output_per_1m"),
+    ):
+        if price.get(key) is not None:
+            detailed[detail] = str(price[key])
+    return detailed
 
 
 def _capabilities(model: str, override: ModelOverride) -> list[str]:
@@ -304,7 +351,7 @@ def _extension(model: str, override: ModelOverride) -> dict[str, Any]:
     """The fields the list and detail routes share."""
     price = pricing(model, override)
     ops = list(operations(model, override))
-    return {
+    extension = {
         "aliases": [],
         "pricing": price,
         "capabilities": _capabilities(model, override),
@@ -312,14 +359,17 @@ def _extension(model: str, override: ModelOverride) -> dict[str, Any]:
         "max_input_tokens": None,
         "max_output_tokens": None,
         "category": "image",
-        "pricing_unit": price.get("unit", UNIT_PER_REQUEST),
-        "has_complex_pricing": bool(price.get("has_complex_pricing", False)),
+        "pricing_unit": None if price is None else price.get("unit", UNIT_PER_REQUEST),
+        "has_complex_pricing": bool(price and price.get("has_complex_pricing", False)),
         "supported_operations": ops,
         "request_endpoint": GENERATIONS_PATH,
         "lifecycle": _lifecycle(model),
         "commercial": {"user_charge_policy": "paid", "free_reason": None, "free_until": None},
         "badges": [],
     }
+    if price is None:  # unpriced: no price block (the schema requires one; none is known)
+        del extension["pricing"], extension["pricing_unit"]
+    return extension
 
 
 def _item(model: str, extension: dict[str, Any], override: ModelOverride) -> dict[str, Any]:
@@ -368,6 +418,8 @@ def compact_item(
         "status": _lifecycle(model)["stage"],
         "latest": False,
     }
+    if item["pricing"] is None:  # unpriced: no price block (see _extension)
+        del item["pricing"]
     if override.get("omit_extension", False):
         return item
     item["supported_operations"] = list(operations(model, override))
@@ -387,7 +439,7 @@ def model_detail(model: str, rank: int, override: ModelOverride) -> dict[str, An
     summary = format_summary(model, override)
     extension.update(
         {
-            "pricing_summary": pricing(model, override),
+            "pricing_summary": pricing(model, override),  # None when unpriced
             "pricing_provenance": None,
             "agent_preferences": {"image": _recommendation(model, rank, override)},
             "accepted_request_formats": [],
@@ -416,23 +468,65 @@ def model_detail(model: str, rank: int, override: ModelOverride) -> dict[str, An
 
 
 def pricing_detail(model: str, override: ModelOverride) -> dict[str, Any]:
-    """Return the ``ModelPricingResponse`` of ``GET /v1/models/{model}/pricing``."""
+    """Return the ``ModelPricingResponse`` of ``GET /v1/models/{model}/pricing``.
+
+    An unpriced model answers ``pricing`` null, no ``pricing_unit`` and no scalars.
+    """
     price = pricing(model, override)
     scalar = {
         key: price[key]
         for key in ("per_request", "input_per_1m", "output_per_1m", "min_price", "max_price")
-        if key in price
+        if price is not None and key in price
     }
-    return {
+    detailed = token_prices(model, override)
+    answer = {
         "model": model,
-        "pricing_unit": price.get("unit", UNIT_PER_REQUEST),
-        "has_complex_pricing": bool(price.get("has_complex_pricing", False)),
+        "pricing_unit": None if price is None else price.get("unit", UNIT_PER_REQUEST),
+        "has_complex_pricing": bool(price and price.get("has_complex_pricing", False)),
         "supported_operations": list(operations(model, override)),
         "pricing": price,
         "pricing_summary": price,
         "pricing_provenance": None,
-        "pricing_details": (
-            {"currency": CURRENCY, **GPT_IMAGE_TOKEN_PRICES} if model == GPT_IMAGE_MODEL else None
-        ),
+        "pricing_details": None if detailed is None else {"currency": CURRENCY, **detailed},
         "scalar_pricing": scalar,
+    }
+    if price is None:
+        del answer["pricing_unit"]
+    return answer
+
+
+def pricing_entry(model: str, override: ModelOverride) -> dict[str, Any] | None:
+    """Return the ``PricingEntry`` of ``model`` in ``GET /v1/pricing`` (None: unpriced).
+
+    A per-request model is a lock price: ``is_lock_price`` true and
+    ``lock_price_per_request`` its ``per_request``; a token-billed one has
+    ``input_per_1m_tokens`` / ``output_per_1m_tokens`` (its ``input_per_1m`` /
+    ``output_per_1m``) and a ``pricing_summary`` with its detailed token prices and
+    ``min_price`` / ``max_price``. Prices are the list's, as decimal strings.
+    """
+    price = pricing(model, override)
+    if price is None:
+        return None
+    detailed = token_prices(model, override)
+    limits: dict[str, Any] = {k: price[k] for k in ("min_price", "max_price") if k in price}
+    summary: dict[str, Any] = {"unit": price.get("unit", UNIT_PER_REQUEST), "currency": CURRENCY}
+    if detailed is None:
+        per_request = price.get("per_request")
+        summary.update({"per_request": per_request, **limits})
+    else:
+        per_request = None
+        summary.update({**detailed, **limits})
+    return {
+        "model": model,
+        "provider": owner(model),
+        "is_lock_price": per_request is not None,
+        "capabilities": _capabilities(model, override),
+        "aliases": [],
+        "input_per_1m_tokens": None if detailed is None else price.get("input_per_1m"),
+        "output_per_1m_tokens": None if detailed is None else price.get("output_per_1m"),
+        "lock_price_per_request": per_request,
+        "has_complex_pricing": bool(price.get("has_complex_pricing", False)),
+        "supported_operations": list(operations(model, override)),
+        "pricing_summary": summary,
+        "pricing_provenance": None,
     }

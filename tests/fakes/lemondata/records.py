@@ -123,7 +123,8 @@ class Generation:
 
     ``params`` are the request's fields as the gateway forwards them upstream (no
     binary parts; ``input_fidelity`` removed for gpt-image-2); ``file_ids`` are the
-    result images (filled when a task completes), made in :attr:`output_format`.
+    result images (filled when a task completes), made in :attr:`output_format`;
+    ``usage`` is the ``usage`` its answer (or completed task) reported, None for none.
     """
 
     generation_id: str
@@ -136,6 +137,7 @@ class Generation:
     inputs: list[InputImage]
     task_id: str | None = None
     file_ids: list[str] = field(default_factory=list)
+    usage: dict[str, Any] | None = None
 
     @property
     def output_format(self) -> str:
@@ -174,6 +176,7 @@ class EmulatedTask:
     started_at: float = 0.0  # on the emulator's clock
     complete_at: float | None = None  # None: completes by polls
     output_format: str = "png"  # what its images are made in
+    usage: dict[str, Any] | None = None  # what its completed body reports (None: no usage)
 
     @property
     def poll_url(self) -> str:

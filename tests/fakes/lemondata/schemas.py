@@ -3,7 +3,9 @@
 ``lemondata-images-schemas.json`` beside this module is a copy of
 ``/work/shared/contracts/lemondata-images-schemas.json`` (the image, task, model and
 file routes of TokenLab's public OpenAPI contract, and the schemas they reference), kept
-in the repository so that a clean clone can validate. The contract says OpenAPI 3.0.3
+in the repository so that a clean clone can validate. It adds, verbatim from the full
+contract (``lemondata-openapi.json``), the ``GET /v1/pricing`` route and its
+``PricingResponse`` and ``PricingEntry`` schemas. The contract says OpenAPI 3.0.3
 but writes 3.1 types (``["string", "null"]``), so it is read as JSON Schema 2020-12.
 """
 

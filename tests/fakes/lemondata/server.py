@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from tests.fakes.lemondata.billing import PRICING_PATH, PRICING_UPDATED_AT, Billing, UsageOverride
 from tests.fakes.lemondata.catalog import (
     ModelOverride,
     compact_item,
@@ -181,7 +182,7 @@ def _format_seconds(seconds: float) -> str:
 # --------------------------------------------------------------------------- emulator
 
 
-class LemonDataEmulator(TaskEngine, InputSources):
+class LemonDataEmulator(Billing, TaskEngine, InputSources):
     """A LemonData image API on 127.0.0.1 with knobs, fault injection and a request log."""
 
     def __init__(self, api_key: str = DEFAULT_API_KEY, models: list[str] | None = None) -> None:
@@ -219,6 +220,9 @@ class LemonDataEmulator(TaskEngine, InputSources):
         self.trickle_bytes_per_second: float | None = None
         self.serve_non_image = False
         self.model_overrides: dict[str, ModelOverride] = {}
+        self.pricing_updated_at = PRICING_UPDATED_AT
+        self.report_usage = True
+        self.usage_override: UsageOverride | None = None
         self.models_gate: asyncio.Event | None = None
         self.models_gated = 0
         self.allow_own_host_urls = True
@@ -273,6 +277,7 @@ class LemonDataEmulator(TaskEngine, InputSources):
         app.router.add_get("/v1/models", self._handle_models)
         app.router.add_get("/v1/models/{model}", self._handle_model)
         app.router.add_get("/v1/models/{model}/pricing", self._handle_model_pricing)
+        app.router.add_get(PRICING_PATH, self._handle_pricing)
         app.router.add_post(GENERATIONS_PATH, self._handle_create)
         app.router.add_post(EDITS_PATH, self._handle_edit)
         app.router.add_post(UPLOADS_PATH, self._handle_upload)
@@ -777,7 +782,10 @@ class LemonDataEmulator(TaskEngine, InputSources):
             if plan.model == DALLE3_MODEL:
                 item["revised_prompt"] = f"A detailed, vivid illustration of {plan.prompt.strip()}"
             data.append(item)
-        return web.json_response({"created": int(time.time()), "data": data})
+        answer = {"created": int(time.time()), "data": data}
+        if (usage := self._usage(generation, len(data))) is not None:
+            answer["usage"] = usage
+        return web.json_response(answer)
 
     async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
         parsed = request[_BODY_KEY]

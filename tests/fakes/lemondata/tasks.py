@@ -34,6 +34,7 @@ class TaskEngine:
     poll_url_override: str | None
     result_redirect_to: str | None
     _colours: itertools.count[int]
+    _usage: Callable[[Generation, int], dict[str, Any] | None]  # Billing's
     _generation_by_ref: dict[str, Generation]
     _base_url: str | None
     _other_base_url: str | None
@@ -114,6 +115,7 @@ class TaskEngine:
         generation = self._generation_by_ref.get(task.task_id)
         count = max(0, task.n - self.short_images)
         task.file_ids = [self._new_file(generation, task.output_format) for _ in range(count)]
+        task.usage = None if generation is None else self._usage(generation, count)
 
     def _fail(self, task: EmulatedTask, error: str | dict[str, Any]) -> None:
         task.status = "failed"
@@ -143,6 +145,8 @@ class TaskEngine:
             body["progress"] = task.progress
         if task.status == "failed":
             body["error"] = task.error
+        if task.status == "completed" and task.usage is not None:
+            body["usage"] = task.usage
         return body
 
     def _placeholders(self, text: str, **values: str) -> str:
