@@ -20,6 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.background import Background
+from bot.billing.service import BillingService
 from bot.catalog import ModelCatalog
 from bot.config import Settings
 from bot.i18n import CatalogTranslator
@@ -123,6 +124,7 @@ class LemonBot(commands.AutoShardedBot):
             spawn=self.background.spawn,  # a refresh in flight is cancelled at close
             # Each model's description, fetched only with requests to spare.
             describe=self.api.describe_model,
+            pricing=self.api.list_pricing,
             spare=self.budget.spare,
         )
         self.audit = AuditLog(self, store, self.background)
@@ -144,6 +146,9 @@ class LemonBot(commands.AutoShardedBot):
             budget=self.budget,
         )
         self.jobs.finished_listeners.append(self._audit_finished_job)
+        # Dollar budgets: set by moderators, their thresholds announced after each job.
+        self.billing = BillingService(store, self.audit)
+        self.jobs.finished_listeners.append(self.billing.job_finished)
         # Reference images download like result images (bounded, address-checked).
         self.references = References(self.jobs.download, settings.max_input_image_bytes)
 

@@ -27,6 +27,7 @@ raises them::
     │   │   ├── Unreadable         a reference image that cannot be downloaded
     │   │   └── PromptTooLong      a prompt too long for the blocklist to check
     │   ├── QuotaExceeded          no units left in the window
+    │   ├── BudgetExceeded         the request could pass the server's dollar budget
     │   ├── QueueFull              too many requests waiting
     │   ├── ServiceUnavailable     the bot cannot take requests right now
     │   ├── NotAllowed             a blocked member or prompt, a missing permission
@@ -148,6 +149,10 @@ class InvalidRequest(Refusal):
 
 class QuotaExceeded(Refusal):
     """The user has no images left in the current window."""
+
+
+class BudgetExceeded(Refusal):
+    """The request could cost more than is left of the server's (or member's) dollar budget."""
 
 
 class QueueFull(Refusal):

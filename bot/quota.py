@@ -59,6 +59,18 @@ def window_of(now: float, period: str = "day") -> str:
     return moment.strftime("%Y-%m-%d")
 
 
+def window_start(now: float, period: str = "day") -> int:
+    """Return the unix time at which the window containing ``now`` began."""
+    day = _utc(now).date()
+    if period == "week":
+        start = day - dt.timedelta(days=day.weekday())
+    elif period == "month":
+        start = day.replace(day=1)
+    else:
+        start = day
+    return int(dt.datetime.combine(start, dt.time(), dt.UTC).timestamp())
+
+
 def window_reset(now: float, period: str = "day") -> int:
     """Return the unix time at which the window containing ``now`` ends."""
     day = _utc(now).date()

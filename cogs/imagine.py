@@ -189,9 +189,9 @@ class Imagine(commands.Cog):
         running, queued = await self.bot.jobs.activity(guild_id, user_id)
         weights = self.bot.settings.model_weights
         costs = [(name, unit_weight(name, None, weights)) for name in self.bot.catalog.names()]
-        await interaction.response.send_message(
-            embed=quota_embed(status, running, queued, costs, interaction.locale), ephemeral=True
-        )
+        budget = await self.bot.billing.member_standing(guild_id, user_id)
+        embed = quota_embed(status, running, queued, costs, interaction.locale, budget)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @imagine.autocomplete("model")
     async def model_autocomplete(

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = frozenset({"jobs", "moderation", "quota", "scheduler", "background"})
+SERVICES = frozenset({"jobs", "moderation", "quota", "scheduler", "background", "billing"})
 LEMONDATA_TYPES = frozenset({"errors", "models", "images", "urls"})  # no I/O in these
 VOCABULARY = frozenset({"catalog", "i18n", "errors", "rows", "lemondata.types"})
 

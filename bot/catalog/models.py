@@ -47,12 +47,17 @@ class ModelCatalog:
     spawn: Spawn
     max_age: float = 600.0
     describe: Callable[[str], Awaitable[ModelDescription]] | None = None
+    # GET /v1/pricing: each model's detailed prices, fetched beside the descriptions
+    pricing: Callable[[], Awaitable[dict[str, dict[str, str]]]] | None = None
+    _priced_at: float | None = None
     spare: Callable[[], bool] = lambda: True
     describe_gap: float = DESCRIBE_GAP_SECONDS
     _descriptions: dict[str, tuple[float, ModelDescription]] = field(default_factory=dict)
     _specs: dict[str, ModelSpec] = field(default_factory=dict)
     _told: set[str] = field(default_factory=set)  # models whose disagreement was logged
     _describing: asyncio.Task[Any] | None = None
+    # model -> detailed token prices (GET /v1/pricing's pricing_summary), when fetched
+    _price_details: dict[str, dict[str, str]] = field(default_factory=dict)
     _key_refused: bool = False  # the gateway answered 401/403: an admin must fix the key
     _models: list[ModelInfo] = field(default_factory=list)
     _fetched_at: float | None = None
@@ -81,6 +86,10 @@ class ModelCatalog:
         """Return how ``model`` takes reference images (the gateway's word, else its family)."""
         info = self.info(model)
         return image_input_of(model, info.operations if info else None)
+
+    def price_detail(self, model: str) -> dict[str, str]:
+        """Return the detailed token prices the gateway published for ``model`` ({} if none)."""
+        return self._price_details.get(model, {})
 
     def description(self, model: str) -> ModelDescription | None:
         """Return the gateway's last description of ``model``, or None (not fetched yet)."""
@@ -121,6 +130,20 @@ class ModelCatalog:
                 said,
             )
 
+    async def _fetch_pricing(self) -> None:
+        """Fetch the detailed prices when stale, with a request to spare."""
+        stale = self._priced_at is None or time.time() - self._priced_at >= DESCRIPTION_MAX_AGE
+        if self.pricing is None or not stale:
+            return
+        await self._room()
+        try:
+            self._price_details = await self.pricing()
+        except GatewayError as exc:
+            log.warning("could not fetch the gateway's prices: %r", exc)
+            return
+        self._priced_at = time.time()
+        log.info("image model prices refreshed: %d models", len(self._price_details))
+
     async def _room(self) -> None:
         """Return once the request budget has room to spare (it is asked every gap)."""
         for _ in itertools.count():
@@ -132,6 +155,7 @@ class ModelCatalog:
         """Fetch the descriptions that are missing or stale, one at a time, with spare room."""
         if self.describe is None:
             return
+        await self._fetch_pricing()
         fetched = 0
         for info in list(self._models):
             entry = self._descriptions.get(info.id)

@@ -153,8 +153,9 @@ def disagreements(model: str, description: ModelDescription) -> dict[str, object
             sorted(gateway.options - table.options),
             sorted(table.options - gateway.options),
         )
-    if table.geometry is Geometry.ASPECT_RATIO and table.ratios != gateway.ratios:
+    if table.geometry is Geometry.ASPECT_RATIO and set(table.ratios) != set(gateway.ratios):
         said["ratios"] = list(gateway.ratios)
-    if table.geometry is Geometry.ASPECT_RATIO and table.resolutions != gateway.resolutions:
+    same = set(table.resolutions) == set(gateway.resolutions)
+    if table.geometry is Geometry.ASPECT_RATIO and not same:
         said["resolutions"] = list(gateway.resolutions)
     return said

@@ -24,7 +24,7 @@ import gettext
 import string
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -84,6 +84,27 @@ class Number:
     def render(self, locale: LocaleLike) -> str:
         """Return the number as ``locale`` writes it."""
         return number(self.value, locale, decimals=self.decimals)
+
+
+@dataclass(frozen=True)
+class Dollars:
+    """An amount of micro-dollars (bot.billing), shown to the cent in the reader's format.
+
+    ``up`` rounds a part of a cent up (what something could cost), else down (what is
+    left), so a refusal never says more is left, or less is needed, than is true.
+    """
+
+    micros: int
+    up: bool = False
+    exact: bool = False  # a budget as set: every digit it has (at least the cents)
+
+    def render(self, locale: LocaleLike) -> str:
+        """Return the amount as ``locale`` writes dollars: ``$0.19``, ``US$0.19``."""
+        dollars = Decimal(self.micros) / 1_000_000
+        if self.exact and dollars != dollars.quantize(Decimal("0.01")):
+            return money(dollars.normalize(), "USD", locale)
+        rounding = ROUND_CEILING if self.up else ROUND_FLOOR
+        return money(dollars.quantize(Decimal("0.01"), rounding=rounding), "USD", locale)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@
 * :mod:`~bot.jobs.kept`: the small copy kept of reference images once a job is over;
 * :mod:`~bot.jobs.failures`: which API error becomes which outcome (and what a refusal allowed);
 * :mod:`~bot.jobs.formats`: the output format picked when a member picks none;
+* :mod:`~bot.jobs.policies`: what the bot and the server decide (strictness, seed, format);
 * :mod:`~bot.jobs.references`: reference images, read from messages, checked, made inputs;
 * :mod:`~bot.jobs.readings`: one member's reference readings, taken in turn.
 """

@@ -7,9 +7,10 @@ lock serialises as well). So it is a group commit (:mod:`bot.store.group`): a re
 that arrives while a transaction is running waits for the next one, which admits every
 request waiting by then, together:
 
-1. the advisory locks of each server's queue and each member's quota in the batch, in
-   one call (one fixed order, so two processes never deadlock);
-2. one query for the units the members used and one for the servers' queues;
+1. the advisory locks of each server's queue, budget and each member's quota in the
+   batch, in one call (one fixed order, so two processes never deadlock);
+2. one query for the units the members used, one for the servers' queues and, for the
+   servers with a dollar budget, one for what they spent (:mod:`bot.billing.budgets`);
 3. each request in arrival order, against tallies that count the ones admitted before
    it (as running if it runs at once, else as waiting; a refusal refuses only its own
    request);
@@ -31,9 +32,10 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from bot.background import Background
+from bot.billing.budgets import check_budget
 from bot.errors import Refusal
 from bot.jobs import queue_policy
-from bot.quota import QuotaService, check_fits, window_of
+from bot.quota import QuotaService, check_fits, window_of, window_reset
 from bot.store import InputImage, Job, JobDraft, Store
 from bot.store.group import MAX_BATCH, GroupCommit
 from bot.store.rows import with_quota_window
@@ -65,8 +67,14 @@ class _Tallies:
         self,
         used: dict[tuple[int, int, str], int],
         loads: dict[tuple[int, int], tuple[int, int]],
+        spent: dict[tuple[int, int, str], int],
     ) -> None:
         self.used = Counter(used)  # units per (guild, user, window)
+        # micro-dollars per (guild, user, budget window) and per (guild, budget window)
+        self.member_spent = Counter(spent)
+        self.guild_spent: Counter[tuple[int, str]] = Counter()
+        for (guild_id, _, window), amount in spent.items():
+            self.guild_spent[(guild_id, window)] += amount
         self.generating: Counter[tuple[int, ...]] = Counter()  # per (guild, user) and (guild,)
         self.queued: Counter[tuple[int, ...]] = Counter()
         for (guild_id, user_id), (generating, queued) in loads.items():
@@ -86,6 +94,11 @@ class _Tallies:
     def admit(self, draft: JobDraft, place: int | None) -> None:
         """Count an admitted request: its units, and a job that runs now or waits."""
         self.used[(draft.guild_id, draft.user_id, draft.quota_window)] += draft.quota_units
+        if draft.budget_window:
+            self.member_spent[(draft.guild_id, draft.user_id, draft.budget_window)] += (
+                draft.cost_estimate
+            )
+            self.guild_spent[(draft.guild_id, draft.budget_window)] += draft.cost_estimate
         counts = self.generating if place is None else self.queued
         counts[(draft.guild_id, draft.user_id)] += 1
         counts[(draft.guild_id,)] += 1
@@ -141,23 +154,35 @@ class Admissions:
         guilds = sorted({r.draft.guild_id for r in batch})
         members = {(r.draft.guild_id, r.draft.user_id) for r in batch}
         caps = {g: await self._caps(g) for g in guilds} if self._caps else {}
+        budgets = {g: b for g in guilds if (b := await self._store.spend.budget(g)) is not None}
         drafts, periods, limits = [], [], []
         for request in batch:  # the servers' rules come from memory (they are cached)
             draft = request.draft
             limit, settings = await self._quota.limit_for(
                 draft.guild_id, draft.user_id, request.role_ids
             )
-            drafts.append(with_quota_window(draft, window_of(now, settings.quota_period)))
+            budget = budgets.get(draft.guild_id)
+            drafts.append(
+                with_quota_window(
+                    draft,
+                    window_of(now, settings.quota_period),
+                    window_of(now, budget.period) if budget else "",
+                )
+            )
             periods.append(settings.quota_period)
             limits.append(limit)
         decisions: list[int | Refusal | None] = []  # a queue place (None: runs now), or why not
         async with self._store.transaction():
             keys = [f"quota:{g}:{u}" for g, u in members]
             keys += [f"admission:{g}" for g in caps]  # the queue's room
+            keys += [f"budget:{g}" for g in budgets]  # the server's dollars
             await self._store.lock(*keys)
             tallies = _Tallies(
                 await self._store.quota.quota_used_by(members, {d.quota_window for d in drafts}),
                 await self._store.queue.loads(guilds) if caps else {},
+                await self._store.spend.spent(budgets, {d.budget_window for d in drafts})
+                if budgets
+                else {},
             )
             for draft, period, limit in zip(drafts, periods, limits, strict=True):
                 try:
@@ -170,6 +195,16 @@ class Admissions:
                     )
                     used = tallies.used[(draft.guild_id, draft.user_id, draft.quota_window)]
                     check_fits(used, limit, draft.quota_units, now, period)
+                    if (budget := budgets.get(draft.guild_id)) is not None:
+                        check_budget(
+                            budget,
+                            draft,
+                            guild_spent=tallies.guild_spent[(draft.guild_id, draft.budget_window)],
+                            member_spent=tallies.member_spent[
+                                (draft.guild_id, draft.user_id, draft.budget_window)
+                            ],
+                            resets_at=window_reset(now, budget.period),
+                        )
                 except Refusal as refusal:
                     decisions.append(refusal)
                     continue

@@ -18,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from bot.background import Background
+from bot.billing import Price, settle_cost
 from bot.catalog import route_for
 from bot.config import Settings
 from bot.errors import DETAIL_DOWNLOAD_TIMEOUT, DETAIL_NO_IMAGES, log_failure
@@ -50,6 +51,7 @@ from bot.lemondata import (
     LemonDataClient,
     NotFoundError,
     TaskStatus,
+    Usage,
     decode_b64_image,
     sniff_content_type,
 )
@@ -80,10 +82,12 @@ class JobRunner:
         background: Background,
         budget: PollBudget,
         key: KeyWatch = NO_WATCH,
+        price: Callable[[str], Price | None] = lambda model: None,
     ) -> None:
         self._store = store
         self._api = api
         self._key = key  # hears whether creates and polls find the API key refused
+        self._price = price  # a model's price now: what a succeeded job is settled at
         self._quota = quota
         self._delivery = delivery
         self._settings = settings
@@ -180,8 +184,8 @@ class JobRunner:
             await self.fail(job.id, "unavailable", None)
             return
         self._key.key_accepted()
-        if result.task is None:
-            await self._finish(job.id, result.images)  # within what is left of the deadline
+        if result.task is None:  # within what is left of the deadline
+            await self._finish(job.id, result.images, usage=result.usage)
             return
         task = result.task
         running = await self._store.jobs.transition(
@@ -238,7 +242,7 @@ class JobRunner:
         if status.status != "completed":
             await self.fail(job_id, *failed_task(status))
         elif status.images:
-            await self._finish(job_id, status.images)
+            await self._finish(job_id, status.images, usage=status.usage)
         else:
             await self.fail(job_id, "malformed", DETAIL_NO_IMAGES)
 
@@ -251,6 +255,8 @@ class JobRunner:
         job_id: int,
         images: Sequence[ImageResult],
         stored: Sequence[StoredImage] | None = None,
+        *,
+        usage: Usage | None = None,
     ) -> None:
         """Store the answer's images, download what is only a URL, then succeed.
 
@@ -260,7 +266,8 @@ class JobRunner:
 
         The downloads are bounded by what is left of the job's deadline (at least
         MIN_STEP_SECONDS, for a task found finished at its deadline), and each by what
-        Discord can attach. Only the images that arrived are charged.
+        Discord can attach. Only the images that arrived are charged, in units and in
+        dollars (from ``usage``, the answer's, else the price: :mod:`bot.billing`).
         """
         job = await self._store.jobs.get(job_id)
         if job is None or job.terminal:
@@ -289,6 +296,13 @@ class JobRunner:
         asked = max(1, int(job.options.get("count") or 1))
         units = job.quota_units * min(len(complete), asked) // asked
         revised = next((i.revised_prompt for i in images if i.revised_prompt), None)
+        cost = settle_cost(
+            self._price(job.model),
+            usage,
+            delivered=len(complete),
+            asked=asked,
+            estimate=job.cost_estimate,
+        )
         async with self._store.transaction():
             succeeded = await self._store.jobs.transition(
                 job_id,
@@ -298,6 +312,8 @@ class JobRunner:
                 result_urls=[i.url for i in complete if i.url],
                 revised_prompt=revised,
                 finished_at=time.time(),
+                cost=cost.micros,
+                cost_source=cost.source,
             )
             if succeeded is None:
                 return
@@ -336,6 +352,7 @@ class JobRunner:
                 error_code=code,
                 error_message=detail[:ERROR_DETAIL_LIMIT] if detail else None,
                 error_hint=hint,
+                cost=0,  # the gateway releases or refunds a failed job
                 finished_at=time.time(),
             )
             if failed is None:

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import functools
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, replace
 
 from bot.background import Background
+from bot.billing import Price, estimate_cost
 from bot.catalog import (
-    MAX_SEED,
     ImageInput,
     ImagineOptions,
     ModelCatalog,
@@ -33,7 +32,9 @@ from bot.errors import InvalidRequest, NotAllowed, ServiceUnavailable
 from bot.i18n import ENGLISH, locale_of
 from bot.jobs.admission import Accepted, Admissions
 from bot.jobs.delivery import Delivery
+from bot.jobs.formats import pixels_of
 from bot.jobs.lifecycle import JobRunner
+from bot.jobs.policies import Policies
 from bot.jobs.readings import Readings
 from bot.lemondata import LemonDataClient
 from bot.lemondata.downloads import Download
@@ -77,13 +78,28 @@ def draft_for(
     weights: Mapping[str, int],
     accepts: ImageInput | None = None,
     spec: ModelSpec | None = None,
+    price: Price | None = None,
 ) -> JobDraft:
     """Return the job row a request with validated ``options`` makes (nothing reserved).
 
     ``accepts``: how the model takes reference images, as validated (the gateway's word);
-    ``spec``: what else it takes, as validated.
+    ``spec``: what else it takes, as validated; ``price``: the gateway's price of the
+    model (None: unknown), from which the worst-case cost is estimated.
     """
     user = api_user(request.guild_id, request.user_id)
+    body = build_request(options, user, accepts, spec)
+    estimate = (
+        estimate_cost(
+            price,
+            prompt=options.prompt,
+            count=options.count,
+            pixels=pixels_of(body),
+            quality=options.quality,
+            references=len(request.inputs),
+        )
+        if price is not None
+        else 0
+    )
     return JobDraft(
         guild_id=request.guild_id,
         channel_id=request.channel_id,
@@ -99,12 +115,14 @@ def draft_for(
         model=options.model,
         options=asdict(options),
         prompt=options.prompt,
-        request=build_request(options, user, accepts, spec),
+        request=body,
         quota_units=cost_units(options, weights),
         parent_id=request.parent_id,
         kind=request.kind,
         input_count=len(request.inputs),
         locale=locale_of(request.locale),
+        cost_estimate=estimate,
+        cost_source=None if price is not None else "unpriced",
     )
 
 
@@ -141,7 +159,10 @@ class JobService:
             background=background,
             budget=budget,
             key=catalog,  # a refused API key refuses the next requests before reserving
+            price=lambda model: self.policies.price(model),  # settled at today's price
         )
+        self.policies = Policies(catalog, store.guilds, self.runner.sizes)
+        self.keep_taken = self.policies.keep_taken
         self.admissions = Admissions(store, quota, background=background, caps=self.runner.caps)
         self._acknowledgements: GroupCommit[tuple[int, int | None], None] = GroupCommit(
             self._record_answers,
@@ -171,49 +192,11 @@ class JobService:
             if self._catalog.key_refused:
                 raise ServiceUnavailable("refusal.not_set_up")
             raise ServiceUnavailable("refusal.models_unavailable")
-        if guild_id is not None and options.output_format is None:
-            default = (await self._store.guilds.settings(guild_id)).output_format
-            if default and default in self._catalog.spec(options.model.strip()).output_formats:
-                options = replace(options, output_format=default)
+        if guild_id is not None:
+            options = await self.policies.server_format(options, guild_id)
         catalog = self._catalog
         return validate(
             options, catalog.is_listed, catalog.image_input, catalog.spec, catalog.takers
-        )
-
-    async def _policies(self, request: JobRequest, options: ImagineOptions) -> ImagineOptions:
-        """Apply what the bot and the server decide: strictness, a seed, the format.
-
-        The gateway's ``moderation`` is the server's (``low`` only in an age-restricted
-        channel when the server says so); a model that takes a seed gets one drawn when
-        the member gave none (Details shows it, Reroll draws another); with no format
-        chosen, the bot picks PNG or WebP (:class:`~bot.jobs.formats.OutputSizes`).
-        """
-        spec = self._catalog.spec(options.model)
-        if spec.takes("moderation"):
-            settings = await self._store.guilds.settings(request.guild_id)
-            low = settings.strictness == "low_age_restricted" and request.age_restricted
-            options = replace(options, moderation="low" if low else "auto")
-        if spec.takes("seed") and options.seed is None:
-            options = replace(options, seed=secrets.randbelow(MAX_SEED + 1))
-        if spec.takes("output_format") and options.output_format is None:
-            picked = self.runner.sizes.pick(options, spec, request.upload_limit)
-            options = replace(options, output_format=picked, format_picked=picked is not None)
-        return options
-
-    def keep_taken(self, options: ImagineOptions) -> ImagineOptions:
-        """Drop the seed and output options a new job's model does not take.
-
-        An Edit or a Remix carries its parent's (or the form's) seed and outputs; a
-        model that takes none of them makes its image without them, rather than refuse.
-        """
-        spec = self._catalog.spec(options.model.strip())
-        return replace(
-            options,
-            background=options.background if spec.takes("background") else None,
-            output_format=options.output_format if spec.takes("output_format") else None,
-            compression=options.compression if spec.takes("compression") else None,
-            negative_prompt=options.negative_prompt if spec.takes("negative_prompt") else None,
-            seed=options.seed if spec.takes("seed") else None,
         )
 
     def takes_images(self, model: str) -> bool:
@@ -260,10 +243,17 @@ class JobService:
 
     async def _accept(self, request: JobRequest) -> Accepted:
         asked = replace(request.options, images=len(request.inputs))
-        options = await self._policies(request, await self.check(asked, request.guild_id))
+        options = await self.policies.apply(
+            await self.check(asked, request.guild_id),
+            guild_id=request.guild_id,
+            age_restricted=request.age_restricted,
+            upload_limit=request.upload_limit,
+        )
         accepts = self._catalog.image_input(options.model)
         spec = self._catalog.spec(options.model)
-        draft = draft_for(request, options, self._settings.model_weights, accepts, spec)
+        weights = self._settings.model_weights
+        price = self.policies.price(options.model)
+        draft = draft_for(request, options, weights, accepts, spec, price)
         # Its own step: a blocked prompt is recorded, and that record must not roll back.
         await self._moderation.check_request(
             request.guild_id, request.user_id, options.prompt, request.channel_id

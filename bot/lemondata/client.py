@@ -40,11 +40,13 @@ from bot.lemondata.models import (
     parse_create,
     parse_description,
     parse_models,
+    parse_pricing,
     parse_task,
 )
 from bot.lemondata.urls import (
     GENERATIONS_PATH,
     MODELS_PATH,
+    PRICING_PATH,
     AddressPolicy,
     RequestKind,
     model_path,
@@ -152,6 +154,11 @@ class LemonDataClient:
         )
         models = parse_models(body)
         return sorted(models, key=lambda m: (m.rank is None, m.rank or 0))
+
+    async def list_pricing(self) -> dict[str, dict[str, str]]:
+        """Return ``GET /v1/pricing``: each model's detailed prices (decimal text, USD)."""
+        body = await self._request("GET", PRICING_PATH, kind="models", idempotent=True)
+        return parse_pricing(body)
 
     async def describe_model(self, model: str) -> ModelDescription:
         """Return what ``GET /v1/models/{model}`` says the model takes."""

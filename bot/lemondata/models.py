@@ -37,6 +37,35 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """The tokens a token-billed answer reports (``usage``): input by kind, and output."""
+
+    input_tokens: int = 0
+    image_tokens: int = 0  # of the input: reference images
+    cached_tokens: int = 0  # of the input: cached
+    output_tokens: int = 0
+
+
+def parse_usage(raw: Any) -> Usage | None:
+    """Parse an answer's ``usage`` (OpenAI's images shape), or None when absent."""
+    if not isinstance(raw, dict):
+        return None
+
+    def count(source: Any, key: str) -> int:
+        value = source.get(key) if isinstance(source, dict) else None
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+    details = raw.get("input_tokens_details")
+    usage = Usage(
+        input_tokens=count(raw, "input_tokens") or count(raw, "prompt_tokens"),
+        image_tokens=count(details, "image_tokens"),
+        cached_tokens=count(details, "cached_tokens"),
+        output_tokens=count(raw, "output_tokens") or count(raw, "completion_tokens"),
+    )
+    return usage if usage.input_tokens or usage.output_tokens else None
+
+
+@dataclass(frozen=True)
 class ImageResult:
     """One generated image: a URL, or inline base64 bytes."""
 
@@ -56,6 +85,7 @@ class TaskStatus:
     error_code: str | None = None
     error_message: str | None = None
     progress: int | None = None
+    usage: Usage | None = None
 
     @property
     def done(self) -> bool:
@@ -69,6 +99,7 @@ class CreateResult:
 
     images: tuple[ImageResult, ...] = ()
     task: TaskStatus | None = None
+    usage: Usage | None = None
 
 
 def _images(items: Any) -> tuple[ImageResult, ...]:
@@ -125,6 +156,7 @@ def parse_task(body: Any, *, fallback_id: str | None = None) -> TaskStatus:
         error_code=error_code,
         error_message=error_message,
         progress=progress if isinstance(progress, int) else None,
+        usage=parse_usage(body.get("usage")),
     )
 
 
@@ -137,7 +169,7 @@ def parse_create(body: Any) -> CreateResult:
     images = _images(body.get("data"))
     if not images:
         raise MalformedResponseError("create answer has neither images nor a task")
-    return CreateResult(images=images)
+    return CreateResult(images=images, usage=parse_usage(body.get("usage")))
 
 
 def parse_models(body: Any) -> list[ModelInfo]:
@@ -239,3 +271,37 @@ def parse_description(model: str, body: Any) -> ModelDescription:
             int(limit) if isinstance(limit, int | float) and not isinstance(limit, bool) else None
         ),
     )
+
+
+PRICE_DETAIL_KEYS = (
+    "text_input_per_1m",
+    "image_input_per_1m",
+    "cached_input_per_1m",
+    "image_output_per_1m",
+    "per_request",
+)
+
+
+def parse_pricing(body: Any) -> dict[str, dict[str, str]]:
+    """Parse ``GET /v1/pricing``: model -> its detailed prices (decimal text, USD).
+
+    The detailed token prices of a token-billed model come from its ``pricing_summary``;
+    a lock price from ``lock_price_per_request``. Entries without a model are skipped.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise MalformedResponseError("pricing answer has no `data` list")
+    prices: dict[str, dict[str, str]] = {}
+    for entry in body["data"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("model"), str):
+            continue
+        summary = entry.get("pricing_summary")
+        summary = summary if isinstance(summary, dict) else {}
+        detail = {
+            key: str(summary[key])
+            for key in PRICE_DETAIL_KEYS
+            if isinstance(summary.get(key), str | int | float) and summary[key] != ""
+        }
+        if isinstance(entry.get("lock_price_per_request"), str):
+            detail["per_request"] = entry["lock_price_per_request"]
+        prices[entry["model"]] = detail
+    return prices

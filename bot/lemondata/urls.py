@@ -22,6 +22,7 @@ from bot.errors import GatewayError
 
 # The gateway's routes, spelled out only here (relative to LEMONDATA_BASE_URL).
 MODELS_PATH = "/v1/models"
+PRICING_PATH = "/v1/pricing"
 GENERATIONS_PATH = "/v1/images/generations"
 EDITS_PATH = "/v1/images/edits"
 TASKS_PATH = "/v1/tasks"

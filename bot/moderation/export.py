@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from bot.i18n import ENGLISH, LocaleLike, t
@@ -24,6 +25,10 @@ EXPORT_BATCH = 500
 
 def _iso(moment: float | None) -> str:
     return dt.datetime.fromtimestamp(moment, dt.UTC).isoformat() if moment else ""
+
+
+def _usd(micros: int | None) -> str | None:
+    return None if micros is None else str(Decimal(micros) / 1_000_000)
 
 
 # Column name -> how a job fills it.
@@ -48,6 +53,10 @@ COLUMNS: dict[str, Callable[[Job], Any]] = {
     "parent_id": lambda job: job.parent_id,
     "kind": lambda job: job.kind,
     "input_images": lambda job: job.input_count,
+    # Money, in US dollars to the micro-dollar (a spreadsheet sums them exactly).
+    "cost_usd": lambda job: _usd(job.cost),
+    "cost_estimate_usd": lambda job: _usd(job.cost_estimate) if job.cost_estimate else None,
+    "cost_source": lambda job: job.cost_source,
 }
 CSV_COLUMNS = tuple(COLUMNS)
 

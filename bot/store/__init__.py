@@ -3,7 +3,8 @@
 The rest of the bot talks to a :class:`Store` only: ``store.jobs`` (the ledger),
 ``store.images`` (its result images),
 ``store.quota`` (its quota units), ``store.queue`` (how many jobs generate or wait),
-``store.guilds`` (server settings and rules), ``store.actions`` (the moderator log),
+``store.guilds`` (server settings and rules), ``store.spend`` (dollar budgets and what
+they saw spent), ``store.actions`` (the moderator log),
 ``store.state`` (the bot's own keys), ``store.transaction()`` to make several
 writes one, and ``store.lock(key)`` to serialise a read-check-write across processes.
 Cogs never touch the store; services do.
@@ -34,6 +35,8 @@ from bot.store.rows import (
     JOB_STATES,
     TERMINAL_STATES,
     BlockedUser,
+    Budget,
+    BudgetStanding,
     GuildSettings,
     InputImage,
     Job,
@@ -43,8 +46,11 @@ from bot.store.rows import (
     PromptRule,
     QuotaRule,
     QuotaStatus,
+    SpendRow,
     StoredImage,
+    UsageReport,
 )
+from bot.store.spend import SpendStore
 from bot.store.state import StateStore
 
 __all__ = [
@@ -55,6 +61,8 @@ __all__ = [
     "TERMINAL_STATES",
     "ActionLog",
     "BlockedUser",
+    "Budget",
+    "BudgetStanding",
     "GuildSettings",
     "GuildStore",
     "ImageStore",
@@ -70,9 +78,11 @@ __all__ = [
     "QuotaRule",
     "QuotaStatus",
     "QuotaStore",
+    "SpendRow",
     "StateStore",
     "Store",
     "StoredImage",
+    "UsageReport",
 ]
 
 
@@ -86,6 +96,7 @@ class Store:
         self.quota = QuotaStore(db)
         self.queue = QueueStore(db)
         self.guilds = GuildStore(db)
+        self.spend = SpendStore(db)
         self.actions = ActionLog(db)
         self.state = StateStore(db)
         self.budget = BudgetStore(db)

@@ -48,6 +48,12 @@ class JobDraft:
     kind: str = "imagine"  # imagine | reroll | edit | remix
     input_count: int = 0  # reference images sent with the request
     locale: str = "en"  # the requester's language (bot.i18n): their cards are in it
+    # Money (micro-dollars, bot.billing): the most the request can cost, the budget
+    # window it counts against (set by Admissions when a budget applies), and where its
+    # cost comes from: "unpriced" until settled when the gateway publishes no price.
+    cost_estimate: int = 0
+    budget_window: str = ""
+    cost_source: str | None = None
 
     @property
     def images_asked(self) -> int:
@@ -91,6 +97,7 @@ class Job(JobDraft):
     lease_token: int = 0  # raised at every hand-over; fences a stale owner's writes
     # What a gateway refusal (400) allowed, as JSON: {"kind": "ratios"|..., "values": [...]}
     error_hint: str | None = None
+    cost: int | None = None  # micro-dollars once settled (0 for a failed job)
 
     @property
     def terminal(self) -> bool:
@@ -130,6 +137,8 @@ JOB_UPDATABLE = frozenset(
         "error_code",
         "error_message",
         "error_hint",
+        "cost",
+        "cost_source",
         "submitted_at",
         "finished_at",
     }
@@ -156,16 +165,16 @@ def encode_draft(draft: JobDraft) -> dict[str, Any]:
     return values
 
 
-def with_quota_window(draft: JobDraft, window: str) -> JobDraft:
-    """Return ``draft`` with its quota window set (``dataclasses.replace``, for drafts).
+def with_quota_window(draft: JobDraft, window: str, budget_window: str = "") -> JobDraft:
+    """Return ``draft`` with its quota (and budget) window set (``replace``, for drafts).
 
-    Admissions set the window of every request of a burst; ``replace`` runs the frozen
+    Admissions set the windows of every request of a burst; ``replace`` runs the frozen
     ``__init__`` again, which cost more than the rest of a request's admission.
     """
     if type(draft) is not JobDraft:
-        return replace(draft, quota_window=window)
+        return replace(draft, quota_window=window, budget_window=budget_window)
     copy = object.__new__(JobDraft)
-    copy.__dict__.update(draft.__dict__, quota_window=window)
+    copy.__dict__.update(draft.__dict__, quota_window=window, budget_window=budget_window)
     return copy
 
 
@@ -229,6 +238,67 @@ class GuildSettings:
 
 
 GUILD_SETTING_FIELDS = frozenset(f.name for f in fields(GuildSettings)) - {"guild_id"}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A server's dollar budget per period (micro-dollars), and its per-member cap."""
+
+    guild_id: int
+    amount: int
+    period: str  # day | week | month
+    member_cap: int | None
+    allow_unpriced: bool
+    set_by: int
+    set_at: float
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Budget:
+        """Build a budget from a row (``allow_unpriced`` is stored as 0/1)."""
+        data = dict(row)
+        data["allow_unpriced"] = bool(data["allow_unpriced"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class BudgetStanding:
+    """A server's budget now: what is spent (settled, and reserved by jobs in flight)."""
+
+    budget: Budget
+    window: str
+    settled: int
+    reserved: int
+    resets_at: int
+
+    @property
+    def left(self) -> int:
+        """What is left to reserve, in micro-dollars (never below zero)."""
+        return max(0, self.budget.amount - self.settled - self.reserved)
+
+
+@dataclass(frozen=True)
+class SpendRow:
+    """One settled job's cost (micro-dollars): when, by whom, with which model."""
+
+    created_at: float
+    user_id: int
+    model: str
+    cost: int
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """What a server spent in one window: in all, per member, per model and per day."""
+
+    period: str
+    since: int
+    until: int
+    total: int
+    jobs: int
+    by_member: list[tuple[int, int]]  # (user id, micro-dollars), most first
+    by_model: list[tuple[str, int]]
+    by_day: list[tuple[str, int]]  # (ISO date, micro-dollars), every day of the window
+    budget: int | None = None  # the server's budget amount, when one is set
 
 
 @dataclass(frozen=True)

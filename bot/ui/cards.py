@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.catalog import Family, ImagineOptions, describe_shape, either, geometry_for
-from bot.i18n import ENGLISH, LANGUAGES, LocaleLike, Text, messages, seconds, t
-from bot.store import JOB_STATES, Job
+from bot.i18n import ENGLISH, LANGUAGES, Dollars, LocaleLike, Text, messages, seconds, t
+from bot.store import JOB_STATES, BudgetStanding, Job
 from bot.ui.format import fit_lines, mention, safe_detail, shown, timestamp
 from bot.ui.text import FAILURE_CODES, period_key
 
@@ -279,8 +279,12 @@ def quota_embed(
     queued: int,
     costs: list[tuple[str, int]],
     locale: LocaleLike,
+    budget: tuple[BudgetStanding, int] | None = None,
 ) -> discord.Embed:
-    """Return the /quota card: usage, reset time, jobs in flight and per-model costs."""
+    """Return the /quota card: usage, reset time, jobs in flight and per-model costs.
+
+    ``budget``: the server's dollar budget now and what this member spent of it.
+    """
     lang = locale
     period = Text(period_key(status.period))
     if status.limit is None:
@@ -314,6 +318,21 @@ def quota_embed(
             value=fit_lines(lines, 1024, locale=lang),
             inline=False,
         )
+    if budget is not None:
+        standing, mine = budget
+        lines = [
+            t(
+                "quota.budget_server",
+                lang,
+                left=Dollars(standing.left),
+                amount=Dollars(standing.budget.amount, exact=True),
+                period=Text(f"budget_period.{standing.budget.period}"),
+            )
+        ]
+        if (cap := standing.budget.member_cap) is not None:
+            left = Dollars(max(0, min(cap - mine, standing.left)))
+            lines.append(t("quota.budget_member", lang, left=left, cap=Dollars(cap, exact=True)))
+        embed.add_field(name=t("quota.budget_title", lang), value="\n".join(lines), inline=False)
     return embed
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.i18n import Joined, LocaleLike, Text, seconds, t
+from bot.i18n import Dollars, Joined, LocaleLike, Text, seconds, t
 from bot.store import Job
 from bot.ui.cards import (
     COLOUR_DONE,
@@ -28,6 +28,7 @@ MESSAGE_EMBED_TOTAL = 6000  # all embeds of one message together
 MAX_EMBEDS = 10
 REVISED_CHUNK = DESCRIPTION_LIMIT  # a longer revised prompt continues in the next embed
 MAX_REVISED_CHUNKS = 10
+COST_SOURCES = ("usage", "price", "estimate")  # where a settled cost came from
 
 
 def details_messages(job: Job, locale: LocaleLike) -> list[list[discord.Embed]]:
@@ -84,6 +85,19 @@ def _chunks(text: str, size: int) -> list[str]:
     return [*pieces, text] if text else pieces
 
 
+def cost_text(job: Job) -> Text | None:
+    """Return what a job cost in dollars and where the figure came from, or None.
+
+    ``$0.17 (from the gateway's usage)`` once settled; ``up to $0.19`` before; nothing
+    for a model without a published price.
+    """
+    if job.cost is not None and job.cost_source in COST_SOURCES:
+        return Text.of(f"details.cost_{job.cost_source}", amount=Dollars(job.cost, up=True))
+    if job.cost is None and job.cost_estimate and job.cost_source != "unpriced":
+        return Text.of("details.cost_up_to", amount=Dollars(job.cost_estimate, up=True))
+    return None
+
+
 def details_embed(job: Job, locale: LocaleLike) -> discord.Embed:
     """Return the first embed of Details: the full prompt, model, options, charge, timings."""
     lang = locale
@@ -124,6 +138,8 @@ def details_embed(job: Job, locale: LocaleLike) -> discord.Embed:
         state=t(f"quota_state.{job.quota_state}", lang),
     )
     embed.add_field(name=t("card.charged", lang), value=charged)
+    if (cost := cost_text(job)) is not None:
+        embed.add_field(name=t("card.cost", lang), value=cost.render(lang))
     timings = [t("details.asked", lang, when=timestamp(job.created_at, "R"))]
     if job.submitted_at and job.finished_at:
         made = seconds(job.finished_at - job.submitted_at, lang)

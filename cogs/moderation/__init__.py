@@ -29,7 +29,8 @@ from bot.ui.format import mention
 from bot.ui.options import AuditChannel
 from bot.ui.replies import CheckRefused
 from bot.ui.rules import config_embed
-from cogs.moderation.common import MAX_RUNNING, blocklist, guild_of, imagemod, quota
+from cogs.moderation.budget import BudgetCommands, UsageCommands
+from cogs.moderation.common import MAX_RUNNING, blocklist, budget, guild_of, imagemod, quota
 from cogs.moderation.review import ReviewCommands
 from cogs.moderation.rules import RuleCommands
 
@@ -58,12 +59,13 @@ class NotModerator(CheckRefused):
     """The member has neither Manage Messages server-wide nor the server's moderator role."""
 
 
-class Moderation(ReviewCommands, RuleCommands):
-    """Moderator commands: logs, export, audit channel, blocks, blocklist, quotas."""
+class Moderation(ReviewCommands, RuleCommands, BudgetCommands, UsageCommands):
+    """Moderator commands: logs, export, audit channel, blocks, blocklist, quotas, budget."""
 
     imagemod = imagemod
     blocklist = blocklist
     quota = quota
+    budget = budget
 
     def __init__(self, bot: LemonBot) -> None:
         self.bot = bot

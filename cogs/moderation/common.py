@@ -35,6 +35,9 @@ blocklist = app_commands.Group(
 quota = app_commands.Group(
     name="quota", description=command_text("cmd.imagemod.quota"), parent=imagemod
 )
+budget = app_commands.Group(
+    name="budget", description=command_text("cmd.imagemod.budget"), parent=imagemod
+)
 
 
 class CommandsBase(commands.Cog):

@@ -20,6 +20,7 @@ from bot.catalog import (
     spec_of,
     validate,
 )
+from bot.catalog.specs import disagreements
 from bot.errors import InvalidRequest
 from bot.i18n import CHINESE, ENGLISH
 from bot.lemondata import ModelDescription, ModelInfo, parse_description
@@ -214,3 +215,23 @@ async def test_descriptions_wait_for_spare_requests_and_disagreements_are_logged
     assert asked == ["nano-banana", "midjourney"]
     differs = [r for r in caplog.records if "differs from its family table" in r.getMessage()]
     assert len(differs) == 1 and "nano-banana" in differs[0].getMessage()
+
+
+def test_the_same_ratios_in_another_order_are_no_disagreement():
+    ratios = ("21:9", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "1:1", "5:4")
+    said = disagreements(
+        "nano-banana",
+        ModelDescription(
+            "nano-banana",
+            parameters=frozenset({"aspect_ratio", "seed", "negative_prompt"}),
+            aspect_ratios=ratios,
+        ),
+    )
+    assert said == {}
+    fewer = ModelDescription(
+        "nano-banana", parameters=frozenset({"aspect_ratio"}), aspect_ratios=("1:1",)
+    )
+    assert disagreements("nano-banana", fewer) == {
+        "options": ([], ["negative_prompt", "seed"]),
+        "ratios": ["1:1"],
+    }

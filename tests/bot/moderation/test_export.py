@@ -55,3 +55,15 @@ def test_the_header_row_is_in_the_readers_language():
     chinese = next(csv.reader(io.StringIO(jobs_csv([_job()], "zh-CN"))))
     assert chinese[0] == "编号" and len(chinese) == len(CSV_COLUMNS)
     assert not any(name in CSV_COLUMNS for name in chinese)
+
+
+def test_csv_shows_each_jobs_cost_in_dollars_and_where_it_came_from():
+    settled = _job(id=5, cost=39_000, cost_estimate=39_000, cost_source="price")
+    usage = _job(id=6, cost=171_400, cost_estimate=250_000, cost_source="usage")
+    unpriced = _job(id=7, cost_source="unpriced")
+    rows = list(csv.DictReader(io.StringIO(jobs_csv([settled, usage, unpriced]))))
+    assert [(r["cost_usd"], r["cost_estimate_usd"], r["cost_source"]) for r in rows] == [
+        ("0.039", "0.039", "price"),
+        ("0.1714", "0.25", "usage"),
+        ("", "", "unpriced"),
+    ]
