@@ -11,8 +11,9 @@ the gateway can charge:
 
 The settled cost comes from the answer's ``usage`` when the gateway reports it, else
 from the price per image actually delivered, else (a token-billed answer without usage)
-from the estimate, scaled to the images delivered. A failed job costs nothing: the
-gateway releases or refunds it. Each cost says where it came from.
+from the estimate, scaled to the images delivered; a model admitted without a published
+price (a budget allowing unpriced models) settles at 0, marked ``unpriced``. A failed job
+costs nothing: the gateway releases or refunds it. Each cost says where it came from.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ TOKENS_PER_PIXEL_BASE = 1024 * 1024
 OUTPUT_TOKENS = {"low": 272, "medium": 1056, "high": 4160, "auto": 4160}
 CHARS_PER_TOKEN = 4  # English text: about four characters a token (CJK: one each)
 REFERENCE_TOKENS = 1600  # input tokens of one reference image, at most (high fidelity)
-SOURCES = ("usage", "price", "estimate")
+SOURCES = ("usage", "price", "estimate", "unpriced")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Cost:
     """A settled cost in micro-dollars, and where the figure came from."""
 
     micros: int
-    source: str  # usage | price | estimate
+    source: str  # usage | price | estimate | unpriced
 
 
 def _per_million(tokens: int, price: int | None) -> int:
@@ -96,6 +97,8 @@ def settle_cost(
             + _per_million(usage.output_tokens, price.image_output)
         )
         return Cost(micros, "usage")
-    if price is not None and not price.token_billed:
+    if price is None:
+        return Cost(0, "unpriced")  # admitted unpriced: no figure to settle at
+    if not price.token_billed:
         return Cost((price.per_request or 0) * delivered, "price")
     return Cost(estimate * min(delivered, asked) // max(1, asked), "estimate")

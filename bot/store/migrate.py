@@ -31,6 +31,8 @@ TABLES: dict[str, str] = {
     "prompt_rules": "id",
     "mod_actions": "id",
     "bot_state": "key",
+    "guild_budgets": "guild_id",
+    "budget_alerts": "guild_id, budget_window, threshold",
 }
 # Tables whose ``id`` the database assigns; their counters must continue after a copy.
 IDENTITY_TABLES = ("jobs", "prompt_rules", "mod_actions")

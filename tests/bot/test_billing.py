@@ -77,6 +77,7 @@ def test_the_cost_is_settled_from_usage_else_the_price_else_the_estimate():
     guess = settle_cost(gpt, None, delivered=1, asked=2, estimate=300_000)
     assert (guess.micros, guess.source) == (150_000, "estimate")
     assert parse_usage({"data": []}) is None and parse_usage(None) is None
+    assert settle_cost(None, None, delivered=1, asked=1, estimate=0).source == "unpriced"
 
 
 def budget(amount: int, member_cap: int | None = None, allow_unpriced: bool = False) -> Budget:

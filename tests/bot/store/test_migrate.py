@@ -27,6 +27,10 @@ async def _populate(path) -> dict[str, list[int]]:
         await db.guilds.remove_prompt_rule(1, rules[1])
         actions = [(await db.actions.record(1, 9, "block", "7")).id for _ in range(2)]
         await db.state.set("commands", "hash")
+        await db.spend.set_budget(
+            1, amount=20_000_000, period="month", member_cap=None, allow_unpriced=False, set_by=9
+        )
+        await db.spend.claim_alert(1, "2026-12", 50)
         async with db.transaction():
             await db.db.execute("DELETE FROM jobs WHERE id = ?", (jobs[1],))
         return {"jobs": [jobs[0], jobs[2]], "prompt_rules": [rules[0], rules[2]], "mod": actions}
@@ -50,6 +54,8 @@ async def test_copy_keeps_rows_and_ids(tmp_path, postgres_url):
         assert (await db.guilds.blocked_user(1, 7)).reason == "spam"
         assert (await db.images.load_images(ids["jobs"][0]))[0].data == b"1"
         assert await db.state.get("commands") == "hash"
+        assert (await db.spend.budget(1)).amount == 20_000_000
+        assert not await db.spend.claim_alert(1, "2026-12", 50)  # announced already
         assert (await insert_job(db, draft())).id == max(ids["jobs"]) + 1
         assert (await db.guilds.add_prompt_rule(1, "d", False, 9)).id == ids["prompt_rules"][-1] + 1
 
