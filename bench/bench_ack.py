@@ -68,8 +68,8 @@ async def _round(
     return [(arrived[i] - t) * 1000 for i, t in sent.items()]
 
 
-async def run() -> Report:
-    """Measure and return the report."""
+async def run(*, budget: bool = False) -> Report:
+    """Measure and return the report (with ``budget``: :mod:`bench.bench_budget`'s)."""
     emulator = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -90,11 +90,15 @@ async def run() -> Report:
 
         lemondata = SimpleNamespace(base_url=ready[1], api_key=ready[2], gated=0, command=command)
         watcher = asyncio.create_task(_watch(emulator.stdout, lemondata))
-        results = await _measure(lemondata)
+        results = await _measure(lemondata, budget=budget)
     finally:
         emulator.stdin.close()
         await asyncio.wait_for(emulator.wait(), 30)
     watcher.cancel()
+    if budget:
+        from bench.bench_budget import report
+
+        return report(results)
     return _report(results)
 
 
@@ -125,8 +129,23 @@ async def _settled(lemondata: Any, bot: BotProcess, jobs: int) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _measure(lemondata: Any) -> dict[str, list[float]]:
-    """Start the bot, run the rounds, stop the bot; return the latencies (ms)."""
+async def _moderate(fake: FakeDiscord, command: str, options: dict[str, Any]) -> None:
+    """Run a moderator command between rounds and wait for its (deferred) answer."""
+    interaction = await fake.invoke(command, options, fake.mod)
+    await fake.wait_for(
+        lambda: interaction.callbacks and (interaction.callbacks[0][0] != 5 or interaction.edits),
+        ROUND_TIMEOUT,
+        what=f"/{command} answered",
+    )
+
+
+async def _measure(lemondata: Any, *, budget: bool = False) -> dict[str, list[float]]:
+    """Start the bot, run the rounds, stop the bot; return the latencies (ms).
+
+    With ``budget``, every round also runs the /imagine burst with a dollar budget set
+    for the server (``budget``: set before it, cleared after, by /imagemod budget), so
+    the same process measures both, rounds interleaved (issue 22's benchmark).
+    """
     async with FakeDiscord(validate_spec=False) as fake:
         arrived: dict[int, float] = {}
         original = fake._callback
@@ -164,15 +183,26 @@ async def _measure(lemondata: Any) -> dict[str, list[float]]:
                     what="the commands synced",
                 )
                 imagine = {"prompt": "a lemon on a beach", "model": "nano-banana"}
-                results: dict[str, list[float]] = {"imagine": [], "help": []}
+                results: dict[str, list[float]] = {"imagine": [], "help": [], "budget": []}
+                bursts = 2 if budget else 1
                 for round_no in range(WARMUP_ROUNDS + ROUNDS):
-                    for name, options in (("help", {}), ("imagine", imagine)):
-                        latencies = await _round(fake, name, options, users, arrived)
+                    latencies = await _round(fake, "help", {}, users, arrived)
+                    if round_no >= WARMUP_ROUNDS:
+                        results["help"] += latencies
+                    for burst in range(bursts):
+                        if burst:  # a budget no burst can reach, reserved against all the same
+                            await _moderate(
+                                fake, "imagemod budget set", {"amount": 100000, "period": "day"}
+                            )
+                        latencies = await _round(fake, "imagine", imagine, users, arrived)
                         if round_no >= WARMUP_ROUNDS:
-                            results[name] += latencies
-                    await _settled(lemondata, bot, (round_no + 1) * SIMULTANEOUS)
+                            results["budget" if burst else "imagine"] += latencies
+                        done = (round_no * bursts + burst + 1) * SIMULTANEOUS
+                        await _settled(lemondata, bot, done)
+                        if burst:
+                            await _moderate(fake, "imagemod budget clear", {})
                 jobs = bot.jobs()
-                expected = (WARMUP_ROUNDS + ROUNDS) * SIMULTANEOUS
+                expected = (WARMUP_ROUNDS + ROUNDS) * SIMULTANEOUS * bursts
                 if len(jobs) != expected:
                     raise RuntimeError(f"{len(jobs)} jobs stored, expected {expected}")
             finally:

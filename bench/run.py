@@ -33,6 +33,7 @@ from bench import (  # noqa: E402
     bench_ack,
     bench_allowance,
     bench_blocklist,
+    bench_budget,
     bench_capacity,
     bench_poller,
     bench_processes,
@@ -53,6 +54,7 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     "reserve": lambda: asyncio.run(bench_reserve.run()),
     "blocklist": lambda: asyncio.run(bench_blocklist.run()),
     "processes": lambda: asyncio.run(bench_processes.run()),
+    "budget": lambda: asyncio.run(bench_budget.run()),
 }
 
 

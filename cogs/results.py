@@ -114,7 +114,8 @@ class Results(commands.Cog):
     async def details(self, interaction: Interaction, job_id: int) -> None:
         """Show the result's details privately."""
         job, _ = await self.bot.jobs.source(job_id, interaction.guild_id, inputs=False)
-        first, *more = details_messages(job, interaction.locale)  # a long revised prompt
+        show_cost = await self._sees_cost(interaction, job)
+        first, *more = details_messages(job, interaction.locale, show_cost=show_cost)
         await interaction.response.send_message(embeds=first, ephemeral=True)
         for embeds in more:
             await interaction.followup.send(embeds=embeds, ephemeral=True)
@@ -128,6 +129,14 @@ class Results(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         reply = await self.bot.moderation.delete_image(job, interaction.user.id)
         await interaction.edit_original_response(content=reply.render(interaction.locale))
+
+    async def _sees_cost(self, interaction: Interaction, job: Job) -> bool:
+        """Moderators see what a job cost; its requester too when the server allows it."""
+        if interaction.user.id == job.user_id and await self.bot.moderation.cost_visible(
+            job.guild_id
+        ):
+            return True
+        return await self._moderates(interaction, job)
 
     async def _moderates(self, interaction: Interaction, job: Job) -> bool:
         if interaction.guild_id != job.guild_id:

@@ -112,8 +112,15 @@ class BillingService:
         now = time.time()
         since, until = window_start(now, period), window_reset(now, period)
         rows = await self._store.spend.costs(guild_id, since, until)
-        amount = budget.amount if budget is not None and budget.period == period else None
-        return usage_report(rows, period, now, amount)
+        same = budget is not None and budget.period == period
+        standing = await self.standing(guild_id, now) if same else None
+        return usage_report(
+            rows,
+            period,
+            now,
+            standing.budget.amount if standing else None,
+            standing.left if standing else None,
+        )
 
     async def member_standing(
         self, guild_id: int, user_id: int

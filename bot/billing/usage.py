@@ -20,17 +20,24 @@ TOP = 10  # members and models listed by name; the rest are summed
 
 
 def usage_report(
-    rows: Sequence[SpendRow], period: str, now: float, budget: int | None = None
+    rows: Sequence[SpendRow],
+    period: str,
+    now: float,
+    budget: int | None = None,
+    left: int | None = None,
 ) -> UsageReport:
     """Return the report of ``rows`` (one window's settled costs), per member, model, day."""
     since, until = window_start(now, period), window_reset(now, period)
     by_member: Counter[int] = Counter()
     by_model: Counter[str] = Counter()
     by_day: Counter[str] = Counter()
+    images: Counter[str] = Counter()
     for row in rows:
         by_member[row.user_id] += row.cost
         by_model[row.model] += row.cost
-        by_day[dt.datetime.fromtimestamp(row.created_at, dt.UTC).date().isoformat()] += row.cost
+        day = dt.datetime.fromtimestamp(row.created_at, dt.UTC).date().isoformat()
+        by_day[day] += row.cost
+        images[day] += row.images
     first = dt.datetime.fromtimestamp(since, dt.UTC).date()
     days = [(first + dt.timedelta(days=n)).isoformat() for n in range((until - since) // 86400)]
     return UsageReport(
@@ -42,7 +49,9 @@ def usage_report(
         by_member=by_member.most_common(),
         by_model=by_model.most_common(),
         by_day=[(day, by_day[day]) for day in days],
+        images_by_day=[(day, images[day]) for day in days],
         budget=budget,
+        left=left,
     )
 
 
@@ -61,6 +70,13 @@ def _draw(report: UsageReport) -> bytes:
     axes.set_xticks(range(0, len(labels), step), labels[::step], fontsize=8)
     axes.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("${x:,.2f}"))
     axes.tick_params(axis="y", labelsize=8)
+    counts = [count for _, count in report.images_by_day]
+    if any(counts):
+        images = axes.twinx()
+        images.plot(range(len(counts)), counts, color="#57F287", marker="o", markersize=3)
+        images.set_ylim(bottom=0)
+        images.tick_params(axis="y", labelsize=8, colors="#3BA55C")
+        images.spines[["top"]].set_visible(False)
     if report.budget:
         per_day = report.budget / 1_000_000 / max(1, len(dollars))
         axes.axhline(per_day, color="#ED4245", linewidth=1, linestyle="--")

@@ -12,6 +12,7 @@ expected to fit one message as attachments, WebP otherwise.
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from bot.catalog import ImagineOptions, geometry_for
 from bot.catalog.specs import ModelSpec
 from bot.lemondata.images import image_type
 from bot.store import Job, StoredImage
+from bot.store.state import StateStore
 from bot.ui.parts import REQUEST_LIMIT, REQUEST_OVERHEAD
 
 # Bytes per pixel before anything is learned: a detailed PNG from an image model is
@@ -30,6 +32,7 @@ PRIOR_BYTES_PER_PIXEL = {"png": 2.0, "webp": 0.4, "jpeg": 0.4}
 PIXELS_BY_RESOLUTION = {None: 1024 * 1024, "1k": 1024 * 1024, "2k": 2048 * 2048, "4k": 4096 * 4096}
 KEPT_SAMPLES = 32  # observations kept per model and format
 SAFETY = 0.9  # an estimate must fit within this share of the limit
+STATE_KEY = "output_sizes"  # the bot_state key the samples are kept under
 FORMAT_OF_TYPE = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpeg"}
 
 
@@ -51,9 +54,38 @@ def _shape(options: ImagineOptions, spec: ModelSpec) -> dict[str, Any]:
 
 @dataclass
 class OutputSizes:
-    """Bytes per pixel of delivered images, per model and format, and the pick they make."""
+    """Bytes per pixel of delivered images, per model and format, and the pick they make.
 
+    With ``state`` (the store's ``bot_state``), :meth:`keep` and :meth:`restore` keep the
+    samples across restarts, like the completion times.
+    """
+
+    state: StateStore | None = None
     _samples: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
+
+    async def keep(self) -> None:
+        """Store the samples (after each delivered job, in the background)."""
+        if self.state is not None:
+            await self.state.set(STATE_KEY, self.dump())
+
+    async def restore(self) -> int:
+        """Load the samples kept before a restart; return how many."""
+        return self.load(await self.state.get(STATE_KEY)) if self.state is not None else 0
+
+    def dump(self) -> str:
+        """Return the samples as JSON (kept in ``bot_state`` so a restart keeps them)."""
+        return json.dumps([[m, f, list(v)] for (m, f), v in self._samples.items()])
+
+    def load(self, text: str | None) -> int:
+        """Take the samples of :meth:`dump` (malformed text: none); return how many."""
+        try:
+            rows = json.loads(text) if text else []
+            for model, fmt, values in rows:
+                kept = deque((float(v) for v in values), maxlen=KEPT_SAMPLES)
+                self._samples[(str(model), str(fmt))] = kept
+        except (ValueError, TypeError):
+            self._samples.clear()
+        return sum(len(v) for v in self._samples.values())
 
     def bytes_per_pixel(self, model: str, fmt: str) -> float:
         """Return the estimate for ``model`` in ``fmt``: the largest recent one, or the prior."""

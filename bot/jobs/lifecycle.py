@@ -26,18 +26,10 @@ from bot.billing import Price, settle_cost
 from bot.catalog import route_for
 from bot.config import Settings
 from bot.errors import DETAIL_DOWNLOAD_TIMEOUT, DETAIL_NO_IMAGES, log_failure
-from bot.jobs import queue_policy
+from bot.jobs import failures, queue_policy
 from bot.jobs.delivery import Delivery
 from bot.jobs.dispatcher import Dispatcher
-from bot.jobs.failures import (
-    NO_WATCH,
-    KeyWatch,
-    classify,
-    failed_task,
-    hint_of,
-    lost_task,
-    watch_key,
-)
+from bot.jobs.failures import NO_WATCH, KeyWatch, classify
 from bot.jobs.formats import OutputSizes
 from bot.jobs.kept import small_copies
 from bot.jobs.leases import Leases
@@ -93,7 +85,7 @@ class JobRunner:
         self._settings = settings
         self._background = background
         self.leases = Leases(store, settings.lease_seconds)
-        self.sizes = OutputSizes()  # learned from delivered images: the format picked
+        self.sizes = OutputSizes(store.state)  # from delivered images: the format picked
         self.recovery = Recovery(store, self.leases, delivery)
         self.takeover = Takeover(self, store, self.recovery)
         self.dispatcher = Dispatcher(
@@ -176,8 +168,8 @@ class JobRunner:
             return
         except GatewayError as exc:
             log.warning("job %s: create failed: %r", job.id, exc)
-            watch_key(self._key, exc)  # a refused key: the next requests are refused
-            await self.fail(job.id, classify(exc), exc.message, hint=hint_of(exc))
+            failures.watch_key(self._key, exc)  # a refused key: the next requests are refused
+            await self.fail(job.id, classify(exc), exc.message, hint=failures.hint_of(exc))
             return
         except Exception as exc:
             log_failure(log, exc, "job %s: create failed", job.id)
@@ -236,11 +228,11 @@ class JobRunner:
         self.run(self.fail(job_id, "timeout", None, state="timed_out"), "timeout", job_id)
 
     async def _on_task_lost(self, job_id: int, exc: GatewayError) -> None:
-        self.run(self.fail(job_id, *lost_task(exc)), "lost", job_id)
+        self.run(self.fail(job_id, *failures.lost_task(exc)), "lost", job_id)
 
     async def _task_done(self, job_id: int, status: TaskStatus) -> None:
         if status.status != "completed":
-            await self.fail(job_id, *failed_task(status))
+            await self.fail(job_id, *failures.failed_task(status))
         elif status.images:
             await self._finish(job_id, status.images, usage=status.usage)
         else:
@@ -321,6 +313,7 @@ class JobRunner:
             await self._store.images.fill_images(job_id, fetched)
             await self._quota.settle(job_id, units if len(complete) < asked else None)
         self.sizes.learn(job, complete)
+        self._background.spawn(self.sizes.keep(), "keep-output-sizes", flush=True)
         await self._ended(job_id, complete)
 
     async def _fetch(self, image: StoredImage, max_bytes: int) -> StoredImage:
@@ -383,6 +376,7 @@ class JobRunner:
         """
         learned = self.poller.learn(await self._store.jobs.finished_tasks(HISTORY_JOBS))
         log.info("learned completion times from %d finished tasks", learned)
+        log.info("learned image sizes from %d delivered images", await self.sizes.restore())
         return await self.takeover.resume()
 
     def start(self) -> None:

@@ -5,8 +5,9 @@ Applied at intake (:meth:`bot.jobs.service.JobService.accept`), after validation
 * the gateway's ``moderation`` is the server's strictness (``low`` only in an
   age-restricted channel when the server says so; a DM never is), for the models that
   take it; the job records it, and so does the audit post;
-* a model that takes a seed gets one drawn when the member gave none, so Details can
-  show it (Reroll draws another, Edit and Remix keep it);
+* a model the gateway describes as taking a seed gets one drawn when the member gave
+  none, so Details can show it (Reroll draws another, Edit and Remix keep it); the
+  family table alone never adds a parameter the member did not ask for;
 * with no format chosen (nor a server default), the bot picks PNG or WebP
   (:class:`~bot.jobs.formats.OutputSizes`).
 
@@ -50,7 +51,7 @@ class Policies:
             settings = await self._guilds.settings(guild_id)
             low = settings.strictness == "low_age_restricted" and age_restricted
             options = replace(options, moderation="low" if low else "auto")
-        if spec.takes("seed") and options.seed is None:
+        if spec.described and spec.takes("seed") and options.seed is None:
             options = replace(options, seed=secrets.randbelow(MAX_SEED + 1))
         if spec.takes("output_format") and options.output_format is None:
             picked = self._sizes.pick(options, spec, upload_limit)

@@ -157,6 +157,10 @@ class ModerationService:
 
     # ------------------------------------------------------------------ actions
 
+    async def cost_visible(self, guild_id: int) -> bool:
+        """Whether the server lets members see what their jobs cost (Details)."""
+        return (await self._store.guilds.settings(guild_id)).cost_visible
+
     async def configure(
         self, guild_id: int, moderator_id: int, changes: dict[str, Any], text: Text
     ) -> tuple[GuildSettings, bool]:

@@ -228,12 +228,14 @@ class GuildSettings:
     # (never in a DM); only models that take ``moderation`` get it.
     strictness: str = "auto"  # auto | low_age_restricted
     output_format: str | None = None  # the default format; None: the bot picks per request
+    cost_visible: bool = False  # a member's Details shows their job's cost (stored as 0/1)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> GuildSettings:
-        """Build settings from a row (``fold_accents`` is stored as 0/1)."""
+        """Build settings from a row (``fold_accents``, ``cost_visible`` are stored as 0/1)."""
         data = dict(row)
         data["fold_accents"] = bool(data["fold_accents"])
+        data["cost_visible"] = bool(data["cost_visible"])
         return cls(**data)
 
 
@@ -284,6 +286,7 @@ class SpendRow:
     user_id: int
     model: str
     cost: int
+    images: int = 0  # the images it delivered
 
 
 @dataclass(frozen=True)
@@ -298,7 +301,9 @@ class UsageReport:
     by_member: list[tuple[int, int]]  # (user id, micro-dollars), most first
     by_model: list[tuple[str, int]]
     by_day: list[tuple[str, int]]  # (ISO date, micro-dollars), every day of the window
+    images_by_day: list[tuple[str, int]]  # (ISO date, images delivered)
     budget: int | None = None  # the server's budget amount, when one is set
+    left: int | None = None  # what is left of it now (settled and reserved spend deducted)
 
 
 @dataclass(frozen=True)

@@ -123,14 +123,24 @@ class SpendStore:
         return row is not None
 
     async def costs(self, guild_id: int, since: float, until: float) -> list[SpendRow]:
-        """Return the settled, non-zero costs of a server's jobs made in ``[since, until)``."""
+        """Return the settled, non-zero costs of jobs made in ``[since, until)``.
+
+        Each row has the images its job delivered (their rows outlive the bytes).
+        """
         rows = await self._db.fetchall(
-            "SELECT created_at, user_id, model, cost FROM jobs "
+            "SELECT created_at, user_id, model, cost, "
+            "(SELECT COUNT(*) FROM job_images i WHERE i.job_id = jobs.id) AS images FROM jobs "
             "WHERE guild_id = ? AND created_at >= ? AND created_at < ? AND cost > 0 "
             "ORDER BY created_at",
             (guild_id, since, until),
         )
         return [
-            SpendRow(float(r["created_at"]), int(r["user_id"]), str(r["model"]), int(r["cost"]))
+            SpendRow(
+                float(r["created_at"]),
+                int(r["user_id"]),
+                str(r["model"]),
+                int(r["cost"]),
+                int(r["images"]),
+            )
             for r in rows
         ]

@@ -74,6 +74,7 @@ def usage_embed(report: UsageReport, locale: LocaleLike) -> discord.Embed:
             locale,
             total=Dollars(report.total, up=True),
             jobs=report.jobs,
+            images=sum(count for _, count in report.images_by_day),
             since=timestamp(report.since, "D"),
         ),
         colour=COLOUR_AUDIT,
@@ -86,6 +87,7 @@ def usage_embed(report: UsageReport, locale: LocaleLike) -> discord.Embed:
                 locale,
                 amount=Dollars(report.budget, exact=True),
                 share=round(100 * report.total / report.budget) if report.budget else 0,
+                left=Dollars(report.left or 0),
             ),
             inline=False,
         )

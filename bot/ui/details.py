@@ -31,15 +31,20 @@ MAX_REVISED_CHUNKS = 10
 COST_SOURCES = ("usage", "price", "estimate")  # where a settled cost came from
 
 
-def details_messages(job: Job, locale: LocaleLike) -> list[list[discord.Embed]]:
+def details_messages(
+    job: Job, locale: LocaleLike, *, show_cost: bool = True
+) -> list[list[discord.Embed]]:
     """Return the private Details of a result, whole, as the embeds of one or more messages.
+
+    ``show_cost``: the job's cost in dollars is shown (to moderators; to its requester
+    when the server allows it: ``/imagemod config show_cost``).
 
     The first embed has the full prompt (up to 4,000 characters, within a description's
     4,096) and the facts; the revised prompt follows whole in embeds of its own. They
     are packed into as few messages as Discord's 6,000 characters (and 10 embeds) per
     message allow.
     """
-    embeds = [details_embed(job, locale), *revised_prompt_embeds(job, locale)]
+    embeds = [details_embed(job, locale, show_cost=show_cost), *revised_prompt_embeds(job, locale)]
     messages: list[list[discord.Embed]] = [[]]
     total = 0
     for embed in embeds:
@@ -98,7 +103,7 @@ def cost_text(job: Job) -> Text | None:
     return None
 
 
-def details_embed(job: Job, locale: LocaleLike) -> discord.Embed:
+def details_embed(job: Job, locale: LocaleLike, *, show_cost: bool = True) -> discord.Embed:
     """Return the first embed of Details: the full prompt, model, options, charge, timings."""
     lang = locale
     embed = job_header(
@@ -138,7 +143,7 @@ def details_embed(job: Job, locale: LocaleLike) -> discord.Embed:
         state=t(f"quota_state.{job.quota_state}", lang),
     )
     embed.add_field(name=t("card.charged", lang), value=charged)
-    if (cost := cost_text(job)) is not None:
+    if show_cost and (cost := cost_text(job)) is not None:
         embed.add_field(name=t("card.cost", lang), value=cost.render(lang))
     timings = [t("details.asked", lang, when=timestamp(job.created_at, "R"))]
     if job.submitted_at and job.finished_at:

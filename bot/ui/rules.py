@@ -133,6 +133,8 @@ def config_embed(
     embed.add_field(
         name=t("mod.strictness", lang), value=t(f"mod.strictness_{settings.strictness}", lang)
     )
+    cost = "mod.show_cost_on" if settings.cost_visible else "mod.show_cost_off"
+    embed.add_field(name=t("mod.show_cost", lang), value=t(cost, lang))
     fmt = settings.output_format
     embed.add_field(
         name=t("mod.output_format", lang),

@@ -121,6 +121,7 @@ class Moderation(ReviewCommands, RuleCommands, BudgetCommands, UsageCommands):
         fold_accents=command_text("cmd.imagemod.config.fold_accents"),
         strictness=command_text("cmd.imagemod.config.strictness"),
         output_format=command_text("cmd.imagemod.config.output_format"),
+        show_cost=command_text("cmd.imagemod.config.show_cost"),
     )
     @app_commands.choices(
         reset=RESET_CHOICES, strictness=STRICTNESS_CHOICES, output_format=FORMAT_CHOICES
@@ -136,6 +137,7 @@ class Moderation(ReviewCommands, RuleCommands, BudgetCommands, UsageCommands):
         fold_accents: bool | None = None,
         strictness: str | None = None,
         output_format: str | None = None,
+        show_cost: bool | None = None,
     ) -> None:
         """Show or change this server's settings.
 
@@ -178,6 +180,9 @@ class Moderation(ReviewCommands, RuleCommands, BudgetCommands, UsageCommands):
                 if chosen
                 else Text("action.output_format_bot")
             )
+        if show_cost is not None:
+            changes["cost_visible"] = show_cost
+            said.append(Text("action.show_cost_on" if show_cost else "action.show_cost_off"))
         locale = interaction.locale
         if not changes:
             await interaction.response.send_message(

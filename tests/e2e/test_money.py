@@ -66,9 +66,17 @@ async def test_a_budget_refuses_what_could_pass_it_and_settles_what_it_admits(
     assert "$0.00 left of $0.045 this month" in embed_text(card)
     [job] = bot.jobs()
     assert (job["cost"], job["cost_source"], job["cost_estimate"]) == (39_000, "price", 39_000)
-    details = await fake.press(first, "Details")
+    cost = "$0.04 (the published price per image)"
+    details = await fake.press(first, "Details", user=fake.mod)  # moderators see the cost
     _, shown = await bot.race(fake.wait_for_callback(details))
-    assert "$0.04 (the published price per image)" in embed_text(shown)
+    assert cost in embed_text(shown)
+    mine = await fake.press(first, "Details")  # the requester: only if the server allows it
+    _, shown = await bot.race(fake.wait_for_callback(mine))
+    assert cost not in embed_text(shown)
+    await moderator(fake, bot, "imagemod config", {"show_cost": True})
+    mine = await fake.press(first, "Details")
+    _, shown = await bot.race(fake.wait_for_callback(mine))
+    assert cost in embed_text(shown)
     await bot.race(
         until(
             lambda: _has(fake, "Image budget: 80% reached"),
@@ -83,7 +91,8 @@ async def test_a_budget_refuses_what_could_pass_it_and_settles_what_it_admits(
     usage = await fake.invoke("imagemod usage", {}, fake.mod)
     await bot.race(fake.wait_for(lambda: usage.edits, 20, what="the usage report"))
     report = usage.edits[-1]
-    assert "$0.04. Jobs settled: 1." in embed_text(report.payload)
+    assert "$0.04. Jobs settled: 1, images: 1." in embed_text(report.payload)
+    assert "87% of $0.045; $0.00 left" in embed_text(report.payload)
     assert f"<@{fake.alice.id}>: $0.04" in embed_text(report.payload)
     [chart] = report.files
     assert chart.filename == "spend-chart.png" and chart.data.startswith(b"\x89PNG")
@@ -137,3 +146,19 @@ async def test_a_token_billed_job_is_settled_from_the_usage_the_gateway_reports(
     assert 0 < job["cost"] <= job["cost_estimate"]  # the reservation was the worst case
     usage = emulator.generation(job["task_id"]).usage
     assert usage is not None and usage["input_tokens_details"]["image_tokens"] == 1000
+
+
+async def test_a_failed_job_releases_its_reservation(
+    fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
+) -> None:
+    """$0.05: a refused prompt's job fails and gives back its $0.039, so the next one fits."""
+    await moderator(fake, bot, "imagemod budget set", {"amount": 0.05, "period": "day"})
+    failed = await fake.invoke("imagine", {"prompt": "a forbidden lemon", "model": "nano-banana"})
+    edit = await bot.race(wait_for_outcome(fake, failed, timeout=60))
+    assert "did not count against your quota" in embed_text(edit.payload)
+    made = await fake.invoke("imagine", {"prompt": "a lemon", "model": "nano-banana"})
+    edit = await bot.race(wait_for_outcome(fake, made, timeout=60))
+    assert edit.payload["embeds"][0]["title"] == "Here is your image"
+    first, second = bot.jobs()
+    assert (first["state"], first["quota_state"], first["cost"]) == ("failed", "released", 0)
+    assert (second["cost"], second["cost_source"]) == (39_000, "price")

@@ -203,6 +203,7 @@ def modal_fields(modal: dict[str, Any]) -> dict[str, dict[str, Any]]:
 async def test_reroll_draws_a_new_seed_and_edit_and_remix_keep_the_parents(
     fake: FakeDiscord, emulator: LemonDataEmulator, bot: BotProcess
 ) -> None:
+    await described(emulator, bot, "flux-pro")  # a seed is drawn for what the gateway says
     first = await fake.invoke("imagine", {"prompt": "a lemon", "model": "flux-pro", "seed": 42})
     await outcome(fake, bot, first)
     reroll = await fake.press(first, "Reroll")

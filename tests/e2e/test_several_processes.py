@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bot.store import Store
 from tests.e2e.conftest import BotFactory
 from tests.e2e.harness import BotProcess, final_edits, ledger, until, wait_for_outcome
 from tests.fakes.fake_discord import FakeDiscord, FakeInteraction
@@ -118,6 +119,42 @@ async def test_two_processes_reserving_for_one_member_never_exceed_the_quota(
     assert sum(r["quota_units"] for r in charged) == 2  # gpt-image-2 weighs 2: one request
     refused = [i for i in interactions if i.callbacks and i.ephemeral]
     assert len(refused) == 8 - len(charged)
+
+
+async def test_two_processes_never_overrun_one_dollar_budget(
+    fake: FakeDiscord,
+    emulator: LemonDataEmulator,
+    postgres_url: str,
+    start_processes: Callable[..., Awaitable[list[BotProcess]]],
+) -> None:
+    """$0.20 for the server, 20 requests of $0.039 at once through two processes: 5 pass."""
+    async with Store.open(postgres_url) as store:
+        await store.spend.set_budget(
+            fake.guild_id,
+            amount=200_000,
+            period="day",
+            member_cap=None,
+            allow_unpriced=False,
+            set_by=fake.mod.id,
+        )
+    await start_processes(2)
+    emulator.hold_tasks = True
+    members = [fake.add_user(f"b{i}") for i in range(20)]
+    interactions = await asyncio.gather(
+        *(
+            invoke_via(
+                fake, i % 2, {"prompt": f"lemon {i}", "model": "nano-banana"}, count=2, user=m
+            )
+            for i, m in enumerate(members)
+        )
+    )
+    await asyncio.gather(*(fake.wait_for_callback(i, timeout=20) for i in interactions))
+    rows = await ledger(postgres_url)
+    admitted = [r for r in rows if r["quota_state"] in ("reserved", "settled")]
+    assert len(admitted) == 5 and sum(r["cost_estimate"] for r in admitted) == 195_000
+    refused = [i for i in interactions if i.callbacks and i.ephemeral]
+    assert len(refused) == 15
+    assert all("image budget for today ($0.20)" in i.callbacks[0][1]["content"] for i in refused)
 
 
 async def test_a_killed_processs_jobs_are_finished_by_another_once(

@@ -106,3 +106,18 @@ def test_each_kind_of_hint():
     assert failure_text(broken) == failure_text(
         job(model="m", state="failed", error_code="bad_request")
     )
+
+
+async def test_learned_sizes_survive_a_restart(db):
+    """The samples are kept in bot_state, like the completion times are learned again."""
+    sizes = OutputSizes(db.state)
+    made = job(model="gpt-image-2", request={"size": "1024x1024"})
+    sizes.learn(made, [StoredImage(0, None, "image/png", PNG + b"\0" * (9 * MIB))])
+    await sizes.keep()
+    again = OutputSizes(db.state)
+    assert await again.restore() == 1
+    assert again.bytes_per_pixel("gpt-image-2", "png") == sizes.bytes_per_pixel(
+        "gpt-image-2", "png"
+    )
+    assert again.pick(gpt(), spec_of("gpt-image-2"), 10 * MIB) == "webp"
+    assert OutputSizes().load("{not json") == 0

@@ -9,6 +9,9 @@
 -- BIGINT in both engines (SQLite gives it INTEGER affinity).
 
 ALTER TABLE jobs ADD COLUMN cost_estimate BIGINT NOT NULL DEFAULT 0;
+-- Whether a member's Details shows what their job cost (moderators always see it).
+ALTER TABLE guild_settings ADD COLUMN cost_visible SMALLINT NOT NULL DEFAULT 0
+    CHECK (cost_visible IN (0, 1));
 ALTER TABLE jobs ADD COLUMN cost BIGINT;
 ALTER TABLE jobs ADD COLUMN cost_source TEXT;
 ALTER TABLE jobs ADD COLUMN budget_window TEXT NOT NULL DEFAULT '';
