@@ -9,6 +9,8 @@ read from the ledger there, so two processes never both take the last cents.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 from bot.errors import BudgetExceeded
 from bot.i18n import Dollars, Text
 from bot.store import Budget, JobDraft
@@ -24,6 +26,14 @@ def _period(budget: Budget, window: str) -> Text:
     return Text(f"budget_period.{budget.period}")
 
 
+def member_cap(
+    budget: Budget, role_caps: Mapping[int, int], role_ids: Collection[int]
+) -> int | None:
+    """Return a member's dollar cap: the most generous of their roles' caps, else the budget's."""
+    caps = [cap for role, cap in role_caps.items() if role in role_ids]
+    return max(caps) if caps else budget.member_cap
+
+
 def check_budget(
     budget: Budget,
     draft: JobDraft,
@@ -31,11 +41,13 @@ def check_budget(
     guild_spent: int,
     member_spent: int,
     resets_at: float,
+    cap: int | None = None,
 ) -> None:
     """Raise BudgetExceeded unless ``draft``'s estimate fits what is left of the budget.
 
-    A model without a known price cannot be budgeted: it is refused while a budget is
-    set, unless the moderators allow unpriced models.
+    ``cap``: the member's dollar cap (:func:`member_cap`). A model without a known price
+    cannot be budgeted: it is refused while a budget is set, unless the moderators allow
+    unpriced models.
     """
     model = f"`{draft.model}`"
     if draft.cost_source == "unpriced":
@@ -55,7 +67,6 @@ def check_budget(
                 reset=reset,
             )
         )
-    cap = budget.member_cap
     if cap is not None and member_spent + cost > cap:
         raise BudgetExceeded(
             Text.of(

@@ -21,6 +21,7 @@ from bot.moderation.audit import AuditLog
 from bot.quota import window_of, window_reset, window_start
 from bot.store import Budget, BudgetStanding, Job, Store, UsageReport
 from bot.ui.budgets import alert_embed
+from bot.ui.format import mention
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,34 @@ class BillingService:
             Text("action.budget_cleared"),
             lambda: self._store.spend.clear_budget(guild_id),
             detail="cleared",
+        )
+
+    async def set_role_cap(self, guild_id: int, moderator_id: int, role_id: int, cap: int) -> None:
+        """Give a role its own dollar cap per member; recorded as a moderator action."""
+        text = Text.of(
+            "action.budget_role_cap", role=mention(role_id, "role"), amount=Dollars(cap, exact=True)
+        )
+        await self._actions.act(
+            guild_id,
+            moderator_id,
+            "budget",
+            text,
+            lambda: self._store.spend.set_role_cap(guild_id, role_id, cap, moderator_id),
+            target=str(role_id),
+            detail=f"cap={cap}",
+        )
+
+    async def clear_role_cap(self, guild_id: int, moderator_id: int, role_id: int) -> bool:
+        """Remove a role's dollar cap; False when it had none."""
+        if role_id not in await self._store.spend.role_caps(guild_id):
+            return False
+        return await self._actions.act(
+            guild_id,
+            moderator_id,
+            "budget",
+            Text.of("action.budget_role_cap_cleared", role=mention(role_id, "role")),
+            lambda: self._store.spend.clear_role_cap(guild_id, role_id),
+            target=str(role_id),
         )
 
     async def standing(self, guild_id: int, now: float | None = None) -> BudgetStanding | None:

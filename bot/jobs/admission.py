@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from bot.background import Background
-from bot.billing.budgets import check_budget
+from bot.billing.budgets import check_budget, member_cap
 from bot.errors import Refusal
 from bot.jobs import queue_policy
 from bot.quota import QuotaService, check_fits, window_of, window_reset
@@ -155,6 +155,7 @@ class Admissions:
         members = {(r.draft.guild_id, r.draft.user_id) for r in batch}
         caps = {g: await self._caps(g) for g in guilds} if self._caps else {}
         budgets = {g: b for g in guilds if (b := await self._store.spend.budget(g)) is not None}
+        role_caps = {g: await self._store.spend.role_caps(g) for g in budgets}
         drafts, periods, limits = [], [], []
         for request in batch:  # the servers' rules come from memory (they are cached)
             draft = request.draft
@@ -184,7 +185,7 @@ class Admissions:
                 if budgets
                 else {},
             )
-            for draft, period, limit in zip(drafts, periods, limits, strict=True):
+            for draft, request, period, limit in zip(drafts, batch, periods, limits, strict=True):
                 try:
                     place = (
                         queue_policy.admission(
@@ -199,6 +200,7 @@ class Admissions:
                         check_budget(
                             budget,
                             draft,
+                            cap=member_cap(budget, role_caps[draft.guild_id], request.role_ids),
                             guild_spent=tallies.guild_spent[(draft.guild_id, draft.budget_window)],
                             member_spent=tallies.member_spent[
                                 (draft.guild_id, draft.user_id, draft.budget_window)

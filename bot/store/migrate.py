@@ -33,6 +33,7 @@ TABLES: dict[str, str] = {
     "bot_state": "key",
     "guild_budgets": "guild_id",
     "budget_alerts": "guild_id, budget_window, threshold",
+    "budget_role_caps": "guild_id, role_id",
 }
 # Tables whose ``id`` the database assigns; their counters must continue after a copy.
 IDENTITY_TABLES = ("jobs", "prompt_rules", "mod_actions")

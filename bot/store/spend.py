@@ -80,6 +80,41 @@ class SpendStore:
             self._cache.drop(guild_id)
         return changed == 1
 
+    async def role_caps(self, guild_id: int) -> dict[int, int]:
+        """Return the server's per-role dollar caps (role id -> micro-dollars per member)."""
+        return await self._cache.read("role_caps", guild_id, lambda: self._role_caps(guild_id))
+
+    async def _role_caps(self, guild_id: int) -> dict[int, int]:
+        rows = await self._db.fetchall(
+            "SELECT role_id, cap FROM budget_role_caps WHERE guild_id = ?", (guild_id,)
+        )
+        return {int(r["role_id"]): int(r["cap"]) for r in rows}
+
+    async def set_role_cap(self, guild_id: int, role_id: int, cap: int, set_by: int) -> None:
+        """Set (or replace) a role's dollar cap per member."""
+        self._cache.drop(guild_id)
+        try:
+            await self._db.execute(
+                "INSERT INTO budget_role_caps (guild_id, role_id, cap, set_by, set_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, role_id) DO UPDATE SET "
+                "cap = excluded.cap, set_by = excluded.set_by, set_at = excluded.set_at",
+                (guild_id, role_id, cap, set_by, time.time()),
+            )
+        finally:
+            self._cache.drop(guild_id)
+
+    async def clear_role_cap(self, guild_id: int, role_id: int) -> bool:
+        """Remove a role's dollar cap; True if it had one."""
+        self._cache.drop(guild_id)
+        try:
+            changed = await self._db.execute(
+                "DELETE FROM budget_role_caps WHERE guild_id = ? AND role_id = ?",
+                (guild_id, role_id),
+            )
+        finally:
+            self._cache.drop(guild_id)
+        return changed == 1
+
     async def spent(
         self, guild_ids: Iterable[int], windows: Iterable[str]
     ) -> dict[tuple[int, int, str], int]:

@@ -67,6 +67,36 @@ class BudgetCommands(CommandsBase):
             embed=budget_embed(standing, interaction.locale),
         )
 
+    @budget.command(name="role", description=command_text("cmd.imagemod.budget.role"))
+    @app_commands.describe(
+        role=command_text("cmd.imagemod.budget.the_role"),
+        amount=command_text("cmd.imagemod.budget.role_amount"),
+    )
+    async def budget_role(
+        self,
+        interaction: discord.Interaction[LemonBot],
+        role: discord.Role,
+        amount: Range[float, 0.0, MAX_DOLLARS],
+    ) -> None:
+        """Give a role its own dollar cap per member (its most generous role wins)."""
+        await self.bot.billing.set_role_cap(
+            guild_of(interaction), interaction.user.id, role.id, _micros(amount)
+        )
+        await reply(interaction, Text("budget.role_cap_set"))
+
+    @budget.command(name="clear-role", description=command_text("cmd.imagemod.budget.clear_role"))
+    @app_commands.describe(role=command_text("cmd.imagemod.budget.the_role"))
+    async def budget_clear_role(
+        self, interaction: discord.Interaction[LemonBot], role: discord.Role
+    ) -> None:
+        """Remove a role's dollar cap (the budget's member cap applies again)."""
+        cleared = await self.bot.billing.clear_role_cap(
+            guild_of(interaction), interaction.user.id, role.id
+        )
+        await reply(
+            interaction, Text("budget.role_cap_cleared" if cleared else "budget.no_role_cap")
+        )
+
     @budget.command(name="clear", description=command_text("cmd.imagemod.budget.clear"))
     async def budget_clear(self, interaction: discord.Interaction[LemonBot]) -> None:
         """Remove the server's dollar budget (the unit quotas still apply)."""

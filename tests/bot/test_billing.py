@@ -99,13 +99,12 @@ def test_a_request_that_does_not_fit_is_refused_in_the_members_language():
         "This server's image budget for December ($20.00) has $0.12 left, and this image "
         "could cost up to $0.19. It resets on <t:1798761600:D>."
     )
-    assert "US$0.12" in caught.value.text.render(CHINESE) or "$0.12" in caught.value.text.render(
-        CHINESE
-    )
+    assert "US$0.12" in caught.value.text.render(CHINESE)  # Babel: US$ in Chinese
     with pytest.raises(BudgetExceeded, match="Your share"):
         check_budget(
             budget(20_000_000, member_cap=1_000_000),
             december,
+            cap=1_000_000,
             guild_spent=0,
             member_spent=900_000,
             resets_at=0,
@@ -196,3 +195,39 @@ def test_accepted_estimates_never_exceed_the_budget(tmp_path_factory, amount, co
             assert await store.spend.guild_spent(1, window) == total
 
     asyncio.run(run())
+
+
+def test_a_members_cap_is_their_most_generous_roles_else_the_budgets():
+    from bot.billing.budgets import member_cap
+
+    plain = budget(20_000_000, member_cap=1_000_000)
+    assert member_cap(plain, {}, [5]) == 1_000_000
+    assert member_cap(plain, {5: 3_000_000, 6: 500_000}, [5, 6]) == 3_000_000
+    assert member_cap(plain, {6: 500_000}, [6]) == 500_000  # a role may also lower it
+    assert member_cap(budget(20_000_000), {6: 500_000}, [7]) is None
+
+
+async def test_role_caps_hold_in_the_admissions_transaction(db, background):
+    """A role capped at $0.10: its member gets 2 of $0.039 and 1 more refused; others not."""
+    await db.spend.set_budget(
+        1, amount=10_000_000, period="month", member_cap=None, allow_unpriced=False, set_by=9
+    )
+    await db.spend.set_role_cap(1, 50, 100_000, set_by=9)
+    admissions = Admissions(db, QuotaService(db, period_limit=10_000), background=background)
+    capped = [
+        admissions.admit(
+            draft(user_id=7, interaction_id=i, cost_estimate=39_000, quota_window=""), [50]
+        )
+        for i in range(3)
+    ]
+    free = [
+        admissions.admit(
+            draft(user_id=8, interaction_id=10 + i, cost_estimate=39_000, quota_window="")
+        )
+        for i in range(3)
+    ]
+    outcomes = await asyncio.gather(*capped, *free, return_exceptions=True)
+    assert [isinstance(o, Accepted) for o in outcomes] == [True, True, False, True, True, True]
+    assert "Your share" in outcomes[2].message
+    assert await db.spend.clear_role_cap(1, 50) and not await db.spend.clear_role_cap(1, 50)
+    assert await db.spend.role_caps(1) == {}

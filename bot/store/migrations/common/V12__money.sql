@@ -34,3 +34,14 @@ CREATE TABLE budget_alerts (
     posted_at DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (guild_id, budget_window, threshold)
 );
+
+-- A role's own dollar cap per member in the budget's period (the most generous of a
+-- member's roles applies, else the budget's member_cap).
+CREATE TABLE budget_role_caps (
+    guild_id BIGINT NOT NULL,
+    role_id BIGINT NOT NULL,
+    cap BIGINT NOT NULL CHECK (cap >= 0),
+    set_by BIGINT NOT NULL,
+    set_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (guild_id, role_id)
+);
