@@ -180,3 +180,40 @@ def test_every_form_of_the_database_password_is_a_secret(url, passwords):
     assert set(settings.secrets()) - {settings.discord_token, settings.lemondata_api_key} == (
         passwords
     )
+
+
+WEB = {
+    "WEB_BASE_URL": "https://Bot.Example.org/",
+    "WEB_SECRET": "s" * 32,
+    "DISCORD_CLIENT_SECRET": "client-secret-xyz",
+}
+
+
+def test_the_dashboard_is_off_without_its_settings_and_on_with_all_three():
+    off = Settings.from_env(BASE)
+    assert not off.web_enabled and off.web_port == 8080
+    on = Settings.from_env(BASE | WEB | {"WEB_PORT": "9000"})
+    assert on.web_enabled and on.web_port == 9000
+    assert on.web_base_url == "https://bot.example.org"
+    assert "client-secret-xyz" in on.secrets() and "s" * 32 in on.secrets()
+    assert "client-secret-xyz" not in repr(on) and "s" * 32 not in repr(on)
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"WEB_BASE_URL": "https://bot.example.org"}, "WEB_SECRET is not set"),
+        ({"WEB_SECRET": "s" * 32}, "WEB_BASE_URL is not set"),
+        (WEB | {"DISCORD_CLIENT_SECRET": ""}, "DISCORD_CLIENT_SECRET is not set"),
+        (WEB | {"WEB_BASE_URL": "ftp://bot.example.org"}, "WEB_BASE_URL must be"),
+        (WEB | {"WEB_BASE_URL": "bot.example.org"}, "WEB_BASE_URL must be"),
+        (WEB | {"WEB_BASE_URL": "https://bot.example.org/?x=1"}, "WEB_BASE_URL must be"),
+        (WEB | {"WEB_SECRET": "short"}, "WEB_SECRET must be at least 32"),
+        (WEB | {"WEB_PORT": "http"}, "WEB_PORT"),
+        (WEB | {"WEB_PORT": "70000"}, "WEB_PORT"),
+    ],
+)
+def test_a_dashboard_setting_missing_or_malformed_names_itself(env, needle):
+    with pytest.raises(ConfigurationError, match=needle) as raised:
+        Settings.from_env(BASE | env)
+    assert "\n" not in str(raised.value)
