@@ -6,7 +6,7 @@ module that defines it (``bot.store.rows``), found through the package's re-expo
 
 The layers, top to bottom::
 
-    cogs                 thin adapters
+    cogs, web            thin adapters: slash commands, and the web dashboard
     bot services         jobs, moderation, quota, scheduler, background (client: composition)
     bot.ui               embeds, views, buttons, formatting
     catalog, i18n, errors, the store's row types (bot.store.rows), lemondata's plain types
@@ -26,7 +26,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = frozenset({"jobs", "moderation", "quota", "scheduler", "background", "billing"})
+SERVICES = frozenset(
+    {"jobs", "moderation", "quota", "scheduler", "background", "billing", "dashboard"}
+)
 LEMONDATA_TYPES = frozenset({"errors", "models", "images", "urls"})  # no I/O in these
 VOCABULARY = frozenset({"catalog", "i18n", "errors", "rows", "lemondata.types"})
 
@@ -35,6 +37,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     # cogs receive the LemonBot (bot.client) and call its services; never the store's
     # repositories and engines, nor the API client.
     "cogs": frozenset({"cogs", "client", "ui", "catalog", "i18n", "errors", "rows"} | SERVICES),
+    # bot.web, the dashboard: a top layer beside the cogs; it calls the services (and
+    # receives the LemonBot), never the store's repositories nor the API client.
+    "web": frozenset({"web", "client", "ui", "catalog", "i18n", "errors", "rows"} | SERVICES),
     "ui": frozenset({"ui"} | VOCABULARY),
     "catalog": frozenset({"catalog", "errors", "i18n", "lemondata.types"}),
     "i18n": frozenset({"i18n"}),
@@ -171,6 +176,19 @@ def test_each_layer_imports_only_what_is_below_it(importer_layer):
         f"{module}:{line} imports {target}"
         for module, line, target in _all_imports()
         if layer(module) == importer_layer and layer(target) not in allowed
+    ]
+    assert broken == []
+
+
+def test_nothing_imports_the_web_dashboard():
+    """bot.web is on top: no service, cog or composition module depends on it.
+
+    The composition root (``bot.__main__``) starts it, importing it inside a function.
+    """
+    broken = [
+        f"{module}:{line} imports {target}"
+        for module, line, target in _all_imports()
+        if layer(target) == "web" and layer(module) != "web" and module != "bot.__main__"
     ]
     assert broken == []
 
