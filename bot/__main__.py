@@ -116,7 +116,11 @@ async def main(settings: Settings, *, web_only: bool = False) -> int:
                         return 0
                     delay = min(delay * 2, LOGIN_RETRY_MAX)
                     continue
-                web = await start_dashboard(bot) if settings.web_enabled else None
+                try:
+                    web = await start_dashboard(bot) if settings.web_enabled else None
+                except ConfigurationError as exc:
+                    log.error("%s", exc)
+                    return 2
                 try:
                     if web_only:
                         await stop.wait()

@@ -80,7 +80,7 @@ class Gallery:
             try:
                 data = await asyncio.to_thread(make_thumbnail, image[1])
             except BadImage as exc:
-                log.warning("job %s image %s: no thumbnail: %s", job.id, position, exc)
+                log.warning("job %s image %s: no thumbnail: %s", job.id, position, exc.reason)
                 return None
         await self._store.web.save_thumbnail(job.id, position, data)
         return data
@@ -89,6 +89,10 @@ class Gallery:
         """Return the images each server made since 00:00 UTC."""
         now = time.time()
         return await self._store.web.images_since(guild_ids, now - now % 86400)
+
+    async def known_servers(self, guild_ids: Sequence[int]) -> set[int]:
+        """Return those of ``guild_ids`` with a job or settings in the ledger."""
+        return set(await self._store.web.known_servers(guild_ids))
 
     async def models(self, guild_ids: Sequence[int]) -> list[str]:
         """Return the models used in these servers."""

@@ -7,14 +7,20 @@ import warnings
 
 from PIL import Image
 
+from bot.errors import InvalidRequest
+
 THUMBNAIL_PX = 384
 # Decoding stops (Image.DecompressionBombError) beyond this many pixels: Pillow's own
 # default limit made an error instead of a warning, so a huge image never decodes.
 MAX_PIXELS = 89_478_485
 
 
-class BadImage(ValueError):
-    """The bytes are not an image Pillow may decode within its bounds."""
+class BadImage(InvalidRequest):
+    """The bytes are not an image Pillow may decode within its bounds (``reason``: why)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("web.bad_image")
+        self.reason = reason
 
 
 def make_thumbnail(data: bytes, size: int = THUMBNAIL_PX) -> bytes:

@@ -186,6 +186,18 @@ class WebStore:
         )
         return {int(r["guild_id"]): int(r["images"]) for r in rows}
 
+    async def known_servers(self, guild_ids: Sequence[int]) -> list[int]:
+        """Return those of ``guild_ids`` the ledger knows: with a job or settings."""
+        if not guild_ids:
+            return []
+        marks = placeholders(len(guild_ids))
+        rows = await self._db.fetchall(
+            f"SELECT DISTINCT guild_id FROM jobs WHERE guild_id IN ({marks}) "
+            f"UNION SELECT guild_id FROM guild_settings WHERE guild_id IN ({marks})",
+            (*guild_ids, *guild_ids),
+        )
+        return [int(r["guild_id"]) for r in rows]
+
     async def models_of(self, guild_ids: Sequence[int]) -> list[str]:
         """Return the models used in these servers (for the gallery's filter), sorted."""
         if not guild_ids:

@@ -4,7 +4,9 @@ A user sees a server only if the bot is in it and, as the bot fetches them from 
 now, the user owns it, has Manage Server or the moderator rights the bot itself goes by
 server-wide (Manage Messages or Administrator: :func:`bot.moderation.members.is_moderator`),
 or has the server's moderator role. The list of servers the user is in comes from
-Discord's OAuth2 answer at sign-in; what they may do there, from the bot.
+Discord's OAuth2 answer at sign-in; what they may do there, from the bot. Only servers
+the bot knows are asked about: in this process's gateway cache, or with a job or
+settings in the ledger (a ``python -m bot web`` process has no gateway cache).
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ async def moderated_servers(bot: LemonBot, user_id: int, guild_ids: Sequence[int
             role = (await bot.moderation.settings(guild_id)).moderator_role_id
             return is_moderator(member.permissions, member.role_ids, role)
 
-    candidates = list(guild_ids)[:MAX_SERVERS]
+    # Only servers the bot knows: in this process's gateway cache, or in the ledger (a
+    # job or settings). A user's other servers cost no request to Discord.
+    known = await bot.gallery.known_servers(guild_ids)
+    candidates = [g for g in guild_ids if g in known or bot.get_guild(g) is not None]
+    candidates = candidates[:MAX_SERVERS]
     answers = await asyncio.gather(*(moderates(g) for g in candidates))
     return [g for g, yes in zip(candidates, answers, strict=True) if yes]

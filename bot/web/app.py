@@ -185,7 +185,7 @@ class Dashboard:
                 raise SignInFailed("no sign-in was started here")
             user = await self.sign_in().finish(pending, dict(request.query))
         except SignInFailed as exc:
-            log.info("web: sign-in refused: %s", exc)
+            log.info("web: sign-in refused: %s", exc.reason)
             response = self.render(request, "signin_failed.html", status=400)
             self._clear_cookie(response, LOGIN_COOKIE)
             return response

@@ -25,6 +25,8 @@ import discord
 import httpx
 from authlib.common.security import generate_token
 
+from bot.errors import NotAllowed
+
 with warnings.catch_warnings():
     # Authlib prefers the httpx2 fork and warns once when it falls back to httpx, which
     # it still supports: the bot uses httpx everywhere else.
@@ -47,8 +49,15 @@ class DiscordUser:
     guild_ids: tuple[int, ...]
 
 
-class SignInFailed(Exception):
-    """The way back from Discord was not one this site started, or Discord refused."""
+class SignInFailed(NotAllowed):
+    """The way back from Discord was not one this site started, or Discord refused.
+
+    ``reason`` says why, for the log; the page says only that signing in did not work.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("web.signin_failed")
+        self.reason = reason
 
 
 def discord_addresses() -> tuple[str, str, str]:

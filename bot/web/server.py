@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 
 from bot.client import LemonBot
+from bot.errors import ConfigurationError
 from bot.web.app import build_app
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,13 @@ async def start_web(bot: LemonBot) -> web.AppRunner:
     )
     await runner.setup()
     site = web.TCPSite(runner, host=None, port=bot.settings.web_port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigurationError(
+            f"WEB_PORT {bot.settings.web_port} cannot be listened on: {exc.strerror or exc}"
+        ) from None
     log.info(
         "web dashboard on port %d for %s (register %s/auth/callback in Discord's portal)",
         bot.settings.web_port,

@@ -217,3 +217,28 @@ def test_a_dashboard_setting_missing_or_malformed_names_itself(env, needle):
     with pytest.raises(ConfigurationError, match=needle) as raised:
         Settings.from_env(BASE | env)
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "needle"),
+    [
+        (["web"], {}, "python -m bot web needs WEB_BASE_URL"),
+        ([], {"WEB_BASE_URL": "https://bot.example.org"}, "WEB_SECRET is not set"),
+        (["web"], {**WEB, "WEB_SECRET": "short"}, "WEB_SECRET must be at least 32"),
+    ],
+)
+def test_the_dashboard_refuses_to_start_with_one_line(tmp_path, args, extra, needle):
+    """A missing or malformed dashboard setting (or `web` without them): one line, exit 2."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEB_", "DISCORD_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,  # no .env here
+        env=env | BASE | extra | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], result.stderr
+    assert "Traceback" not in result.stderr

@@ -287,3 +287,53 @@ async def test_a_member_may_not_delete_anothers_result(dashboard: Dashboard):
     client = await dashboard.client(fake.alice)
     token = csrf_of((await client.get("/mine")).text)
     assert (await client.post(f"/jobs/{job.id}/delete", data={"csrf": token})).status_code == 404
+
+
+async def test_on_https_the_cookies_are_secure(running_bot, fake):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.web.app import build_app
+
+    async with (
+        running_bot(
+            web_base_url="https://bot.example.org",
+            web_secret="s" * 40,
+            discord_client_secret=fake.oauth_client_secret,
+        ) as env,
+        TestClient(TestServer(build_app(env.bot))) as client,
+    ):
+        answer = await client.get("/login", allow_redirects=False)
+        assert answer.status == 302
+        cookie = answer.headers["Set-Cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+        target = parse_qs(urlsplit(answer.headers["Location"]).query)
+        assert target["redirect_uri"] == ["https://bot.example.org/auth/callback"]
+
+
+async def test_a_port_in_use_is_one_configuration_error(running_bot, fake):
+    import socket
+
+    from bot.errors import ConfigurationError
+    from bot.web.server import start_web
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with running_bot(
+            web_base_url="http://127.0.0.1:1",
+            web_secret="s" * 40,
+            discord_client_secret="x",
+            web_port=port,
+        ) as env:
+            with pytest.raises(ConfigurationError, match=f"WEB_PORT {port}"):
+                await start_web(env.bot)
+
+
+async def test_servers_the_bot_does_not_know_cost_no_request(dashboard: Dashboard):
+    fake = dashboard.fake
+    fake.add_guild("Unknown to the bot", members=[fake.mod])  # no job, no settings, no cache
+    fake.clear_requests()
+    await dashboard.client(fake.mod)
+    asked = {r.path for r in fake.requests_to("GET", r"^/guilds/")}
+    assert asked == {f"/guilds/{fake.guild_id}/members/{fake.mod.id}"}

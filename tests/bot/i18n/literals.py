@@ -97,6 +97,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("bot/web/auth.py", "state does not match"): "SignInFailed's reason, logged only",
     ("bot/web/auth.py", "Discord said {}"): "SignInFailed's reason, logged only",
     ("bot/web/render.py", "%Y-%m-%d %H:%M UTC"): "a timestamp's format (digits and UTC)",
+    (
+        "bot/web/server.py",
+        "WEB_PORT {} cannot be listened on: {}",
+    ): "an operator's one line at start, like bot/config.py's",
 }
 
 
