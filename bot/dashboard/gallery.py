@@ -64,6 +64,14 @@ class Gallery:
         """Return the positions of the job's images whose bytes are stored."""
         return await self._store.web.image_positions(job.id)
 
+    async def first_images(self, jobs: Sequence[Job]) -> dict[int, int]:
+        """Return each succeeded job's first stored image position, by job id (one query)."""
+        return await self._store.web.first_images([j.id for j in jobs if j.state == "succeeded"])
+
+    async def input_image(self, job: Job, position: int) -> tuple[str, bytes] | None:
+        """Return a reference image's ``(content type, bytes)``, or None."""
+        return await self._store.web.input_image(job.id, position)
+
     async def image(self, job: Job, position: int) -> tuple[str, bytes] | None:
         """Return a result image's ``(content type, bytes)``, or None."""
         return await self._store.web.image(job.id, position)

@@ -397,6 +397,9 @@ class GalleryFilter:
     model: str | None = None
     state: str | None = None
     text: str | None = None  # in the prompt, case-insensitive
+    since: float | None = None  # created at or after (a timestamp)
+    until: float | None = None  # created before
+    with_inputs: bool = False  # only jobs made from reference images
     before_id: int | None = None  # paging: only jobs older than this one
 
 

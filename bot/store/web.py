@@ -121,6 +121,28 @@ class WebStore:
             return None
         return str(row["content_type"]), bytes(row["data"])
 
+    async def first_images(self, job_ids: Sequence[int]) -> dict[int, int]:
+        """Return each job's first stored image position (jobs without one are left out)."""
+        if not job_ids:
+            return {}
+        rows = await self._db.fetchall(
+            "SELECT job_id, MIN(position) AS position FROM job_images "
+            f"WHERE job_id IN ({placeholders(len(job_ids))}) AND data IS NOT NULL "
+            "GROUP BY job_id",
+            tuple(job_ids),
+        )
+        return {int(r["job_id"]): int(r["position"]) for r in rows}
+
+    async def input_image(self, job_id: int, position: int) -> tuple[str, bytes] | None:
+        """Return one reference image's ``(content type, bytes)``, or None."""
+        row = await self._db.fetchone(
+            "SELECT content_type, data FROM job_inputs WHERE job_id = ? AND position = ?",
+            (job_id, position),
+        )
+        if row is None or row["data"] is None:
+            return None
+        return str(row["content_type"]), bytes(row["data"])
+
     async def image_positions(self, job_id: int) -> list[int]:
         """Return the positions of a job's stored images with bytes, in order."""
         rows = await self._db.fetchall(
@@ -149,6 +171,14 @@ class WebStore:
         if filters.text:
             clauses.append("LOWER(prompt) LIKE ? ESCAPE '\\'")
             params.append(_like(filters.text))
+        if filters.since is not None:
+            clauses.append("created_at >= ?")
+            params.append(filters.since)
+        if filters.until is not None:
+            clauses.append("created_at < ?")
+            params.append(filters.until)
+        if filters.with_inputs:
+            clauses.append("input_count > 0")
         if filters.before_id is not None:
             clauses.append("id < ?")
             params.append(filters.before_id)

@@ -14,6 +14,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from urllib.parse import urlencode
 
 import discord
@@ -51,6 +53,22 @@ class Tile:
     job: Job
     thumbnail: str | None
     cost: Text | None
+    download: str | None
+
+
+def _date(value: str | None) -> str:
+    """Return ``value`` if it is a date (YYYY-MM-DD), else ""."""
+    try:
+        return date.fromisoformat(value or "").isoformat() if value and len(value) == 10 else ""
+    except ValueError:
+        return ""
+
+
+def _day(value: str) -> float | None:
+    """Return 00:00 UTC of a date (YYYY-MM-DD), or None for ""."""
+    if not value:
+        return None
+    return datetime.combine(date.fromisoformat(value), dt_time(), UTC).timestamp()
 
 
 def _int(value: str | None) -> int | None:
@@ -233,12 +251,16 @@ class Dashboard:
 
     async def tiles(self, jobs: list[Job]) -> list[Tile]:
         """Gallery tiles: each job with its first image's thumbnail address and its cost."""
-        tiles = []
-        for job in jobs:
-            positions = await self.bot.gallery.positions(job) if job.state == "succeeded" else []
-            thumb = f"/jobs/{job.id}/thumbs/{positions[0]}.webp" if positions else None
-            tiles.append(Tile(job, thumb, cost_text(job)))
-        return tiles
+        first = await self.bot.gallery.first_images(jobs)
+        return [
+            Tile(
+                job,
+                f"/jobs/{job.id}/thumbs/{first[job.id]}.webp" if job.id in first else None,
+                cost_text(job),
+                f"/jobs/{job.id}/images/{first[job.id]}?download=1" if job.id in first else None,
+            )
+            for job in jobs
+        ]
 
     async def servers(self, request: web.Request) -> web.StreamResponse:
         """Show the servers the viewer moderates, with today's images."""
@@ -255,12 +277,19 @@ class Dashboard:
             "model": query.get("model", "").strip(),
             "state": state if state in JOB_STATES else "",
             "q": query.get("q", "").strip()[:200],
+            "since": _date(query.get("since")),
+            "until": _date(query.get("until")),
+            "refs": "1" if query.get("refs") == "1" else "",
         }
+        since, until = _day(shown["since"]), _day(shown["until"])
         filters = GalleryFilter(
             user_id=_int(shown["member"]),
             model=shown["model"] or None,
             state=shown["state"] or None,
             text=shown["q"] or None,
+            since=since,
+            until=None if until is None else until + 86400,  # the whole last day
+            with_inputs=bool(shown["refs"]),
             before_id=_int(query.get("before")),
             guild_ids=(guild_id,),
         )
@@ -325,6 +354,7 @@ class Dashboard:
             "job.html",
             job=job,
             positions=await gallery.positions(job),
+            references=[i.position for i in await gallery.inputs(job) if i.data is not None],
             cost=cost_text(job),
             parent=lineage.parent if lineage.parent and lineage.parent.id in visible else None,
             children=[await self.tiles([c]) for c in lineage.children if c.id in visible],
@@ -342,10 +372,27 @@ class Dashboard:
         if found is None:
             raise web.HTTPNotFound()
         content_type, data = found
+        if not content_type.startswith("image/"):
+            content_type = "application/octet-stream"
+        headers = {"Cache-Control": IMAGE_CACHE}
+        if request.query.get("download") == "1":
+            extension = content_type.rpartition("/")[2].replace("jpeg", "jpg")
+            name = f"lemonbot-{job.id}-{position}.{extension}"
+            headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return web.Response(body=data, content_type=content_type, headers=headers)
+
+    async def reference(self, request: web.Request) -> web.StreamResponse:
+        """Send one of the job's reference images (moderators and the requester only)."""
+        job = await self.visible_job(request)
+        position = _int(request.match_info["position"])
+        found = await self.bot.gallery.input_image(job, position) if position is not None else None
+        if found is None:
+            raise web.HTTPNotFound()
+        content_type, data = found
+        if not content_type.startswith("image/"):
+            content_type = "application/octet-stream"
         return web.Response(
-            body=data,
-            content_type=content_type if content_type.startswith("image/") else "image/png",
-            headers={"Cache-Control": IMAGE_CACHE},
+            body=data, content_type=content_type, headers={"Cache-Control": IMAGE_CACHE}
         )
 
     async def thumbnail(self, request: web.Request) -> web.StreamResponse:
@@ -373,6 +420,7 @@ class Dashboard:
                 status=409,
                 job=job,
                 positions=await self.bot.gallery.positions(job),
+                references=[],
                 cost=cost_text(job),
                 parent=None,
                 children=[],
@@ -400,6 +448,7 @@ def build_app(bot: LemonBot) -> web.Application:
     app.router.add_get("/jobs/{job_id}", dashboard.job)
     app.router.add_get("/jobs/{job_id}/images/{position}", dashboard.image)
     app.router.add_get("/jobs/{job_id}/thumbs/{position}.webp", dashboard.thumbnail)
+    app.router.add_get("/jobs/{job_id}/references/{position}", dashboard.reference)
     app.router.add_post("/jobs/{job_id}/delete", dashboard.delete)
     app.router.add_static("/static/", STATIC, append_version=False)
     return app

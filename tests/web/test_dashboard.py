@@ -337,3 +337,41 @@ async def test_servers_the_bot_does_not_know_cost_no_request(dashboard: Dashboar
     await dashboard.client(fake.mod)
     asked = {r.path for r in fake.requests_to("GET", r"^/guilds/")}
     assert asked == {f"/guilds/{fake.guild_id}/members/{fake.mod.id}"}
+
+
+async def test_gallery_filters_dates_and_reference_images_and_mine_downloads(
+    dashboard: Dashboard,
+):
+    from tests.web.conftest import png
+
+    fake, db = dashboard.fake, dashboard.env.db
+    old = await dashboard.job(user=fake.alice, prompt="an old lemon")
+    await db.db.execute("UPDATE jobs SET created_at = ? WHERE id = ?", (1_700_000_000.0, old.id))
+    remix = await dashboard.job(user=fake.alice, prompt="a lemon from a photo", input_count=1)
+    await db.db.execute(
+        "INSERT INTO job_inputs (job_id, position, filename, content_type, data) "
+        "VALUES (?, 0, 'ref.png', 'image/png', ?)",
+        (remix.id, png("green")),
+    )
+    client = await dashboard.client(fake.mod)
+    gallery = f"/servers/{fake.guild_id}"
+    dated = (await client.get(gallery, params={"since": "2023-11-14", "until": "2023-11-14"})).text
+    assert "an old lemon" in dated and "a lemon from a photo" not in dated
+    refs = (await client.get(gallery, params={"refs": "1"})).text
+    assert "a lemon from a photo" in refs and "an old lemon" not in refs
+    bad = await client.get(gallery, params={"since": "not-a-date"})
+    assert bad.status_code == 200 and "an old lemon" in bad.text
+    page = (await client.get(f"/jobs/{remix.id}")).text
+    assert f'src="/jobs/{remix.id}/references/0"' in page
+    reference = await client.get(f"/jobs/{remix.id}/references/0")
+    assert reference.status_code == 200 and reference.headers["Content-Type"] == "image/png"
+
+    mine = await dashboard.client(fake.alice)
+    own = (await mine.get("/mine")).text
+    assert f'href="/jobs/{remix.id}/images/0?download=1"' in own
+    download = await mine.get(f"/jobs/{remix.id}/images/0", params={"download": "1"})
+    assert download.headers["Content-Disposition"] == (
+        f'attachment; filename="lemonbot-{remix.id}-0.png"'
+    )
+    stranger = await dashboard.client(fake.bob)
+    assert (await stranger.get(f"/jobs/{remix.id}/references/0")).status_code == 404
