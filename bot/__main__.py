@@ -1,6 +1,8 @@
 """Composition root: ``python -m bot`` loads settings, opens resources and runs the bot.
 
 ``python -m bot migrate-db --from sqlite:///… --to postgresql://…`` copies a ledger.
+``python -m bot web`` serves the web dashboard alone (no gateway, no jobs) on the same
+database; with ``WEB_*`` set, ``python -m bot`` serves it too, on its own event loop.
 
 A bad setting exits at once with one line naming it. When Discord cannot be reached at
 start (DNS, a refused connection, an outage), logging in is retried with back-off, one
@@ -16,7 +18,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dotenv import find_dotenv, load_dotenv
 
@@ -69,8 +71,11 @@ def unreachable(exc: BaseException) -> str | None:
     return None
 
 
-async def main(settings: Settings) -> int:
-    """Open the HTTP client and the store, run the bot until it stops or is signalled."""
+async def main(settings: Settings, *, web_only: bool = False) -> int:
+    """Open the HTTP client and the store, run the bot until it stops or is signalled.
+
+    ``web_only``: log in over HTTP only and serve the dashboard until signalled.
+    """
     # Imported here so that a configuration error is reported before the slow imports.
     import discord
     import httpx
@@ -90,7 +95,7 @@ async def main(settings: Settings) -> int:
     ):
         delay = LOGIN_RETRY_FIRST
         while True:
-            bot = LemonBot(settings=settings, store=store, http=http)
+            bot = LemonBot(settings=settings, store=store, http=http, serve_jobs=not web_only)
             async with bot:
                 try:
                     await until_stopped(bot.login(settings.discord_token), stop)
@@ -111,7 +116,27 @@ async def main(settings: Settings) -> int:
                         return 0
                     delay = min(delay * 2, LOGIN_RETRY_MAX)
                     continue
-                return await serve(bot, stop)
+                try:
+                    web = await start_dashboard(bot) if settings.web_enabled else None
+                except ConfigurationError as exc:
+                    log.error("%s", exc)
+                    return 2
+                try:
+                    if web_only:
+                        await stop.wait()
+                        log.info("shutdown requested; stopping the web dashboard")
+                        return 0
+                    return await serve(bot, stop)
+                finally:
+                    if web is not None:
+                        await web.cleanup()
+
+
+async def start_dashboard(bot: LemonBot) -> Any:
+    """Start the web dashboard beside the bot (its runner, to clean up at the end)."""
+    from bot.web.server import start_web
+
+    return await start_web(bot)
 
 
 async def freeze_when_ready(bot: LemonBot) -> None:
@@ -185,12 +210,20 @@ def run() -> None:
     """Entry point: exit with a one-line message on bad configuration."""
     if sys.argv[1:2] == ["migrate-db"]:
         raise SystemExit(migrate_db(sys.argv[2:]))
+    web_only = sys.argv[1:2] == ["web"]
     load_dotenv(find_dotenv(usecwd=True))  # ./.env of the working directory, or a parent's
     try:
         settings = Settings.from_env()
     except ConfigurationError as exc:
         print(f"lemonbot: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    if web_only and not settings.web_enabled:
+        print(
+            "lemonbot: python -m bot web needs WEB_BASE_URL, WEB_SECRET and "
+            "DISCORD_CLIENT_SECRET (see README, Web dashboard)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
 
     from bot.logs import setup_logging
 
@@ -198,7 +231,7 @@ def run() -> None:
     from bot.store.engines import redacted
 
     log.info("starting lemonbot with %r, database %s", settings, redacted(settings.database))
-    raise SystemExit(asyncio.run(main(settings)))
+    raise SystemExit(asyncio.run(main(settings, web_only=web_only)))
 
 
 if __name__ == "__main__":

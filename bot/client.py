@@ -23,6 +23,7 @@ from bot.background import Background
 from bot.billing.service import BillingService
 from bot.catalog import ModelCatalog
 from bot.config import Settings
+from bot.dashboard import Gallery, WebSessions
 from bot.i18n import CatalogTranslator
 from bot.jobs import JobService
 from bot.jobs.delivery import Delivery
@@ -86,7 +87,14 @@ class LemonBot(commands.AutoShardedBot):
     holding shard 0 syncs the commands.
     """
 
-    def __init__(self, *, settings: Settings, store: Store, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        http: httpx.AsyncClient,
+        serve_jobs: bool = True,
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         shards: dict[str, Any] = {}
@@ -104,6 +112,9 @@ class LemonBot(commands.AutoShardedBot):
         )
         self.settings = settings
         self.store = store
+        # False for ``python -m bot web``: logged in over HTTP only, it serves the
+        # dashboard and runs no jobs, cogs or command sync (setup_hook does nothing).
+        self.serve_jobs = serve_jobs
         self.shutdown_grace = 0.0  # set by the composition root on a signal
         self._invite_logged = False
         self.background = Background()
@@ -151,6 +162,9 @@ class LemonBot(commands.AutoShardedBot):
         self.jobs.finished_listeners.append(self.billing.job_finished)
         # Reference images download like result images (bounded, address-checked).
         self.references = References(self.jobs.download, settings.max_input_image_bytes)
+        # The web dashboard's services (bot/web calls them; the cogs do not).
+        self.sessions = WebSessions(store)
+        self.gallery = Gallery(store)
 
     async def _audit_finished_job(self, job: Job) -> None:
         """Post a finished job to the audit channel, with the reference images that fit."""
@@ -161,6 +175,8 @@ class LemonBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         """Load cogs, resume unfinished jobs, start the poller and sync commands."""
+        if not self.serve_jobs:
+            return  # the web dashboard alone: no cogs, no jobs, no sync
         await self.tree.set_translator(CatalogTranslator())  # before the sync reads it
         self.add_dynamic_items(*PERSISTENT_ITEMS)
         for extension in EXTENSIONS:

@@ -27,6 +27,10 @@ DEFAULT_MAX_INPUT_IMAGE_MB = 20
 DEFAULT_DAILY_IMAGE_QUOTA = 25
 DEFAULT_JOB_TIMEOUT_SECONDS = 600
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_WEB_PORT = 8080
+WEB_SECRET_MIN_LENGTH = 32
+# The dashboard is on when all three are set, off when none is; anything between refuses.
+WEB_SETTINGS = ("WEB_BASE_URL", "WEB_SECRET", "DISCORD_CLIENT_SECRET")
 
 
 def database_target(url: str) -> Path | str:
@@ -84,6 +88,30 @@ def parse_shard_ids(raw: str, count: int | None) -> tuple[int, ...] | None:
     return tuple(sorted(ids))
 
 
+def parse_web_base_url(raw: str) -> str:
+    """Check ``WEB_BASE_URL``: an http(s) origin, maybe with a path; no query or fragment.
+
+    Returned without its trailing slash (``https://bot.example.org``), so that paths can
+    be appended to it.
+    """
+    parts = urlsplit(raw)
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
+        raise ConfigurationError(
+            f"WEB_BASE_URL must be an http(s) address such as https://bot.example.org, got {raw!r}"
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise ConfigurationError(f"WEB_BASE_URL has a bad port: {raw!r}") from None
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}".rstrip("/")
+
+
 def parse_weights(raw: str) -> dict[str, int]:
     """Parse ``MODEL_WEIGHTS`` (``model=weight`` pairs separated by commas)."""
     weights: dict[str, int] = {}
@@ -130,6 +158,16 @@ class Settings:
     default_edit_model: str = DEFAULT_EDIT_MODEL
     shard_count: int | None = None  # None: as many as Discord recommends, all here
     shard_ids: tuple[int, ...] | None = None  # None: every shard of shard_count
+    # The web dashboard (bot/web): on when the three are set (web_enabled).
+    web_base_url: str | None = None
+    web_secret: str | None = field(default=None, repr=False)
+    discord_client_secret: str | None = field(default=None, repr=False)
+    web_port: int = DEFAULT_WEB_PORT
+
+    @property
+    def web_enabled(self) -> bool:
+        """Whether the dashboard is configured (WEB_BASE_URL, WEB_SECRET, client secret)."""
+        return bool(self.web_base_url and self.web_secret and self.discord_client_secret)
 
     @property
     def holds_shard_zero(self) -> bool:
@@ -198,6 +236,28 @@ class Settings:
                 f"got {base_url!r}"
             ) from None
 
+        web = {
+            "WEB_BASE_URL": env.get("WEB_BASE_URL", "").strip(),
+            "WEB_SECRET": env.get("WEB_SECRET", "").strip(),
+            "DISCORD_CLIENT_SECRET": env.get("DISCORD_CLIENT_SECRET", "").strip(),
+        }
+        missing = [name for name in WEB_SETTINGS if not web[name]]
+        if 0 < len(missing) < len(WEB_SETTINGS):
+            raise ConfigurationError(
+                f"{missing[0]} is not set: the web dashboard needs WEB_BASE_URL, WEB_SECRET "
+                "and DISCORD_CLIENT_SECRET (set all three, or none to leave it off)"
+            )
+        web_on = not missing
+        if web_on and len(web["WEB_SECRET"]) < WEB_SECRET_MIN_LENGTH:
+            raise ConfigurationError(
+                f"WEB_SECRET must be at least {WEB_SECRET_MIN_LENGTH} characters long "
+                "(a random string, e.g. from: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')"
+            )
+        web_port = integer("WEB_PORT", DEFAULT_WEB_PORT, minimum=1)
+        if web_port > 65535:
+            raise ConfigurationError(f"WEB_PORT must be at most 65535, got {web_port}")
+
         return cls(
             discord_token=token,
             lemondata_api_key=api_key,
@@ -227,11 +287,21 @@ class Settings:
             default_edit_model=env.get("DEFAULT_EDIT_MODEL", "").strip() or DEFAULT_EDIT_MODEL,
             shard_count=shard_count,
             shard_ids=parse_shard_ids(env.get("SHARD_IDS", ""), shard_count),
+            web_base_url=parse_web_base_url(web["WEB_BASE_URL"]) if web_on else None,
+            web_secret=web["WEB_SECRET"] if web_on else None,
+            discord_client_secret=web["DISCORD_CLIENT_SECRET"] if web_on else None,
+            web_port=web_port,
         )
 
     def secrets(self) -> tuple[str, ...]:
         """Return the secret values, for the log redaction filter."""
-        return (self.discord_token, self.lemondata_api_key, *database_passwords(self.database))
+        web = tuple(v for v in (self.web_secret, self.discord_client_secret) if v)
+        return (
+            self.discord_token,
+            self.lemondata_api_key,
+            *web,
+            *database_passwords(self.database),
+        )
 
 
 def database_passwords(target: Path | str) -> tuple[str, ...]:

@@ -25,7 +25,8 @@ raises them::
     ├── Refusal                    the member's request is refused, with a catalogue message
     │   ├── InvalidRequest         options, images or targets that are not valid
     │   │   ├── Unreadable         a reference image that cannot be downloaded
-    │   │   └── PromptTooLong      a prompt too long for the blocklist to check
+    │   │   ├── PromptTooLong      a prompt too long for the blocklist to check
+    │   │   └── BadImage           not an image to decode within bounds (bot.dashboard.thumbnails)
     │   ├── QuotaExceeded          no units left in the window
     │   ├── BudgetExceeded         the request could pass the server's dollar budget
     │   ├── QueueFull              too many requests waiting
@@ -33,7 +34,8 @@ raises them::
     │   ├── NotAllowed             a blocked member or prompt, a missing permission
     │   │   ├── PromptBlocked      a server rule blocked the prompt
     │   │   ├── MatchTimedOut      the blocklist check ran out of time
-    │   │   └── NotMember          not in the server any more (bot.moderation.members)
+    │   │   ├── NotMember          not in the server any more (bot.moderation.members)
+    │   │   └── SignInFailed       a way back from Discord's sign-in not started here (bot.web.auth)
     │   └── CheckRefused           a command check refused (bot.ui.replies; a CheckFailure)
     └── Stopped                    a signal asked the bot to stop while it waited (__main__)
 

@@ -6,7 +6,7 @@ module that defines it (``bot.store.rows``), found through the package's re-expo
 
 The layers, top to bottom::
 
-    cogs                 thin adapters
+    cogs, web            thin adapters: slash commands, and the web dashboard
     bot services         jobs, moderation, quota, scheduler, background (client: composition)
     bot.ui               embeds, views, buttons, formatting
     catalog, i18n, errors, the store's row types (bot.store.rows), lemondata's plain types
@@ -26,7 +26,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = frozenset({"jobs", "moderation", "quota", "scheduler", "background", "billing"})
+SERVICES = frozenset(
+    {"jobs", "moderation", "quota", "scheduler", "background", "billing", "dashboard"}
+)
 LEMONDATA_TYPES = frozenset({"errors", "models", "images", "urls"})  # no I/O in these
 VOCABULARY = frozenset({"catalog", "i18n", "errors", "rows", "lemondata.types"})
 
@@ -35,6 +37,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     # cogs receive the LemonBot (bot.client) and call its services; never the store's
     # repositories and engines, nor the API client.
     "cogs": frozenset({"cogs", "client", "ui", "catalog", "i18n", "errors", "rows"} | SERVICES),
+    # bot.web, the dashboard: a top layer beside the cogs; it calls the services (and
+    # receives the LemonBot), never the store's repositories nor the API client.
+    "web": frozenset({"web", "client", "ui", "catalog", "i18n", "errors", "rows"} | SERVICES),
     "ui": frozenset({"ui"} | VOCABULARY),
     "catalog": frozenset({"catalog", "errors", "i18n", "lemondata.types"}),
     "i18n": frozenset({"i18n"}),
@@ -175,6 +180,19 @@ def test_each_layer_imports_only_what_is_below_it(importer_layer):
     assert broken == []
 
 
+def test_nothing_imports_the_web_dashboard():
+    """bot.web is on top: no service, cog or composition module depends on it.
+
+    The composition root (``bot.__main__``) starts it, importing it inside a function.
+    """
+    broken = [
+        f"{module}:{line} imports {target}"
+        for module, line, target in _all_imports()
+        if layer(target) == "web" and layer(module) != "web" and module != "bot.__main__"
+    ]
+    assert broken == []
+
+
 def test_nothing_in_bot_imports_cogs():
     broken = [
         f"{module}:{line} imports {target}"
@@ -185,10 +203,11 @@ def test_nothing_in_bot_imports_cogs():
 
 
 def test_cogs_do_not_reach_the_store_or_the_api_client_through_the_bot():
-    """``self.bot.store`` / ``.api`` / ``.delivery`` in a cog would go round the services."""
+    """``self.bot.store`` / ``.api`` / ``.delivery`` in a cog (or bot.web) would go round the
+    services."""
     reached: set[tuple[str, str]] = set()
     for module in _sources():
-        if layer(module) != "cogs":
+        if layer(module) not in ("cogs", "web"):
             continue
         for node in ast.walk(_tree(module)):
             if not (isinstance(node, ast.Attribute) and node.attr in BOT_INTERNALS):

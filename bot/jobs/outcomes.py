@@ -122,7 +122,7 @@ class Outcomes:
                 kept = job.quota_units * sent.shown // max(1, stored)
                 if await self._quota.keep_only(job.id, kept):
                     log.warning("job %s: %d of %d images shown", job.id, sent.shown, stored)
-        if finished is not None and job.state == "succeeded":
-            await self._store.images.drop_image_data(job.id)
+        # The images' bytes stay after delivery (the dashboard shows them; Discord's links
+        # expire): LOG_RETENTION_DAYS removes them with the rest of the job's content.
         lease.release()  # the job needs nobody any more
         return finished

@@ -42,19 +42,30 @@ class ModeratorActions:
         detail: str | None = None,
         thumbnail: str | None = None,
         post: bool = True,
+        via: str | None = None,
     ) -> T:
         """Make ``change`` and record it in the moderator log, in one transaction.
 
         If ``change`` raises (say InvalidRequest: nothing to undo), nothing is recorded.
         Then, unless ``post`` is False, the action is posted to the audit channel.
-        ``text`` and ``target`` may be derived from what ``change`` returned.
+        ``text`` and ``target`` may be derived from what ``change`` returned. ``via``
+        says where the moderator acted: None for Discord, "web" for the dashboard.
         """
         async with self._store.transaction():
             result = await change()
             if callable(target):
                 target = target(result)
-            await self._store.actions.record(guild_id, moderator_id, action, target, detail)
-        log.info("guild %s: moderator %s: %s %s", guild_id, moderator_id, action, target or "")
+            await self._store.actions.record(
+                guild_id, moderator_id, action, target, detail, via=via
+            )
+        log.info(
+            "guild %s: moderator %s: %s %s%s",
+            guild_id,
+            moderator_id,
+            action,
+            target or "",
+            f" (via {via})" if via else "",
+        )
         if post:
             said = text(result) if callable(text) else text
             self.audit.post_soon(

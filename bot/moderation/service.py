@@ -345,12 +345,13 @@ class ModerationService:
             raise InvalidRequest("refusal.nothing_to_delete", job_id=job.id)
         return job
 
-    async def delete_image(self, job: Job, by_user_id: int) -> Text:
+    async def delete_image(self, job: Job, by_user_id: int, *, via: str | None = None) -> Text:
         """Delete a job's image message(s), record who did it; say what happened.
 
         The message goes through ``remove`` (``Delivery.remove``, wired by the client),
         which returns True when it was already gone (still recorded). The requester
-        deleting their own image is recorded exactly like a moderator.
+        deleting their own image is recorded exactly like a moderator. ``via="web"``
+        records that it was done from the dashboard.
         """
         assert self._remove is not None  # the client wires it
         gone = await self._remove(job)
@@ -363,6 +364,7 @@ class ModerationService:
             target=f"job:{job.id}",
             detail="message already gone" if gone else None,
             thumbnail=thumbnail_url(job),
+            via=via,
         )
         if gone:
             return Text.of("mod.deleted_gone", job_id=job.id)

@@ -5,7 +5,8 @@ The rest of the bot talks to a :class:`Store` only: ``store.jobs`` (the ledger),
 ``store.quota`` (its quota units), ``store.queue`` (how many jobs generate or wait),
 ``store.guilds`` (server settings and rules), ``store.spend`` (dollar budgets and what
 they saw spent), ``store.actions`` (the moderator log),
-``store.state`` (the bot's own keys), ``store.transaction()`` to make several
+``store.state`` (the bot's own keys), ``store.web`` (the dashboard's sessions,
+thumbnails and gallery reads), ``store.transaction()`` to make several
 writes one, and ``store.lock(key)`` to serialise a read-check-write across processes.
 Cogs never touch the store; services do.
 
@@ -37,6 +38,7 @@ from bot.store.rows import (
     BlockedUser,
     Budget,
     BudgetStanding,
+    GalleryFilter,
     GuildSettings,
     InputImage,
     Job,
@@ -49,9 +51,11 @@ from bot.store.rows import (
     SpendRow,
     StoredImage,
     UsageReport,
+    WebSession,
 )
 from bot.store.spend import SpendStore
 from bot.store.state import StateStore
+from bot.store.web import WebStore
 
 __all__ = [
     "ACTIVE_STATES",
@@ -63,6 +67,7 @@ __all__ = [
     "BlockedUser",
     "Budget",
     "BudgetStanding",
+    "GalleryFilter",
     "GuildSettings",
     "GuildStore",
     "ImageStore",
@@ -83,6 +88,8 @@ __all__ = [
     "Store",
     "StoredImage",
     "UsageReport",
+    "WebSession",
+    "WebStore",
 ]
 
 
@@ -100,6 +107,7 @@ class Store:
         self.actions = ActionLog(db)
         self.state = StateStore(db)
         self.budget = BudgetStore(db)
+        self.web = WebStore(db)
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """Make the writes of the body one transaction (nested calls join it)."""

@@ -23,12 +23,13 @@ class ActionLog:
         action: str,
         target: str | None = None,
         detail: str | None = None,
+        via: str | None = None,
     ) -> ModAction:
-        """Append an entry; return it."""
+        """Append an entry; return it. ``via``: None from Discord, "web" from the dashboard."""
         row = await self._db.fetchone(
             "INSERT INTO mod_actions (guild_id, moderator_id, action, target, detail, "
-            f"created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING {_ACTION}",
-            (guild_id, moderator_id, action, target, detail, time.time()),
+            f"created_at, via) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_ACTION}",
+            (guild_id, moderator_id, action, target, detail, time.time(), via),
         )
         assert row is not None
         return ModAction(**dict(row))

@@ -374,6 +374,38 @@ class ModAction:
     target: str | None
     detail: str | None
     created_at: float
+    via: str | None = None  # None: from Discord; "web": from the dashboard
+
+
+@dataclass(frozen=True)
+class WebSession:
+    """A signed-in browser of the dashboard (the cookie holds the id; the row its hash)."""
+
+    id_hash: str
+    user_id: int
+    username: str
+    locale: str
+    guild_ids: tuple[int, ...]  # the servers the user is in (Discord's OAuth2 answer)
+    moderated_ids: tuple[int, ...]  # those the bot's view says they moderate, as of:
+    checked_at: float
+    created_at: float
+    expires_at: float
+    revoked_at: float | None = None
+
+
+@dataclass(frozen=True)
+class GalleryFilter:
+    """Which jobs a gallery shows, newest first (None = any)."""
+
+    guild_ids: tuple[int, ...] | None = None  # None: every server (with user_id only)
+    user_id: int | None = None
+    model: str | None = None
+    state: str | None = None
+    text: str | None = None  # in the prompt, case-insensitive
+    since: float | None = None  # created at or after (a timestamp)
+    until: float | None = None  # created before
+    with_inputs: bool = False  # only jobs made from reference images
+    before_id: int | None = None  # paging: only jobs older than this one
 
 
 def columns_of(row_type: type) -> str:

@@ -180,3 +180,65 @@ def test_every_form_of_the_database_password_is_a_secret(url, passwords):
     assert set(settings.secrets()) - {settings.discord_token, settings.lemondata_api_key} == (
         passwords
     )
+
+
+WEB = {
+    "WEB_BASE_URL": "https://Bot.Example.org/",
+    "WEB_SECRET": "s" * 32,
+    "DISCORD_CLIENT_SECRET": "client-secret-xyz",
+}
+
+
+def test_the_dashboard_is_off_without_its_settings_and_on_with_all_three():
+    off = Settings.from_env(BASE)
+    assert not off.web_enabled and off.web_port == 8080
+    on = Settings.from_env(BASE | WEB | {"WEB_PORT": "9000"})
+    assert on.web_enabled and on.web_port == 9000
+    assert on.web_base_url == "https://bot.example.org"
+    assert "client-secret-xyz" in on.secrets() and "s" * 32 in on.secrets()
+    assert "client-secret-xyz" not in repr(on) and "s" * 32 not in repr(on)
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"WEB_BASE_URL": "https://bot.example.org"}, "WEB_SECRET is not set"),
+        ({"WEB_SECRET": "s" * 32}, "WEB_BASE_URL is not set"),
+        (WEB | {"DISCORD_CLIENT_SECRET": ""}, "DISCORD_CLIENT_SECRET is not set"),
+        (WEB | {"WEB_BASE_URL": "ftp://bot.example.org"}, "WEB_BASE_URL must be"),
+        (WEB | {"WEB_BASE_URL": "bot.example.org"}, "WEB_BASE_URL must be"),
+        (WEB | {"WEB_BASE_URL": "https://bot.example.org/?x=1"}, "WEB_BASE_URL must be"),
+        (WEB | {"WEB_SECRET": "short"}, "WEB_SECRET must be at least 32"),
+        (WEB | {"WEB_PORT": "http"}, "WEB_PORT"),
+        (WEB | {"WEB_PORT": "70000"}, "WEB_PORT"),
+    ],
+)
+def test_a_dashboard_setting_missing_or_malformed_names_itself(env, needle):
+    with pytest.raises(ConfigurationError, match=needle) as raised:
+        Settings.from_env(BASE | env)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "needle"),
+    [
+        (["web"], {}, "python -m bot web needs WEB_BASE_URL"),
+        ([], {"WEB_BASE_URL": "https://bot.example.org"}, "WEB_SECRET is not set"),
+        (["web"], {**WEB, "WEB_SECRET": "short"}, "WEB_SECRET must be at least 32"),
+    ],
+)
+def test_the_dashboard_refuses_to_start_with_one_line(tmp_path, args, extra, needle):
+    """A missing or malformed dashboard setting (or `web` without them): one line, exit 2."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEB_", "DISCORD_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,  # no .env here
+        env=env | BASE | extra | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], result.stderr
+    assert "Traceback" not in result.stderr

@@ -132,6 +132,7 @@ class BotProcess:
         self.db_path = workdir / "lemonbot.db"
         self.log_path = workdir / "bot.log"
         self.overrides = dict(env or {})
+        self.args: list[str] = []  # after ``python -m bot``: ["web"] for the dashboard alone
         self.starts = 0
         self.exit_codes: list[int] = []
         self.errors_expected = False  # set by a test that provokes logged errors
@@ -161,6 +162,7 @@ class BotProcess:
                 sys.executable,
                 "-m",
                 "bot",
+                *self.args,
                 cwd=self.workdir,
                 env=bot_env(self.fake, self.emulator, self.db_path, self.overrides),
                 stdin=asyncio.subprocess.DEVNULL,

@@ -80,6 +80,28 @@ ALLOWED: dict[tuple[str, str], str] = {
         "bot/i18n/catalog.py",
         "no message {} in the catalogue",
     ): "a KeyError for a developer: a key used in code is missing",
+    (
+        "bot/dashboard/thumbnails.py",
+        "{}x{} is over the decoding limit",
+    ): "BadImage's reason, logged only: the page shows no thumbnail",
+    (
+        "bot/web/app.py",
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'",
+    ): "the Content-Security-Policy header",
+    ("bot/web/app.py", "private, max-age=86400"): "a Cache-Control header",
+    ("bot/web/app.py", 'attachment; filename="{}"'): "a Content-Disposition header",
+    ("bot/web/app.py", "no sign-in was started here"): "SignInFailed's reason, logged only",
+    ("bot/web/auth.py", "identify guilds"): "the OAuth2 scopes",
+    ("bot/web/auth.py", "The httpx module is deprecated"): "a warning filter's pattern",
+    ("bot/web/auth.py", "the sign-in took too long"): "SignInFailed's reason, logged only",
+    ("bot/web/auth.py", "state does not match"): "SignInFailed's reason, logged only",
+    ("bot/web/auth.py", "Discord said {}"): "SignInFailed's reason, logged only",
+    ("bot/web/render.py", "%Y-%m-%d %H:%M UTC"): "a timestamp's format (digits and UTC)",
+    (
+        "bot/web/server.py",
+        "WEB_PORT {} cannot be listened on: {}",
+    ): "an operator's one line at start, like bot/config.py's",
 }
 
 

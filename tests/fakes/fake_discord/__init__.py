@@ -49,6 +49,9 @@ REST routes (under ``/api/v10``)
 - ``GET /guilds/{id}``, ``GET /guilds/{id}/channels``, ``GET /guilds/{id}/roles``,
   ``GET /guilds/{id}/members/{user}``
 - ``GET /attachments/{id}/{filename}`` (outside ``/api/v10``): the uploaded bytes.
+- ``POST /oauth2/token``, and ``GET /users/@me`` and ``/users/@me/guilds`` with a bearer
+  token; ``GET|POST /oauth2/authorize`` outside ``/api/v10`` (``oauth.py``: the
+  dashboard's sign-in, authorization code with PKCE)
 - Anything else: 404 ``{"message": "404: Not Found", "code": 0}``, recorded in
   :attr:`FakeDiscord.unhandled`.
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import BodyPartReader, web
 
+from tests.fakes.fake_discord.constants import API_PREFIX
 from tests.fakes.fake_discord.errors import ApiError, json_response
 from tests.fakes.fake_discord.records import RecordedRequest, UploadedFile, Violation
 from tests.fakes.fake_discord.spec import discord_spec
@@ -144,7 +145,8 @@ class Rest(FakeState):
         return rec
 
     async def _rest_handler(self, request: web.Request) -> web.StreamResponse:
-        path = "/" + request.match_info["tail"]
+        # The OAuth routes (oauth.py) hand bot-token requests of their paths over here.
+        path = "/" + request.match_info.get("tail", request.path.removeprefix(API_PREFIX + "/"))
         rec = await self._record(request, path)
         stall = next((s for s in self._stalls if s.matches(rec.method, rec.path)), None)
         if stall is not None:

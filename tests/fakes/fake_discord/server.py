@@ -17,6 +17,7 @@ from tests.fakes.fake_discord.faults import Faults
 from tests.fakes.fake_discord.gateway import Gateway
 from tests.fakes.fake_discord.interaction_kinds import InteractionKinds
 from tests.fakes.fake_discord.interactions import Interactions
+from tests.fakes.fake_discord.oauth import OAuth
 from tests.fakes.fake_discord.payloads import Payloads
 from tests.fakes.fake_discord.records import (
     FakeInteraction,
@@ -48,6 +49,7 @@ class FakeDiscord(
     MessageRoutes,
     Attachments,
     InteractionRoutes,
+    OAuth,
     FakeState,
 ):
     """A fake Discord API + gateway; ``async with FakeDiscord() as fake: ...``."""
@@ -61,6 +63,7 @@ class FakeDiscord(
         app = web.Application(client_max_size=256 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway_handler)
         app.router.add_get("/attachments/{attachment_id}/{filename}", self._attachment_handler)
+        self._add_oauth_routes(app)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest_handler)
         app.router.add_route("*", "/{tail:.*}", self._outside_api_handler)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)

@@ -153,6 +153,18 @@ class FakeState:
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._build_routes()
 
+        # OAuth2 (oauth.py): the application's secret, the redirect URIs registered in
+        # the portal, who is signed in to the fake in the browser (the authorize page
+        # asks them), or who is approved at once without a page.
+        self.oauth_client_secret = "fake-client-secret"
+        self.oauth_redirect_uris: set[str] = set()
+        self.oauth_user: FakeUser = self.alice
+        self.oauth_auto_approve: FakeUser | None = None
+        self.oauth_codes: dict[str, Any] = {}  # code -> oauth.OAuthCode
+        self.oauth_tokens: dict[str, int] = {}  # bearer token -> user id
+        self.oauth_authorize_requests: list[dict[str, str]] = []
+        self.oauth_token_requests: list[dict[str, str]] = []
+
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 

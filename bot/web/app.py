@@ -1,0 +1,454 @@
+"""The dashboard's aiohttp application: security headers, sessions, CSRF, the pages.
+
+Every answer carries a strict Content-Security-Policy (nothing but this site's own
+stylesheet and images; no script; ``frame-ancestors 'none'``) and a Referrer-Policy.
+A page without a live session redirects to the sign-in; a cookie that names no live
+session (tampered, expired, revoked) is cleared. Every POST carries a CSRF token (an
+HMAC of the session with ``WEB_SECRET``): 403 without it. Anything of a server the
+viewer may not see answers 404, whatever its id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
+from urllib.parse import urlencode
+
+import discord
+from aiohttp import web
+
+from bot.client import LemonBot
+from bot.errors import Refusal
+from bot.i18n import Lang, Text, locale_of
+from bot.store.rows import JOB_STATES, GalleryFilter, Job, WebSession
+from bot.ui.details import cost_text
+from bot.web.access import RECHECK_SECONDS, moderated_servers
+from bot.web.auth import CALLBACK_PATH, DiscordSignIn, Signer, SignInFailed, safe_next
+from bot.web.render import STATIC, Pages
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "lemonbot_session"
+LOGIN_COOKIE = "lemonbot_login"
+PUBLIC_PATHS = frozenset({"/login", CALLBACK_PATH, "/signed-out"})
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+IMAGE_CACHE = "private, max-age=86400"
+NAME_CACHE_SECONDS = 300.0
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+VIEWER = web.RequestKey("viewer", WebSession)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One job of a gallery: the job, its thumbnail's address (if any), its cost text."""
+
+    job: Job
+    thumbnail: str | None
+    cost: Text | None
+    download: str | None
+
+
+def _date(value: str | None) -> str:
+    """Return ``value`` if it is a date (YYYY-MM-DD), else ""."""
+    try:
+        return date.fromisoformat(value or "").isoformat() if value and len(value) == 10 else ""
+    except ValueError:
+        return ""
+
+
+def _day(value: str) -> float | None:
+    """Return 00:00 UTC of a date (YYYY-MM-DD), or None for ""."""
+    if not value:
+        return None
+    return datetime.combine(date.fromisoformat(value), dt_time(), UTC).timestamp()
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 20 else None
+
+
+class Dashboard:
+    """The pages and their guards, over the bot's services."""
+
+    def __init__(self, bot: LemonBot) -> None:
+        settings = bot.settings
+        assert settings.web_base_url and settings.web_secret and settings.discord_client_secret
+        self.bot = bot
+        self.settings = settings
+        self.base_url = settings.web_base_url
+        self.secure = self.base_url.startswith("https://")
+        self.signer = Signer(settings.web_secret)
+        self.pages = Pages()
+        self._names: dict[int, tuple[str, float]] = {}
+
+    # ------------------------------------------------------------------ plumbing
+
+    def sign_in(self) -> DiscordSignIn:
+        """Return the OAuth2 client, for the bot's application (known once logged in)."""
+        assert self.bot.application_id is not None
+        secret = self.settings.discord_client_secret
+        assert secret is not None
+        return DiscordSignIn(
+            client_id=self.bot.application_id, client_secret=secret, base_url=self.base_url
+        )
+
+    def csrf(self, session: WebSession) -> str:
+        """Return the CSRF token of a session's forms."""
+        return self.signer.mac("csrf", session.id_hash)
+
+    def lang(self, request: web.Request) -> Lang:
+        """Return the viewer's language (their Discord locale), English before sign-in."""
+        viewer = request.get(VIEWER)
+        return locale_of(viewer.locale) if viewer is not None else locale_of("en-US")
+
+    def render(
+        self, request: web.Request, template: str, /, *, status: int = 200, **context: object
+    ) -> web.Response:
+        """Render a page for the viewer."""
+        viewer = request.get(VIEWER)
+        context.update(
+            viewer=viewer,
+            csrf=self.csrf(viewer) if viewer is not None else "",
+            path=request.path,
+        )
+        return self.pages.render(template, self.lang(request), status=status, context=context)
+
+    def _set_cookie(self, response: web.StreamResponse, name: str, value: str, age: int) -> None:
+        response.set_cookie(
+            name, value, max_age=age, path="/", httponly=True, samesite="Lax", secure=self.secure
+        )
+
+    def _clear_cookie(self, response: web.StreamResponse, name: str) -> None:
+        response.del_cookie(name, path="/", secure=self.secure, httponly=True, samesite="Lax")
+
+    async def server_name(self, guild_id: int) -> str:
+        """Return the server's name, from the gateway's cache or Discord (cached a few minutes)."""
+        guild = self.bot.get_guild(guild_id)
+        if guild is not None and guild.name:
+            return guild.name
+        cached = self._names.get(guild_id)
+        if cached is not None and time.monotonic() - cached[1] < NAME_CACHE_SECONDS:
+            return cached[0]
+        try:
+            name = (await self.bot.fetch_guild(guild_id)).name
+        except (discord.HTTPException, OSError, TimeoutError):
+            name = str(guild_id)
+        self._names[guild_id] = (name, time.monotonic())
+        return name
+
+    # ------------------------------------------------------------------ middleware
+
+    @web.middleware
+    async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Sessions, the re-check of rights, CSRF, and the 404 page."""
+        public = request.path in PUBLIC_PATHS or request.path.startswith("/static/")
+        raw = request.cookies.get(SESSION_COOKIE, "")
+        session = await self.bot.sessions.find(raw) if raw else None
+        if session is not None and time.time() - session.checked_at >= RECHECK_SECONDS:
+            moderated = await moderated_servers(self.bot, session.user_id, session.guild_ids)
+            session = await self.bot.sessions.rechecked(session, moderated)
+        if session is not None:
+            request[VIEWER] = session
+        if session is None and not public:
+            if request.method != "GET":
+                return self.render(request, "error.html", status=403, message="web.signin_first")
+            target = request.path_qs
+            response = web.HTTPFound("/login?" + urlencode({"next": target}))
+            if raw:
+                self._clear_cookie(response, SESSION_COOKIE)  # tampered, expired or revoked
+            raise response
+        if request.method == "POST" and not public:
+            assert session is not None
+            form = await request.post()
+            token = str(form.get("csrf", ""))
+            if not token or not self.signer.check("csrf", session.id_hash, token):
+                return self.render(request, "error.html", status=403, message="web.csrf")
+        try:
+            return await handler(request)
+        except web.HTTPNotFound:
+            return self.render(request, "error.html", status=404, message="web.not_found")
+
+    async def headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Give every answer the CSP, no framing, no referrer elsewhere, no sniffing."""
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        if "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+
+    # ------------------------------------------------------------------ signing in
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        """Leave for Discord's authorize page, remembering state, verifier and next."""
+        url, pending = await self.sign_in().start()
+        pending["next"] = safe_next(request.query.get("next"))
+        response = web.HTTPFound(url)
+        self._set_cookie(response, LOGIN_COOKIE, self.signer.seal("login", pending), 600)
+        raise response
+
+    async def callback(self, request: web.Request) -> web.StreamResponse:
+        """Back from Discord: check, exchange, open the session, go where asked (here)."""
+        pending = self.signer.open("login", request.cookies.get(LOGIN_COOKIE, ""))
+        try:
+            if pending is None:
+                raise SignInFailed("no sign-in was started here")
+            user = await self.sign_in().finish(pending, dict(request.query))
+        except SignInFailed as exc:
+            log.info("web: sign-in refused: %s", exc.reason)
+            response = self.render(request, "signin_failed.html", status=400)
+            self._clear_cookie(response, LOGIN_COOKIE)
+            return response
+        moderated = await moderated_servers(self.bot, user.id, user.guild_ids)
+        raw, _ = await self.bot.sessions.open(
+            user_id=user.id,
+            username=user.username,
+            locale=user.locale,
+            guild_ids=user.guild_ids,
+            moderated_ids=moderated,
+        )
+        log.info("web: user %s signed in (moderates %d servers)", user.id, len(moderated))
+        response = web.HTTPFound(safe_next(str(pending.get("next", "/"))))
+        self._clear_cookie(response, LOGIN_COOKIE)
+        self._set_cookie(response, SESSION_COOKIE, raw, int(self.bot.sessions.lifetime))
+        raise response
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        """Revoke the session (POST, with its CSRF token)."""
+        await self.bot.sessions.revoke(request[VIEWER])
+        response = web.HTTPFound("/signed-out")
+        self._clear_cookie(response, SESSION_COOKIE)
+        raise response
+
+    async def signed_out(self, request: web.Request) -> web.StreamResponse:
+        """Say the viewer is signed out."""
+        return self.render(request, "signed_out.html")
+
+    # ------------------------------------------------------------------ pages
+
+    def moderates(self, request: web.Request, guild_id: int) -> bool:
+        """Whether the viewer moderates ``guild_id`` (as of the last check)."""
+        return guild_id in request[VIEWER].moderated_ids
+
+    async def visible_job(self, request: web.Request) -> Job:
+        """Return the job of the URL if the viewer moderates its server or asked for it; or 404."""
+        job_id = _int(request.match_info.get("job_id"))
+        job = await self.bot.gallery.job(job_id) if job_id is not None else None
+        viewer = request[VIEWER]
+        if job is None or not (
+            job.user_id == viewer.user_id or self.moderates(request, job.guild_id)
+        ):
+            raise web.HTTPNotFound()
+        return job
+
+    async def tiles(self, jobs: list[Job]) -> list[Tile]:
+        """Gallery tiles: each job with its first image's thumbnail address and its cost."""
+        first = await self.bot.gallery.first_images(jobs)
+        return [
+            Tile(
+                job,
+                f"/jobs/{job.id}/thumbs/{first[job.id]}.webp" if job.id in first else None,
+                cost_text(job),
+                f"/jobs/{job.id}/images/{first[job.id]}?download=1" if job.id in first else None,
+            )
+            for job in jobs
+        ]
+
+    async def servers(self, request: web.Request) -> web.StreamResponse:
+        """Show the servers the viewer moderates, with today's images."""
+        ids = list(request[VIEWER].moderated_ids)
+        today = await self.bot.gallery.images_today(ids)
+        servers = [(gid, await self.server_name(gid), today.get(gid, 0)) for gid in ids]
+        return self.render(request, "servers.html", servers=servers)
+
+    def _filters(self, request: web.Request, guild_id: int) -> tuple[GalleryFilter, dict[str, str]]:
+        query = request.query
+        state = query.get("state") or None
+        shown = {
+            "member": query.get("member", "").strip(),
+            "model": query.get("model", "").strip(),
+            "state": state if state in JOB_STATES else "",
+            "q": query.get("q", "").strip()[:200],
+            "since": _date(query.get("since")),
+            "until": _date(query.get("until")),
+            "refs": "1" if query.get("refs") == "1" else "",
+        }
+        since, until = _day(shown["since"]), _day(shown["until"])
+        filters = GalleryFilter(
+            user_id=_int(shown["member"]),
+            model=shown["model"] or None,
+            state=shown["state"] or None,
+            text=shown["q"] or None,
+            since=since,
+            until=None if until is None else until + 86400,  # the whole last day
+            with_inputs=bool(shown["refs"]),
+            before_id=_int(query.get("before")),
+            guild_ids=(guild_id,),
+        )
+        return filters, shown
+
+    async def gallery(self, request: web.Request) -> web.StreamResponse:
+        """Show a server's generations, newest first, filtered and paged."""
+        guild_id = _int(request.match_info["guild_id"])
+        if guild_id is None or not self.moderates(request, guild_id):
+            raise web.HTTPNotFound()
+        filters, shown = self._filters(request, guild_id)
+        jobs = await self.bot.gallery.page(filters)
+        older = None
+        if len(jobs) == self.bot.gallery.page_size:
+            older = "?" + urlencode(
+                {**{k: v for k, v in shown.items() if v}, "before": jobs[-1].id}
+            )
+        return self.render(
+            request,
+            "gallery.html",
+            guild_id=guild_id,
+            name=await self.server_name(guild_id),
+            tiles=await self.tiles(jobs),
+            shown=shown,
+            models=await self.bot.gallery.models([guild_id]),
+            states=JOB_STATES,
+            older=older,
+            paged=filters.before_id is not None,
+        )
+
+    async def mine(self, request: web.Request) -> web.StreamResponse:
+        """Show the viewer's own generations across servers."""
+        viewer = request[VIEWER]
+        before = _int(request.query.get("before"))
+        filters = GalleryFilter(user_id=viewer.user_id, before_id=before)
+        jobs = await self.bot.gallery.page(filters)
+        older = None
+        if len(jobs) == self.bot.gallery.page_size:
+            older = "?" + urlencode({"before": jobs[-1].id})
+        return self.render(
+            request,
+            "mine.html",
+            tiles=await self.tiles(jobs),
+            older=older,
+            paged=filters.before_id is not None,
+        )
+
+    async def job(self, request: web.Request) -> web.StreamResponse:
+        """One job: images, prompt, options, seed, cost, lineage, log entries, Delete."""
+        job = await self.visible_job(request)
+        gallery = self.bot.gallery
+        lineage = await gallery.lineage(job)
+        moderator = self.moderates(request, job.guild_id)
+        family = [j for j in (lineage.parent, *lineage.children) if j is not None]
+        visible = {
+            j.id
+            for j in family
+            if j.user_id == request[VIEWER].user_id or self.moderates(request, j.guild_id)
+        }
+        return self.render(
+            request,
+            "job.html",
+            job=job,
+            positions=await gallery.positions(job),
+            references=[i.position for i in await gallery.inputs(job) if i.data is not None],
+            cost=cost_text(job),
+            parent=lineage.parent if lineage.parent and lineage.parent.id in visible else None,
+            children=[await self.tiles([c]) for c in lineage.children if c.id in visible],
+            actions=await gallery.actions(job) if moderator else [],
+            can_delete=job.deleted_at is None and job.delivered_message_id is not None,
+            done=request.query.get("done", ""),
+            refusal=None,
+        )
+
+    async def image(self, request: web.Request) -> web.StreamResponse:
+        """Send a result image, full size, from the stored bytes (private cache only)."""
+        job = await self.visible_job(request)
+        position = _int(request.match_info["position"])
+        found = await self.bot.gallery.image(job, position) if position is not None else None
+        if found is None:
+            raise web.HTTPNotFound()
+        content_type, data = found
+        if not content_type.startswith("image/"):
+            content_type = "application/octet-stream"
+        headers = {"Cache-Control": IMAGE_CACHE}
+        if request.query.get("download") == "1":
+            extension = content_type.rpartition("/")[2].replace("jpeg", "jpg")
+            name = f"lemonbot-{job.id}-{position}.{extension}"
+            headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return web.Response(body=data, content_type=content_type, headers=headers)
+
+    async def reference(self, request: web.Request) -> web.StreamResponse:
+        """Send one of the job's reference images (moderators and the requester only)."""
+        job = await self.visible_job(request)
+        position = _int(request.match_info["position"])
+        found = await self.bot.gallery.input_image(job, position) if position is not None else None
+        if found is None:
+            raise web.HTTPNotFound()
+        content_type, data = found
+        if not content_type.startswith("image/"):
+            content_type = "application/octet-stream"
+        return web.Response(
+            body=data, content_type=content_type, headers={"Cache-Control": IMAGE_CACHE}
+        )
+
+    async def thumbnail(self, request: web.Request) -> web.StreamResponse:
+        """Send a result image's WebP thumbnail (made once, then stored)."""
+        job = await self.visible_job(request)
+        position = _int(request.match_info["position"])
+        data = await self.bot.gallery.thumbnail(job, position) if position is not None else None
+        if data is None:
+            raise web.HTTPNotFound()
+        return web.Response(
+            body=data, content_type="image/webp", headers={"Cache-Control": IMAGE_CACHE}
+        )
+
+    async def delete(self, request: web.Request) -> web.StreamResponse:
+        """Delete the result (its Discord message), as Delete and /imagemod delete do."""
+        job = await self.visible_job(request)
+        viewer = request[VIEWER]
+        try:
+            job = self.bot.moderation.deletable(job)
+            said = await self.bot.moderation.delete_image(job, viewer.user_id, via="web")
+        except Refusal as refusal:
+            return self.render(
+                request,
+                "job.html",
+                status=409,
+                job=job,
+                positions=await self.bot.gallery.positions(job),
+                references=[],
+                cost=cost_text(job),
+                parent=None,
+                children=[],
+                actions=[],
+                can_delete=False,
+                done="",
+                refusal=refusal.render(self.lang(request)),
+            )
+        done = "gone" if said.key == "mod.deleted_gone" else "deleted"
+        raise web.HTTPSeeOther(f"/jobs/{job.id}?done={done}")
+
+
+def build_app(bot: LemonBot) -> web.Application:
+    """Return the dashboard's application over ``bot``'s services and settings."""
+    dashboard = Dashboard(bot)
+    app = web.Application(middlewares=[dashboard.guard], client_max_size=64 * 1024)
+    app.on_response_prepare.append(dashboard.headers)
+    app.router.add_get("/", dashboard.servers)
+    app.router.add_get("/login", dashboard.login)
+    app.router.add_get(CALLBACK_PATH, dashboard.callback)
+    app.router.add_post("/logout", dashboard.logout)
+    app.router.add_get("/signed-out", dashboard.signed_out)
+    app.router.add_get("/mine", dashboard.mine)
+    app.router.add_get("/servers/{guild_id}", dashboard.gallery)
+    app.router.add_get("/jobs/{job_id}", dashboard.job)
+    app.router.add_get("/jobs/{job_id}/images/{position}", dashboard.image)
+    app.router.add_get("/jobs/{job_id}/thumbs/{position}.webp", dashboard.thumbnail)
+    app.router.add_get("/jobs/{job_id}/references/{position}", dashboard.reference)
+    app.router.add_post("/jobs/{job_id}/delete", dashboard.delete)
+    app.router.add_static("/static/", STATIC, append_version=False)
+    return app

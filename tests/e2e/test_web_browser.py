@@ -1,0 +1,207 @@
+"""The web dashboard in Debian's Chromium, served by the real bot process, against the fakes.
+
+The bot runs with the WEB_* settings (``python -m bot``: the dashboard on its event
+loop), makes two images through /imagine, and a moderator signs in through the fake
+Discord's authorize page by pressing its "Authorize" button. Playwright drives
+``/usr/bin/chromium`` (never ``playwright install``: these machines cannot download a
+browser); without it the tests fail, not skip. Screenshots land in
+``.test-artifacts/web/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from tests.e2e.conftest import BotFactory
+from tests.e2e.harness import REPO_ROOT, BotProcess, wait_for_outcome
+from tests.fakes.fake_discord import FakeDiscord, FakeUser
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--no-first-run",
+]
+ARTIFACTS = REPO_ROOT / ".test-artifacts" / "web"
+WEB_SECRET = "browser-test-secret-" + "x" * 32
+PHONE = {"width": 390, "height": 844}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def web_env(fake: FakeDiscord, port: int) -> dict[str, str]:
+    base = f"http://127.0.0.1:{port}"
+    fake.oauth_redirect_uris.add(base + "/auth/callback")
+    return {
+        "WEB_BASE_URL": base,
+        "WEB_SECRET": WEB_SECRET,
+        "DISCORD_CLIENT_SECRET": fake.oauth_client_secret,
+        "WEB_PORT": str(port),
+    }
+
+
+async def shot(page: Page, name: str) -> None:
+    await asyncio.to_thread(ARTIFACTS.mkdir, parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def make_image(fake: FakeDiscord, user: FakeUser, prompt: str) -> None:
+    interaction = await fake.invoke("imagine", {"prompt": prompt}, user)
+    await wait_for_outcome(fake, interaction, timeout=20)
+
+
+async def chromium() -> Any:
+    assert await asyncio.to_thread(CHROMIUM.exists), (
+        "the browser tests need Debian's chromium at /usr/bin/chromium "
+        "(apt-get install chromium; .ci/run installs it)"
+    )
+    playwright = await async_playwright().start()
+    browser = await playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+    )
+    return playwright, browser
+
+
+async def sign_in(browser: Browser, base: str, **context: Any) -> Page:
+    """Open the dashboard, press Authorize on the fake Discord's page; return the page."""
+    page = await (await browser.new_context(**context)).new_page()
+    await page.goto(base + "/")
+    assert "/oauth2/authorize" in page.url  # redirected to the login, then to "Discord"
+    await shot(page, "1-discord-authorize")
+    await page.get_by_role("button", name="Authorize").click()
+    await page.wait_for_url(base + "/")
+    return page
+
+
+async def no_image_without_alt(page: Page) -> None:
+    missing = await page.eval_on_selector_all(
+        "img", "els => els.filter(e => !e.getAttribute('alt')).length"
+    )
+    assert missing == 0
+
+
+async def test_a_moderator_signs_in_filters_opens_a_job_and_deletes_it(
+    fake: FakeDiscord, make_bot: BotFactory
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    bot = make_bot(env=web_env(fake, port))
+    await bot.start()
+    await make_image(fake, fake.alice, "a lemon tree at dusk")
+    await make_image(fake, fake.bob, "a blue whale in the sky")
+    fake.oauth_user = fake.mod
+    playwright, browser = await chromium()
+    try:
+        console: list[str] = []
+        page = await sign_in(browser, base)
+        page.on("console", lambda message: console.append(message.text))
+        await page.get_by_role("heading", name="Servers").wait_for()
+        await shot(page, "2-servers")
+        assert "2 images today" in await page.content()
+
+        await page.get_by_role("link", name="Lemon Grove").click()
+        await page.get_by_role("heading", name="Gallery of Lemon Grove").wait_for()
+        assert await page.locator("li.tile").count() == 2
+        await page.wait_for_function(
+            "[...document.images].every(i => i.complete && i.naturalWidth > 0)"
+        )
+        await no_image_without_alt(page)
+        await shot(page, "3-gallery")
+
+        await page.get_by_label("Text in the prompt").fill("whale")
+        await page.get_by_role("button", name="Filter").click()
+        await page.wait_for_url("**q=whale**")
+        assert await page.locator("li.tile").count() == 1
+        await shot(page, "4-gallery-filtered")
+
+        await page.locator("li.tile a").first.click()
+        await page.get_by_role("heading", name="Job #").wait_for()
+        assert "a blue whale in the sky" in await page.content()
+        image = page.locator(".images img").first
+        await image.wait_for()
+        assert await image.evaluate("i => i.complete && i.naturalWidth > 0")
+        await no_image_without_alt(page)
+        await shot(page, "5-job")
+
+        message_id = bot.jobs()[-1]["delivered_message_id"]
+        await page.get_by_role("button", name="Delete the result").click()
+        await page.get_by_role("status").wait_for()
+        assert "deleted" in (await page.get_by_role("status").inner_text()).lower()
+        audit = page.get_by_role("heading", name="Moderator log")
+        await audit.wait_for()
+        assert "from the web dashboard" in await page.content()
+        await shot(page, "6-job-deleted")
+        await fake.wait_for(lambda: int(message_id) in fake.deleted_messages)
+        assert bot.jobs()[-1]["deleted_by"] == fake.mod.id
+        assert not [line for line in console if "Content Security Policy" in line]
+
+        phone = await sign_in(
+            browser, base, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2
+        )
+        await phone.goto(base + f"/servers/{fake.guild_id}")
+        await phone.get_by_role("heading", name="Gallery of Lemon Grove").wait_for()
+        width = await phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"]  # nothing wider than the phone: no sideways scroll
+        await shot(phone, "7-phone-gallery")
+        await phone.locator("li.tile a").first.click()
+        await phone.get_by_role("heading", name="Job #").wait_for()
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        await shot(phone, "8-phone-job")
+    finally:
+        await browser.close()
+        await playwright.stop()
+
+
+async def wait_serving(bot: BotProcess, url: str) -> None:
+    async def up() -> None:
+        async with httpx.AsyncClient(timeout=2) as client:
+            while True:
+                try:
+                    await client.get(url)
+                    return
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+
+    await bot.race(asyncio.wait_for(up(), 20))
+
+
+async def test_python_m_bot_web_serves_the_same_database_beside_the_bot(
+    fake: FakeDiscord, make_bot: BotFactory
+) -> None:
+    bot = make_bot()
+    await bot.start()
+    await make_image(fake, fake.alice, "a lemon for the web process")
+    port = free_port()
+    web = make_bot("web", env=web_env(fake, port))
+    web.db_path = bot.db_path  # the same ledger
+    web.args = ["web"]
+    await web.start(wait_ready=False)
+    base = f"http://127.0.0.1:{port}"
+    await wait_serving(web, base + "/signed-out")
+    fake.oauth_user = fake.alice
+    playwright, browser = await chromium()
+    try:
+        page = await sign_in(browser, base)
+        await page.get_by_role("link", name="My images").first.click()
+        await page.get_by_role("heading", name="My images").wait_for()
+        assert "a lemon for the web process" in await page.content()
+        await shot(page, "9-web-process-mine")
+    finally:
+        await browser.close()
+        await playwright.stop()
+    assert fake.identify_count == 1  # the web process never opened a gateway session
