@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.e2e.conftest import BotFactory
 from tests.e2e.harness import REPO_ROOT, BotProcess, wait_for_outcome
@@ -95,6 +95,20 @@ async def no_image_without_alt(page: Page) -> None:
     assert missing == 0
 
 
+async def images_loaded(page: Page) -> None:
+    """Wait until every image of the page has loaded, and check each has pixels.
+
+    Not ``wait_for_function``: its polling evaluates a string inside the page, which the
+    dashboard's Content-Security-Policy (no 'unsafe-eval') rightly refuses; ``expect``
+    re-checks from the test side instead.
+    """
+    images = page.locator("img")
+    for index in range(await images.count()):
+        await expect(images.nth(index)).to_have_js_property("complete", True)
+    widths = await images.evaluate_all("all => all.map(image => image.naturalWidth)")
+    assert widths and all(width > 0 for width in widths), widths
+
+
 async def test_a_moderator_signs_in_filters_opens_a_job_and_deletes_it(
     fake: FakeDiscord, make_bot: BotFactory
 ) -> None:
@@ -117,9 +131,7 @@ async def test_a_moderator_signs_in_filters_opens_a_job_and_deletes_it(
         await page.get_by_role("link", name="Lemon Grove").click()
         await page.get_by_role("heading", name="Gallery of Lemon Grove").wait_for()
         assert await page.locator("li.tile").count() == 2
-        await page.wait_for_function(
-            "[...document.images].every(i => i.complete && i.naturalWidth > 0)"
-        )
+        await images_loaded(page)
         await no_image_without_alt(page)
         await shot(page, "3-gallery")
 
