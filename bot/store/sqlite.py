@@ -86,7 +86,8 @@ class SqliteDatabase:
         """Run the body as one ``BEGIN IMMEDIATE`` transaction; nested calls join it.
 
         While another program holds the file's lock, the ``BEGIN`` is tried again (see
-        :mod:`bot.store.outage`).
+        :mod:`bot.store.outage`). A task cancelled during its ``BEGIN`` leaves no
+        transaction open behind it.
         """
         task = asyncio.current_task()
         if task is not None and self._owner is task:
@@ -95,7 +96,14 @@ class SqliteDatabase:
         async with self._lock:
             self._owner = task
             try:
-                await self.outage.run(self._begin)
+                try:
+                    await self.outage.run(self._begin)
+                except BaseException:
+                    # Cancelled while the BEGIN was in flight, it may still have run in
+                    # aiosqlite's thread: roll it back (queued after it), whatever happens
+                    # to this task, or the next transaction finds one open.
+                    await asyncio.shield(self._conn.rollback())
+                    raise
                 try:
                     yield
                 except BaseException as exc:
