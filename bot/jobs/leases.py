@@ -26,24 +26,38 @@ EVERYTHING = 1 << 31
 
 
 class Lease:
-    """One job's lease as this process holds it: the handle a step of the job uses."""
+    """One job's lease as this process holds it: the handle a step of the job uses.
+
+    The handle remembers the token the job was held with when it was made. Should this
+    process claim the job again meanwhile (its own lease ran out, and lease upkeep took
+    it over with a new token), the new claim's steps hold new handles: this one's late
+    writes are fenced (:data:`LOST_TOKEN`), and its ``lose`` or ``release`` leaves the
+    new claim alone, so the new claim records the outcome and nothing is done twice.
+    """
 
     def __init__(self, leases: Leases, job_id: int) -> None:
         self._leases = leases
         self.job_id = job_id
+        self._seen = leases.held_token(job_id)
+
+    def _superseded(self) -> bool:
+        current = self._leases.held_token(self.job_id)
+        return self._seen is not None and current is not None and current != self._seen
 
     @property
     def token(self) -> int | None:
         """The token to fence a write with now (None: not leased here; lost: refused)."""
-        return self._leases.token(self.job_id)
+        return LOST_TOKEN if self._superseded() else self._leases.token(self.job_id)
 
     def lose(self) -> None:
-        """Stop working on the job (see :meth:`Leases.lose`)."""
-        self._leases.lose(self.job_id)
+        """Stop working on the job (see :meth:`Leases.lose`), unless claimed anew since."""
+        if not self._superseded():
+            self._leases.lose(self.job_id)
 
     def release(self) -> None:
         """Forget the job, whose work is done (see :meth:`Leases.release`)."""
-        self._leases.release(self.job_id)
+        if not self._superseded():
+            self._leases.release(self.job_id)
 
 
 class Leases:
@@ -70,6 +84,10 @@ class Leases:
     def of(self, job_id: int) -> Lease:
         """Return the handle a step of the job fences its writes with."""
         return Lease(self, job_id)
+
+    def held_token(self, job_id: int) -> int | None:
+        """Return the token of this process's current claim of a job (None: none)."""
+        return self._tokens.get(job_id)
 
     def token(self, job_id: int) -> int | None:
         """Return the token this process holds a job with (None: not leased here).
