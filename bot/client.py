@@ -52,6 +52,9 @@ INVITE_PERMISSIONS = discord.Permissions(
 )
 
 
+SHARED_DESCRIBE_GAP = 10.0  # seconds between two description fetches, several processes
+
+
 def shared_budget(settings: Settings, store: Store) -> RequestBudget | SharedBudget:
     """Return the key's request budget: local, or shared by the processes of one database."""
     local = RequestBudget(rpm=settings.lemondata_rpm)
@@ -137,6 +140,10 @@ class LemonBot(commands.AutoShardedBot):
             describe=self.api.describe_model,
             pricing=self.api.list_pricing,
             spare=self.budget.spare,
+            # Several processes share the key's budget, but each sees only its own room:
+            # their descriptions go far apart, so that they never crowd a window the
+            # members' creates need (a limit change mid-window turned them into 429s).
+            describe_gap=SHARED_DESCRIBE_GAP if isinstance(self.budget, SharedBudget) else 1.0,
         )
         self.audit = AuditLog(self, store, self.background)
         self.quota = QuotaService(store, period_limit=settings.daily_image_quota)
