@@ -142,8 +142,10 @@ class Delivery:
 
         Returns where it went once its first part is out (``complete`` says whether every
         part is), or None when no path worked. ``lease`` is the lease token this process
-        holds the job with: recording a part under another raises LeaseLost, and posting
-        stops. ``images`` are the job's stored images when the caller has them loaded.
+        holds the job with: before each part is posted the lease is checked (the job read
+        afresh under the per-job lock, so another claim in this process that posted
+        meanwhile is carried on from, not repeated), and LeaseLost stops posting.
+        ``images`` are the job's stored images when the caller has them loaded.
         """
         pending = self._pending_progress.pop(job.id, None)
         if pending is not None:
@@ -151,6 +153,8 @@ class Delivery:
         stored = images if images is not None else await self._stored(job)
         sent: Sent | None
         async with self._lock(job.id):
+            if lease is not None:
+                job = await self._store.jobs.held(job.id, lease)
             if job.parts_delivered and job.delivered_via:
                 sent = await self._send_rest(job, stored, job.delivered_via, lease)
             else:
@@ -210,6 +214,8 @@ class Delivery:
     ) -> Sent:
         sent = start
         for index in range(start, len(plan.parts)):
+            if lease is not None and index > start:
+                await self._store.jobs.held(job.id, lease)
             message = await self._try_post(job, via, plan, index, stored)
             if message is None:
                 break

@@ -118,9 +118,17 @@ class Leases:
         return await self._store.jobs.give_back(self.owner)
 
     async def renew(self) -> set[int]:
-        """Extend every held lease; return the jobs lost to another process."""
+        """Extend every held lease; return the jobs lost to another process.
+
+        A renewal that waited for the database (an outage) would write a time already
+        past, and the claim after it would take this process's own jobs over while
+        their steps are still in flight: it is written again, from now.
+        """
         held = list(self._tokens)
-        kept = await self._store.jobs.renew(self.owner, self.until(), held)
+        until = self.until()
+        kept = await self._store.jobs.renew(self.owner, until, held)
+        if kept and until - time.time() < self.seconds * 2 / 3:
+            kept = await self._store.jobs.renew(self.owner, self.until(), sorted(kept))
         lost = set(held) - kept
         for job_id in lost:
             self.lose(job_id)

@@ -372,6 +372,21 @@ class JobStore:
         if held is None:
             raise LeaseLost(f"job {job_id}: lease {token} is no longer held")
 
+    async def held(self, job_id: int, token: int) -> Job:
+        """Return the job as it is now if its lease is still ``token`` and running; else LeaseLost.
+
+        Checked before anything goes out to Discord: a lease that ran out may be taken
+        over at any moment (and another claim of this process may hold it already), so a
+        post made under it could be made twice.
+        """
+        row = await self._db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        job = Job.from_row(row) if row else None
+        if job is None or job.lease_token != token:
+            raise LeaseLost(f"job {job_id}: lease {token} is no longer held")
+        if job.lease_until is not None and job.lease_until < time.time():
+            raise LeaseLost(f"job {job_id}: lease {token} ran out")
+        return job
+
     async def _update_one(self, sql: str, params: Sequence[Any]) -> Job | None:
         row = await self._db.fetchone(sql, params)
         return Job.from_row(row) if row else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 
 import pytest
 import time_machine
@@ -11,6 +12,7 @@ import time_machine
 from bot.catalog import ImagineOptions
 from bot.jobs import JobRequest
 from bot.jobs.leases import LOST_TOKEN
+from bot.store import LeaseLost
 from bot.ui.parts import join_links
 from tests.fakes.lemondata import PNG_SIGNATURE
 
@@ -314,3 +316,42 @@ async def test_a_result_s_images_are_handed_to_delivery_not_read_back(
         assert loads == 0
         original = fake.get_interaction(interaction.id).original
         assert original is not None and original["attachments"]
+
+
+async def test_a_delivery_under_a_lease_it_no_longer_holds_posts_nothing(
+    running_bot, fake, database_url
+):
+    """Checked before anything is posted: an old claim's delivery, or one whose lease ran
+    out, posts nothing (another claim may be posting it); the current claim delivers.
+
+    Seen after a PostgreSQL outage: lease upkeep claimed this process's own expired jobs
+    again while the old claims' deliveries were waiting for the database, and each posted
+    the result once, so the member saw it twice.
+    """
+    async with running_bot(database=database_url) as env:
+        interaction = await env.imagine(prompt="a cat", model="nano-banana")
+        job = await env.settled((await env.job_for(interaction)).id)
+
+        def posts() -> int:
+            return len(interaction.edits) + len(fake.channel_messages(fake.channel_id))
+
+        before = posts()
+        old = job.lease_token
+        await env.db.db.execute(  # pending again, claimed anew (token raised)
+            "UPDATE jobs SET delivery_state = 'pending', parts_delivered = 0, "
+            "lease_token = lease_token + 1, lease_until = ? WHERE id = ?",
+            (time.time() + 30, job.id),
+        )
+        delivery = env.bot.jobs.runner.outcomes._delivery
+        with pytest.raises(LeaseLost, match="no longer held"):
+            await delivery.deliver(job, lease=old)
+        await env.db.db.execute("UPDATE jobs SET lease_until = ? WHERE id = ?", (0.0, job.id))
+        with pytest.raises(LeaseLost, match="ran out"):
+            await delivery.deliver(job, lease=old + 1)
+        assert posts() == before  # nothing posted
+        await env.db.db.execute(
+            "UPDATE jobs SET lease_until = ? WHERE id = ?", (time.time() + 30, job.id)
+        )
+        sent = await delivery.deliver(job, lease=old + 1)
+        assert sent is not None and sent.complete
+        assert posts() == before + 1
