@@ -127,8 +127,13 @@ async def test_two_processes_never_overrun_one_dollar_budget(
     postgres_url: str,
     start_processes: Callable[..., Awaitable[list[BotProcess]]],
 ) -> None:
-    """$0.20 for the server, 20 requests of $0.039 at once through two processes: 5 pass."""
+    """$0.20 for the server, 20 requests of $0.039 at once through two processes: 5 pass.
+
+    Settled in both processes, the spend crosses 50 % and 80 %: the audit channel hears
+    each threshold once, whichever process settled the job that crossed it.
+    """
     async with Store.open(postgres_url) as store:
+        await store.guilds.update_settings(fake.guild_id, log_channel_id=fake.channel2_id)
         await store.spend.set_budget(
             fake.guild_id,
             amount=200_000,
@@ -155,6 +160,37 @@ async def test_two_processes_never_overrun_one_dollar_budget(
     refused = [i for i in interactions if i.callbacks and i.ephemeral]
     assert len(refused) == 15
     assert all("image budget for today ($0.20)" in i.callbacks[0][1]["content"] for i in refused)
+    for task_id in list(emulator.tasks):
+        emulator.complete_task(task_id)
+
+    async def settled() -> bool:
+        rows = await ledger(postgres_url)
+        done = [r for r in rows if r["quota_state"] == "settled"]
+        return len(done) == 5 and all(r["delivery_state"] == "delivered" for r in done)
+
+    await until(settled, 60, "the five admitted jobs settled and delivered")
+    rows = await ledger(postgres_url)
+    assert sum(r["cost"] for r in rows if r["quota_state"] == "settled") == 195_000  # 97.5 %
+    await fake.wait_for(
+        lambda: "Image budget: 80% reached" in alert_titles(fake),
+        20,
+        what="the 80 % alert in the audit channel",
+    )
+    titles = alert_titles(fake)
+    async with Store.open(postgres_url) as store:
+        claimed = await store.db.fetchall("SELECT threshold FROM budget_alerts ORDER BY threshold")
+    assert [r["threshold"] for r in claimed] == [50, 80]  # each claimed once, in one row
+    assert sorted(titles) == ["Image budget: 50% reached", "Image budget: 80% reached"]
+
+
+def alert_titles(fake: FakeDiscord) -> list[str]:
+    """The budget alerts posted in the audit channel (one per threshold and period)."""
+    return [
+        e.get("title") or ""
+        for m in fake.channel_messages(fake.channel2_id)
+        for e in m.get("embeds") or []
+        if (e.get("title") or "").startswith("Image budget:")
+    ]
 
 
 async def test_a_killed_processs_jobs_are_finished_by_another_once(
