@@ -26,9 +26,10 @@ from bot.errors import Refusal
 from bot.i18n import Lang, Text, locale_of
 from bot.store.rows import JOB_STATES, GalleryFilter, Job, WebSession
 from bot.ui.details import cost_text
-from bot.web.access import RECHECK_SECONDS, moderated_servers
+from bot.web.access import RECHECK_SECONDS, VIEWER, moderated_servers
 from bot.web.auth import CALLBACK_PATH, DiscordSignIn, Signer, SignInFailed, safe_next
 from bot.web.render import STATIC, Pages
+from bot.web.settings import add_settings_routes
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ IMAGE_CACHE = "private, max-age=86400"
 NAME_CACHE_SECONDS = 300.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-VIEWER = web.RequestKey("viewer", WebSession)
 
 
 @dataclass(frozen=True)
@@ -450,5 +450,6 @@ def build_app(bot: LemonBot) -> web.Application:
     app.router.add_get("/jobs/{job_id}/thumbs/{position}.webp", dashboard.thumbnail)
     app.router.add_get("/jobs/{job_id}/references/{position}", dashboard.reference)
     app.router.add_post("/jobs/{job_id}/delete", dashboard.delete)
+    add_settings_routes(app, dashboard)
     app.router.add_static("/static/", STATIC, append_version=False)
     return app
