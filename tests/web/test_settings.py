@@ -203,6 +203,7 @@ async def test_a_regex_re2_refuses_gets_the_commands_message_and_changes_nothing
             "Units per period: enter a whole number from 0 to 100,000.",
         ),
         ("quota-role", {"role": "ROLE"}, t("refusal.limit_or_unlimited", "en")),
+        ("quota-role", {"limit": "3"}, "Role: this field is required."),
         (
             "quota-role",
             {"role": "123", "limit": "3"},
