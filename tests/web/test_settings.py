@@ -339,3 +339,27 @@ async def test_the_page_reads_in_chinese_for_a_chinese_moderator(dashboard: Dash
     assert t("web.settings_pattern", "zh-CN") in page
     bad = await post(dashboard, client, token, "budget", amount="0", period="day")
     assert alert_of(bad.text).startswith(t("web.settings_amount", "zh-CN"))
+
+
+async def test_without_the_gateway_cache_roles_and_channels_are_typed_as_ids(
+    dashboard: Dashboard,
+):
+    """A web-only process has no gateway cache: ids are typed, and no role is looked up."""
+    env, fake = dashboard.env, dashboard.fake
+    await dashboard.job(user=fake.alice)  # the ledger knows the server
+    env.bot._connection._guilds.pop(fake.guild_id)
+    assert env.bot.get_guild(fake.guild_id) is None
+    client, token = await signed_in(dashboard, fake.mod)
+    page = (await client.get(settings_path(dashboard))).text
+    assert '<input name="role" inputmode="numeric"' in page
+    assert '<input name="channel" inputmode="numeric"' in page
+    assert '<option value="' + str(fake.mod_role_id) not in page
+    fake.clear_requests()
+    answer = await post(dashboard, client, token, "quota-role", role="4242", unlimited="1")
+    assert answer.status_code == 303
+    [rule] = await env.db.guilds.quota_rules(fake.guild_id)
+    assert (rule.target_id, rule.limit_units) == (4242, None)
+    assert fake.requests_to("GET", r"/roles|/channels") == []
+    bad = await post(dashboard, client, token, "audit-channel", channel="12ab")
+    assert bad.status_code == 400
+    assert alert_of(bad.text) == "Audit channel: choose one that this server has."
