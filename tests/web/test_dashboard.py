@@ -263,6 +263,7 @@ async def test_delete_from_the_job_page_goes_through_moderation_and_says_web(
     dashboard: Dashboard,
 ):
     env, fake = dashboard.env, dashboard.fake
+    await env.db.guilds.update_settings(fake.guild_id, log_channel_id=fake.channel2_id)
     interaction = await env.imagine(user=fake.alice, prompt="a lemon to delete")
     job = await env.settled((await env.job_for(interaction)).id)
     assert job.state == "succeeded" and job.delivered_message_id is not None
@@ -277,6 +278,18 @@ async def test_delete_from_the_job_page_goes_through_moderation_and_says_web(
     assert entry.target == f"job:{job.id}"
     after = (await client.get(answer.headers["Location"])).text
     assert "from the web dashboard" in after and "Delete the result" not in after
+
+    def audit_footers() -> list[str]:
+        return [
+            (e.get("footer") or {}).get("text", "")
+            for m in fake.channel_messages(fake.channel2_id)
+            for e in m.get("embeds") or []
+            if e.get("title") == "Moderator action"
+        ]
+
+    # The audit channel says it too.
+    await fake.wait_for(lambda: audit_footers(), what="the audit post of the delete")
+    assert audit_footers() == ["Done from the web dashboard"]
     again = await client.post(f"/jobs/{job.id}/delete", data={"csrf": csrf_of(after)})
     assert again.status_code == 409  # already deleted: the service's refusal, shown
 
