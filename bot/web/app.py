@@ -23,7 +23,7 @@ from aiohttp import web
 
 from bot.client import LemonBot
 from bot.errors import Refusal
-from bot.i18n import Lang, Text, locale_of
+from bot.i18n import CHINESE, ENGLISH, LANGUAGES, Lang, Text, locale_of
 from bot.store.rows import JOB_STATES, GalleryFilter, Job, WebSession
 from bot.ui.details import cost_text
 from bot.web.access import RECHECK_SECONDS, moderated_servers
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "lemonbot_session"
 LOGIN_COOKIE = "lemonbot_login"
+LANG_COOKIE = "lemonbot_lang"  # the language the viewer chose (else their Discord locale's)
+LANG_COOKIE_AGE = 365 * 86400
 PUBLIC_PATHS = frozenset({"/login", CALLBACK_PATH, "/signed-out"})
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -105,9 +107,21 @@ class Dashboard:
         return self.signer.mac("csrf", session.id_hash)
 
     def lang(self, request: web.Request) -> Lang:
-        """Return the viewer's language (their Discord locale), English before sign-in."""
+        """Return the viewer's language: the one they chose, else their Discord locale's.
+
+        Before sign-in, the browser's first Accept-Language (Chinese for ``zh``, ``zh-CN``
+        and ``zh-Hans``; English otherwise).
+        """
+        chosen = request.cookies.get(LANG_COOKIE)
+        for lang in LANGUAGES:
+            if chosen == lang:
+                return lang
         viewer = request.get(VIEWER)
-        return locale_of(viewer.locale) if viewer is not None else locale_of("en-US")
+        if viewer is not None:
+            return locale_of(viewer.locale)
+        first = request.headers.get("Accept-Language", "").split(",")[0].split(";")[0]
+        tag = first.strip().lower()
+        return CHINESE if tag in ("zh", "zh-cn", "zh-hans", "zh-hans-cn") else ENGLISH
 
     def render(
         self, request: web.Request, template: str, /, *, status: int = 200, **context: object
@@ -118,6 +132,8 @@ class Dashboard:
             viewer=viewer,
             csrf=self.csrf(viewer) if viewer is not None else "",
             path=request.path,
+            here=request.path_qs,
+            languages=LANGUAGES,
         )
         return self.pages.render(template, self.lang(request), status=status, context=context)
 
@@ -226,6 +242,16 @@ class Dashboard:
         await self.bot.sessions.revoke(request[VIEWER])
         response = web.HTTPFound("/signed-out")
         self._clear_cookie(response, SESSION_COOKIE)
+        raise response
+
+    async def language(self, request: web.Request) -> web.StreamResponse:
+        """Switch the dashboard's language (POST, with its CSRF token); back where it was."""
+        form = await request.post()
+        chosen = str(form.get("lang", ""))
+        if chosen not in LANGUAGES:
+            raise web.HTTPBadRequest(text="unknown language")
+        response = web.HTTPSeeOther(safe_next(str(form.get("next", "/"))))
+        self._set_cookie(response, LANG_COOKIE, chosen, LANG_COOKIE_AGE)
         raise response
 
     async def signed_out(self, request: web.Request) -> web.StreamResponse:
@@ -443,6 +469,7 @@ def build_app(bot: LemonBot) -> web.Application:
     app.router.add_get(CALLBACK_PATH, dashboard.callback)
     app.router.add_post("/logout", dashboard.logout)
     app.router.add_get("/signed-out", dashboard.signed_out)
+    app.router.add_post("/language", dashboard.language)
     app.router.add_get("/mine", dashboard.mine)
     app.router.add_get("/servers/{guild_id}", dashboard.gallery)
     app.router.add_get("/jobs/{job_id}", dashboard.job)

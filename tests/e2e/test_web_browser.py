@@ -174,6 +174,16 @@ async def test_a_moderator_signs_in_filters_opens_a_job_and_deletes_it(
         await phone.get_by_role("heading", name="Job #").wait_for()
         assert await phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         await shot(phone, "8-phone-job")
+
+        # The language switch: Chinese from the header, kept on the next page.
+        await phone.get_by_role("button", name="中文").click()
+        await phone.get_by_role("heading", name="任务 #").wait_for()
+        await phone.goto(base + f"/servers/{fake.guild_id}")
+        await phone.get_by_role("heading", name="Lemon Grove 的图库").wait_for()
+        assert await phone.get_attribute("html", "lang") == "zh-CN"
+        chinese = phone.get_by_role("button", name="中文")
+        assert await chinese.get_attribute("aria-pressed") == "true"
+        await shot(phone, "9-phone-gallery-zh")
     finally:
         await browser.close()
         await playwright.stop()

@@ -388,3 +388,39 @@ async def test_gallery_filters_dates_and_reference_images_and_mine_downloads(
     )
     stranger = await dashboard.client(fake.bob)
     assert (await stranger.get(f"/jobs/{remix.id}/references/0")).status_code == 404
+
+
+async def test_the_language_follows_discord_and_the_viewer_can_switch_it(dashboard: Dashboard):
+    """A zh-CN Discord account reads Chinese; a switch (with CSRF) sticks; junk is refused."""
+    fake = dashboard.fake
+    fake.mod.locale = "zh-CN"
+    client = await dashboard.client(fake.mod)
+    page = await client.get("/")
+    assert '<html lang="zh-CN">' in page.text and "退出登录" in page.text
+    assert 'value="zh-CN" lang="zh-CN" aria-pressed="true">中文' in page.text
+    gallery = f"/servers/{fake.guild_id}?model=nano-banana"
+    answer = await client.post(
+        "/language", data={"csrf": csrf_of(page.text), "lang": "en", "next": gallery}
+    )
+    assert answer.status_code == 303 and answer.headers["Location"] == gallery
+    cookie = answer.headers["Set-Cookie"]
+    assert "lemonbot_lang=en" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    page = await client.get(gallery)
+    assert '<html lang="en">' in page.text and "Sign out" in page.text
+    refused = await client.post("/language", data={"csrf": csrf_of(page.text), "lang": "fr"})
+    assert refused.status_code == 400
+    foreign = await client.post(
+        "/language",
+        data={"csrf": csrf_of(page.text), "lang": "zh-CN", "next": "https://evil.example/"},
+    )
+    assert foreign.status_code == 303 and foreign.headers["Location"] == "/"
+    forged = await client.post("/language", data={"lang": "zh-CN"})
+    assert forged.status_code == 403
+
+
+async def test_before_sign_in_the_browsers_language_is_read(dashboard: Dashboard):
+    client = dashboard.anonymous()
+    page = await client.get("/signed-out", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert '<html lang="zh-CN">' in page.text
+    page = await client.get("/signed-out", headers={"Accept-Language": "fr-FR,en;q=0.5"})
+    assert '<html lang="en">' in page.text
