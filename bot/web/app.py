@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as dt_time
 from urllib.parse import urlencode
 
-import discord
 from aiohttp import web
 
 from bot.client import LemonBot
@@ -28,6 +27,7 @@ from bot.store.rows import JOB_STATES, GalleryFilter, Job, WebSession
 from bot.ui.details import cost_text
 from bot.web.access import RECHECK_SECONDS, moderated_servers
 from bot.web.auth import CALLBACK_PATH, DiscordSignIn, Signer, SignInFailed, safe_next
+from bot.web.names import Names
 from bot.web.render import STATIC, Pages
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ CSP = (
     "base-uri 'none'; frame-ancestors 'none'"
 )
 IMAGE_CACHE = "private, max-age=86400"
-NAME_CACHE_SECONDS = 300.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 VIEWER = web.RequestKey("viewer", WebSession)
@@ -89,7 +88,7 @@ class Dashboard:
         self.secure = self.base_url.startswith("https://")
         self.signer = Signer(settings.web_secret)
         self.pages = Pages()
-        self._names: dict[int, tuple[str, float]] = {}
+        self.names = Names(bot)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -146,19 +145,12 @@ class Dashboard:
         response.del_cookie(name, path="/", secure=self.secure, httponly=True, samesite="Lax")
 
     async def server_name(self, guild_id: int) -> str:
-        """Return the server's name, from the gateway's cache or Discord (cached a few minutes)."""
-        guild = self.bot.get_guild(guild_id)
-        if guild is not None and guild.name:
-            return guild.name
-        cached = self._names.get(guild_id)
-        if cached is not None and time.monotonic() - cached[1] < NAME_CACHE_SECONDS:
-            return cached[0]
-        try:
-            name = (await self.bot.fetch_guild(guild_id)).name
-        except (discord.HTTPException, OSError, TimeoutError):
-            name = str(guild_id)
-        self._names[guild_id] = (name, time.monotonic())
-        return name
+        """Return the server's name (see :class:`~bot.web.names.Names`)."""
+        return await self.names.server(guild_id)
+
+    async def member_names(self, guild_id: int | None, user_ids: Iterable[int]) -> dict[int, str]:
+        """Return the names a page shows for ``user_ids`` (the rest show their id)."""
+        return await self.names.members(guild_id, user_ids)
 
     # ------------------------------------------------------------------ middleware
 
@@ -249,7 +241,7 @@ class Dashboard:
         form = await request.post()
         chosen = str(form.get("lang", ""))
         if chosen not in LANGUAGES:
-            raise web.HTTPBadRequest(text="unknown language")
+            return self.render(request, "error.html", status=400, message="web.bad_language")
         response = web.HTTPSeeOther(safe_next(str(form.get("next", "/"))))
         self._set_cookie(response, LANG_COOKIE, chosen, LANG_COOKIE_AGE)
         raise response
@@ -339,6 +331,7 @@ class Dashboard:
             guild_id=guild_id,
             name=await self.server_name(guild_id),
             tiles=await self.tiles(jobs),
+            names=await self.member_names(guild_id, [j.user_id for j in jobs]),
             shown=shown,
             models=await self.bot.gallery.models([guild_id]),
             states=JOB_STATES,
@@ -359,6 +352,7 @@ class Dashboard:
             request,
             "mine.html",
             tiles=await self.tiles(jobs),
+            names={viewer.user_id: viewer.username},
             older=older,
             paged=filters.before_id is not None,
         )
@@ -375,16 +369,22 @@ class Dashboard:
             for j in family
             if j.user_id == request[VIEWER].user_id or self.moderates(request, j.guild_id)
         }
+        actions = await gallery.actions(job) if moderator else []
+        people = [job.user_id, *(c.user_id for c in lineage.children if c.id in visible)]
+        people += [a.moderator_id for a in actions if a.moderator_id is not None]
+        if job.deleted_by is not None:
+            people.append(job.deleted_by)
         return self.render(
             request,
             "job.html",
             job=job,
+            names=await self.member_names(job.guild_id, people),
             positions=await gallery.positions(job),
             references=[i.position for i in await gallery.inputs(job) if i.data is not None],
             cost=cost_text(job),
             parent=lineage.parent if lineage.parent and lineage.parent.id in visible else None,
             children=[await self.tiles([c]) for c in lineage.children if c.id in visible],
-            actions=await gallery.actions(job) if moderator else [],
+            actions=actions,
             can_delete=job.deleted_at is None and job.delivered_message_id is not None,
             done=request.query.get("done", ""),
             refusal=None,
