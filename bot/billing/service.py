@@ -131,6 +131,15 @@ class BillingService:
             budget, window, settled, spent - settled, window_reset(now, budget.period)
         )
 
+    async def period_spend(self, guild_id: int) -> tuple[str, int, BudgetStanding | None]:
+        """Return this period (the budget's, else the month), its settled spend, the standing."""
+        standing = await self.standing(guild_id)
+        if standing is not None:
+            return standing.budget.period, standing.settled, standing
+        now = time.time()
+        since, until = window_start(now, "month"), window_reset(now, "month")
+        return "month", await self._store.spend.total(guild_id, since, until), None
+
     async def usage(self, guild_id: int, period: str | None = None) -> UsageReport:
         """Return what the server spent in the current window of ``period``.
 

@@ -22,8 +22,8 @@ from aiohttp import web
 
 from bot.client import LemonBot
 from bot.errors import Refusal
-from bot.i18n import CHINESE, ENGLISH, LANGUAGES, Lang, Text, locale_of
-from bot.store.rows import JOB_STATES, GalleryFilter, Job, WebSession
+from bot.i18n import CHINESE, ENGLISH, LANGUAGES, Dollars, Lang, Text, locale_of
+from bot.store.rows import JOB_STATES, BudgetStanding, GalleryFilter, Job, WebSession
 from bot.ui.details import cost_text
 from bot.web.access import RECHECK_SECONDS, moderated_servers
 from bot.web.auth import CALLBACK_PATH, DiscordSignIn, Signer, SignInFailed, safe_next
@@ -45,6 +45,32 @@ IMAGE_CACHE = "private, max-age=86400"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 VIEWER = web.RequestKey("viewer", WebSession)
+
+
+@dataclass(frozen=True)
+class ServerRow:
+    """A server on the Servers page: its images today and this period's spend."""
+
+    id: int
+    name: str
+    today: int
+    period: str
+    spent: int
+    standing: BudgetStanding | None
+
+    @property
+    def spent_text(self) -> Text:
+        """What was spent this period, of the budget if one is set."""
+        period = Text(f"budget_period.{self.period}")
+        if self.standing is None:
+            return Text.of("web.spent", spent=Dollars(self.spent, up=True), period=period)
+        return Text.of(
+            "web.spent_of_budget",
+            spent=Dollars(self.spent, up=True),
+            amount=Dollars(self.standing.budget.amount, exact=True),
+            left=Dollars(self.standing.left),
+            period=period,
+        )
 
 
 @dataclass(frozen=True)
@@ -284,7 +310,15 @@ class Dashboard:
         """Show the servers the viewer moderates, with today's images."""
         ids = list(request[VIEWER].moderated_ids)
         today = await self.bot.gallery.images_today(ids)
-        servers = [(gid, await self.server_name(gid), today.get(gid, 0)) for gid in ids]
+        servers = [
+            ServerRow(
+                gid,
+                await self.server_name(gid),
+                today.get(gid, 0),
+                *await self.bot.billing.period_spend(gid),
+            )
+            for gid in ids
+        ]
         return self.render(request, "servers.html", servers=servers)
 
     def _filters(self, request: web.Request, guild_id: int) -> tuple[GalleryFilter, dict[str, str]]:

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from bot.dashboard import hash_session_id
+from bot.quota import window_of
 from bot.web.auth import safe_next
 from tests.web.conftest import Dashboard
 
@@ -424,3 +425,25 @@ async def test_before_sign_in_the_browsers_language_is_read(dashboard: Dashboard
     assert '<html lang="zh-CN">' in page.text
     page = await client.get("/signed-out", headers={"Accept-Language": "fr-FR,en;q=0.5"})
     assert '<html lang="en">' in page.text
+
+
+async def test_the_servers_page_shows_this_periods_spend_and_the_budget(dashboard: Dashboard):
+    env, fake = dashboard.env, dashboard.fake
+    job = await dashboard.job(user=fake.alice)
+    await dashboard.job(user=fake.bob, state="failed", images=0)
+    month = window_of(time.time(), "month")
+    await env.db.db.execute(
+        "UPDATE jobs SET cost = 39000, budget_window = ? WHERE id = ?", (month, job.id)
+    )
+    client = await dashboard.client(fake.mod)
+    assert "1 image today · $0.04 spent this month" in (await client.get("/")).text
+    await env.db.spend.set_budget(
+        fake.guild_id,
+        amount=20_000_000,
+        period="month",
+        member_cap=None,
+        allow_unpriced=False,
+        set_by=fake.mod.id,
+    )
+    text = (await client.get("/")).text
+    assert "$0.04 of $20.00 spent this month, $19.96 left" in text
