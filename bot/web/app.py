@@ -404,7 +404,9 @@ class Dashboard:
             if j.user_id == request[VIEWER].user_id or self.moderates(request, j.guild_id)
         }
         actions = await gallery.actions(job) if moderator else []
-        people = [job.user_id, *(c.user_id for c in lineage.children if c.id in visible)]
+        parent = lineage.parent if lineage.parent and lineage.parent.id in visible else None
+        children = [c for c in lineage.children if c.id in visible]
+        people = [job.user_id, *(j.user_id for j in (*children, *([parent] if parent else [])))]
         people += [a.moderator_id for a in actions if a.moderator_id is not None]
         if job.deleted_by is not None:
             people.append(job.deleted_by)
@@ -416,8 +418,9 @@ class Dashboard:
             positions=await gallery.positions(job),
             references=[i.position for i in await gallery.inputs(job) if i.data is not None],
             cost=cost_text(job),
-            parent=lineage.parent if lineage.parent and lineage.parent.id in visible else None,
-            children=[await self.tiles([c]) for c in lineage.children if c.id in visible],
+            parent=parent,
+            parent_tiles=await self.tiles([parent]) if parent else [],
+            children=await self.tiles(children),
             actions=actions,
             can_delete=job.deleted_at is None and job.delivered_message_id is not None,
             done=request.query.get("done", ""),
@@ -483,6 +486,7 @@ class Dashboard:
                 references=[],
                 cost=cost_text(job),
                 parent=None,
+                parent_tiles=[],
                 children=[],
                 actions=[],
                 can_delete=False,

@@ -255,9 +255,11 @@ async def test_the_job_page_shows_prompt_seed_cost_and_lineage(dashboard: Dashbo
     client = await dashboard.client(fake.mod)
     page = (await client.get(f"/jobs/{parent.id}")).text
     assert "the first lemon" in page and "42" in page and "$0.17" in page
-    assert f"/jobs/{child.id}" in page
+    assert f"/jobs/{child.id}" in page and "Made from this job" in page
+    assert f'src="/jobs/{child.id}/thumbs/0.webp"' in page and "Reroll" in page
     child_page = (await client.get(f"/jobs/{child.id}")).text
-    assert f'href="/jobs/{parent.id}"' in child_page
+    assert f'href="/jobs/{parent.id}"' in child_page  # the parent, with its thumbnail
+    assert f'src="/jobs/{parent.id}/thumbs/0.webp"' in child_page
 
 
 async def test_delete_from_the_job_page_goes_through_moderation_and_says_web(
