@@ -23,9 +23,9 @@ from bot.store import UsageReport
 TOP = 10  # series named in a chart; the rest are summed as "others"
 COLOURS = 10  # s0..s9 in style.css
 WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP_MARGIN, BOTTOM = 76, 12, 18, 34
+LEFT, RIGHT, TOP_MARGIN, BOTTOM = 92, 30, 22, 40
 BAR_SHARE = 0.72  # of a day's width
-X_LABELS = 8  # at most this many dates under the bars
+X_LABELS = 6  # at most this many dates under the bars
 CENT = 10_000  # micro-dollars: the smallest step of a dollar axis
 
 Split = Literal["model", "member"]
@@ -175,7 +175,7 @@ def bar_chart(
                 {
                     "class": "tick",
                     "x": _number(LEFT + band * n + band / 2),
-                    "y": str(base + 20),
+                    "y": str(base + 26),
                     "text-anchor": "middle",
                 },
             ).text = day[5:]  # MM-DD

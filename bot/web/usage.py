@@ -109,7 +109,7 @@ class UsagePages:
         measure: charts.Measure,
         by: Split,
         lang: Lang,
-    ) -> Markup:
+    ) -> tuple[str, Markup]:
         days = [day for day, _ in report.by_day]
         per_day = [
             amount for _, amount in (report.by_day if measure == "cost" else report.images_by_day)
@@ -138,19 +138,20 @@ class UsagePages:
         )
         if budget:
             desc += " " + label
+        title = t(f"web.usage_chart.{measure}", lang, by=Text(f"web.usage_by.{by}"))
         svg = charts.bar_chart(
             days,
             series,
             measure,
             ident=f"chart-{measure}",
-            title=t(f"web.usage_chart.{measure}", lang, by=Text(f"web.usage_by.{by}")),
+            title=title,
             desc=desc,
             amount=amount,
             label=lambda one: self._name(one, lang),
             budget=budget,
             budget_label=label,
         )
-        return Markup(svg)  # built by ElementTree, which escapes every text
+        return title, Markup(svg)  # built by ElementTree, which escapes every text
 
     def _rows(self, series: list[Series], lang: Lang) -> list[Row]:
         return [
