@@ -89,6 +89,7 @@ async def test_the_budget_line_and_what_is_left(dashboard: Dashboard):
     await dashboard.env.bot.billing.set_budget(
         fake.guild_id, fake.mod.id, amount=1_000_000, period="month", member_cap=250_000
     )
+    await dashboard.env.bot.billing.set_role_cap(fake.guild_id, fake.mod.id, 4242, 500_000)
     client = await dashboard.client(fake.mod)
     html = (await client.get(f"/servers/{fake.guild_id}/usage")).text
     spend = chart(html, "cost")
@@ -101,6 +102,7 @@ async def test_the_budget_line_and_what_is_left(dashboard: Dashboard):
     assert "20% of $1.00; $0.80 left" in html
     facts = re.search(r'<dl class="facts">.*?</dl>', html, re.S).group(0)
     assert "<dt>Left</dt><dd>$0.80</dd>" in facts and "<dt>Per member</dt><dd>$0.25</dd>" in facts
+    assert "<dt>Per member with role 4242</dt><dd>$0.50</dd>" in facts
     week = (await client.get(f"/servers/{fake.guild_id}/usage", params={"period": "week"})).text
     assert 'class="budget"' not in week  # a monthly budget is not drawn against a week
     assert "shown for the budget&#39;s own period" in week
