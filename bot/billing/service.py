@@ -118,6 +118,10 @@ class BillingService:
             target=str(role_id),
         )
 
+    async def role_caps(self, guild_id: int) -> dict[int, int]:
+        """Return the server's dollar caps per member by role (role id -> micro-dollars)."""
+        return dict(await self._store.spend.role_caps(guild_id))
+
     async def standing(self, guild_id: int, now: float | None = None) -> BudgetStanding | None:
         """Return the server's budget and its spend in the current window, or None."""
         budget = await self._store.spend.budget(guild_id)

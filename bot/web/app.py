@@ -29,6 +29,7 @@ from bot.web.access import RECHECK_SECONDS, moderated_servers
 from bot.web.auth import CALLBACK_PATH, DiscordSignIn, Signer, SignInFailed, safe_next
 from bot.web.names import Names
 from bot.web.render import STATIC, Pages
+from bot.web.usage import add_usage_routes
 
 log = logging.getLogger(__name__)
 
@@ -515,5 +516,6 @@ def build_app(bot: LemonBot) -> web.Application:
     app.router.add_get("/jobs/{job_id}/thumbs/{position}.webp", dashboard.thumbnail)
     app.router.add_get("/jobs/{job_id}/references/{position}", dashboard.reference)
     app.router.add_post("/jobs/{job_id}/delete", dashboard.delete)
+    add_usage_routes(app, dashboard)
     app.router.add_static("/static/", STATIC, append_version=False)
     return app
