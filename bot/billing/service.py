@@ -134,8 +134,8 @@ class BillingService:
         )
 
     async def role_caps(self, guild_id: int) -> dict[int, int]:
-        """Return the server's per-role dollar caps (role id -> micro-dollars per member)."""
-        return await self._store.spend.role_caps(guild_id)
+        """Return the server's dollar caps per member by role (role id -> micro-dollars)."""
+        return dict(await self._store.spend.role_caps(guild_id))
 
     async def standing(self, guild_id: int, now: float | None = None) -> BudgetStanding | None:
         """Return the server's budget and its spend in the current window, or None."""
@@ -149,6 +149,15 @@ class BillingService:
         return BudgetStanding(
             budget, window, settled, spent - settled, window_reset(now, budget.period)
         )
+
+    async def period_spend(self, guild_id: int) -> tuple[str, int, BudgetStanding | None]:
+        """Return this period (the budget's, else the month), its settled spend, the standing."""
+        standing = await self.standing(guild_id)
+        if standing is not None:
+            return standing.budget.period, standing.settled, standing
+        now = time.time()
+        since, until = window_start(now, "month"), window_reset(now, "month")
+        return "month", await self._store.spend.total(guild_id, since, until), None
 
     async def usage(self, guild_id: int, period: str | None = None) -> UsageReport:
         """Return what the server spent in the current window of ``period``.

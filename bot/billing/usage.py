@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from bot.quota import window_reset, window_start
-from bot.store import SpendRow, UsageReport
+from bot.store import DailySpend, SpendRow, UsageReport
 
 TOP = 10  # members and models listed by name; the rest are summed
 
@@ -32,12 +32,15 @@ def usage_report(
     by_model: Counter[str] = Counter()
     by_day: Counter[str] = Counter()
     images: Counter[str] = Counter()
+    daily: dict[tuple[str, int, str], tuple[int, int]] = {}
     for row in rows:
         by_member[row.user_id] += row.cost
         by_model[row.model] += row.cost
         day = dt.datetime.fromtimestamp(row.created_at, dt.UTC).date().isoformat()
         by_day[day] += row.cost
         images[day] += row.images
+        cost, count = daily.get((day, row.user_id, row.model), (0, 0))
+        daily[day, row.user_id, row.model] = (cost + row.cost, count + row.images)
     first = dt.datetime.fromtimestamp(since, dt.UTC).date()
     days = [(first + dt.timedelta(days=n)).isoformat() for n in range((until - since) // 86400)]
     return UsageReport(
@@ -52,6 +55,7 @@ def usage_report(
         images_by_day=[(day, images[day]) for day in days],
         budget=budget,
         left=left,
+        daily=[DailySpend(*key, cost, count) for key, (cost, count) in sorted(daily.items())],
     )
 
 

@@ -70,6 +70,8 @@ class ModeratorActions:
             said = text(result) if callable(text) else text
             self.audit.post_soon(
                 guild_id,
-                lambda lang: action_audit_embed(moderator_id, said, lang, thumbnail=thumbnail),
+                lambda lang: action_audit_embed(
+                    moderator_id, said, lang, thumbnail=thumbnail, via=via
+                ),
             )
         return result

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 ACTIVE_STATES = ("queued", "submitted", "running")
@@ -290,6 +290,17 @@ class SpendRow:
 
 
 @dataclass(frozen=True)
+class DailySpend:
+    """One day's settled spend of one member with one model (micro-dollars, images)."""
+
+    day: str  # ISO date (UTC)
+    user_id: int
+    model: str
+    cost: int
+    images: int
+
+
+@dataclass(frozen=True)
 class UsageReport:
     """What a server spent in one window: in all, per member, per model and per day."""
 
@@ -304,6 +315,8 @@ class UsageReport:
     images_by_day: list[tuple[str, int]]  # (ISO date, images delivered)
     budget: int | None = None  # the server's budget amount, when one is set
     left: int | None = None  # what is left of it now (settled and reserved spend deducted)
+    # Per (day, member, model): what the dashboard's charts split by member or model.
+    daily: list[DailySpend] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

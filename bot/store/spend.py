@@ -157,6 +157,15 @@ class SpendStore:
         )
         return row is not None
 
+    async def total(self, guild_id: int, since: float, until: float) -> int:
+        """Return what a server's jobs made in ``[since, until)`` cost (micro-dollars)."""
+        row = await self._db.fetchone(
+            "SELECT COALESCE(SUM(cost), 0) AS spent FROM jobs "
+            "WHERE guild_id = ? AND created_at >= ? AND created_at < ? AND cost > 0",
+            (guild_id, since, until),
+        )
+        return int(row["spent"]) if row else 0
+
     async def costs(self, guild_id: int, since: float, until: float) -> list[SpendRow]:
         """Return the settled, non-zero costs of jobs made in ``[since, until)``.
 

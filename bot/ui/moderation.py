@@ -241,14 +241,21 @@ def blocked_audit_embed(
 
 
 def action_audit_embed(
-    moderator_id: int, text: Text, locale: LocaleLike, *, thumbnail: str | None = None
+    moderator_id: int,
+    text: Text,
+    locale: LocaleLike,
+    *,
+    thumbnail: str | None = None,
+    via: str | None = None,
 ) -> discord.Embed:
-    """Return the audit-channel post for a moderator action."""
+    """Return the audit-channel post for a moderator action (``via="web"``: says so)."""
     embed = discord.Embed(
         title=t("mod.action", locale),
         description=t("mod.action_text", locale, moderator=mention(moderator_id), text=text),
         colour=COLOUR_AUDIT,
     )
+    if via == "web":
+        embed.set_footer(text=t("mod.action_via_web", locale))
     if thumbnail:
         embed.set_thumbnail(url=thumbnail)
     return embed

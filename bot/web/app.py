@@ -12,38 +12,66 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as dt_time
 from urllib.parse import urlencode
 
-import discord
 from aiohttp import web
 
 from bot.client import LemonBot
 from bot.errors import Refusal
-from bot.i18n import Lang, Text, locale_of
-from bot.store.rows import JOB_STATES, GalleryFilter, Job, WebSession
+from bot.i18n import CHINESE, ENGLISH, LANGUAGES, Dollars, Lang, Text, locale_of
+from bot.store.rows import JOB_STATES, BudgetStanding, GalleryFilter, Job, WebSession
 from bot.ui.details import cost_text
 from bot.web.access import RECHECK_SECONDS, VIEWER, moderated_servers
 from bot.web.auth import CALLBACK_PATH, DiscordSignIn, Signer, SignInFailed, safe_next
+from bot.web.names import Names
 from bot.web.render import STATIC, Pages
 from bot.web.settings import add_settings_routes
+from bot.web.usage import add_usage_routes
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "lemonbot_session"
 LOGIN_COOKIE = "lemonbot_login"
+LANG_COOKIE = "lemonbot_lang"  # the language the viewer chose (else their Discord locale's)
+LANG_COOKIE_AGE = 365 * 86400
 PUBLIC_PATHS = frozenset({"/login", CALLBACK_PATH, "/signed-out"})
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
 IMAGE_CACHE = "private, max-age=86400"
-NAME_CACHE_SECONDS = 300.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class ServerRow:
+    """A server on the Servers page: its images today and this period's spend."""
+
+    id: int
+    name: str
+    today: int
+    period: str
+    spent: int
+    standing: BudgetStanding | None
+
+    @property
+    def spent_text(self) -> Text:
+        """What was spent this period, of the budget if one is set."""
+        period = Text(f"budget_period.{self.period}")
+        if self.standing is None:
+            return Text.of("web.spent", spent=Dollars(self.spent, up=True), period=period)
+        return Text.of(
+            "web.spent_of_budget",
+            spent=Dollars(self.spent, up=True),
+            amount=Dollars(self.standing.budget.amount, exact=True),
+            left=Dollars(self.standing.left),
+            period=period,
+        )
 
 
 @dataclass(frozen=True)
@@ -87,7 +115,7 @@ class Dashboard:
         self.secure = self.base_url.startswith("https://")
         self.signer = Signer(settings.web_secret)
         self.pages = Pages()
-        self._names: dict[int, tuple[str, float]] = {}
+        self.names = Names(bot)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -105,9 +133,21 @@ class Dashboard:
         return self.signer.mac("csrf", session.id_hash)
 
     def lang(self, request: web.Request) -> Lang:
-        """Return the viewer's language (their Discord locale), English before sign-in."""
+        """Return the viewer's language: the one they chose, else their Discord locale's.
+
+        Before sign-in, the browser's first Accept-Language (Chinese for ``zh``, ``zh-CN``
+        and ``zh-Hans``; English otherwise).
+        """
+        chosen = request.cookies.get(LANG_COOKIE)
+        for lang in LANGUAGES:
+            if chosen == lang:
+                return lang
         viewer = request.get(VIEWER)
-        return locale_of(viewer.locale) if viewer is not None else locale_of("en-US")
+        if viewer is not None:
+            return locale_of(viewer.locale)
+        first = request.headers.get("Accept-Language", "").split(",")[0].split(";")[0]
+        tag = first.strip().lower()
+        return CHINESE if tag in ("zh", "zh-cn", "zh-hans", "zh-hans-cn") else ENGLISH
 
     def render(
         self, request: web.Request, template: str, /, *, status: int = 200, **context: object
@@ -118,6 +158,8 @@ class Dashboard:
             viewer=viewer,
             csrf=self.csrf(viewer) if viewer is not None else "",
             path=request.path,
+            here=request.path_qs,
+            languages=LANGUAGES,
         )
         return self.pages.render(template, self.lang(request), status=status, context=context)
 
@@ -130,19 +172,12 @@ class Dashboard:
         response.del_cookie(name, path="/", secure=self.secure, httponly=True, samesite="Lax")
 
     async def server_name(self, guild_id: int) -> str:
-        """Return the server's name, from the gateway's cache or Discord (cached a few minutes)."""
-        guild = self.bot.get_guild(guild_id)
-        if guild is not None and guild.name:
-            return guild.name
-        cached = self._names.get(guild_id)
-        if cached is not None and time.monotonic() - cached[1] < NAME_CACHE_SECONDS:
-            return cached[0]
-        try:
-            name = (await self.bot.fetch_guild(guild_id)).name
-        except (discord.HTTPException, OSError, TimeoutError):
-            name = str(guild_id)
-        self._names[guild_id] = (name, time.monotonic())
-        return name
+        """Return the server's name (see :class:`~bot.web.names.Names`)."""
+        return await self.names.server(guild_id)
+
+    async def member_names(self, guild_id: int | None, user_ids: Iterable[int]) -> dict[int, str]:
+        """Return the names a page shows for ``user_ids`` (the rest show their id)."""
+        return await self.names.members(guild_id, user_ids)
 
     # ------------------------------------------------------------------ middleware
 
@@ -228,6 +263,16 @@ class Dashboard:
         self._clear_cookie(response, SESSION_COOKIE)
         raise response
 
+    async def language(self, request: web.Request) -> web.StreamResponse:
+        """Switch the dashboard's language (POST, with its CSRF token); back where it was."""
+        form = await request.post()
+        chosen = str(form.get("lang", ""))
+        if chosen not in LANGUAGES:
+            return self.render(request, "error.html", status=400, message="web.bad_language")
+        response = web.HTTPSeeOther(safe_next(str(form.get("next", "/"))))
+        self._set_cookie(response, LANG_COOKIE, chosen, LANG_COOKIE_AGE)
+        raise response
+
     async def signed_out(self, request: web.Request) -> web.StreamResponse:
         """Say the viewer is signed out."""
         return self.render(request, "signed_out.html")
@@ -266,7 +311,15 @@ class Dashboard:
         """Show the servers the viewer moderates, with today's images."""
         ids = list(request[VIEWER].moderated_ids)
         today = await self.bot.gallery.images_today(ids)
-        servers = [(gid, await self.server_name(gid), today.get(gid, 0)) for gid in ids]
+        servers = [
+            ServerRow(
+                gid,
+                await self.server_name(gid),
+                today.get(gid, 0),
+                *await self.bot.billing.period_spend(gid),
+            )
+            for gid in ids
+        ]
         return self.render(request, "servers.html", servers=servers)
 
     def _filters(self, request: web.Request, guild_id: int) -> tuple[GalleryFilter, dict[str, str]]:
@@ -313,6 +366,7 @@ class Dashboard:
             guild_id=guild_id,
             name=await self.server_name(guild_id),
             tiles=await self.tiles(jobs),
+            names=await self.member_names(guild_id, [j.user_id for j in jobs]),
             shown=shown,
             models=await self.bot.gallery.models([guild_id]),
             states=JOB_STATES,
@@ -333,6 +387,7 @@ class Dashboard:
             request,
             "mine.html",
             tiles=await self.tiles(jobs),
+            names={viewer.user_id: viewer.username},
             older=older,
             paged=filters.before_id is not None,
         )
@@ -349,16 +404,25 @@ class Dashboard:
             for j in family
             if j.user_id == request[VIEWER].user_id or self.moderates(request, j.guild_id)
         }
+        actions = await gallery.actions(job) if moderator else []
+        parent = lineage.parent if lineage.parent and lineage.parent.id in visible else None
+        children = [c for c in lineage.children if c.id in visible]
+        people = [job.user_id, *(j.user_id for j in (*children, *([parent] if parent else [])))]
+        people += [a.moderator_id for a in actions if a.moderator_id is not None]
+        if job.deleted_by is not None:
+            people.append(job.deleted_by)
         return self.render(
             request,
             "job.html",
             job=job,
+            names=await self.member_names(job.guild_id, people),
             positions=await gallery.positions(job),
             references=[i.position for i in await gallery.inputs(job) if i.data is not None],
             cost=cost_text(job),
-            parent=lineage.parent if lineage.parent and lineage.parent.id in visible else None,
-            children=[await self.tiles([c]) for c in lineage.children if c.id in visible],
-            actions=await gallery.actions(job) if moderator else [],
+            parent=parent,
+            parent_tiles=await self.tiles([parent]) if parent else [],
+            children=await self.tiles(children),
+            actions=actions,
             can_delete=job.deleted_at is None and job.delivered_message_id is not None,
             done=request.query.get("done", ""),
             refusal=None,
@@ -423,6 +487,7 @@ class Dashboard:
                 references=[],
                 cost=cost_text(job),
                 parent=None,
+                parent_tiles=[],
                 children=[],
                 actions=[],
                 can_delete=False,
@@ -443,6 +508,7 @@ def build_app(bot: LemonBot) -> web.Application:
     app.router.add_get(CALLBACK_PATH, dashboard.callback)
     app.router.add_post("/logout", dashboard.logout)
     app.router.add_get("/signed-out", dashboard.signed_out)
+    app.router.add_post("/language", dashboard.language)
     app.router.add_get("/mine", dashboard.mine)
     app.router.add_get("/servers/{guild_id}", dashboard.gallery)
     app.router.add_get("/jobs/{job_id}", dashboard.job)
@@ -451,5 +517,6 @@ def build_app(bot: LemonBot) -> web.Application:
     app.router.add_get("/jobs/{job_id}/references/{position}", dashboard.reference)
     app.router.add_post("/jobs/{job_id}/delete", dashboard.delete)
     add_settings_routes(app, dashboard)
+    add_usage_routes(app, dashboard)
     app.router.add_static("/static/", STATIC, append_version=False)
     return app

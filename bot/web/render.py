@@ -22,6 +22,18 @@ def _t(context: Any, key: str, /, **params: object) -> str:
 
 
 @jinja2.pass_context
+def _member(context: Any, user_id: int) -> str:
+    """Return a member's name where the page knows it (``names``), else "Member <id>"."""
+    name = (context.get("names") or {}).get(user_id)
+    return str(name) if name else t("web.member_id", context["lang"], user=user_id)
+
+
+def _t_in(lang: Lang, key: str, /, **params: object) -> str:
+    """Render ``key`` in ``lang``, whoever reads the page (a language's own name)."""
+    return t(key, lang, **params)
+
+
+@jinja2.pass_context
 def _render(context: Any, text: Text) -> str:
     return text.render(context["lang"])
 
@@ -37,7 +49,7 @@ def _shorten(text: str, size: int = 80) -> str:
 
 
 def environment() -> jinja2.Environment:
-    """Return the templates' environment (autoescaped; ``t``, ``render``, ``when``)."""
+    """Return the templates' environment (autoescaped; ``t``, ``t_in``, ``member``, ...)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -45,7 +57,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(t=_t, render=_render, when=_when, now=time.time)
+    env.globals.update(t=_t, t_in=_t_in, member=_member, render=_render, when=_when, now=time.time)
     env.filters["shorten"] = _shorten
     return env
 

@@ -174,6 +174,16 @@ async def test_a_moderator_signs_in_filters_opens_a_job_and_deletes_it(
         await phone.get_by_role("heading", name="Job #").wait_for()
         assert await phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         await shot(phone, "8-phone-job")
+
+        # The language switch: Chinese from the header, kept on the next page.
+        await phone.get_by_role("button", name="中文").click()
+        await phone.get_by_role("heading", name="任务 #").wait_for()
+        await phone.goto(base + f"/servers/{fake.guild_id}")
+        await phone.get_by_role("heading", name="Lemon Grove 的图库").wait_for()
+        assert await phone.get_attribute("html", "lang") == "zh-CN"
+        chinese = phone.get_by_role("button", name="中文")
+        assert await chinese.get_attribute("aria-pressed") == "true"
+        await shot(phone, "9-phone-gallery-zh")
     finally:
         await browser.close()
         await playwright.stop()
@@ -217,3 +227,72 @@ async def test_python_m_bot_web_serves_the_same_database_beside_the_bot(
         await browser.close()
         await playwright.stop()
     assert fake.identify_count == 1  # the web process never opened a gateway session
+
+
+async def test_a_moderator_reads_the_usage_chart_on_a_desktop_and_a_phone(
+    fake: FakeDiscord, make_bot: BotFactory
+) -> None:
+    """Two priced images: the Usage page's SVG chart shows them, by model and by member, in
+    light and dark mode, without sideways scroll on a phone; the CSV link downloads."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    bot = make_bot(env=web_env(fake, port))
+    await bot.start()
+    await make_image(fake, fake.alice, "a lemon for the usage chart")
+    await make_image(fake, fake.bob, "a lime for the usage chart")
+    costs = [job["cost"] for job in bot.jobs()]
+    assert len(costs) == 2 and all(costs), costs
+    fake.oauth_user = fake.mod
+    playwright, browser = await chromium()
+    try:
+        page = await sign_in(browser, base, viewport={"width": 1280, "height": 900})
+        await page.get_by_role("link", name="Lemon Grove").click()
+        await page.get_by_role("link", name="Usage", exact=True).click()
+        await page.get_by_role("heading", name="Usage of Lemon Grove").wait_for()
+        spend = page.get_by_role("img", name="Spend per day, by model")
+        await expect(spend).to_be_visible()
+        box = await spend.bounding_box()
+        assert box is not None and box["width"] > 400 and box["height"] > 150
+        bars = page.locator("svg#chart-cost rect")
+        assert await bars.count() == 1  # one model, one day
+        model, total = bot.jobs()[0]["model"], sum(costs)
+        title = await bars.first.locator("title").text_content()
+        assert title is not None and title.endswith(f"{model}: ${total / 1_000_000:g}"), title
+        light = await bars.first.evaluate("rect => getComputedStyle(rect).fill")
+        await no_image_without_alt(page)
+        await shot(page, "10-usage")
+
+        await page.emulate_media(color_scheme="dark")
+        dark = await bars.first.evaluate("rect => getComputedStyle(rect).fill")
+        assert light != dark  # the palette follows prefers-color-scheme
+        await shot(page, "11-usage-dark")
+        await page.emulate_media(color_scheme="light")
+
+        await page.get_by_label("Split by").select_option("member")
+        await page.get_by_role("button", name="Filter").click()
+        await page.wait_for_url("**by=member**")
+        await expect(page.get_by_role("img", name="Spend per day, by member")).to_be_visible()
+        assert await bars.count() == 2  # alice and bob, stacked on the one day
+        await shot(page, "12-usage-by-member")
+
+        async with page.expect_download() as started:
+            await page.get_by_role("link", name="Download this period's jobs (CSV)").click()
+        download = await started.value
+        saved = await download.path()
+        text = await asyncio.to_thread(Path(saved).read_text, encoding="utf-8")
+        header = text.splitlines()[0].split(",")
+        assert "cost_usd" in header and len(text.splitlines()) == 3
+
+        phone = await sign_in(
+            browser, base, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2
+        )
+        await phone.goto(base + f"/servers/{fake.guild_id}/usage")
+        chart = phone.get_by_role("img", name="Images per day, by model")
+        await expect(chart).to_be_visible()
+        box = await chart.bounding_box()
+        assert box is not None and 250 < box["width"] <= PHONE["width"]
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        await shot(phone, "13-phone-usage")
+    finally:
+        await browser.close()
+        await playwright.stop()

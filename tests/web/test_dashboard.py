@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from bot.dashboard import hash_session_id
+from bot.quota import window_of
 from bot.web.auth import safe_next
 from tests.web.conftest import Dashboard
 
@@ -254,15 +255,18 @@ async def test_the_job_page_shows_prompt_seed_cost_and_lineage(dashboard: Dashbo
     client = await dashboard.client(fake.mod)
     page = (await client.get(f"/jobs/{parent.id}")).text
     assert "the first lemon" in page and "42" in page and "$0.17" in page
-    assert f"/jobs/{child.id}" in page
+    assert f"/jobs/{child.id}" in page and "Made from this job" in page
+    assert f'src="/jobs/{child.id}/thumbs/0.webp"' in page and "Reroll" in page
     child_page = (await client.get(f"/jobs/{child.id}")).text
-    assert f'href="/jobs/{parent.id}"' in child_page
+    assert f'href="/jobs/{parent.id}"' in child_page  # the parent, with its thumbnail
+    assert f'src="/jobs/{parent.id}/thumbs/0.webp"' in child_page
 
 
 async def test_delete_from_the_job_page_goes_through_moderation_and_says_web(
     dashboard: Dashboard,
 ):
     env, fake = dashboard.env, dashboard.fake
+    await env.db.guilds.update_settings(fake.guild_id, log_channel_id=fake.channel2_id)
     interaction = await env.imagine(user=fake.alice, prompt="a lemon to delete")
     job = await env.settled((await env.job_for(interaction)).id)
     assert job.state == "succeeded" and job.delivered_message_id is not None
@@ -277,6 +281,18 @@ async def test_delete_from_the_job_page_goes_through_moderation_and_says_web(
     assert entry.target == f"job:{job.id}"
     after = (await client.get(answer.headers["Location"])).text
     assert "from the web dashboard" in after and "Delete the result" not in after
+
+    def audit_footers() -> list[str]:
+        return [
+            (e.get("footer") or {}).get("text", "")
+            for m in fake.channel_messages(fake.channel2_id)
+            for e in m.get("embeds") or []
+            if e.get("title") == "Moderator action"
+        ]
+
+    # The audit channel says it too.
+    await fake.wait_for(lambda: audit_footers(), what="the audit post of the delete")
+    assert audit_footers() == ["Done from the web dashboard"]
     again = await client.post(f"/jobs/{job.id}/delete", data={"csrf": csrf_of(after)})
     assert again.status_code == 409  # already deleted: the service's refusal, shown
 
@@ -375,3 +391,61 @@ async def test_gallery_filters_dates_and_reference_images_and_mine_downloads(
     )
     stranger = await dashboard.client(fake.bob)
     assert (await stranger.get(f"/jobs/{remix.id}/references/0")).status_code == 404
+
+
+async def test_the_language_follows_discord_and_the_viewer_can_switch_it(dashboard: Dashboard):
+    """A zh-CN Discord account reads Chinese; a switch (with CSRF) sticks; junk is refused."""
+    fake = dashboard.fake
+    fake.mod.locale = "zh-CN"
+    client = await dashboard.client(fake.mod)
+    page = await client.get("/")
+    assert '<html lang="zh-CN">' in page.text and "退出登录" in page.text
+    assert 'value="zh-CN" lang="zh-CN" aria-pressed="true">中文' in page.text
+    gallery = f"/servers/{fake.guild_id}?model=nano-banana"
+    answer = await client.post(
+        "/language", data={"csrf": csrf_of(page.text), "lang": "en", "next": gallery}
+    )
+    assert answer.status_code == 303 and answer.headers["Location"] == gallery
+    cookie = answer.headers["Set-Cookie"]
+    assert "lemonbot_lang=en" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    page = await client.get(gallery)
+    assert '<html lang="en">' in page.text and "Sign out" in page.text
+    refused = await client.post("/language", data={"csrf": csrf_of(page.text), "lang": "fr"})
+    assert refused.status_code == 400
+    foreign = await client.post(
+        "/language",
+        data={"csrf": csrf_of(page.text), "lang": "zh-CN", "next": "https://evil.example/"},
+    )
+    assert foreign.status_code == 303 and foreign.headers["Location"] == "/"
+    forged = await client.post("/language", data={"lang": "zh-CN"})
+    assert forged.status_code == 403
+
+
+async def test_before_sign_in_the_browsers_language_is_read(dashboard: Dashboard):
+    client = dashboard.anonymous()
+    page = await client.get("/signed-out", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert '<html lang="zh-CN">' in page.text
+    page = await client.get("/signed-out", headers={"Accept-Language": "fr-FR,en;q=0.5"})
+    assert '<html lang="en">' in page.text
+
+
+async def test_the_servers_page_shows_this_periods_spend_and_the_budget(dashboard: Dashboard):
+    env, fake = dashboard.env, dashboard.fake
+    job = await dashboard.job(user=fake.alice)
+    await dashboard.job(user=fake.bob, state="failed", images=0)
+    month = window_of(time.time(), "month")
+    await env.db.db.execute(
+        "UPDATE jobs SET cost = 39000, budget_window = ? WHERE id = ?", (month, job.id)
+    )
+    client = await dashboard.client(fake.mod)
+    assert "1 image today · $0.04 spent this month" in (await client.get("/")).text
+    await env.db.spend.set_budget(
+        fake.guild_id,
+        amount=20_000_000,
+        period="month",
+        member_cap=None,
+        allow_unpriced=False,
+        set_by=fake.mod.id,
+    )
+    text = (await client.get("/")).text
+    assert "$0.04 of $20.00 spent this month, $19.96 left" in text

@@ -91,6 +91,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ): "the Content-Security-Policy header",
     ("bot/web/app.py", "private, max-age=86400"): "a Cache-Control header",
     ("bot/web/app.py", 'attachment; filename="{}"'): "a Content-Disposition header",
+    ("bot/web/usage.py", 'attachment; filename="{}"'): "a Content-Disposition header",
     ("bot/web/app.py", "no sign-in was started here"): "SignInFailed's reason, logged only",
     ("bot/web/auth.py", "identify guilds"): "the OAuth2 scopes",
     ("bot/web/auth.py", "The httpx module is deprecated"): "a warning filter's pattern",

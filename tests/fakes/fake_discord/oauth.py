@@ -193,7 +193,8 @@ class OAuth(FakeState):
         user = self._bearer_user(request)
         if user is None:
             return web.json_response({"message": "401: Unauthorized", "code": 0}, status=401)
-        return web.json_response(user.payload())
+        # The identify scope's user object carries the account's language (UserPIIResponse).
+        return web.json_response({**user.payload(), "locale": user.locale, "mfa_enabled": False})
 
     async def _oauth_guilds(self, request: web.Request) -> web.StreamResponse:
         if not request.headers.get("Authorization", "").startswith("Bearer "):
