@@ -10,13 +10,23 @@ read from the ledger there, so two processes never both take the last cents.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from decimal import Decimal
 
+from bot.billing.prices import MICROS
 from bot.errors import BudgetExceeded
 from bot.i18n import Dollars, Text
 from bot.store import Budget, JobDraft
 from bot.ui.format import timestamp
 
 THRESHOLDS = (50, 80, 100)  # per cent of a budget: the audit channel hears each once
+# What a moderator may type as a budget or a cap (/imagemod budget, the dashboard).
+MIN_DOLLARS = 0.01  # a budget or a member cap; a role's cap may be 0
+MAX_DOLLARS = 1_000_000.0  # a budget above a million dollars a period is a typo
+
+
+def typed_micros(dollars: float | Decimal) -> int:
+    """Return a dollar amount typed by a moderator as micro-dollars."""
+    return int(Decimal(str(dollars)) * MICROS)
 
 
 def _period(budget: Budget, window: str) -> Text:

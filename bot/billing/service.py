@@ -43,8 +43,13 @@ class BillingService:
         period: str,
         member_cap: int | None = None,
         allow_unpriced: bool = False,
+        via: str | None = None,
     ) -> Budget:
-        """Set the server's budget (micro-dollars per period); recorded as a moderator action."""
+        """Set the server's budget (micro-dollars per period); recorded as a moderator action.
+
+        ``via="web"`` (here and in the other budget actions) records that it was done from
+        the dashboard.
+        """
         text = Text.of(
             "action.budget_set",
             amount=Dollars(amount, exact=True),
@@ -75,9 +80,12 @@ class BillingService:
                     "allow_unpriced": allow_unpriced,
                 }.items()
             ),
+            via=via,
         )
 
-    async def clear_budget(self, guild_id: int, moderator_id: int) -> bool:
+    async def clear_budget(
+        self, guild_id: int, moderator_id: int, *, via: str | None = None
+    ) -> bool:
         """Remove the server's budget; False when it had none (nothing is recorded then)."""
         if await self._store.spend.budget(guild_id) is None:
             return False
@@ -88,9 +96,12 @@ class BillingService:
             Text("action.budget_cleared"),
             lambda: self._store.spend.clear_budget(guild_id),
             detail="cleared",
+            via=via,
         )
 
-    async def set_role_cap(self, guild_id: int, moderator_id: int, role_id: int, cap: int) -> None:
+    async def set_role_cap(
+        self, guild_id: int, moderator_id: int, role_id: int, cap: int, *, via: str | None = None
+    ) -> None:
         """Give a role its own dollar cap per member; recorded as a moderator action."""
         text = Text.of(
             "action.budget_role_cap", role=mention(role_id, "role"), amount=Dollars(cap, exact=True)
@@ -103,9 +114,12 @@ class BillingService:
             lambda: self._store.spend.set_role_cap(guild_id, role_id, cap, moderator_id),
             target=str(role_id),
             detail=f"cap={cap}",
+            via=via,
         )
 
-    async def clear_role_cap(self, guild_id: int, moderator_id: int, role_id: int) -> bool:
+    async def clear_role_cap(
+        self, guild_id: int, moderator_id: int, role_id: int, *, via: str | None = None
+    ) -> bool:
         """Remove a role's dollar cap; False when it had none."""
         if role_id not in await self._store.spend.role_caps(guild_id):
             return False
@@ -116,6 +130,7 @@ class BillingService:
             Text.of("action.budget_role_cap_cleared", role=mention(role_id, "role")),
             lambda: self._store.spend.clear_role_cap(guild_id, role_id),
             target=str(role_id),
+            via=via,
         )
 
     async def role_caps(self, guild_id: int) -> dict[int, int]:

@@ -11,7 +11,9 @@ limit;
 :mod:`~bot.moderation.members` says who a member is in a server (roles, server-wide
 permissions; fetched from Discord for a press outside the server);
 :mod:`~bot.moderation.audit` posts to the audit channel;
-:mod:`~bot.moderation.export` writes the CSV.
+:mod:`~bot.moderation.export` writes the CSV;
+:mod:`~bot.moderation.config` turns the settings a moderator picks (``/imagemod config``,
+``quota``, or the dashboard's Settings page) into changes and what they say.
 """
 
 from __future__ import annotations

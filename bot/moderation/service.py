@@ -162,11 +162,19 @@ class ModerationService:
         return (await self._store.guilds.settings(guild_id)).cost_visible
 
     async def configure(
-        self, guild_id: int, moderator_id: int, changes: dict[str, Any], text: Text
+        self,
+        guild_id: int,
+        moderator_id: int,
+        changes: dict[str, Any],
+        text: Text,
+        *,
+        via: str | None = None,
     ) -> tuple[GuildSettings, bool]:
         """Change server settings; return them and whether the audit post got through.
 
         Turning the audit channel off is still announced in the channel it used to be.
+        ``via="web"`` (here and in the other settings' actions) records that it was done
+        from the dashboard.
         """
         before = await self._store.guilds.settings(guild_id)
         after = await self._actions.act(
@@ -177,6 +185,7 @@ class ModerationService:
             lambda: self._store.guilds.update_settings(guild_id, **changes),
             detail=", ".join(f"{k}={v}" for k, v in changes.items()),
             post=False,
+            via=via,
         )
         channel_id = after.log_channel_id or before.log_channel_id
         posted = await self.audit.post(
@@ -187,7 +196,13 @@ class ModerationService:
         return after, posted
 
     async def set_default_quota(
-        self, guild_id: int, moderator_id: int, changes: dict[str, Any], bot_default: int
+        self,
+        guild_id: int,
+        moderator_id: int,
+        changes: dict[str, Any],
+        bot_default: int,
+        *,
+        via: str | None = None,
     ) -> Text:
         """Change the server's default quota or its period; return what was done."""
 
@@ -205,6 +220,7 @@ class ModerationService:
             describe,
             lambda: self._store.guilds.update_settings(guild_id, **changes),
             detail=", ".join(f"{k}={v}" for k, v in changes.items()),
+            via=via,
         )
         return describe(settings)
 
@@ -245,7 +261,13 @@ class ModerationService:
         )
 
     async def add_rule(
-        self, guild_id: int, pattern: str, is_regex: bool, moderator_id: int
+        self,
+        guild_id: int,
+        pattern: str,
+        is_regex: bool,
+        moderator_id: int,
+        *,
+        via: str | None = None,
     ) -> PromptRule:
         """Validate and add a blocklist entry (within the limits of bot.moderation.blocklist)."""
         pattern, kind = pattern.strip(), rule_kind(is_regex)
@@ -270,10 +292,13 @@ class ModerationService:
             change,
             target=lambda rule: f"rule:{rule.id}",
             detail=f"{kind.render(ENGLISH)}: {pattern}",
+            via=via,
         )
         return rule
 
-    async def remove_rule(self, guild_id: int, rule_id: int, moderator_id: int) -> None:
+    async def remove_rule(
+        self, guild_id: int, rule_id: int, moderator_id: int, *, via: str | None = None
+    ) -> None:
         """Remove a blocklist entry; refuse if there is none with that number."""
 
         async def change() -> None:
@@ -287,6 +312,7 @@ class ModerationService:
             Text.of("action.blocklist_remove", id=rule_id),
             change,
             target=f"rule:{rule_id}",
+            via=via,
         )
 
     async def set_quota_rule(
@@ -296,6 +322,8 @@ class ModerationService:
         target_id: int,
         units: int | None,
         moderator_id: int,
+        *,
+        via: str | None = None,
     ) -> Text:
         """Set a member's or a role's quota (None = unlimited); return what was done."""
         shown = mention(target_id, "role" if kind == "role" else "user")
@@ -310,11 +338,12 @@ class ModerationService:
             ),
             target=f"{kind}:{target_id}",
             detail=limit_text(units).render(ENGLISH),
+            via=via,
         )
         return text
 
     async def clear_quota_rule(
-        self, guild_id: int, kind: str, target_id: int, moderator_id: int
+        self, guild_id: int, kind: str, target_id: int, moderator_id: int, *, via: str | None = None
     ) -> Text:
         """Remove a member's or a role's quota; refuse if there is none; return what was done."""
         shown = mention(target_id, "role" if kind == "role" else "user")
@@ -331,6 +360,7 @@ class ModerationService:
             text,
             change,
             target=f"{kind}:{target_id}",
+            via=via,
         )
         return text
 

@@ -15,15 +15,19 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from aiohttp import web
+
 from bot.client import LemonBot
 from bot.errors import NotAllowed, ServiceUnavailable
 from bot.moderation.members import is_moderator
+from bot.store.rows import WebSession
 
 log = logging.getLogger(__name__)
 
 RECHECK_SECONDS = 60.0
 MAX_SERVERS = 200  # servers of one user checked (Discord lists at most 200 per page)
 CONCURRENCY = 4
+VIEWER = web.RequestKey("viewer", WebSession)  # the signed-in session of a request
 
 
 async def moderated_servers(bot: LemonBot, user_id: int, guild_ids: Sequence[int]) -> list[int]:

@@ -25,10 +25,11 @@ from bot.errors import Refusal
 from bot.i18n import CHINESE, ENGLISH, LANGUAGES, Dollars, Lang, Text, locale_of
 from bot.store.rows import JOB_STATES, BudgetStanding, GalleryFilter, Job, WebSession
 from bot.ui.details import cost_text
-from bot.web.access import RECHECK_SECONDS, moderated_servers
+from bot.web.access import RECHECK_SECONDS, VIEWER, moderated_servers
 from bot.web.auth import CALLBACK_PATH, DiscordSignIn, Signer, SignInFailed, safe_next
 from bot.web.names import Names
 from bot.web.render import STATIC, Pages
+from bot.web.settings import add_settings_routes
 from bot.web.usage import add_usage_routes
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ CSP = (
 IMAGE_CACHE = "private, max-age=86400"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-VIEWER = web.RequestKey("viewer", WebSession)
 
 
 @dataclass(frozen=True)
@@ -516,6 +516,7 @@ def build_app(bot: LemonBot) -> web.Application:
     app.router.add_get("/jobs/{job_id}/thumbs/{position}.webp", dashboard.thumbnail)
     app.router.add_get("/jobs/{job_id}/references/{position}", dashboard.reference)
     app.router.add_post("/jobs/{job_id}/delete", dashboard.delete)
+    add_settings_routes(app, dashboard)
     add_usage_routes(app, dashboard)
     app.router.add_static("/static/", STATIC, append_version=False)
     return app

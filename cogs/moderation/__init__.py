@@ -21,37 +21,27 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import tasks
 
-from bot.catalog import OUTPUT_FORMATS
 from bot.client import LemonBot
-from bot.errors import InvalidRequest, Refusal
-from bot.i18n import Joined, Text, command_text
+from bot.errors import Refusal
+from bot.i18n import Text, command_text
+from bot.moderation.config import FORMATS, MAX_RUNNING, RESETS, STRICTNESS, config_changes
 from bot.ui.format import mention
 from bot.ui.options import AuditChannel
 from bot.ui.replies import CheckRefused
 from bot.ui.rules import config_embed
 from cogs.moderation.budget import BudgetCommands, UsageCommands
-from cogs.moderation.common import MAX_RUNNING, blocklist, budget, guild_of, imagemod, quota
+from cogs.moderation.common import blocklist, budget, guild_of, imagemod, quota
 from cogs.moderation.review import ReviewCommands
 from cogs.moderation.rules import RuleCommands
 
 log = logging.getLogger(__name__)
 
-# reset choice -> the settings put back to the default; its name is choice.reset_<choice>
-# and the confirmation action.reset_<choice>.
-RESETS = {
-    "log_channel": ("log_channel_id",),
-    "moderator_role": ("moderator_role_id",),
-    "running": ("max_running_per_user", "max_running_per_guild"),
-}
 RESET_CHOICES = [Choice(name=command_text(f"choice.reset_{name}"), value=name) for name in RESETS]
 STRICTNESS_CHOICES = [
-    Choice(name=command_text(f"choice.strictness_{value}"), value=value)
-    for value in ("auto", "low_age_restricted")
+    Choice(name=command_text(f"choice.strictness_{value}"), value=value) for value in STRICTNESS
 ]
-# "bot": no server default, the bot picks PNG or WebP for each request.
 FORMAT_CHOICES = [
-    Choice(name=command_text(f"choice.default_format_{value}"), value=value)
-    for value in ("bot", *OUTPUT_FORMATS)
+    Choice(name=command_text(f"choice.default_format_{value}"), value=value) for value in FORMATS
 ]
 
 
@@ -145,51 +135,24 @@ class Moderation(ReviewCommands, RuleCommands, BudgetCommands, UsageCommands):
         gateway's strictness and the default image format.
         """
         guild_id = guild_of(interaction)
-        changes: dict[str, Any] = {}
-        said: list[Text] = []
-        if reset in RESETS:
-            changes.update(dict.fromkeys(RESETS[reset]))
-            said.append(Text(f"action.reset_{reset}"))
-        if log_channel is not None:
-            changes["log_channel_id"] = log_channel.id
-            said.append(Text.of("action.audit_channel", channel=mention(log_channel.id, "channel")))
-        if moderator_role is not None:
-            if moderator_role.is_default():
-                raise InvalidRequest("refusal.everyone_moderator")
-            changes["moderator_role_id"] = moderator_role.id
-            said.append(Text.of("action.moderator_role", role=mention(moderator_role.id, "role")))
-        if max_running_per_user is not None:
-            changes["max_running_per_user"] = max_running_per_user
-            said.append(Text.of("action.running_per_member", count=max_running_per_user))
-        if max_running_per_server is not None:
-            changes["max_running_per_guild"] = max_running_per_server
-            said.append(Text.of("action.running_per_server", count=max_running_per_server))
-        if fold_accents is not None:
-            changes["fold_accents"] = fold_accents
-            said.append(
-                Text("action.fold_accents_on" if fold_accents else "action.fold_accents_off")
-            )
-        if strictness is not None:
-            changes["strictness"] = strictness
-            said.append(Text(f"action.strictness_{strictness}"))
-        if output_format is not None:
-            chosen = None if output_format == "bot" else output_format
-            changes["output_format"] = chosen
-            said.append(
-                Text.of("action.output_format", format=chosen)
-                if chosen
-                else Text("action.output_format_bot")
-            )
-        if show_cost is not None:
-            changes["cost_visible"] = show_cost
-            said.append(Text("action.show_cost_on" if show_cost else "action.show_cost_off"))
+        changes, text = config_changes(
+            guild_id,
+            reset=reset,
+            log_channel_id=log_channel.id if log_channel is not None else None,
+            moderator_role_id=moderator_role.id if moderator_role is not None else None,
+            max_running_per_user=max_running_per_user,
+            max_running_per_server=max_running_per_server,
+            fold_accents=fold_accents,
+            strictness=strictness,
+            output_format=output_format,
+            show_cost=show_cost,
+        )
         locale = interaction.locale
-        if not changes:
+        if text is None:
             await interaction.response.send_message(
                 embed=await self._config_embed(guild_id, locale), ephemeral=True
             )
             return
-        text = Text.of("action.config", changes=Joined(said, "clauses"))
         await interaction.response.defer(ephemeral=True, thinking=True)
         _, posted = await self.service.configure(guild_id, interaction.user.id, changes, text)
         reply = Text.of("mod.done", text=text).render(locale)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-from decimal import Decimal
 
 import discord
 from discord import app_commands
 from discord.app_commands import Range
 
-from bot.billing import MICROS
+from bot.billing.budgets import MAX_DOLLARS, MIN_DOLLARS, typed_micros
 from bot.billing.usage import usage_chart
 from bot.client import LemonBot
 from bot.i18n import Text, command_text
@@ -22,13 +21,6 @@ from cogs.moderation.common import (
     imagemod,
     reply,
 )
-
-MAX_DOLLARS = 1_000_000.0  # a budget above a million dollars a period is a typo
-
-
-def _micros(dollars: float) -> int:
-    """Return a dollar amount typed by a moderator as micro-dollars."""
-    return int(Decimal(str(dollars)) * MICROS)
 
 
 class BudgetCommands(CommandsBase):
@@ -45,9 +37,9 @@ class BudgetCommands(CommandsBase):
     async def budget_set(
         self,
         interaction: discord.Interaction[LemonBot],
-        amount: Range[float, 0.01, MAX_DOLLARS],
+        amount: Range[float, MIN_DOLLARS, MAX_DOLLARS],
         period: str,
-        member_cap: Range[float, 0.01, MAX_DOLLARS] | None = None,
+        member_cap: Range[float, MIN_DOLLARS, MAX_DOLLARS] | None = None,
         allow_unpriced: bool = False,
     ) -> None:
         """Set the server's image budget in dollars: no request is sent that could pass it."""
@@ -56,9 +48,9 @@ class BudgetCommands(CommandsBase):
         await self.bot.billing.set_budget(
             guild_id,
             interaction.user.id,
-            amount=_micros(amount),
+            amount=typed_micros(amount),
             period=period,
-            member_cap=_micros(member_cap) if member_cap is not None else None,
+            member_cap=typed_micros(member_cap) if member_cap is not None else None,
             allow_unpriced=allow_unpriced,
         )
         standing = await self.bot.billing.standing(guild_id)
@@ -80,7 +72,7 @@ class BudgetCommands(CommandsBase):
     ) -> None:
         """Give a role its own dollar cap per member (its most generous role wins)."""
         await self.bot.billing.set_role_cap(
-            guild_of(interaction), interaction.user.id, role.id, _micros(amount)
+            guild_of(interaction), interaction.user.id, role.id, typed_micros(amount)
         )
         await reply(interaction, Text("budget.role_cap_set"))
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import discord
 from discord import app_commands
 from discord.app_commands import Range
@@ -12,11 +10,11 @@ from bot.client import LemonBot
 from bot.errors import InvalidRequest
 from bot.i18n import Text, command_text
 from bot.moderation.blocklist import MAX_GUILD_PROGRAM_SIZE, MAX_PATTERN_LENGTH
+from bot.moderation.config import MAX_LIMIT_UNITS, default_quota_changes, rule_units
 from bot.ui.format import mention
 from bot.ui.replies import member_role_ids
 from bot.ui.rules import blocked_users_embed, blocklist_embed, quota_rules_embed
 from cogs.moderation.common import (
-    MAX_LIMIT_UNITS,
     MAX_REASON_LENGTH,
     PERIOD_CHOICES,
     CommandsBase,
@@ -177,15 +175,7 @@ class RuleCommands(CommandsBase):
         reset: bool = False,
     ) -> None:
         """Set the server's default quota and its window (day, week or month)."""
-        if limit is None and period is None and not reset:
-            raise InvalidRequest("refusal.default_nothing")
-        if reset and limit is not None:
-            raise InvalidRequest("refusal.default_both")
-        changes: dict[str, Any] = {}
-        if reset or limit is not None:
-            changes["period_limit"] = limit
-        if period is not None:
-            changes["quota_period"] = period
+        changes = default_quota_changes(limit, period, reset)
         text = await self.service.set_default_quota(
             guild_of(interaction), interaction.user.id, changes, self.bot.settings.daily_image_quota
         )
@@ -216,9 +206,7 @@ class RuleCommands(CommandsBase):
         limit: int | None,
         unlimited: bool,
     ) -> None:
-        if unlimited == (limit is not None):
-            raise InvalidRequest("refusal.limit_or_unlimited")
-        units = None if unlimited else limit
+        units = rule_units(limit, unlimited)
         text = await self.service.set_quota_rule(
             guild_of(interaction), kind, target_id, units, interaction.user.id
         )
