@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.dashboard import hash_session_id
 from bot.i18n import t
 from tests.botenv import BotEnv
 from tests.fakes.fake_discord import FakeUser
@@ -329,11 +328,8 @@ async def test_a_non_moderator_and_a_member_of_another_server_get_404(dashboard:
 async def test_the_page_reads_in_chinese_for_a_chinese_moderator(dashboard: Dashboard):
     """Every word comes from the catalogue: a zh-CN moderator reads the page in Chinese."""
     fake = dashboard.fake
+    fake.mod.locale = "zh-CN"  # the account's language, as /users/@me says
     client, token = await signed_in(dashboard, fake.mod)
-    await dashboard.env.db.db.execute(  # the fake's /users/@me always says en-US
-        "UPDATE web_sessions SET locale = 'zh-CN' WHERE id_hash = ?",
-        (hash_session_id(client.cookies["lemonbot_session"]),),
-    )
     page = (await client.get(settings_path(dashboard))).text
     assert t("web.settings_of", "zh-CN", server="Lemon Grove") in page
     assert t("web.settings_pattern", "zh-CN") in page
