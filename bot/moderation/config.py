@@ -17,6 +17,7 @@ from bot.ui.format import mention
 
 MAX_LIMIT_UNITS = 100_000
 MAX_RUNNING = 100
+MAX_REASON_LENGTH = 300  # characters of a block's reason
 # reset choice -> the settings put back to the default; its name is choice.reset_<choice>
 # and the confirmation action.reset_<choice>.
 RESETS = {

@@ -225,9 +225,15 @@ class ModerationService:
         return describe(settings)
 
     async def block(
-        self, guild_id: int, user_id: int, reason: str | None, moderator_id: int
+        self,
+        guild_id: int,
+        user_id: int,
+        reason: str | None,
+        moderator_id: int,
+        *,
+        via: str | None = None,
     ) -> None:
-        """Stop a member from using /imagine in this server."""
+        """Stop a member from using /imagine in this server (``via="web"``: from the web)."""
         user = mention(user_id)
         text = (
             Text.of("action.block_reason", user=user, reason=reason)
@@ -242,9 +248,12 @@ class ModerationService:
             lambda: self._store.guilds.block_user(guild_id, user_id, reason, moderator_id),
             target=f"user:{user_id}",
             detail=reason,
+            via=via,
         )
 
-    async def unblock(self, guild_id: int, user_id: int, moderator_id: int) -> None:
+    async def unblock(
+        self, guild_id: int, user_id: int, moderator_id: int, *, via: str | None = None
+    ) -> None:
         """Let a blocked member use /imagine again; refuse if they were not blocked."""
 
         async def change() -> None:
@@ -258,6 +267,7 @@ class ModerationService:
             Text.of("action.unblock", user=mention(user_id)),
             change,
             target=f"user:{user_id}",
+            via=via,
         )
 
     async def add_rule(

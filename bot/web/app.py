@@ -23,6 +23,8 @@ from aiohttp import web
 from bot.client import LemonBot
 from bot.errors import Refusal
 from bot.i18n import CHINESE, ENGLISH, LANGUAGES, Dollars, Lang, Text, locale_of
+from bot.moderation.blocklist import MAX_PATTERN_LENGTH
+from bot.moderation.config import MAX_REASON_LENGTH
 from bot.store.rows import JOB_STATES, BudgetStanding, GalleryFilter, Job, WebSession
 from bot.ui.details import cost_text
 from bot.web.access import RECHECK_SECONDS, VIEWER, moderated_servers
@@ -423,6 +425,9 @@ class Dashboard:
             parent_tiles=await self.tiles([parent]) if parent else [],
             children=await self.tiles(children),
             actions=actions,
+            moderate=moderator,
+            max_reason=MAX_REASON_LENGTH,
+            max_pattern=MAX_PATTERN_LENGTH,
             can_delete=job.deleted_at is None and job.delivered_message_id is not None,
             done=request.query.get("done", ""),
             refusal=None,
@@ -490,6 +495,7 @@ class Dashboard:
                 parent_tiles=[],
                 children=[],
                 actions=[],
+                moderate=False,
                 can_delete=False,
                 done="",
                 refusal=refusal.render(self.lang(request)),

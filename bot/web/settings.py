@@ -17,7 +17,7 @@ otherwise (a ``python -m bot web`` process) typed as numeric ids: no request to 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -33,6 +33,7 @@ from bot.moderation.blocklist import MAX_PATTERN_LENGTH
 from bot.moderation.config import (
     FORMATS,
     MAX_LIMIT_UNITS,
+    MAX_REASON_LENGTH,
     MAX_RUNNING,
     STRICTNESS,
     config_changes,
@@ -53,6 +54,8 @@ MAX_ID = 2**63 - 1
 # done= flag -> the confirmation shown (the command's own reply where it has one).
 DONE = {
     "saved": "web.settings_saved",
+    "blocked": "web.settings_blocked",
+    "unblocked": "web.settings_unblocked",
     "unchanged": "web.settings_unchanged",
     "cannot_post": "web.settings_cannot_post",
     "budget": "budget.set_done",
@@ -88,6 +91,10 @@ class Dashboard(Protocol):
 
     async def server_name(self, guild_id: int) -> str:
         """Return the server's name."""
+        ...
+
+    async def member_names(self, guild_id: int | None, user_ids: Iterable[int]) -> dict[int, str]:
+        """Return the names known of ``user_ids``."""
         ...
 
 
@@ -193,6 +200,8 @@ class SettingsPage:
             "budget-clear": self.budget_clear,
             "role-cap": self.role_cap,
             "role-cap-clear": self.role_cap_clear,
+            "block": self.block,
+            "unblock": self.unblock,
             "blocklist-add": self.blocklist_add,
             "blocklist-remove": self.blocklist_remove,
             "moderator-role": self.moderator_role,
@@ -242,7 +251,7 @@ class SettingsPage:
         typed: Form | None = None,
     ) -> web.Response:
         """Render the page from the settings as stored now."""
-        settings, _, _, quota_rules = await self.bot.moderation.overview(guild_id)
+        settings, _, blocked, quota_rules = await self.bot.moderation.overview(guild_id)
         rules, applied = await self.bot.moderation.blocklist(guild_id)
         standing = await self.bot.billing.standing(guild_id)
         bot_settings = self.bot.settings
@@ -269,6 +278,9 @@ class SettingsPage:
             quota_rules=[(r, limit_text(r.limit_units)) for r in quota_rules],
             rules=rules,
             skipped=applied.skipped,
+            blocked=blocked,
+            names=await self.dashboard.member_names(guild_id, [b.user_id for b in blocked]),
+            max_reason=MAX_REASON_LENGTH,
             budget=standing.budget if standing else None,
             budget_text=dollar_text,
             dollars=lambda micros: Dollars(micros, exact=True),
@@ -378,6 +390,26 @@ class SettingsPage:
         role = required(snowflake(form, "role", label, None), label)
         cleared = await self.bot.billing.clear_role_cap(guild_id, user_id, role, via=WEB)
         return "role_cap_cleared" if cleared else "no_role_cap"
+
+    async def block(self, guild_id: int, form: Form, user_id: int) -> str:
+        """``/imagemod block`` (a member's id, an optional reason)."""
+        label = "web.settings_member"
+        member = required(snowflake(form, "user", label, None), label)
+        reason = form.get("reason", "").strip()
+        if len(reason) > MAX_REASON_LENGTH:
+            raise InvalidRequest("web.settings_too_long", field=Text("web.settings_reason"))
+        known = self.bot.get_user(member)
+        if known is not None and known.bot:
+            raise InvalidRequest("refusal.block_bot")
+        await self.bot.moderation.block(guild_id, member, reason or None, user_id, via=WEB)
+        return "blocked"
+
+    async def unblock(self, guild_id: int, form: Form, user_id: int) -> str:
+        """``/imagemod unblock``."""
+        label = "web.settings_member"
+        member = required(snowflake(form, "user", label, None), label)
+        await self.bot.moderation.unblock(guild_id, member, user_id, via=WEB)
+        return "unblocked"
 
     async def blocklist_add(self, guild_id: int, form: Form, user_id: int) -> str:
         """``/imagemod blocklist add`` (the service checks the entry: RE2, length, cost)."""

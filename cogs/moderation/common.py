@@ -13,7 +13,6 @@ from bot.moderation import ModerationService
 from bot.quota import PERIODS
 from bot.store import JOB_STATES
 
-MAX_REASON_LENGTH = 300
 STATE_CHOICES = [
     Choice(name=command_text(f"state_name.{state}"), value=state) for state in JOB_STATES
 ]

@@ -10,12 +10,16 @@ from bot.client import LemonBot
 from bot.errors import InvalidRequest
 from bot.i18n import Text, command_text
 from bot.moderation.blocklist import MAX_GUILD_PROGRAM_SIZE, MAX_PATTERN_LENGTH
-from bot.moderation.config import MAX_LIMIT_UNITS, default_quota_changes, rule_units
+from bot.moderation.config import (
+    MAX_LIMIT_UNITS,
+    MAX_REASON_LENGTH,
+    default_quota_changes,
+    rule_units,
+)
 from bot.ui.format import mention
 from bot.ui.replies import member_role_ids
 from bot.ui.rules import blocked_users_embed, blocklist_embed, quota_rules_embed
 from cogs.moderation.common import (
-    MAX_REASON_LENGTH,
     PERIOD_CHOICES,
     CommandsBase,
     blocklist,

@@ -359,3 +359,69 @@ async def test_without_the_gateway_cache_roles_and_channels_are_typed_as_ids(
     bad = await post(dashboard, client, token, "audit-channel", channel="12ab")
     assert bad.status_code == 400
     assert alert_of(bad.text) == "Audit channel: choose one that this server has."
+
+
+async def test_a_member_blocked_from_the_job_page_cannot_imagine_and_is_unblocked_here(
+    dashboard: Dashboard,
+):
+    """The job page's Block goes through ModerationService.block (via web); /imagine then
+    refuses the member; the Settings page lists them, with who and why, and unblocks them."""
+    env, fake = dashboard.env, dashboard.fake
+    job = await dashboard.job(user=fake.alice, prompt="a forbidden lemon")
+    client, _ = await signed_in(dashboard, fake.mod)
+    page = (await client.get(f"/jobs/{job.id}")).text
+    assert "Block Alice from /imagine" in page
+    answer = await client.post(
+        f"{settings_path(dashboard)}/block",
+        data={"csrf": csrf_of(page), "user": str(fake.alice.id), "reason": "spam <b>"},
+    )
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("?done=blocked")
+    listed = (await client.get(answer.headers["Location"])).text
+    assert "Member blocked" in listed and "Alice" in listed and "spam &lt;b&gt;" in listed
+    assert ("block", f"user:{fake.alice.id}", fake.mod.id, "web") in await web_actions(env)
+    refused = await env.imagine(user=fake.alice, prompt="another lemon")
+    kind, data = await fake.wait_for_callback(refused)
+    assert kind == 4 and "blocked" in data["content"].lower()
+    again = await post(dashboard, client, csrf_of(listed), "unblock", user=str(fake.alice.id))
+    assert again.status_code == 303 and again.headers["Location"].endswith("?done=unblocked")
+    assert ("unblock", f"user:{fake.alice.id}", fake.mod.id, "web") in await web_actions(env)
+    twice = await post(dashboard, client, csrf_of(listed), "unblock", user=str(fake.alice.id))
+    assert twice.status_code == 400  # the command's refusal: not blocked
+    assert alert_of(twice.text) == t("refusal.not_blocked", "en", user=f"<@{fake.alice.id}>")
+
+
+async def test_a_block_reason_too_long_or_a_bad_member_id_changes_nothing(dashboard: Dashboard):
+    env, fake = dashboard.env, dashboard.fake
+    client, token = await signed_in(dashboard, fake.mod)
+    long = await post(dashboard, client, token, "block", user=str(fake.bob.id), reason="x" * 301)
+    assert long.status_code == 400 and "too long" in alert_of(long.text)
+    junk = await post(dashboard, client, token, "block", user="12; DROP TABLE")
+    assert junk.status_code == 400
+    assert await env.db.guilds.blocked_users(fake.guild_id) == []
+
+
+async def test_a_blocklist_entry_from_the_job_page_refuses_the_prompt(dashboard: Dashboard):
+    """The job page offers its prompt as a blocklist entry; added, /imagine refuses it."""
+    env, fake = dashboard.env, dashboard.fake
+    job = await dashboard.job(user=fake.alice, prompt="a purple giraffe")
+    client, _ = await signed_in(dashboard, fake.mod)
+    page = (await client.get(f"/jobs/{job.id}")).text
+    assert 'name="pattern" required maxlength="200" value="a purple giraffe"' in page
+    answer = await client.post(
+        f"{settings_path(dashboard)}/blocklist-add",
+        data={"csrf": csrf_of(page), "pattern": "purple giraffe"},
+    )
+    assert answer.status_code == 303
+    [rule] = await env.db.guilds.prompt_rules(fake.guild_id)
+    assert rule.pattern == "purple giraffe" and not rule.is_regex
+    refused = await env.imagine(user=fake.bob, prompt="A Purple Giraffe dancing")
+    kind, data = await fake.wait_for_callback(refused)
+    assert kind == 4 and int(data.get("flags") or 0) & 64  # private refusal
+
+
+async def test_the_job_page_offers_moderation_only_to_moderators(dashboard: Dashboard):
+    fake = dashboard.fake
+    job = await dashboard.job(user=fake.alice)
+    client, _ = await signed_in(dashboard, fake.alice)  # the requester, not a moderator
+    page = (await client.get(f"/jobs/{job.id}")).text
+    assert "from /imagine" not in page and "blocklist-add" not in page
