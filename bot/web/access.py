@@ -23,11 +23,25 @@ from bot.moderation.members import is_moderator
 from bot.store.rows import WebSession
 
 log = logging.getLogger(__name__)
+VIEWER = web.RequestKey("viewer", WebSession)  # the signed-in session of a request
+
+
+def parse_id(value: str | None) -> int | None:
+    """Return the id (or position) a URL or form gives, or None if it is not one."""
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 20 else None
+
+
+def moderated_guild(request: web.Request) -> int:
+    """Return the server of the URL if the viewer moderates it; else 404, whatever its id."""
+    guild_id = parse_id(request.match_info.get("guild_id"))
+    if guild_id is None or guild_id not in request[VIEWER].moderated_ids:
+        raise web.HTTPNotFound()
+    return guild_id
+
 
 RECHECK_SECONDS = 60.0
 MAX_SERVERS = 200  # servers of one user checked (Discord lists at most 200 per page)
 CONCURRENCY = 4
-VIEWER = web.RequestKey("viewer", WebSession)  # the signed-in session of a request
 
 
 async def moderated_servers(bot: LemonBot, user_id: int, guild_ids: Sequence[int]) -> list[int]:

@@ -21,14 +21,18 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.client import LemonBot
-from bot.errors import Refusal
 from bot.i18n import CHINESE, ENGLISH, LANGUAGES, Dollars, Lang, Text, locale_of
-from bot.moderation.blocklist import MAX_PATTERN_LENGTH
-from bot.moderation.config import MAX_REASON_LENGTH
 from bot.store.rows import JOB_STATES, BudgetStanding, GalleryFilter, Job, WebSession
 from bot.ui.details import cost_text
-from bot.web.access import RECHECK_SECONDS, VIEWER, moderated_servers
+from bot.web.access import (
+    RECHECK_SECONDS,
+    VIEWER,
+    moderated_guild,
+    moderated_servers,
+    parse_id,
+)
 from bot.web.auth import CALLBACK_PATH, DiscordSignIn, Signer, SignInFailed, safe_next
+from bot.web.jobs import add_job_routes
 from bot.web.names import Names
 from bot.web.render import STATIC, Pages
 from bot.web.settings import add_settings_routes
@@ -45,7 +49,6 @@ CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
-IMAGE_CACHE = "private, max-age=86400"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -99,10 +102,6 @@ def _day(value: str) -> float | None:
     if not value:
         return None
     return datetime.combine(date.fromisoformat(value), dt_time(), UTC).timestamp()
-
-
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 20 else None
 
 
 class Dashboard:
@@ -287,7 +286,7 @@ class Dashboard:
 
     async def visible_job(self, request: web.Request) -> Job:
         """Return the job of the URL if the viewer moderates its server or asked for it; or 404."""
-        job_id = _int(request.match_info.get("job_id"))
+        job_id = parse_id(request.match_info.get("job_id"))
         job = await self.bot.gallery.job(job_id) if job_id is not None else None
         viewer = request[VIEWER]
         if job is None or not (
@@ -338,23 +337,21 @@ class Dashboard:
         }
         since, until = _day(shown["since"]), _day(shown["until"])
         filters = GalleryFilter(
-            user_id=_int(shown["member"]),
+            user_id=parse_id(shown["member"]),
             model=shown["model"] or None,
             state=shown["state"] or None,
             text=shown["q"] or None,
             since=since,
             until=None if until is None else until + 86400,  # the whole last day
             with_inputs=bool(shown["refs"]),
-            before_id=_int(query.get("before")),
+            before_id=parse_id(query.get("before")),
             guild_ids=(guild_id,),
         )
         return filters, shown
 
     async def gallery(self, request: web.Request) -> web.StreamResponse:
         """Show a server's generations, newest first, filtered and paged."""
-        guild_id = _int(request.match_info["guild_id"])
-        if guild_id is None or not self.moderates(request, guild_id):
-            raise web.HTTPNotFound()
+        guild_id = moderated_guild(request)
         filters, shown = self._filters(request, guild_id)
         jobs = await self.bot.gallery.page(filters)
         older = None
@@ -379,7 +376,7 @@ class Dashboard:
     async def mine(self, request: web.Request) -> web.StreamResponse:
         """Show the viewer's own generations across servers."""
         viewer = request[VIEWER]
-        before = _int(request.query.get("before"))
+        before = parse_id(request.query.get("before"))
         filters = GalleryFilter(user_id=viewer.user_id, before_id=before)
         jobs = await self.bot.gallery.page(filters)
         older = None
@@ -393,115 +390,6 @@ class Dashboard:
             older=older,
             paged=filters.before_id is not None,
         )
-
-    async def job(self, request: web.Request) -> web.StreamResponse:
-        """One job: images, prompt, options, seed, cost, lineage, log entries, Delete."""
-        job = await self.visible_job(request)
-        gallery = self.bot.gallery
-        lineage = await gallery.lineage(job)
-        moderator = self.moderates(request, job.guild_id)
-        family = [j for j in (lineage.parent, *lineage.children) if j is not None]
-        visible = {
-            j.id
-            for j in family
-            if j.user_id == request[VIEWER].user_id or self.moderates(request, j.guild_id)
-        }
-        actions = await gallery.actions(job) if moderator else []
-        parent = lineage.parent if lineage.parent and lineage.parent.id in visible else None
-        children = [c for c in lineage.children if c.id in visible]
-        people = [job.user_id, *(j.user_id for j in (*children, *([parent] if parent else [])))]
-        people += [a.moderator_id for a in actions if a.moderator_id is not None]
-        if job.deleted_by is not None:
-            people.append(job.deleted_by)
-        return self.render(
-            request,
-            "job.html",
-            job=job,
-            names=await self.member_names(job.guild_id, people),
-            positions=await gallery.positions(job),
-            references=[i.position for i in await gallery.inputs(job) if i.data is not None],
-            cost=cost_text(job),
-            parent=parent,
-            parent_tiles=await self.tiles([parent]) if parent else [],
-            children=await self.tiles(children),
-            actions=actions,
-            moderate=moderator,
-            max_reason=MAX_REASON_LENGTH,
-            max_pattern=MAX_PATTERN_LENGTH,
-            can_delete=job.deleted_at is None and job.delivered_message_id is not None,
-            done=request.query.get("done", ""),
-            refusal=None,
-        )
-
-    async def image(self, request: web.Request) -> web.StreamResponse:
-        """Send a result image, full size, from the stored bytes (private cache only)."""
-        job = await self.visible_job(request)
-        position = _int(request.match_info["position"])
-        found = await self.bot.gallery.image(job, position) if position is not None else None
-        if found is None:
-            raise web.HTTPNotFound()
-        content_type, data = found
-        if not content_type.startswith("image/"):
-            content_type = "application/octet-stream"
-        headers = {"Cache-Control": IMAGE_CACHE}
-        if request.query.get("download") == "1":
-            extension = content_type.rpartition("/")[2].replace("jpeg", "jpg")
-            name = f"lemonbot-{job.id}-{position}.{extension}"
-            headers["Content-Disposition"] = f'attachment; filename="{name}"'
-        return web.Response(body=data, content_type=content_type, headers=headers)
-
-    async def reference(self, request: web.Request) -> web.StreamResponse:
-        """Send one of the job's reference images (moderators and the requester only)."""
-        job = await self.visible_job(request)
-        position = _int(request.match_info["position"])
-        found = await self.bot.gallery.input_image(job, position) if position is not None else None
-        if found is None:
-            raise web.HTTPNotFound()
-        content_type, data = found
-        if not content_type.startswith("image/"):
-            content_type = "application/octet-stream"
-        return web.Response(
-            body=data, content_type=content_type, headers={"Cache-Control": IMAGE_CACHE}
-        )
-
-    async def thumbnail(self, request: web.Request) -> web.StreamResponse:
-        """Send a result image's WebP thumbnail (made once, then stored)."""
-        job = await self.visible_job(request)
-        position = _int(request.match_info["position"])
-        data = await self.bot.gallery.thumbnail(job, position) if position is not None else None
-        if data is None:
-            raise web.HTTPNotFound()
-        return web.Response(
-            body=data, content_type="image/webp", headers={"Cache-Control": IMAGE_CACHE}
-        )
-
-    async def delete(self, request: web.Request) -> web.StreamResponse:
-        """Delete the result (its Discord message), as Delete and /imagemod delete do."""
-        job = await self.visible_job(request)
-        viewer = request[VIEWER]
-        try:
-            job = self.bot.moderation.deletable(job)
-            said = await self.bot.moderation.delete_image(job, viewer.user_id, via="web")
-        except Refusal as refusal:
-            return self.render(
-                request,
-                "job.html",
-                status=409,
-                job=job,
-                positions=await self.bot.gallery.positions(job),
-                references=[],
-                cost=cost_text(job),
-                parent=None,
-                parent_tiles=[],
-                children=[],
-                actions=[],
-                moderate=False,
-                can_delete=False,
-                done="",
-                refusal=refusal.render(self.lang(request)),
-            )
-        done = "gone" if said.key == "mod.deleted_gone" else "deleted"
-        raise web.HTTPSeeOther(f"/jobs/{job.id}?done={done}")
 
 
 def build_app(bot: LemonBot) -> web.Application:
@@ -517,11 +405,7 @@ def build_app(bot: LemonBot) -> web.Application:
     app.router.add_post("/language", dashboard.language)
     app.router.add_get("/mine", dashboard.mine)
     app.router.add_get("/servers/{guild_id}", dashboard.gallery)
-    app.router.add_get("/jobs/{job_id}", dashboard.job)
-    app.router.add_get("/jobs/{job_id}/images/{position}", dashboard.image)
-    app.router.add_get("/jobs/{job_id}/thumbs/{position}.webp", dashboard.thumbnail)
-    app.router.add_get("/jobs/{job_id}/references/{position}", dashboard.reference)
-    app.router.add_post("/jobs/{job_id}/delete", dashboard.delete)
+    add_job_routes(app, dashboard)
     add_settings_routes(app, dashboard)
     add_usage_routes(app, dashboard)
     app.router.add_static("/static/", STATIC, append_version=False)

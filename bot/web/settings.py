@@ -43,7 +43,7 @@ from bot.moderation.config import (
 from bot.quota import PERIODS
 from bot.ui.format import limit_text
 from bot.ui.rules import per_period
-from bot.web.access import VIEWER
+from bot.web.access import VIEWER, moderated_guild
 
 log = logging.getLogger(__name__)
 
@@ -214,11 +214,7 @@ class SettingsPage:
 
     def guild_id(self, request: web.Request) -> int:
         """Return the server of the URL if the viewer moderates it; else 404."""
-        text = request.match_info["guild_id"]
-        guild_id = int(text) if text.isdigit() and len(text) < MAX_DIGITS else None
-        if guild_id is None or not self.dashboard.moderates(request, guild_id):
-            raise web.HTTPNotFound()
-        return guild_id
+        return moderated_guild(request)
 
     def roles(self, guild_id: int) -> list[Named] | None:
         """Return the server's roles, highest first, if the gateway cache has the server."""

@@ -27,6 +27,7 @@ from bot.client import LemonBot
 from bot.i18n import Dollars, Lang, Text, t
 from bot.store import BudgetStanding, JobFilter, UsageReport
 from bot.web import charts
+from bot.web.access import moderated_guild
 from bot.web.charts import Series, Split
 
 log = logging.getLogger(__name__)
@@ -73,11 +74,7 @@ class Row:
 
 def _guild(request: web.Request, dashboard: Dashboard) -> int:
     """Return the server of the URL if the viewer moderates it; else 404, whatever its id."""
-    raw = request.match_info["guild_id"]
-    guild_id = int(raw) if raw.isdigit() and len(raw) < 20 else None
-    if guild_id is None or not dashboard.moderates(request, guild_id):
-        raise web.HTTPNotFound()
-    return guild_id
+    return moderated_guild(request)
 
 
 def _since(value: str | None) -> float | None:

@@ -89,8 +89,8 @@ ALLOWED: dict[tuple[str, str], str] = {
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
         "base-uri 'none'; frame-ancestors 'none'",
     ): "the Content-Security-Policy header",
-    ("bot/web/app.py", "private, max-age=86400"): "a Cache-Control header",
-    ("bot/web/app.py", 'attachment; filename="{}"'): "a Content-Disposition header",
+    ("bot/web/jobs.py", "private, max-age=86400"): "a Cache-Control header",
+    ("bot/web/jobs.py", 'attachment; filename="{}"'): "a Content-Disposition header",
     ("bot/web/usage.py", 'attachment; filename="{}"'): "a Content-Disposition header",
     ("bot/web/app.py", "no sign-in was started here"): "SignInFailed's reason, logged only",
     ("bot/web/auth.py", "identify guilds"): "the OAuth2 scopes",
