@@ -21,7 +21,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.e2e.conftest import BotFactory
 from tests.e2e.harness import REPO_ROOT, BotProcess, wait_for_outcome
-from tests.fakes.fake_discord import FakeDiscord, FakeUser
+from tests.fakes.fake_discord import FakeDiscord, FakeInteraction, FakeUser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -60,9 +60,10 @@ async def shot(page: Page, name: str) -> None:
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-async def make_image(fake: FakeDiscord, user: FakeUser, prompt: str) -> None:
+async def make_image(fake: FakeDiscord, user: FakeUser, prompt: str) -> FakeInteraction:
     interaction = await fake.invoke("imagine", {"prompt": prompt}, user)
     await wait_for_outcome(fake, interaction, timeout=20)
+    return interaction
 
 
 async def chromium() -> Any:
@@ -117,7 +118,9 @@ async def test_a_moderator_signs_in_filters_opens_a_job_and_deletes_it(
     bot = make_bot(env=web_env(fake, port))
     await bot.start()
     await make_image(fake, fake.alice, "a lemon tree at dusk")
-    await make_image(fake, fake.bob, "a blue whale in the sky")
+    whale = await make_image(fake, fake.bob, "a blue whale in the sky")
+    reroll = await fake.press(whale, "Reroll", user=fake.bob)  # its lineage: a child
+    await bot.race(wait_for_outcome(fake, reroll, timeout=20))
     fake.oauth_user = fake.mod
     playwright, browser = await chromium()
     try:
@@ -126,11 +129,11 @@ async def test_a_moderator_signs_in_filters_opens_a_job_and_deletes_it(
         page.on("console", lambda message: console.append(message.text))
         await page.get_by_role("heading", name="Servers").wait_for()
         await shot(page, "2-servers")
-        assert "2 images today" in await page.content()
+        assert "3 images today" in await page.content()
 
         await page.get_by_role("link", name="Lemon Grove").click()
         await page.get_by_role("heading", name="Gallery of Lemon Grove").wait_for()
-        assert await page.locator("li.tile").count() == 2
+        assert await page.locator("li.tile").count() == 3
         await images_loaded(page)
         await no_image_without_alt(page)
         await shot(page, "3-gallery")
@@ -138,7 +141,7 @@ async def test_a_moderator_signs_in_filters_opens_a_job_and_deletes_it(
         await page.get_by_label("Text in the prompt").fill("whale")
         await page.get_by_role("button", name="Filter").click()
         await page.wait_for_url("**q=whale**")
-        assert await page.locator("li.tile").count() == 1
+        assert await page.locator("li.tile").count() == 2  # the whale and its reroll
         await shot(page, "4-gallery-filtered")
 
         await page.locator("li.tile a").first.click()
@@ -148,6 +151,10 @@ async def test_a_moderator_signs_in_filters_opens_a_job_and_deletes_it(
         await image.wait_for()
         assert await image.evaluate("i => i.complete && i.naturalWidth > 0")
         await no_image_without_alt(page)
+        made_from = page.get_by_role("heading", name="Made from", exact=True)
+        await made_from.wait_for()  # the newest is the reroll: its parent, as a thumbnail
+        await images_loaded(page)
+        assert await page.locator(".grid.small li.tile").count() == 1
         await shot(page, "5-job")
 
         message_id = bot.jobs()[-1]["delivered_message_id"]

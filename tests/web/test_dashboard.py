@@ -449,3 +449,18 @@ async def test_the_servers_page_shows_this_periods_spend_and_the_budget(dashboar
     )
     text = (await client.get("/")).text
     assert "$0.04 of $20.00 spent this month, $19.96 left" in text
+
+
+async def test_the_job_page_leaves_out_a_seed_nobody_drew_and_no_references(
+    dashboard: Dashboard,
+):
+    fake = dashboard.fake
+    job = await dashboard.job(user=fake.alice)
+    await dashboard.env.db.db.execute(
+        "UPDATE jobs SET options = ? WHERE id = ?",
+        ('{"prompt": "p", "model": "nano-banana", "seed": null, "images": 0, "count": 1}', job.id),
+    )
+    client = await dashboard.client(fake.mod)
+    page = (await client.get(f"/jobs/{job.id}")).text
+    assert "None" not in page and "<code>images</code>" not in page
+    assert "<code>count</code> <code>1</code>" in page
