@@ -275,7 +275,9 @@ class SettingsPage:
             rules=rules,
             skipped=applied.skipped,
             blocked=blocked,
-            names=await self.dashboard.member_names(guild_id, [b.user_id for b in blocked]),
+            names=await self.dashboard.member_names(
+                guild_id, [u for b in blocked for u in (b.user_id, b.blocked_by)]
+            ),
             max_reason=MAX_REASON_LENGTH,
             budget=standing.budget if standing else None,
             budget_text=dollar_text,

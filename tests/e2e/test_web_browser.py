@@ -167,6 +167,14 @@ async def test_a_moderator_signs_in_filters_opens_a_job_and_deletes_it(
         await shot(page, "6-job-deleted")
         await fake.wait_for(lambda: int(message_id) in fake.deleted_messages)
         assert bot.jobs()[-1]["deleted_by"] == fake.mod.id
+
+        # A second action from the same page: block the member, seen on the Settings page.
+        await page.get_by_role("button", name="Block Bob from /imagine").click()
+        await page.get_by_role("heading", name="Settings of Lemon Grove").wait_for()
+        assert "Member blocked" in await page.get_by_role("status").inner_text()
+        blocked = page.locator("section[aria-labelledby=blocked] li")
+        assert "Bob blocked by Mod" in await blocked.inner_text()
+        await shot(page, "6b-settings-blocked")
         assert not [line for line in console if "Content Security Policy" in line]
 
         phone = await sign_in(
