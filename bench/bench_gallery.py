@@ -28,8 +28,9 @@ both engines, and thumbnails come from the cache."
 - **Pages**: the first page (``GET /servers/{id}``); filtered pages by member (busy,
   rare), model (common, rare), state, text in the prompt (a common word, a rare one, a
   word no prompt has: the whole server is searched), date range (a day, a week, a
-  month), has reference images, and all of them at once; deep pages (``before=`` at
-  50 %, 90 % and 99 % of the server's history); and thumbnails of random jobs.
+  month, since 360 days ago, until 300 days ago), has reference images, and all of
+  them at once; deep pages (``before=`` at 50 %, 90 % and 99 % of the server's
+  history); and thumbnails of random jobs.
   A bot is started on each database of an engine in turn, in ABBA order (1,000, 100,000,
   100,000, 1,000: one process holds one bot at a time), each segment after a warm-up
   pass, samples pooled. A round asks every page once and 3 thumbnails.
@@ -409,6 +410,9 @@ def pages(data: Dataset, people: People) -> dict[str, list[Page]]:
     day, day_match = between(data.now - 2 * 86400, 1)
     week, week_match = between(data.now - 300 * 86400, 7)
     month, month_match = between(data.now - 100 * 86400, 30)
+    since, low = _iso(data.now - 360 * 86400), _day(_iso(data.now - 360 * 86400))
+    until = _iso(data.now - 300 * 86400)
+    high = _day(until) + 86400
     out: dict[str, list[Page]] = {
         "first page": [Page("first page", {}, in_guild(lambda j: True))],
         "member": [
@@ -427,6 +431,10 @@ def pages(data: Dataset, people: People) -> dict[str, list[Page]]:
         "date range": [
             Page("date range", q, in_guild(m))
             for q, m in ((day, day_match), (week, week_match), (month, month_match))
+        ]
+        + [
+            Page("date range", {"since": since}, in_guild(lambda j: j["created_at"] >= low)),
+            Page("date range", {"until": until}, in_guild(lambda j: j["created_at"] < high)),
         ],
         "references": [Page("references", {"refs": "1"}, in_guild(lambda j: j["input_count"] > 0))],
         "all filters": [
