@@ -42,7 +42,7 @@ both engines, and thumbnails come from the cache."
   with real 1024x768 PNGs and no stored thumbnail are asked twice: the first answer
   encodes (one each), the second comes from the store.
 
-Run: ``python bench/bench_gallery.py`` (or ``python bench/run.py gallery``), ~3-5 min.
+Run: ``python bench/bench_gallery.py`` (or ``python bench/run.py gallery``), ~70 s.
 """
 
 from __future__ import annotations
