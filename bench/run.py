@@ -1,7 +1,8 @@
 """Run lemonbot's benchmarks and print one table each (see bench/README.md).
 
     python bench/run.py                 # all: accept, ack, poller, size, scheduler,
-                                        #      allowance, capacity, reserve, blocklist
+                                        #      allowance, capacity, reserve, blocklist,
+                                        #      processes, budget, gallery
     python bench/run.py poller size     # some of them
     python -m bench.run                 # the same, as a module
 
@@ -35,6 +36,7 @@ from bench import (  # noqa: E402
     bench_blocklist,
     bench_budget,
     bench_capacity,
+    bench_gallery,
     bench_poller,
     bench_processes,
     bench_reserve,
@@ -55,6 +57,7 @@ BENCHMARKS: dict[str, Callable[[], Report]] = {
     "blocklist": lambda: asyncio.run(bench_blocklist.run()),
     "processes": lambda: asyncio.run(bench_processes.run()),
     "budget": lambda: asyncio.run(bench_budget.run()),
+    "gallery": lambda: asyncio.run(bench_gallery.run()),
 }
 
 

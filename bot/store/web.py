@@ -11,6 +11,17 @@ from bot.store.rows import GalleryFilter, Job, ModAction, WebSession, columns_of
 
 _ACTION = columns_of(ModAction)
 _SESSION = columns_of(WebSession)
+# A date window this narrow (or narrower) is bounded by its ids first (see gallery()).
+NARROW_WINDOW_SECONDS = 31 * 86400
+# A server's distinct models, each the least one greater than the last (both engines).
+_MODELS_OF_GUILD = (
+    "WITH RECURSIVE found(model) AS ("
+    "SELECT MIN(model) FROM jobs WHERE guild_id = ? "
+    "UNION ALL "
+    "SELECT (SELECT MIN(model) FROM jobs WHERE guild_id = ? AND model > found.model) "
+    "FROM found WHERE found.model IS NOT NULL"
+    ") SELECT model FROM found WHERE model IS NOT NULL"
+)
 
 
 def _ids(text: str) -> tuple[int, ...]:
@@ -163,6 +174,7 @@ class WebStore:
                 return []
             clauses.append(f"guild_id IN ({placeholders(len(filters.guild_ids))})")
             params.extend(filters.guild_ids)
+        scope, scope_params = list(clauses), list(params)
         for column in ("user_id", "model", "state"):
             value = getattr(filters, column)
             if value is not None:
@@ -171,12 +183,33 @@ class WebStore:
         if filters.text:
             clauses.append("LOWER(prompt) LIKE ? ESCAPE '\\'")
             params.append(_like(filters.text))
+        window: list[str] = []
+        window_params: list[float] = []
         if filters.since is not None:
-            clauses.append("created_at >= ?")
-            params.append(filters.since)
+            window.append("created_at >= ?")
+            window_params.append(filters.since)
         if filters.until is not None:
-            clauses.append("created_at < ?")
-            params.append(filters.until)
+            window.append("created_at < ?")
+            window_params.append(filters.until)
+        if window:
+            # A window of at most a month ending by now: its jobs have ids between the
+            # least and the greatest of them (read from jobs_guild_created), so the scan
+            # newest first (jobs_guild_recent) starts and stops there instead of reading
+            # every newer job. ``id + 0``: else PostgreSQL walks the primary key from one
+            # end to the window's first row. A wider window is dense among the newest
+            # jobs: it is scanned newest first, unbounded, as reading its bounds would
+            # cost a pass over most of the server. Its terms are kept either way, ``+``:
+            # not an index's, so that no engine sorts a wide window's rows instead.
+            end = filters.until if filters.until is not None else time.time()
+            if filters.since is not None and end - filters.since <= NARROW_WINDOW_SECONDS:
+                within = " AND ".join([*scope, *window])
+                clauses.append(
+                    f"id >= (SELECT MIN(id + 0) FROM jobs WHERE {within}) "
+                    f"AND id <= (SELECT MAX(id + 0) FROM jobs WHERE {within})"
+                )
+                params.extend([*scope_params, *window_params] * 2)
+            clauses.extend(f"+{term}" for term in window)
+            params.extend(window_params)
         if filters.with_inputs:
             clauses.append("input_count > 0")
         if filters.before_id is not None:
@@ -229,11 +262,13 @@ class WebStore:
         return [int(r["guild_id"]) for r in rows]
 
     async def models_of(self, guild_ids: Sequence[int]) -> list[str]:
-        """Return the models used in these servers (for the gallery's filter), sorted."""
-        if not guild_ids:
-            return []
-        rows = await self._db.fetchall(
-            f"SELECT DISTINCT model FROM jobs WHERE guild_id IN ({placeholders(len(guild_ids))})",
-            tuple(guild_ids),
-        )
-        return sorted(str(r["model"]) for r in rows)
+        """Return the models used in these servers (for the gallery's filter), sorted.
+
+        One index seek per model and server (jobs_guild_model, a loose index scan), not
+        a read of every job of the server.
+        """
+        found: set[str] = set()
+        for guild_id in dict.fromkeys(guild_ids):
+            rows = await self._db.fetchall(_MODELS_OF_GUILD, (guild_id, guild_id))
+            found.update(str(r["model"]) for r in rows)
+        return sorted(found)

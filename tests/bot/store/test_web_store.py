@@ -70,3 +70,41 @@ async def test_thumbnails_are_stored_once_and_images_read_by_position(db: Store)
     assert await db.web.thumbnail(job.id, 0) == b"webp-1"
     counts = await db.web.images_since([job.guild_id], time.time() - 60)
     assert counts == {}  # not succeeded
+
+
+async def test_date_windows_and_the_model_list_match_a_plain_filter(db: Store):
+    """A date window finds every job in it, even one created out of id order (a process
+    whose clock is behind another's), newest first, with paging; the model list is each
+    distinct model of the servers asked, sorted."""
+    times = [100.0, 300.0, 200.0, 400.0, 250.0, 260.0]  # by id; not in time order
+    models = ["b", "a", "c", "a", "b", "d"]
+    jobs = [
+        await insert_job(db, draft(guild_id=2 if n == 5 else 1, model=model), now=at)
+        for n, (at, model) in enumerate(zip(times, models, strict=True))
+    ]
+    mine = [j for j in jobs if j.guild_id == 1]
+
+    async def ids(limit: int = 10, **filters) -> list[int]:
+        found = await db.web.gallery(GalleryFilter(guild_ids=(1,), **filters), limit=limit)
+        return [j.id for j in found]
+
+    def want(since: float | None, until: float | None, before: int | None = None) -> list[int]:
+        return [
+            j.id
+            for j in reversed(mine)
+            if (since is None or j.created_at >= since)
+            and (until is None or j.created_at < until)
+            and (before is None or j.id < before)
+        ]
+
+    windows = [(None, 250.0), (200.0, None), (200.0, 300.0), (250.0, 250.5), (150.0, 260.0)]
+    windows += [(600.0, None), (None, 50.0), (300.0, 200.0), (0.0, 5e6), (150.0, 3e6)]
+    for since, until in windows:
+        assert await ids(since=since, until=until) == want(since, until), (since, until)
+    assert await ids(limit=1, since=150.0) == want(150.0, None)[:1]
+    before = want(150.0, None)[0]
+    assert await ids(since=150.0, before_id=before) == want(150.0, None, before)
+    assert await ids(since=150.0, model="b") == [jobs[4].id]
+    assert await db.web.models_of([1]) == ["a", "b", "c"]
+    assert await db.web.models_of([2, 1, 2]) == ["a", "b", "c", "d"]
+    assert await db.web.models_of([3]) == []
