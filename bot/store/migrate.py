@@ -34,12 +34,14 @@ TABLES: dict[str, str] = {
     "guild_budgets": "guild_id",
     "budget_alerts": "guild_id, budget_window, threshold",
     "budget_role_caps": "guild_id, role_id",
+    "web_sessions": "id_hash",  # the dashboard's sign-ins carry over
+    "job_thumbnails": "job_id, position",
 }
 # Tables whose ``id`` the database assigns; their counters must continue after a copy.
 IDENTITY_TABLES = ("jobs", "prompt_rules", "mod_actions")
 BATCH_ROWS = 500
 BLOB_BATCH_ROWS = 20  # rows holding image bytes: a few megabytes each at most
-BLOB_TABLES = frozenset({"job_images", "job_inputs"})
+BLOB_TABLES = frozenset({"job_images", "job_inputs", "job_thumbnails"})
 
 
 class LedgerCopyError(StorageError):

@@ -6,9 +6,22 @@ import pytest
 
 from bot.store import InputImage, Store, StoredImage, migrate
 from bot.store.migrate import TABLES, LedgerCopyError, copy_ledger, migrate_db
+from bot.store.rows import WebSession
 from tests.factories import draft, insert_job, unfinished_jobs
 
 pytestmark = pytest.mark.postgres
+
+SESSION = WebSession(
+    id_hash="ab" * 32,
+    user_id=9,
+    username="mod",
+    locale="zh-CN",
+    guild_ids=(1, 2),
+    moderated_ids=(1,),
+    checked_at=1.5,
+    created_at=1.0,
+    expires_at=2_000_000_000.0,
+)
 
 
 async def _populate(path) -> dict[str, list[int]]:
@@ -31,6 +44,8 @@ async def _populate(path) -> dict[str, list[int]]:
             1, amount=20_000_000, period="month", member_cap=None, allow_unpriced=False, set_by=9
         )
         await db.spend.claim_alert(1, "2026-12", 50)
+        await db.web.save_thumbnail(jobs[0], 0, b"RIFFwebp")
+        await db.web.create_session(SESSION)
         async with db.transaction():
             await db.db.execute("DELETE FROM jobs WHERE id = ?", (jobs[1],))
         return {"jobs": [jobs[0], jobs[2]], "prompt_rules": [rules[0], rules[2]], "mod": actions}
@@ -56,6 +71,8 @@ async def test_copy_keeps_rows_and_ids(tmp_path, postgres_url):
         assert await db.state.get("commands") == "hash"
         assert (await db.spend.budget(1)).amount == 20_000_000
         assert not await db.spend.claim_alert(1, "2026-12", 50)  # announced already
+        assert await db.web.thumbnail(ids["jobs"][0], 0) == b"RIFFwebp"  # not made again
+        assert await db.web.session(SESSION.id_hash) == SESSION  # still signed in
         assert (await insert_job(db, draft())).id == max(ids["jobs"]) + 1
         assert (await db.guilds.add_prompt_rule(1, "d", False, 9)).id == ids["prompt_rules"][-1] + 1
 
