@@ -247,16 +247,13 @@ async def test_the_default_quota_roles_channel_and_policy_are_configured_from_th
     await post(dashboard, client, token, "moderator-role", role=str(fake.mod_role_id))
     await post(dashboard, client, token, "audit-channel", channel=str(fake.channel2_id))
     await post(dashboard, client, token, "running", user="3", server="")
-    answer = await post(
-        dashboard,
-        client,
-        token,
-        "policy",
-        show_cost="1",
-        fold_accents="1",
-        strictness="low_age_restricted",
-        output_format="webp",
-    )
+    policy = {
+        "show_cost": "1",
+        "fold_accents": "1",
+        "strictness": "low_age_restricted",
+        "output_format": "webp",
+    }
+    answer = await post(dashboard, client, token, "policy", **policy)
     assert answer.headers["Location"].endswith("?done=saved")
     settings = await env.db.guilds.settings(fake.guild_id)
     assert (settings.period_limit, settings.quota_period) == (5, "week")
@@ -270,16 +267,7 @@ async def test_the_default_quota_roles_channel_and_policy_are_configured_from_th
     assert {a.via for a in actions} == {"web"}
     assert "cost_visible=True" in (actions[0].detail or "")
     assert "fold_accents" not in (actions[0].detail or "")  # unchanged: not logged
-    same = await post(
-        dashboard,
-        client,
-        token,
-        "policy",
-        show_cost="1",
-        fold_accents="1",
-        strictness="low_age_restricted",
-        output_format="webp",
-    )
+    same = await post(dashboard, client, token, "policy", **policy)
     assert same.headers["Location"].endswith("?done=unchanged")
     assert len(await env.db.actions.latest(fake.guild_id)) == 5
     reset = await post(dashboard, client, token, "moderator-role", role="")
