@@ -195,6 +195,7 @@ class SettingsPage:
         self.parts: dict[str, Part] = {
             "default-quota": self.default_quota,
             "quota-role": self.quota_role,
+            "quota-member": self.quota_member,
             "quota-clear": self.quota_clear,
             "budget": self.budget,
             "budget-clear": self.budget_clear,
@@ -276,7 +277,9 @@ class SettingsPage:
             skipped=applied.skipped,
             blocked=blocked,
             names=await self.dashboard.member_names(
-                guild_id, [u for b in blocked for u in (b.user_id, b.blocked_by)]
+                guild_id,
+                [u for b in blocked for u in (b.user_id, b.blocked_by)]
+                + [r.target_id for r in quota_rules if r.kind == "user"],
             ),
             max_reason=MAX_REASON_LENGTH,
             budget=standing.budget if standing else None,
@@ -341,6 +344,15 @@ class SettingsPage:
         limit = whole(form, "limit", "web.settings_limit", 0, MAX_LIMIT_UNITS)
         units = rule_units(limit, checked(form, "unlimited"))
         await self.bot.moderation.set_quota_rule(guild_id, "role", role, units, user_id, via=WEB)
+        return "saved"
+
+    async def quota_member(self, guild_id: int, form: Form, user_id: int) -> str:
+        """``/imagemod quota user``."""
+        label = "web.settings_member"
+        member = required(snowflake(form, "user", label, None), label)
+        limit = whole(form, "limit", "web.settings_limit", 0, MAX_LIMIT_UNITS)
+        units = rule_units(limit, checked(form, "unlimited"))
+        await self.bot.moderation.set_quota_rule(guild_id, "user", member, units, user_id, via=WEB)
         return "saved"
 
     async def quota_clear(self, guild_id: int, form: Form, user_id: int) -> str:

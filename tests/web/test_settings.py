@@ -413,3 +413,20 @@ async def test_the_job_page_offers_moderation_only_to_moderators(dashboard: Dash
     client, _ = await signed_in(dashboard, fake.alice)  # the requester, not a moderator
     page = (await client.get(f"/jobs/{job.id}")).text
     assert "from /imagine" not in page and "blocklist-add" not in page
+
+
+async def test_a_members_quota_set_from_the_web_limits_their_imagine(dashboard: Dashboard):
+    """quota-member is /imagemod quota user: 0 units, and /imagine refuses the member."""
+    env, fake = dashboard.env, dashboard.fake
+    client, token = await signed_in(dashboard, fake.mod)
+    answer = await post(dashboard, client, token, "quota-member", user=str(fake.bob.id), limit="0")
+    assert answer.status_code == 303
+    [rule] = await env.db.guilds.quota_rules(fake.guild_id)
+    assert (rule.kind, rule.target_id, rule.limit_units) == ("user", fake.bob.id, 0)
+    assert ("quota_user", f"user:{fake.bob.id}", fake.mod.id, "web") in await web_actions(env)
+    assert "Bob: 0 units" in (await client.get(settings_path(dashboard))).text  # named
+    refused = await env.imagine(user=fake.bob, prompt="a lemon")
+    kind, data = await fake.wait_for_callback(refused)
+    assert kind == 4 and int(data.get("flags") or 0) & 64
+    missing = await post(dashboard, client, token, "quota-member", user="", limit="3")
+    assert missing.status_code == 400
