@@ -19,4 +19,4 @@ async def test_the_spend_query_searches_the_budget_window_index(tmp_path):
             (1, "2026-12"),
         )
     plan = " ".join(str(r["detail"]) for r in rows)
-    assert "USING INDEX jobs_budget_window (guild_id=? AND budget_window=?)" in plan, plan
+    assert "USING COVERING INDEX jobs_budget_window (guild_id=? AND budget_window=?)" in plan, plan
