@@ -343,13 +343,13 @@ class JobStore:
         )
 
     async def redact_before(self, cutoff: float) -> int:
-        """Strip prompts, options and image URLs from finished jobs older than ``cutoff``.
+        """Strip prompts, options and images (and thumbnails) of finished jobs before ``cutoff``.
 
         Counts, models, states and quota units stay, so usage history survives.
         """
         blank = self._db.blank_json_key
         async with self._db.transaction():
-            for table in ("job_images", "job_inputs"):
+            for table in ("job_images", "job_inputs", "job_thumbnails"):
                 await self._db.execute(
                     f"DELETE FROM {table} WHERE job_id IN "
                     f"(SELECT id FROM jobs WHERE created_at < ? AND {_FINISHED})",

@@ -128,7 +128,9 @@ async def test_redaction_blanks_prompts_inside_the_json(db):
     job = await insert_job(db, draft(), now=10.0)
     await db.jobs.transition(job.id, ["queued"], "failed")
     await db.jobs.mark_delivered(job.id, via="none", channel_id=None, message_id=None)
+    await db.web.save_thumbnail(job.id, 0, b"RIFFwebp")  # the dashboard's copy goes too
     assert await db.jobs.redact_before(20.0) == 1
+    assert await db.web.thumbnail(job.id, 0) is None
     got = await db.jobs.get(job.id)
     assert got.prompt == "" and got.options == {"prompt": "", "model": "nano-banana"}
     assert got.request == {"model": "nano-banana", "prompt": ""}
