@@ -26,9 +26,15 @@ log = logging.getLogger(__name__)
 VIEWER = web.RequestKey("viewer", WebSession)  # the signed-in session of a request
 
 
+MAX_ID = 2**63 - 1  # the largest id either database holds
+
+
 def parse_id(value: str | None) -> int | None:
     """Return the id (or position) a URL or form gives, or None if it is not one."""
-    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 20 else None
+    if not (value and value.isascii() and value.isdigit() and len(value) < 20):
+        return None
+    number = int(value)
+    return number if number <= MAX_ID else None
 
 
 def moderated_guild(request: web.Request) -> int:

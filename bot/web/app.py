@@ -10,6 +10,7 @@ viewer may not see answers 404, whatever its id.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -49,6 +50,9 @@ CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
+
+MAX_QUERY = 100  # characters of a gallery filter looked at (a member id, a model name)
+MAX_TEXT_QUERY = 200  # characters of the prompt text searched for
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -117,6 +121,7 @@ class Dashboard:
         self.signer = Signer(settings.web_secret)
         self.pages = Pages()
         self.names = Names(bot)
+        self._rechecks: dict[str, asyncio.Future[WebSession]] = {}
 
     # ------------------------------------------------------------------ plumbing
 
@@ -180,17 +185,36 @@ class Dashboard:
         """Return the names a page shows for ``user_ids`` (the rest show their id)."""
         return await self.names.members(guild_id, user_ids)
 
+    async def _recheck(self, session: WebSession) -> WebSession:
+        """Ask Discord again which servers the viewer moderates: once per session at a time.
+
+        A page's images arrive together; they share the one check in flight (shielded: a
+        request that goes away does not cancel it for the others).
+        """
+        task = self._rechecks.get(session.id_hash)
+        if task is None:
+
+            async def check() -> WebSession:
+                moderated = await moderated_servers(self.bot, session.user_id, session.guild_ids)
+                return await self.bot.sessions.rechecked(session, moderated)
+
+            task = asyncio.ensure_future(check())
+            self._rechecks[session.id_hash] = task
+            task.add_done_callback(lambda _: self._rechecks.pop(session.id_hash, None))
+        return await asyncio.shield(task)
+
     # ------------------------------------------------------------------ middleware
 
     @web.middleware
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Sessions, the re-check of rights, CSRF, and the 404 page."""
-        public = request.path in PUBLIC_PATHS or request.path.startswith("/static/")
+        if request.path.startswith("/static/"):
+            return await handler(request)  # the stylesheet: nobody's, no session read
+        public = request.path in PUBLIC_PATHS
         raw = request.cookies.get(SESSION_COOKIE, "")
         session = await self.bot.sessions.find(raw) if raw else None
         if session is not None and time.time() - session.checked_at >= RECHECK_SECONDS:
-            moderated = await moderated_servers(self.bot, session.user_id, session.guild_ids)
-            session = await self.bot.sessions.rechecked(session, moderated)
+            session = await self._recheck(session)
         if session is not None:
             request[VIEWER] = session
         if session is None and not public:
@@ -327,10 +351,10 @@ class Dashboard:
         query = request.query
         state = query.get("state") or None
         shown = {
-            "member": query.get("member", "").strip(),
-            "model": query.get("model", "").strip(),
+            "member": query.get("member", "").strip()[:MAX_QUERY],
+            "model": query.get("model", "").strip()[:MAX_QUERY],
             "state": state if state in JOB_STATES else "",
-            "q": query.get("q", "").strip()[:200],
+            "q": query.get("q", "").strip()[:MAX_TEXT_QUERY],
             "since": _date(query.get("since")),
             "until": _date(query.get("until")),
             "refs": "1" if query.get("refs") == "1" else "",

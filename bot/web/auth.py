@@ -49,6 +49,9 @@ class DiscordUser:
     guild_ids: tuple[int, ...]
 
 
+MAX_REASON = 200  # characters of a sign-in failure's reason kept for the log
+
+
 class SignInFailed(NotAllowed):
     """The way back from Discord was not one this site started, or Discord refused.
 
@@ -57,7 +60,8 @@ class SignInFailed(NotAllowed):
 
     def __init__(self, reason: str) -> None:
         super().__init__("web.signin_failed")
-        self.reason = reason
+        # Logged: parts of it come from the query string, so no line breaks, and bounded.
+        self.reason = "".join(c if c.isprintable() else "?" for c in reason[:MAX_REASON])
 
 
 def discord_addresses() -> tuple[str, str, str]:

@@ -43,14 +43,13 @@ from bot.moderation.config import (
 from bot.quota import PERIODS
 from bot.ui.format import limit_text
 from bot.ui.rules import per_period
-from bot.web.access import VIEWER, moderated_guild
+from bot.web.access import MAX_ID, VIEWER, moderated_guild
 
 log = logging.getLogger(__name__)
 
 WEB = "web"  # ``via`` of the actions done here
 MAX_FIELD = 4 * MAX_PATTERN_LENGTH  # characters of a field looked at; longer is refused
 MAX_DIGITS = 20
-MAX_ID = 2**63 - 1
 # done= flag -> the confirmation shown (the command's own reply where it has one).
 DONE = {
     "saved": "web.settings_saved",

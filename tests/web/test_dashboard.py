@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import time
@@ -12,7 +13,7 @@ from PIL import Image
 
 from bot.dashboard import hash_session_id
 from bot.quota import window_of
-from bot.web.auth import safe_next
+from bot.web.auth import SignInFailed, safe_next
 from tests.web.conftest import Dashboard
 
 
@@ -464,3 +465,42 @@ async def test_the_job_page_leaves_out_a_seed_nobody_drew_and_no_references(
     page = (await client.get(f"/jobs/{job.id}")).text
     assert "None" not in page and "<code>images</code>" not in page
     assert "<code>count</code> <code>1</code>" in page
+
+
+async def test_ids_past_what_a_database_holds_are_not_found_not_errors(dashboard: Dashboard):
+    fake = dashboard.fake
+    client = await dashboard.client(fake.mod)
+    huge = "9" * 19  # 19 digits, past 2**63 - 1
+    for path in (
+        f"/jobs/{huge}",
+        f"/jobs/1/images/{huge}",
+        f"/jobs/1/thumbs/{huge}.webp",
+        f"/jobs/1/references/{huge}",
+        f"/servers/{huge}",
+    ):
+        assert (await client.get(path)).status_code == 404, path
+    for path in (f"/mine?before={huge}", f"/servers/{fake.guild_id}?before={huge}&member={huge}"):
+        assert (await client.get(path)).status_code == 200, path
+
+
+async def test_a_pages_requests_share_one_check_of_rights(dashboard: Dashboard):
+    """Twenty requests at once, the check due: Discord is asked once per server, not 20 times."""
+    fake = dashboard.fake
+    client = await dashboard.client(fake.mod)
+    await dashboard.env.db.db.execute(
+        "UPDATE web_sessions SET checked_at = ? WHERE id_hash = ?",
+        (time.time() - 61, hash_session_id(client.cookies["lemonbot_session"])),
+    )
+    fake.clear_requests()
+    answers = await asyncio.gather(*(client.get("/mine") for _ in range(20)))
+    assert all(a.status_code == 200 for a in answers)
+    asked = fake.requests_to("GET", rf"/guilds/\d+/members/{fake.mod.id}$")
+    assert len(asked) == len({r.path for r in asked}) >= 1  # each server once
+    styles = await asyncio.gather(*(client.get("/static/style.css") for _ in range(5)))
+    assert all(s.status_code == 200 for s in styles)
+    assert len(fake.requests_to("GET", r"/members/")) == len(asked)  # no session read there
+
+
+def test_a_sign_in_failure_reason_is_one_bounded_line():
+    reason = SignInFailed("Discord said " + "x\n2026 INFO forged line" * 100).reason
+    assert len(reason) == 200 and "\n" not in reason
