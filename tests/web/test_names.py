@@ -19,6 +19,8 @@ async def test_the_gallery_and_the_job_page_name_the_members(dashboard: Dashboar
     gallery = (await client.get(f"/servers/{fake.guild_id}")).text
     assert "Alice &lt;Lemon&gt;" in gallery  # a name, escaped
     assert f"Member {fake.alice.id}" not in gallery
+    # The name filters the gallery to the member's images.
+    assert f'href="/servers/{fake.guild_id}?member={fake.alice.id}"' in gallery
     page = (await client.get(f"/jobs/{job.id}")).text
     assert "Alice &lt;Lemon&gt;" in page
 
