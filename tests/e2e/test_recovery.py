@@ -17,6 +17,7 @@ from tests.e2e.harness import (
     BotProcess,
     embed_text,
     field_value,
+    until,
     wait_for_outcome,
 )
 from tests.fakes.fake_discord import FakeDiscord, FakeInteraction
@@ -328,6 +329,12 @@ async def test_a_request_over_the_running_cap_waits_in_the_queue_even_across_a_c
     assert cb_type == 4 and not int(data.get("flags") or 0) & 64
     assert "#1 in this server's queue" in field_value(data["embeds"][0], "State")
 
+    async def first_recorded() -> bool:  # the crash comes once the first job is running
+        return any(job["task_id"] == first_task for job in bot.jobs())
+
+    # The gateway made the task before the bot wrote its id down: on a busy machine the
+    # kill could fall between, and the restart rightly found the first job interrupted.
+    await bot.race(until(first_recorded, 30, "the first job's task id recorded"))
     await bot.kill()
     assert len(emulator.creates()) == 1, "the second request must wait for a free slot"
     await bot.start()
