@@ -151,13 +151,29 @@ class PostgresDatabase:
     async def _begin(self) -> tuple[Connection, Any]:
         """Take a pooled connection and start a transaction on it."""
         conn = await self._pool.acquire()
+        transaction = conn.transaction()
         try:
-            transaction = conn.transaction()
             await transaction.start()
         except BaseException:
-            await self._pool.release(conn)
+            await asyncio.shield(self._give_back(conn, transaction))
             raise
         return conn, transaction
+
+    async def _give_back(self, conn: Connection, transaction: Any) -> None:
+        """Return a connection to the pool with no transaction open on it.
+
+        A task cancelled at the wrong moment (its BEGIN in flight, or in its rollback or
+        commit: the bot cancels its work at shutdown) would otherwise hand the pool a
+        connection inside a transaction, which asyncpg resets with an error in the log.
+        Awaited shielded: a second cancellation does not stop it half-way.
+        """
+        if not conn.is_closed() and conn.is_in_transaction():
+            try:
+                await transaction.rollback()
+            except Exception:  # started outside asyncpg's knowledge, or the connection died
+                with contextlib.suppress(Exception):
+                    await conn.execute("ROLLBACK")
+        await self._pool.release(conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -190,7 +206,7 @@ class PostgresDatabase:
                 raise lost from exc
         finally:
             del self._bound[task]
-            await self._pool.release(conn)
+            await asyncio.shield(self._give_back(conn, transaction))
 
     async def lock(self, *keys: str) -> None:
         """Wait for, then hold until the transaction ends, the advisory locks of ``keys``.
