@@ -373,7 +373,7 @@ class JobStore:
             raise LeaseLost(f"job {job_id}: lease {token} is no longer held")
 
     async def held(self, job_id: int, token: int) -> Job:
-        """Return the job as it is now if its lease is still ``token`` and running; else LeaseLost.
+        """Return the job as it is now if ``token`` still holds it, unexpired; else LeaseLost.
 
         Checked before anything goes out to Discord: a lease that ran out may be taken
         over at any moment (and another claim of this process may hold it already), so a
